@@ -1,0 +1,392 @@
+/*
+ * atrous_engine.c - the oneDNN side of libatrous: primitive creation (strict f32,
+ * deconvolution_direct with dilation rate-1, NHWC src/dst, weights in the layout the
+ * primitive prefers), the cache of compiled primitives, and execution.
+ */
+#include "atrous_engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <dnnl.h>
+#include <dnnl_debug.h>
+
+/* The two OpenMP calls we make, declared from the OpenMP specification rather than through
+ * omp.h, which clang (our fuzzing compiler) does not ship without libomp-dev; the symbols come
+ * from libgomp, the runtime Debian's oneDNN is built against. */
+extern void omp_set_num_threads(int threads);
+extern int omp_get_max_threads(void);
+
+/* Records the failing call and its status, then jumps to the function's `out` label. The
+ * enclosing function must declare `enum atrous_status st` and `struct atrous_error *err`. */
+#define DNNL_TRY(call)                                                                             \
+    do {                                                                                           \
+        dnnl_status_t dnnl_st_ = (call);                                                           \
+        if (dnnl_st_ != dnnl_success) {                                                            \
+            st = atrous_error_set(err, dnnl_st_ == dnnl_out_of_memory ? ATROUS_NO_MEMORY          \
+                                                                      : ATROUS_ENGINE,             \
+                                  "", "oneDNN call failed: %s: %s", #call,                         \
+                                  dnnl_status2str(dnnl_st_));                                      \
+            goto out;                                                                              \
+        }                                                                                          \
+    } while (0)
+
+struct atrous_engine {
+    dnnl_engine_t cpu;
+    struct atrous_cache *cache;
+};
+
+struct atrous_workspace {
+    struct atrous_engine *engine;
+    dnnl_stream_t stream;
+    void *scratch; /* oneDNN scratchpad (user-managed, so concurrent calls never share one) */
+    size_t scratch_capacity;
+    void *weights; /* filters reordered to the primitive's layout */
+    size_t weights_capacity;
+};
+
+/* One compiled problem: what the cache stores. */
+struct compiled {
+    dnnl_primitive_t deconv;
+    dnnl_primitive_t weights_reorder; /* NULL when the primitive takes TF's layout as is */
+    dnnl_memory_desc_t src_md, dst_md, user_weights_md, weights_md, scratch_md;
+    size_t weights_bytes, scratch_bytes;
+    char impl[64];
+};
+
+static void compiled_free(void *value)
+{
+    struct compiled *c = value;
+    if (c == NULL)
+        return;
+    dnnl_primitive_destroy(c->deconv);
+    dnnl_primitive_destroy(c->weights_reorder);
+    free(c);
+}
+
+/* Pads and dilations of a problem as oneDNN wants them. A dimension with a 1-tap filter gets
+ * dilation 0: the result is the same and huge rates then never reach oneDNN's int fields. */
+static void onednn_geometry(const struct atrous_problem *p, dnnl_dims_t dilates,
+                            dnnl_dims_t pad_l, dnnl_dims_t pad_r)
+{
+    dilates[0] = p->filter_h == 1 ? 0 : p->rate - 1;
+    dilates[1] = p->filter_w == 1 ? 0 : p->rate - 1;
+    pad_l[0] = p->pad_top;
+    pad_l[1] = p->pad_left;
+    pad_r[0] = p->pad_bottom;
+    pad_r[1] = p->pad_right;
+}
+
+static void make_key(const struct atrous_problem *p, struct atrous_cache_key *key)
+{
+    memset(key, 0, sizeof(*key));
+    int64_t *w = key->words;
+    w[0] = p->batch;
+    w[1] = p->in_h;
+    w[2] = p->in_w;
+    w[3] = p->in_c;
+    w[4] = p->filter_h;
+    w[5] = p->filter_w;
+    w[6] = p->out_h;
+    w[7] = p->out_w;
+    w[8] = p->out_c;
+    w[9] = p->rate;
+    w[10] = p->pad_top;
+    w[11] = p->pad_bottom;
+    w[12] = p->pad_left;
+    w[13] = p->pad_right;
+    /* oneDNN sizes its parallel decomposition for the team size at creation time. */
+    w[14] = omp_get_max_threads();
+}
+
+static enum atrous_status compile(struct atrous_engine *engine, const struct atrous_problem *p,
+                                  struct compiled **out, struct atrous_error *err)
+{
+    enum atrous_status st = ATROUS_OK;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL, reorder_pd = NULL;
+    struct compiled *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory compiling a problem");
+
+    dnnl_dims_t src_dims = {p->batch, p->in_c, p->in_h, p->in_w};
+    dnnl_dims_t weights_dims = {p->out_c, p->in_c, p->filter_h, p->filter_w};
+    dnnl_dims_t dst_dims = {p->batch, p->out_c, p->out_h, p->out_w};
+    dnnl_dims_t strides = {1, 1}, dilates, pad_l, pad_r;
+    onednn_geometry(p, dilates, pad_l, pad_r);
+
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&c->src_md, 4, src_dims, dnnl_f32, dnnl_nhwc));
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&c->dst_md, 4, dst_dims, dnnl_f32, dnnl_nhwc));
+    /* TF's [KH, KW, OC, IC] buffer seen as oneDNN's {OC, IC, KH, KW} dims ("hwoi"); 2.6 has
+     * no tag for that order, so it is spelled with strides. */
+    dnnl_dims_t tf_filter_strides = {p->in_c, 1, p->filter_w * p->out_c * p->in_c,
+                                     p->out_c * p->in_c};
+    DNNL_TRY(dnnl_memory_desc_init_by_strides(&c->user_weights_md, 4, weights_dims, dnnl_f32,
+                                              tf_filter_strides));
+    dnnl_memory_desc_t any_weights_md;
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&any_weights_md, 4, weights_dims, dnnl_f32,
+                                          dnnl_format_tag_any));
+
+    dnnl_deconvolution_desc_t desc;
+    DNNL_TRY(dnnl_dilated_deconvolution_forward_desc_init(
+        &desc, dnnl_forward_inference, dnnl_deconvolution_direct, &c->src_md, &any_weights_md,
+        NULL, &c->dst_md, strides, dilates, pad_l, pad_r));
+
+    DNNL_TRY(dnnl_primitive_attr_create(&attr));
+    /* Strict f32 whatever ONEDNN_DEFAULT_FPMATH_MODE says: bf16/tf32 math breaks 1e-4. */
+    DNNL_TRY(dnnl_primitive_attr_set_fpmath_mode(attr, dnnl_fpmath_mode_strict));
+    DNNL_TRY(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
+    DNNL_TRY(dnnl_primitive_desc_create(&pd, &desc, attr, engine->cpu, NULL));
+
+    const char *impl = NULL;
+    DNNL_TRY(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl));
+    snprintf(c->impl, sizeof(c->impl), "%s", impl ? impl : "unknown");
+    c->weights_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    c->scratch_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    c->weights_bytes = dnnl_memory_desc_get_size(&c->weights_md);
+    c->scratch_bytes = dnnl_memory_desc_get_size(&c->scratch_md);
+    DNNL_TRY(dnnl_primitive_create(&c->deconv, pd));
+
+    if (!dnnl_memory_desc_equal(&c->weights_md, &c->user_weights_md)) {
+        DNNL_TRY(dnnl_reorder_primitive_desc_create(&reorder_pd, &c->user_weights_md,
+                                                    engine->cpu, &c->weights_md, engine->cpu,
+                                                    NULL));
+        DNNL_TRY(dnnl_primitive_create(&c->weights_reorder, reorder_pd));
+    }
+    *out = c;
+    c = NULL;
+out:
+    dnnl_primitive_desc_destroy(reorder_pd);
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_primitive_attr_destroy(attr);
+    compiled_free(c);
+    return st;
+}
+
+/* Finds the compiled primitive for a problem, compiling it on a miss. */
+static enum atrous_status lookup(struct atrous_engine *engine, const struct atrous_problem *p,
+                                 struct atrous_cache_entry **out, struct atrous_error *err)
+{
+    struct atrous_cache_key key;
+    make_key(p, &key);
+    struct atrous_cache_entry *entry = atrous_cache_acquire(engine->cache, &key);
+    if (entry == NULL) {
+        struct compiled *c = NULL;
+        enum atrous_status st = compile(engine, p, &c, err);
+        if (st != ATROUS_OK)
+            return st;
+        entry = atrous_cache_insert(engine->cache, &key, c);
+        if (entry == NULL)
+            return atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory caching a problem");
+    }
+    *out = entry;
+    return ATROUS_OK;
+}
+
+enum atrous_status atrous_engine_create(const struct atrous_engine_config *config,
+                                        struct atrous_engine **out, struct atrous_error *err)
+{
+    enum atrous_status st = ATROUS_OK;
+    size_t capacity = config && config->cache_capacity ? config->cache_capacity
+                                                       : ATROUS_ENGINE_DEFAULT_CACHE_CAPACITY;
+    struct atrous_engine *engine = calloc(1, sizeof(*engine));
+    if (engine == NULL)
+        return atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory creating the engine");
+    engine->cache = atrous_cache_create(capacity, compiled_free);
+    if (engine->cache == NULL) {
+        st = atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory creating the cache");
+        goto out;
+    }
+    DNNL_TRY(dnnl_engine_create(&engine->cpu, dnnl_cpu, 0));
+    *out = engine;
+    engine = NULL;
+out:
+    atrous_engine_free(engine);
+    return st;
+}
+
+void atrous_engine_free(struct atrous_engine *engine)
+{
+    if (engine == NULL)
+        return;
+    atrous_cache_free(engine->cache);
+    if (engine->cpu)
+        dnnl_engine_destroy(engine->cpu);
+    free(engine);
+}
+
+enum atrous_status atrous_workspace_create(struct atrous_engine *engine,
+                                           struct atrous_workspace **out,
+                                           struct atrous_error *err)
+{
+    enum atrous_status st = ATROUS_OK;
+    struct atrous_workspace *ws = calloc(1, sizeof(*ws));
+    if (ws == NULL)
+        return atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory for a workspace");
+    ws->engine = engine;
+    DNNL_TRY(dnnl_stream_create(&ws->stream, engine->cpu, dnnl_stream_default_flags));
+    *out = ws;
+    ws = NULL;
+out:
+    atrous_workspace_free(ws);
+    return st;
+}
+
+void atrous_workspace_free(struct atrous_workspace *ws)
+{
+    if (ws == NULL)
+        return;
+    if (ws->stream)
+        dnnl_stream_destroy(ws->stream);
+    atrous_aligned_free(ws->scratch);
+    atrous_aligned_free(ws->weights);
+    free(ws);
+}
+
+/* Grows a workspace buffer to at least size bytes (contents are not kept). */
+static enum atrous_status reserve(void **buf, size_t *capacity, size_t size,
+                                  struct atrous_error *err)
+{
+    if (size <= *capacity)
+        return ATROUS_OK;
+    atrous_aligned_free(*buf);
+    *buf = atrous_aligned_alloc(size);
+    *capacity = *buf ? size : 0;
+    if (*buf == NULL)
+        return atrous_error_set(err, ATROUS_NO_MEMORY, "",
+                                "out of memory for %zu bytes of engine scratch", size);
+    return ATROUS_OK;
+}
+
+static enum atrous_status execute(struct atrous_workspace *ws, const struct compiled *c,
+                                  const float *value, const float *filters, float *output,
+                                  struct atrous_error *err)
+{
+    enum atrous_status st = ATROUS_OK;
+    dnnl_engine_t cpu = ws->engine->cpu;
+    dnnl_memory_t src = NULL, user_weights = NULL, weights = NULL, dst = NULL, scratch = NULL;
+    const void *weights_data = filters;
+
+    if ((st = reserve(&ws->scratch, &ws->scratch_capacity, c->scratch_bytes, err)))
+        goto out;
+    /* oneDNN reads src and weights only; its API takes non-const handles. */
+    DNNL_TRY(dnnl_memory_create(&src, &c->src_md, cpu, (void *)value));
+    DNNL_TRY(dnnl_memory_create(&dst, &c->dst_md, cpu, output));
+    DNNL_TRY(dnnl_memory_create(&scratch, &c->scratch_md, cpu, ws->scratch));
+    if (c->weights_reorder) {
+        if ((st = reserve(&ws->weights, &ws->weights_capacity, c->weights_bytes, err)))
+            goto out;
+        DNNL_TRY(dnnl_memory_create(&user_weights, &c->user_weights_md, cpu, (void *)filters));
+        DNNL_TRY(dnnl_memory_create(&weights, &c->weights_md, cpu, ws->weights));
+        dnnl_exec_arg_t reorder_args[] = {{DNNL_ARG_FROM, user_weights},
+                                          {DNNL_ARG_TO, weights}};
+        DNNL_TRY(dnnl_primitive_execute(c->weights_reorder, ws->stream, 2, reorder_args));
+        weights_data = ws->weights;
+    } else {
+        DNNL_TRY(dnnl_memory_create(&weights, &c->weights_md, cpu, (void *)weights_data));
+    }
+    dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, src},
+                              {DNNL_ARG_WEIGHTS, weights},
+                              {DNNL_ARG_DST, dst},
+                              {DNNL_ARG_SCRATCHPAD, scratch}};
+    DNNL_TRY(dnnl_primitive_execute(c->deconv, ws->stream, 4, args));
+    DNNL_TRY(dnnl_stream_wait(ws->stream));
+out:
+    dnnl_memory_destroy(src);
+    dnnl_memory_destroy(user_weights);
+    dnnl_memory_destroy(weights);
+    dnnl_memory_destroy(dst);
+    dnnl_memory_destroy(scratch);
+    return st;
+}
+
+enum atrous_status atrous_engine_run(struct atrous_engine *engine,
+                                     struct atrous_workspace *workspace,
+                                     const struct atrous_problem *problem, const float *value,
+                                     const float *filters, float *output,
+                                     struct atrous_error *err)
+{
+    enum atrous_status st = ATROUS_OK;
+    struct atrous_workspace *temporary = NULL;
+    struct atrous_cache_entry *entry = NULL;
+
+    if (problem->output_elements == 0)
+        return ATROUS_OK;
+    if (problem->value_elements == 0) {
+        /* An empty sum: no value pixel reaches any output pixel. */
+        memset(output, 0, problem->output_elements * sizeof(float));
+        return ATROUS_OK;
+    }
+    if (workspace == NULL) {
+        if ((st = atrous_workspace_create(engine, &temporary, err)))
+            goto out;
+        workspace = temporary;
+    }
+    if ((st = lookup(engine, problem, &entry, err)))
+        goto out;
+    st = execute(workspace, atrous_cache_entry_value(entry), value, filters, output, err);
+out:
+    atrous_cache_release(engine->cache, entry);
+    atrous_workspace_free(temporary);
+    return st;
+}
+
+enum atrous_status atrous_engine_implementation(struct atrous_engine *engine,
+                                                const struct atrous_problem *problem, char *buf,
+                                                size_t size, struct atrous_error *err)
+{
+    struct atrous_cache_entry *entry = NULL;
+    enum atrous_status st = lookup(engine, problem, &entry, err);
+    if (st != ATROUS_OK)
+        return st;
+    const struct compiled *c = atrous_cache_entry_value(entry);
+    snprintf(buf, size, "%s", c->impl);
+    atrous_cache_release(engine->cache, entry);
+    return ATROUS_OK;
+}
+
+void atrous_engine_cache_stats(struct atrous_engine *engine, struct atrous_cache_stats *out)
+{
+    atrous_cache_get_stats(engine->cache, out);
+}
+
+static const char *isa_name(dnnl_cpu_isa_t isa)
+{
+    switch (isa) {
+    case dnnl_cpu_isa_sse41: return "sse41";
+    case dnnl_cpu_isa_avx: return "avx";
+    case dnnl_cpu_isa_avx2: return "avx2";
+    case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
+    case dnnl_cpu_isa_avx512_mic: return "avx512_mic";
+    case dnnl_cpu_isa_avx512_mic_4ops: return "avx512_mic_4ops";
+    case dnnl_cpu_isa_avx512_core: return "avx512_core";
+    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
+    default: return "unknown";
+    }
+}
+
+void atrous_engine_get_info(const struct atrous_engine *engine, struct atrous_engine_info *out)
+{
+    (void)engine;
+    const dnnl_version_t *v = dnnl_version();
+    snprintf(out->onednn_version, sizeof(out->onednn_version), "%d.%d.%d (commit %.12s)",
+             v->major, v->minor, v->patch, v->hash ? v->hash : "unknown");
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    snprintf(out->cpu_isa, sizeof(out->cpu_isa), "%s", isa_name(isa));
+    out->avx512 = (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core;
+    snprintf(out->threading, sizeof(out->threading), "%s",
+             v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other");
+}
+
+void atrous_engine_set_thread_parallelism(int threads)
+{
+    omp_set_num_threads(threads < 1 ? 1 : threads);
+}
+
+int atrous_engine_thread_parallelism(void)
+{
+    return omp_get_max_threads();
+}

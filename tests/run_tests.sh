@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs each cmocka test binary given as an argument, keeps going after a failure, and ends with
+# one summary line: "tests: N passed, N failed". Exits non-zero when any test failed or a
+# binary crashed before reporting.
+set -u
+passed=0 failed=0 broken=()
+export CMOCKA_MESSAGE_OUTPUT=stdout
+for bin in "$@"; do
+  name=$(basename "$bin")
+  echo "== $name"
+  out=$("$bin" 2>&1); rc=$?
+  printf '%s\n' "$out"
+  p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\..*/\1/p' | tail -1)
+  f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:.*/\1/p' | tail -1)
+  passed=$((passed + ${p:-0}))
+  failed=$((failed + ${f:-0}))
+  if [ -z "$p" ] && [ -z "$f" ] || { [ "$rc" -ne 0 ] && [ -z "$f" ]; }; then
+    broken+=("$name (exit $rc)")
+  fi
+done
+if [ ${#broken[@]} -gt 0 ]; then
+  echo "binaries that crashed or reported nothing: ${broken[*]}"
+  failed=$((failed + ${#broken[@]}))
+fi
+echo "tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
