@@ -1,0 +1,52 @@
+/*
+ * atrous_binary.h - the binary wire form of POST /v1/atrous_conv2d_transpose:
+ *
+ *   ?value_shape=1,4,4,2&filters_shape=3,3,3,2&output_shape=1,4,4,3&rate=2&padding=SAME
+ *   Content-Type: application/octet-stream
+ *   body: value then filters, float32 little-endian, row-major
+ *
+ * Response body: the output, float32 little-endian NHWC, with X-Output-Shape: 1,4,4,3.
+ * Every query key is required once; unknown and repeated keys are errors.
+ */
+#ifndef ATROUS_BINARY_H
+#define ATROUS_BINARY_H
+
+#include <stddef.h>
+
+#include "atrous_error.h"
+#include "atrous_request.h"
+#include "atrous_tensor.h"
+
+/* One decoded query parameter (already percent-decoded); value may be NULL for "?key". */
+struct atrous_query_param {
+    const char *key;
+    const char *value;
+};
+
+/*
+ * Parses the query parameters into out's shapes and attributes and computes the body size
+ * they imply, without looking at a body. Lets the server answer 400/413 before reading the
+ * body. ATROUS_INVALID_ARGUMENT names the parameter at fault (field "value", "filters",
+ * "output_shape", "rate", "padding", or the unknown key itself); ATROUS_TOO_LARGE past limits.
+ */
+enum atrous_status atrous_binary_decode_query(const struct atrous_query_param *params,
+                                              size_t count,
+                                              const struct atrous_decode_limits *limits,
+                                              struct atrous_request *out, size_t *body_bytes,
+                                              struct atrous_error *err);
+
+/*
+ * Decodes a whole binary request: the query as above, then the body, which must be exactly
+ * the implied size (else ATROUS_INVALID_ARGUMENT naming "body"). The tensors point into body
+ * (borrowed, no copy): body must be 4-byte aligned and outlive *out.
+ */
+enum atrous_status atrous_binary_decode_request(const struct atrous_query_param *params,
+                                                size_t count, const void *body, size_t len,
+                                                const struct atrous_decode_limits *limits,
+                                                struct atrous_request *out,
+                                                struct atrous_error *err);
+
+/* Writes "1,4,4,3" (the X-Output-Shape value) into buf. */
+void atrous_binary_format_shape(const struct atrous_shape *shape, char *buf, size_t size);
+
+#endif
