@@ -44,6 +44,17 @@ struct atrous_workspace {
     size_t scratch_capacity;
     void *weights; /* filters reordered to the primitive's layout */
     size_t weights_capacity;
+    /* Memory objects bound to the last problem this workspace ran, re-pointed at each call's
+     * buffers: creating five of them per call costs more than a small problem's compute. */
+    struct atrous_cache_entry *bound; /* held reference; NULL when nothing is bound */
+    struct atrous_cache_key bound_key;
+    dnnl_memory_t src, dst, user_weights, weights_mem, scratch_mem;
+    /* A copy of the filters last reordered into `weights` for the bound problem. Clients
+     * usually send the same filters with every request; a memcmp is far cheaper than the
+     * reorder it saves. */
+    void *reordered_from;
+    size_t reordered_from_capacity;
+    bool weights_current;
 };
 
 /* One compiled problem: what the cache stores. */
@@ -51,7 +62,7 @@ struct compiled {
     dnnl_primitive_t deconv;
     dnnl_primitive_t weights_reorder; /* NULL when the primitive takes TF's layout as is */
     dnnl_memory_desc_t src_md, dst_md, user_weights_md, weights_md, scratch_md;
-    size_t weights_bytes, scratch_bytes;
+    size_t weights_bytes, user_weights_bytes, scratch_bytes;
     char impl[64];
 };
 
@@ -145,6 +156,7 @@ static enum atrous_status compile(struct atrous_engine *engine, const struct atr
     c->weights_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
     c->scratch_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     c->weights_bytes = dnnl_memory_desc_get_size(&c->weights_md);
+    c->user_weights_bytes = dnnl_memory_desc_get_size(&c->user_weights_md);
     c->scratch_bytes = dnnl_memory_desc_get_size(&c->scratch_md);
     DNNL_TRY(dnnl_primitive_create(&c->deconv, pd));
 
@@ -166,17 +178,16 @@ out:
 
 /* Finds the compiled primitive for a problem, compiling it on a miss. */
 static enum atrous_status lookup(struct atrous_engine *engine, const struct atrous_problem *p,
+                                 const struct atrous_cache_key *key,
                                  struct atrous_cache_entry **out, struct atrous_error *err)
 {
-    struct atrous_cache_key key;
-    make_key(p, &key);
-    struct atrous_cache_entry *entry = atrous_cache_acquire(engine->cache, &key);
+    struct atrous_cache_entry *entry = atrous_cache_acquire(engine->cache, key);
     if (entry == NULL) {
         struct compiled *c = NULL;
         enum atrous_status st = compile(engine, p, &c, err);
         if (st != ATROUS_OK)
             return st;
-        entry = atrous_cache_insert(engine->cache, &key, c);
+        entry = atrous_cache_insert(engine->cache, key, c);
         if (entry == NULL)
             return atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory caching a problem");
     }
@@ -233,14 +244,29 @@ out:
     return st;
 }
 
+static void unbind(struct atrous_workspace *ws)
+{
+    dnnl_memory_destroy(ws->src);
+    dnnl_memory_destroy(ws->dst);
+    dnnl_memory_destroy(ws->user_weights);
+    dnnl_memory_destroy(ws->weights_mem);
+    dnnl_memory_destroy(ws->scratch_mem);
+    ws->src = ws->dst = ws->user_weights = ws->weights_mem = ws->scratch_mem = NULL;
+    atrous_cache_release(ws->engine->cache, ws->bound);
+    ws->bound = NULL;
+    ws->weights_current = false;
+}
+
 void atrous_workspace_free(struct atrous_workspace *ws)
 {
     if (ws == NULL)
         return;
+    unbind(ws);
     if (ws->stream)
         dnnl_stream_destroy(ws->stream);
     atrous_aligned_free(ws->scratch);
     atrous_aligned_free(ws->weights);
+    atrous_aligned_free(ws->reordered_from);
     free(ws);
 }
 
@@ -259,45 +285,75 @@ static enum atrous_status reserve(void **buf, size_t *capacity, size_t size,
     return ATROUS_OK;
 }
 
-static enum atrous_status execute(struct atrous_workspace *ws, const struct compiled *c,
-                                  const float *value, const float *filters, float *output,
-                                  struct atrous_error *err)
+/* Makes the workspace's memory objects describe entry's problem. The scratch and reordered
+ * weights buffers are bound here too: their handles change only when they grow. */
+static enum atrous_status bind(struct atrous_workspace *ws, struct atrous_cache_entry *entry,
+                               const struct atrous_cache_key *key, struct atrous_error *err)
 {
     enum atrous_status st = ATROUS_OK;
+    const struct compiled *c = atrous_cache_entry_value(entry);
     dnnl_engine_t cpu = ws->engine->cpu;
-    dnnl_memory_t src = NULL, user_weights = NULL, weights = NULL, dst = NULL, scratch = NULL;
-    const void *weights_data = filters;
 
+    unbind(ws);
     if ((st = reserve(&ws->scratch, &ws->scratch_capacity, c->scratch_bytes, err)))
         goto out;
-    /* oneDNN reads src and weights only; its API takes non-const handles. */
-    DNNL_TRY(dnnl_memory_create(&src, &c->src_md, cpu, (void *)value));
-    DNNL_TRY(dnnl_memory_create(&dst, &c->dst_md, cpu, output));
-    DNNL_TRY(dnnl_memory_create(&scratch, &c->scratch_md, cpu, ws->scratch));
+    if (c->weights_reorder &&
+        ((st = reserve(&ws->weights, &ws->weights_capacity, c->weights_bytes, err)) ||
+         (st = reserve(&ws->reordered_from, &ws->reordered_from_capacity, c->user_weights_bytes,
+                       err))))
+        goto out;
+    DNNL_TRY(dnnl_memory_create(&ws->src, &c->src_md, cpu, DNNL_MEMORY_NONE));
+    DNNL_TRY(dnnl_memory_create(&ws->dst, &c->dst_md, cpu, DNNL_MEMORY_NONE));
+    DNNL_TRY(dnnl_memory_create(&ws->scratch_mem, &c->scratch_md, cpu, ws->scratch));
     if (c->weights_reorder) {
-        if ((st = reserve(&ws->weights, &ws->weights_capacity, c->weights_bytes, err)))
-            goto out;
-        DNNL_TRY(dnnl_memory_create(&user_weights, &c->user_weights_md, cpu, (void *)filters));
-        DNNL_TRY(dnnl_memory_create(&weights, &c->weights_md, cpu, ws->weights));
-        dnnl_exec_arg_t reorder_args[] = {{DNNL_ARG_FROM, user_weights},
-                                          {DNNL_ARG_TO, weights}};
-        DNNL_TRY(dnnl_primitive_execute(c->weights_reorder, ws->stream, 2, reorder_args));
-        weights_data = ws->weights;
+        DNNL_TRY(dnnl_memory_create(&ws->user_weights, &c->user_weights_md, cpu,
+                                    DNNL_MEMORY_NONE));
+        DNNL_TRY(dnnl_memory_create(&ws->weights_mem, &c->weights_md, cpu, ws->weights));
     } else {
-        DNNL_TRY(dnnl_memory_create(&weights, &c->weights_md, cpu, (void *)weights_data));
+        DNNL_TRY(dnnl_memory_create(&ws->weights_mem, &c->weights_md, cpu, DNNL_MEMORY_NONE));
     }
-    dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, src},
-                              {DNNL_ARG_WEIGHTS, weights},
-                              {DNNL_ARG_DST, dst},
-                              {DNNL_ARG_SCRATCHPAD, scratch}};
+    atrous_cache_retain(ws->engine->cache, entry);
+    ws->bound = entry;
+    ws->bound_key = *key;
+out:
+    if (st != ATROUS_OK)
+        unbind(ws);
+    return st;
+}
+
+static enum atrous_status execute(struct atrous_workspace *ws, struct atrous_cache_entry *entry,
+                                  const struct atrous_cache_key *key, const float *value,
+                                  const float *filters, float *output, struct atrous_error *err)
+{
+    enum atrous_status st = ATROUS_OK;
+    const struct compiled *c = atrous_cache_entry_value(entry);
+
+    if (ws->bound != entry && (st = bind(ws, entry, key, err)))
+        return st;
+    /* oneDNN reads src and weights only; its API takes non-const handles. */
+    DNNL_TRY(dnnl_memory_set_data_handle(ws->src, (void *)value));
+    DNNL_TRY(dnnl_memory_set_data_handle(ws->dst, output));
+    if (c->weights_reorder) {
+        if (!ws->weights_current ||
+            memcmp(ws->reordered_from, filters, c->user_weights_bytes) != 0) {
+            ws->weights_current = false;
+            DNNL_TRY(dnnl_memory_set_data_handle(ws->user_weights, (void *)filters));
+            dnnl_exec_arg_t reorder_args[] = {{DNNL_ARG_FROM, ws->user_weights},
+                                              {DNNL_ARG_TO, ws->weights_mem}};
+            DNNL_TRY(dnnl_primitive_execute(c->weights_reorder, ws->stream, 2, reorder_args));
+            memcpy(ws->reordered_from, filters, c->user_weights_bytes);
+            ws->weights_current = true;
+        }
+    } else {
+        DNNL_TRY(dnnl_memory_set_data_handle(ws->weights_mem, (void *)filters));
+    }
+    dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, ws->src},
+                              {DNNL_ARG_WEIGHTS, ws->weights_mem},
+                              {DNNL_ARG_DST, ws->dst},
+                              {DNNL_ARG_SCRATCHPAD, ws->scratch_mem}};
     DNNL_TRY(dnnl_primitive_execute(c->deconv, ws->stream, 4, args));
     DNNL_TRY(dnnl_stream_wait(ws->stream));
 out:
-    dnnl_memory_destroy(src);
-    dnnl_memory_destroy(user_weights);
-    dnnl_memory_destroy(weights);
-    dnnl_memory_destroy(dst);
-    dnnl_memory_destroy(scratch);
     return st;
 }
 
@@ -323,9 +379,18 @@ enum atrous_status atrous_engine_run(struct atrous_engine *engine,
             goto out;
         workspace = temporary;
     }
-    if ((st = lookup(engine, problem, &entry, err)))
+    struct atrous_cache_key key;
+    make_key(problem, &key);
+    if (workspace->bound && memcmp(&workspace->bound_key, &key, sizeof(key)) == 0) {
+        /* The problem this workspace ran last: its reference keeps the primitive alive, so
+         * the shared cache (hash, lock) is not needed. */
+        atrous_cache_count_hit(engine->cache);
+        st = execute(workspace, workspace->bound, &key, value, filters, output, err);
         goto out;
-    st = execute(workspace, atrous_cache_entry_value(entry), value, filters, output, err);
+    }
+    if ((st = lookup(engine, problem, &key, &entry, err)))
+        goto out;
+    st = execute(workspace, entry, &key, value, filters, output, err);
 out:
     atrous_cache_release(engine->cache, entry);
     atrous_workspace_free(temporary);
@@ -337,7 +402,9 @@ enum atrous_status atrous_engine_implementation(struct atrous_engine *engine,
                                                 size_t size, struct atrous_error *err)
 {
     struct atrous_cache_entry *entry = NULL;
-    enum atrous_status st = lookup(engine, problem, &entry, err);
+    struct atrous_cache_key key;
+    make_key(problem, &key);
+    enum atrous_status st = lookup(engine, problem, &key, &entry, err);
     if (st != ATROUS_OK)
         return st;
     const struct compiled *c = atrous_cache_entry_value(entry);
