@@ -314,10 +314,10 @@ enum atrous_status atrous_op_validate(const struct atrous_shape *value,
          * stock TF, and atrousd, reject it (DESIGN.md section 1). */
         if (p.out_c != filters_oc)
             return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "output_shape",
-                                    "`output_shape` channel count %" PRId64 " doesn't match "
+                                    "`output_shape` %s channel count %" PRId64 " doesn't match "
                                     "filters %s output channels %" PRId64 " (dimension 2); "
                                     "grouped convolutions are not supported",
-                                    p.out_c, t.filters, filters_oc);
+                                    t.output, p.out_c, t.filters, filters_oc);
     } else {
         /* 4-5. output channels, then padding (Python wrapper). */
         if (p.out_c != filters_oc)
@@ -329,10 +329,10 @@ enum atrous_status atrous_op_validate(const struct atrous_shape *value,
         if (__builtin_mul_overflow(rate, rate, &rate2) ||
             __builtin_mul_overflow(p.batch, rate2, &phases))
             return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "rate",
-                                    "rate %" PRId64 " is too large: value batch %" PRId64
+                                    "rate %" PRId64 " is too large for value %s: batch %" PRId64
                                     " * rate^2 overflows 64-bit sizes (TensorFlow: \"caused by "
                                     "overflow when multiplying\")",
-                                    rate, p.batch);
+                                    rate, t.value, p.batch);
         if ((st = derive_pads(&p, &t, err)))
             return st;
         for (int d = 1; d <= 2; d++)
