@@ -24,7 +24,9 @@ enum atrous_status atrous_shape_elements(const struct atrous_shape *shape, const
                                          size_t *out, struct atrous_error *err)
 {
     size_t count = 1;
-    bool overflow = false;
+    bool overflow = false, zero = false;
+    /* Scan every dim: a zero later makes an overflowed product 0, and a negative dim is an
+     * error even after a zero. */
     for (int i = 0; i < shape->rank; i++) {
         if (shape->dims[i] < 0) {
             char text[160];
@@ -32,16 +34,14 @@ enum atrous_status atrous_shape_elements(const struct atrous_shape *shape, const
             return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, field,
                                     "%s shape %s has a negative dimension", field, text);
         }
-        /* Keep scanning after an overflow: a zero dim later makes the product 0. */
-        if (!overflow && __builtin_mul_overflow(count, (size_t)shape->dims[i], &count))
+        if (shape->dims[i] == 0)
+            zero = true;
+        else if (!overflow && __builtin_mul_overflow(count, (size_t)shape->dims[i], &count))
             overflow = true;
-        if (shape->dims[i] == 0) {
-            count = 0;
-            overflow = false;
-            break;
-        }
     }
-    if (overflow) {
+    if (zero) {
+        count = 0;
+    } else if (overflow) {
         char text[160];
         atrous_shape_format(shape, text, sizeof(text));
         return atrous_error_set(err, ATROUS_TOO_LARGE, field,
