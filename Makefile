@@ -3,6 +3,9 @@
 #   make          build the library, the service (build/atrousd) and the tests
 #   make run      build and start the service on port 8080
 #   make test     build and run every test, ending with "tests: N passed, N failed"
+#   make check    the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer
+#   make bench    build and run the benchmarks (not part of make test)
+#   make fuzz     libFuzzer targets (clang), FUZZ_SECONDS=N each (default 60)
 #   make deps     install the Debian packages the build needs (run by the targets above)
 #   make format   clang-format every C file in place
 #   make clean    remove build/
@@ -19,7 +22,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Werror
 OPT ?= -O2 -g
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARNINGS) -pthread -MMD -MP \
-	-Ilib -Iproto -Iserver $(EXTRA_CFLAGS) $(CFLAGS)
+	-Ilib -Iproto -Iserver -Itests $(EXTRA_CFLAGS) $(CFLAGS)
 # libgomp: oneDNN's OpenMP runtime, which lib/ also calls to size each thread's team.
 LIBS := -ldnnl -ljansson -lmicrohttpd -lgomp -lm -pthread
 LDFLAGS_ALL = $(EXTRA_LDFLAGS) $(LDFLAGS)
@@ -38,7 +41,7 @@ TEST_SUPPORT_A := $(BUILD)/libtestsupport.a
 DAEMON := $(BUILD)/atrousd
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-.PHONY: all run test deps format clean help
+.PHONY: all run test check bench fuzz fuzz-build deps format clean help
 .DEFAULT_GOAL := all
 
 all: $(DAEMON) $(TEST_BINS)
@@ -46,16 +49,22 @@ all: $(DAEMON) $(TEST_BINS)
 help:
 	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
 
+# $(call ensure_packages,PKGS): installs the Debian packages of PKGS that are missing, and
+# nothing when all are there (a dpkg query costs milliseconds; apt-get runs only when needed).
+define ensure_packages
+missing=""; \
+for p in $(1); do \
+  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+done; \
+if [ -n "$$missing" ]; then \
+  echo "deps: installing Debian packages:$$missing"; \
+  $(SUDO) apt-get update -qq && \
+  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+fi
+endef
+
 deps:
-	@missing=""; \
-	for p in $(DEBIAN_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "deps: installing Debian packages:$$missing"; \
-	  $(SUDO) apt-get update -qq && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+	@$(call ensure_packages,$(DEBIAN_PACKAGES))
 
 $(BUILD)/obj/%.o: %.c | deps
 	@mkdir -p $(dir $@)
@@ -84,8 +93,50 @@ run: $(DAEMON)
 test: $(DAEMON) $(TEST_BINS)
 	@ATROUSD_BIN=$(abspath $(DAEMON)) tests/run_tests.sh $(TEST_BINS)
 
+# Sanitizer build of everything (library, service, tests) in its own folder; the integration
+# tests start this instrumented daemon. Leaks are reported at exit (LeakSanitizer); the
+# suppressions cover only one-time allocations inside oneDNN and libgomp, never our code.
+SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+check:
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0 \
+	$(MAKE) --no-print-directory BUILD=$(BUILD)/check OPT="-O1 -g" \
+	  EXTRA_CFLAGS="$(SANITIZE)" EXTRA_LDFLAGS="$(SANITIZE)" test
+
+BENCH_SRC := $(wildcard tests/bench/*.c)
+BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(PROTO_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $^ -o $@ $(LDFLAGS_ALL) $(LIBS)
+
+bench: $(DAEMON) $(BENCH_BINS)
+	@BUILD=$(BUILD) tests/bench/run_bench.sh
+
+# Fuzzing: every tests/fuzz/fuzz_*.c is a libFuzzer target built with clang, ASan and UBSan
+# in $(BUILD)/fuzz; tests/fuzz/run_fuzz.sh seeds each from the conformance corpus, runs it for
+# FUZZ_SECONDS and fails on any crash (the input is kept under $(BUILD)/fuzz/artifacts).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+fuzz:
+	@$(call ensure_packages,$(DEBIAN_PACKAGES) clang libclang-rt-14-dev)
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/fuzz CC=clang OPT="-O1 -g" \
+	  EXTRA_CFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_SANITIZE)" \
+	  EXTRA_LDFLAGS="$(FUZZ_SANITIZE)" fuzz-build
+	@BUILD=$(BUILD)/fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run_fuzz.sh $(FUZZ_TARGETS)
+
+fuzz-build: $(patsubst %,$(BUILD)/fuzz-bin/%,$(FUZZ_TARGETS)) $(BUILD)/fuzz-bin/make_seeds
+$(BUILD)/fuzz-bin/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(TEST_SUPPORT_A) $(SERVER_A) \
+		$(PROTO_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -fsanitize=fuzzer $^ -o $@ $(LDFLAGS_ALL) $(LIBS)
+$(BUILD)/fuzz-bin/make_seeds: $(BUILD)/obj/tests/fuzz/make_seeds.o $(TEST_SUPPORT_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $^ -o $@ $(LDFLAGS_ALL) $(LIBS)
+
 format:
-	clang-format -i $(wildcard lib/*.[ch] proto/*.[ch] server/*.[ch] tests/*.[ch])
+	clang-format -i $(wildcard lib/*.[ch] proto/*.[ch] server/*.[ch] tests/*.[ch] tests/*/*.[ch])
 
 clean:
 	rm -rf $(BUILD)

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# make bench: runs each benchmark and prints its table. Every row compares two contenders
+# measured side by side in the same run; absolute times drift on a shared machine, ratios do
+# not. BUILD names the build folder (default build).
+set -eu
+build=${BUILD:-build}
+echo "== compute, one OpenMP thread (as each compute worker runs)"
+"$build/bench/bench_compute" --threads 1
+echo
+echo "== compute, two OpenMP threads (one call using both cores)"
+"$build/bench/bench_compute" --threads 2
