@@ -68,14 +68,18 @@ static enum atrous_status check_rank(const struct atrous_shape *shape, const cha
 }
 
 /* What TensorFlow's shape rule demands of output_shape's spatial dim d (1 = height, 2 =
- * width), given the value's size and the padding. Overflow was excluded by the caller. */
-static int64_t required_output_size(const struct atrous_problem *p, int d)
+ * width), given the value's size and the padding. (k-1)*rate was overflow-checked by the
+ * caller; the sum may still overflow (a huge value size is one way not to fit), and then this
+ * returns false. */
+static bool required_output_size(const struct atrous_problem *p, int d, int64_t *out)
 {
     int64_t in = d == 1 ? p->in_h : p->in_w;
     int64_t k = d == 1 ? p->filter_h : p->filter_w;
-    if (p->padding == ATROUS_PADDING_SAME)
-        return in;
-    return in + (k - 1) * p->rate;
+    if (p->padding == ATROUS_PADDING_SAME) {
+        *out = in;
+        return true;
+    }
+    return !__builtin_add_overflow(in, (k - 1) * p->rate, out);
 }
 
 static enum atrous_status spatial_error(const struct atrous_problem *p, int d,
@@ -90,12 +94,21 @@ static enum atrous_status spatial_error(const struct atrous_problem *p, int d,
                                 "output_shape %s does not fit value %s: with SAME padding the "
                                 "output %s must equal the value %s (%" PRId64 "), got %" PRId64,
                                 t->output, t->value, what, what, in, got);
+    int64_t need;
+    if (!required_output_size(p, d, &need))
+        return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "output_shape",
+                                "output_shape %s does not fit value %s and filters %s: with VALID "
+                                "padding the output %s must be value %s + (filter %s - 1) * rate "
+                                "= %" PRId64 " + %" PRId64 " * %" PRId64
+                                ", which overflows 64-bit sizes",
+                                t->output, t->value, t->filters, what, what, what, in, k - 1,
+                                p->rate);
     return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "output_shape",
                             "output_shape %s does not fit value %s and filters %s: with VALID "
                             "padding the output %s must be value %s + (filter %s - 1) * rate = "
                             "%" PRId64 " + %" PRId64 " * %" PRId64 " = %" PRId64 ", got %" PRId64,
                             t->output, t->value, t->filters, what, what, what, in, k - 1,
-                            p->rate, required_output_size(p, d), got);
+                            p->rate, need, got);
 }
 
 static enum atrous_status batch_error(const struct atrous_problem *p, int64_t out_batch,
@@ -133,15 +146,19 @@ static enum atrous_status check_sizes(const struct atrous_problem *p,
                                       const struct atrous_limits *limits, const struct texts *t,
                                       struct atrous_error *err)
 {
-    const int64_t extent_h = (p->filter_h - 1) * p->rate + 1;
-    const int64_t extent_w = (p->filter_w - 1) * p->rate + 1;
+    /* (K-1)*rate fits in int64 (derive_pads checked it) but may be INT64_MAX, so the dilated
+     * extent (K-1)*rate + 1 is computed unsigned. */
+    const uint64_t extent_h = (uint64_t)((p->filter_h - 1) * p->rate) + 1;
+    const uint64_t extent_w = (uint64_t)((p->filter_w - 1) * p->rate) + 1;
     if (extent_h > ATROUS_MAX_EXTENT || extent_w > ATROUS_MAX_EXTENT)
         return atrous_error_set(err, ATROUS_TOO_LARGE, p->rate > 1 ? "rate" : "filters",
-                                "rate %" PRId64 " with filters %s spans %" PRId64 "x%" PRId64
+                                "rate %" PRId64 " with filters %s spans %" PRIu64 "x%" PRIu64
                                 " pixels, over atrousd's limit of %" PRId64 " per side",
                                 p->rate, t->filters, extent_h, extent_w, ATROUS_MAX_EXTENT);
-    if (p->out_h + p->pad_top + p->pad_bottom > ATROUS_MAX_EXTENT ||
-        p->out_w + p->pad_left + p->pad_right > ATROUS_MAX_EXTENT)
+    /* Pads are below the extent ceiling here, so the subtractions cannot overflow; adding
+     * them to output sizes up to INT64_MAX could. */
+    if (p->out_h > ATROUS_MAX_EXTENT - (p->pad_top + p->pad_bottom) ||
+        p->out_w > ATROUS_MAX_EXTENT - (p->pad_left + p->pad_right))
         return atrous_error_set(err, ATROUS_TOO_LARGE, "output_shape",
                                 "output_shape %s is over atrousd's limit of %" PRId64
                                 " pixels per side (padding included)",
