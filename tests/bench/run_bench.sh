@@ -9,3 +9,6 @@ echo "== compute, one OpenMP thread (as each compute worker runs)"
 echo
 echo "== compute, two OpenMP threads (one call using both cores)"
 "$build/bench/bench_compute" --threads 2
+echo
+echo "== JSON codec vs jansson (1M floats)"
+"$build/bench/bench_json" --floats 1000000 --repeat 3
