@@ -9,6 +9,8 @@
 #   make deps     install the Debian packages the build needs (run by the targets above)
 #   make format   clang-format every C file in place
 #   make clean    remove build/
+#   make docker       build the container image atrousd:latest (docker/README.md)
+#   make docker-test  build it and run the container smoke test (docker/smoke.sh)
 #
 # Missing Debian packages are installed automatically (apt-get, with sudo when not root).
 
@@ -142,3 +144,12 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# Container image and its smoke test (docker/README.md). Both install what they miss and start
+# a private dockerd when no engine answers; docker-test ends with "docker-test: N passed, N failed".
+.PHONY: docker docker-test
+docker:
+	docker/smoke.sh --build-only
+
+docker-test:
+	docker/smoke.sh

@@ -1,0 +1,459 @@
+#!/usr/bin/env bash
+# docker/smoke.sh - build the atrousd image and prove the container, the compose stack and the
+# Kubernetes manifests work, on a machine with nothing but Debian's apt mirror.
+#
+#   docker/smoke.sh               everything below (make docker-test)
+#   docker/smoke.sh --build-only  steps 1-4 only: leaves the image atrousd:latest (make docker)
+#   docker/smoke.sh --no-cache    also rebuild every image layer (a cold build)
+#
+#  1. installs what is missing, with apt-get: docker.io, debootstrap, a compose (Debian's
+#     docker-compose unless "docker compose" works), kubectl (kubernetes-client), PyYAML
+#  2. uses the docker engine that answers, or starts a private dockerd (exec-root, pidfile and
+#     socket in a fresh temp dir, data-root in /var/tmp/atrousd-dockerd so images and the build
+#     cache survive between runs) and stops it at the end
+#  3. makes sure debian:bookworm-slim exists (docker/base-image.sh: debootstrap if need be)
+#  4. builds atrousd:latest from docker/Dockerfile with the host's apt sources, apt settings and
+#     proxy as build arguments, on the bridge network or, if the bridge cannot reach the
+#     mirror, the host's
+#  5. runs it read-only with a tmpfs /tmp on 127.0.0.1:<free port>; waits for /healthz, /readyz
+#     and a healthy HEALTHCHECK; checks it runs as a non-root uid on a read-only root
+#  6. sends a conformance case (tests/data/conformance/valid/) as JSON and as binary and
+#     compares with |got-exp| <= 1e-4 + 1e-4*|exp|; stops it and expects exit code 0 (SIGTERM)
+#  7. brings up docker/compose.yaml (2 replicas behind nginx) and sends requests through nginx
+#  8. validates docker/k8s/ (docker/k8s-check.py: kubectl apply --dry-run=client and more)
+#  9. removes every container, network and compose project it started, stops its dockerd
+#
+# Prints a line per step and ends with "docker-test: N passed, N failed" and PASS or FAIL.
+# The whole run is bounded by ATROUSD_SMOKE_TIMEOUT seconds (default 1800).
+# Env: ATROUSD_IMAGE (atrousd:latest), ATROUSD_SMOKE_CASE (a corpus file name),
+#      ATROUSD_DOCKER_DATA_ROOT (/var/tmp/atrousd-dockerd), DOCKER_HOST (an engine to use).
+set -uo pipefail
+
+# Bound the whole run; the child gets SIGTERM at the limit and still cleans up.
+if [ -z "${ATROUSD_SMOKE_CHILD:-}" ]; then
+    export ATROUSD_SMOKE_CHILD=1
+    exec timeout -k 90 "${ATROUSD_SMOKE_TIMEOUT:-1800}" bash "$0" "$@"
+fi
+
+LOG_TAG=smoke
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+. "$HERE/lib.sh"
+
+IMAGE=${ATROUSD_IMAGE:-atrousd:latest}
+LB_IMAGE=${ATROUSD_LB_IMAGE:-atrousd-lb:latest}
+CASE_NAME=${ATROUSD_SMOKE_CASE:-058_even_k4_r2_same.json}
+DATA_ROOT=${ATROUSD_DOCKER_DATA_ROOT:-/var/tmp/atrousd-dockerd}
+BUILD_ONLY=0
+NO_CACHE=()
+for arg in "$@"; do
+    case "$arg" in
+    --build-only) BUILD_ONLY=1 ;;
+    --no-cache) NO_CACHE=(--no-cache) ;;
+    -h | --help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "smoke: unknown argument: $arg" >&2; exit 2 ;;
+    esac
+done
+
+T0=$(date +%s)
+RUN_DIR=$(mktemp -d /tmp/atrousd-smoke.XXXXXX)
+PROJECT=atrousdsmoke$$
+CONTAINER=atrousd-smoke-$$
+DOCKERD_PID=""
+COMPOSE=()
+PASSED=0
+FAILED=0
+RESULTS=()
+MEASURE=()
+
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+pass() { PASSED=$((PASSED + 1)); RESULTS+=("PASS  $*"); log "PASS $*"; }
+fail() { FAILED=$((FAILED + 1)); RESULTS+=("FAIL  $*"); log "FAIL $*"; }
+measure() { MEASURE+=("$*"); log "measured: $*"; }
+
+# free_port: a TCP port on 127.0.0.1 nobody listens on right now.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# http_status URL: the status code of a GET (000 when nothing answers), 3 s at most.
+http_status() {
+    curl -s -o /dev/null -m 3 -w '%{http_code}' "$1" 2>/dev/null || true
+}
+
+# status_is URL CODE, health_is CONTAINER STATUS: one check each, for wait_for.
+status_is() { [ "$(http_status "$1")" = "$2" ]; }
+health_is() { [ "$(docker inspect -f '{{.State.Health.Status}}' "$1" 2>/dev/null)" = "$2" ]; }
+
+# wait_for SECONDS DESCRIPTION COMMAND...: poll COMMAND every 0.2 s until it succeeds.
+wait_for() {
+    local limit=$1 what=$2 deadline
+    shift 2
+    deadline=$(($(date +%s) + limit))
+    until "$@"; do
+        if [ "$(date +%s)" -ge "$deadline" ]; then
+            log "gave up after ${limit}s waiting for $what"
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    log "cleaning up"
+    if [ ${#COMPOSE[@]} -gt 0 ]; then
+        timeout 120 "${COMPOSE[@]}" down -v --remove-orphans -t 30 >"$RUN_DIR/compose-down.log" 2>&1 ||
+            log "compose down failed (see $RUN_DIR/compose-down.log)"
+    fi
+    if docker container inspect "$CONTAINER" >/dev/null 2>&1; then
+        timeout 60 docker rm -f "$CONTAINER" >/dev/null 2>&1 || true
+    fi
+    if [ -n "$DOCKERD_PID" ]; then
+        log "stopping the private dockerd (pid $DOCKERD_PID)"
+        kill -TERM "$DOCKERD_PID" 2>/dev/null || true
+        for _ in $(seq 100); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.2; done
+        if kill -0 "$DOCKERD_PID" 2>/dev/null; then
+            log "dockerd did not stop in 20 s; killing it"
+            kill -KILL "$DOCKERD_PID" 2>/dev/null || true
+        fi
+        # Mounts dockerd leaves behind only if it was killed.
+        awk -v r="$RUN_DIR/" 'index($2, r) == 1 { print $2 }' /proc/mounts | sort -r |
+            while read -r m; do umount -l "$m" 2>/dev/null || true; done
+    fi
+    if [ "$rc" != 0 ] && [ "$FAILED" = 0 ]; then
+        fail "the run stopped early (exit $rc; a timeout is 124)"
+    fi
+    summary
+    if [ "$FAILED" = 0 ] && [ "$rc" = 0 ]; then
+        rm -rf "$RUN_DIR"
+        exit 0
+    fi
+    log "logs kept in $RUN_DIR"
+    exit 1
+}
+trap cleanup EXIT
+trap 'exit 124' INT TERM
+
+summary() {
+    local line
+    echo
+    echo "== docker smoke test summary =="
+    for line in "${RESULTS[@]}"; do echo "  $line"; done
+    if [ ${#MEASURE[@]} -gt 0 ]; then
+        echo "measurements:"
+        for line in "${MEASURE[@]}"; do echo "  $line"; done
+    fi
+    echo "  total time: $(($(date +%s) - T0)) s"
+    echo "docker-test: $PASSED passed, $FAILED failed"
+    if [ "$FAILED" = 0 ]; then echo "PASS"; else echo "FAIL"; fi
+}
+
+# ---- 1. tools --------------------------------------------------------------------------------
+
+install_missing() {
+    local pkgs=() sudo=""
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    command -v dockerd >/dev/null || pkgs+=(docker.io)
+    command -v docker >/dev/null || pkgs+=(docker.io)
+    command -v debootstrap >/dev/null || pkgs+=(debootstrap)
+    command -v curl >/dev/null || pkgs+=(curl)
+    command -v python3 >/dev/null || pkgs+=(python3)
+    if [ "$BUILD_ONLY" = 0 ]; then
+        command -v kubectl >/dev/null || pkgs+=(kubernetes-client)
+        if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null; then
+            pkgs+=(docker-compose)
+        fi
+        python3 -c 'import yaml' 2>/dev/null || pkgs+=(python3-yaml)
+    fi
+    if [ ${#pkgs[@]} -eq 0 ]; then
+        pass "tools present (nothing to install)"
+        return 0
+    fi
+    mapfile -t pkgs < <(printf '%s\n' "${pkgs[@]}" | sort -u)
+    log "installing with apt-get: ${pkgs[*]}"
+    if $sudo apt-get update -qq >"$RUN_DIR/apt.log" 2>&1 &&
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            "${pkgs[@]}" >>"$RUN_DIR/apt.log" 2>&1; then
+        pass "installed ${pkgs[*]}"
+    else
+        tail -n 20 "$RUN_DIR/apt.log" >&2
+        fail "apt-get install ${pkgs[*]}"
+        return 1
+    fi
+    # PyYAML from apt lands in Debian's python3, which may not be the first python3 on PATH.
+    if ! python3 -c 'import yaml' 2>/dev/null && [ -x /usr/bin/python3 ]; then
+        PYTHON_YAML=/usr/bin/python3
+    fi
+}
+
+# ---- 2. docker engine ------------------------------------------------------------------------
+
+start_engine() {
+    if timeout 10 docker info >/dev/null 2>&1; then
+        pass "docker engine answers (${DOCKER_HOST:-default socket}); using it"
+        return 0
+    fi
+    if [ "$(id -u)" != 0 ]; then
+        fail "no docker engine answers and a private dockerd needs root"
+        return 1
+    fi
+    mkdir -p "$DATA_ROOT"
+    # One private dockerd per data-root at a time.
+    exec 9>"$DATA_ROOT.lock"
+    if ! flock -w 600 9; then
+        fail "another smoke run holds $DATA_ROOT.lock"
+        return 1
+    fi
+    export DOCKER_HOST="unix://$RUN_DIR/docker.sock"
+    log "starting a private dockerd: data-root $DATA_ROOT, exec-root $RUN_DIR/exec"
+    # Its own session, so that a terminal's ^C reaches this script, which then stops it.
+    setsid dockerd --data-root "$DATA_ROOT" --exec-root "$RUN_DIR/exec" \
+        --pidfile "$RUN_DIR/docker.pid" -H "$DOCKER_HOST" >"$RUN_DIR/dockerd.log" 2>&1 &
+    DOCKERD_PID=$!
+    if wait_for 60 "the private dockerd" timeout 5 docker info >/dev/null 2>&1; then
+        pass "private dockerd up ($(docker version -f '{{.Server.Version}}' 2>/dev/null))"
+    else
+        tail -n 20 "$RUN_DIR/dockerd.log" >&2
+        fail "private dockerd did not answer within 60 s"
+        return 1
+    fi
+}
+
+# ---- 3./4. images ----------------------------------------------------------------------------
+
+BUILD_ARGS=()
+BUILD_NETWORK=default
+
+# The host's apt configuration as build arguments (docker/README.md, "Offline builds").
+apt_build_args() {
+    local p
+    APT_SOURCES=$(apt_sources_deb822_text)
+    APT_SOURCES_LIST=$(apt_sources_list_text)
+    APT_CONF=$(apt_conf_text)
+    export APT_SOURCES APT_SOURCES_LIST APT_CONF
+    BUILD_ARGS=(--build-arg "APT_SOURCES=$APT_SOURCES" --build-arg "APT_SOURCES_LIST=$APT_SOURCES_LIST"
+        --build-arg "APT_CONF=$APT_CONF")
+    p=$(apt_proxy http)
+    [ -n "$p" ] && BUILD_ARGS+=(--build-arg "http_proxy=$p") && export http_proxy="$p"
+    p=$(apt_proxy https)
+    [ -n "$p" ] && BUILD_ARGS+=(--build-arg "https_proxy=$p") && export https_proxy="$p"
+    return 0
+}
+
+# Can a container on the default bridge open a TCP connection to the mirror (or the proxy)?
+choose_build_network() {
+    local url host port
+    url=$(apt_proxy http)
+    [ -n "$url" ] || url=$(apt_debian_mirror bookworm)
+    [ -n "$url" ] || url=http://deb.debian.org/debian
+    host=$(printf '%s' "$url" | sed -E 's#^[a-z]+://([^/@]*@)?##; s#[/].*$##')
+    port=80
+    case "$url" in https://*) port=443 ;; esac
+    if [[ "$host" =~ ^(.*):([0-9]+)$ ]]; then host=${BASH_REMATCH[1]}; port=${BASH_REMATCH[2]}; fi
+    host=${host#[}
+    host=${host%]}
+    if timeout 30 docker run --rm --network bridge --entrypoint bash debian:bookworm-slim \
+        -c "exec 3<>/dev/tcp/$host/$port" >/dev/null 2>&1; then
+        BUILD_NETWORK=default
+        pass "the bridge network reaches $host:$port; builds use it"
+    else
+        BUILD_NETWORK=host
+        pass "the bridge network does not reach $host:$port; builds use --network host"
+    fi
+    export DOCKER_BUILD_NETWORK=$BUILD_NETWORK
+}
+
+build_image() {
+    local start
+    start=$(now)
+    log "building $IMAGE (log: $RUN_DIR/build.log)"
+    if timeout 1200 docker build "${NO_CACHE[@]}" --network "$BUILD_NETWORK" "${BUILD_ARGS[@]}" \
+        -f "$REPO/docker/Dockerfile" -t "$IMAGE" "$REPO" >"$RUN_DIR/build.log" 2>&1; then
+        local secs size
+        secs=$(since "$start")
+        size=$(docker image inspect -f '{{.Size}}' "$IMAGE" | awk '{ printf "%.1f MB", $1 / 1e6 }')
+        pass "built $IMAGE in ${secs}s${NO_CACHE:+ (--no-cache)}"
+        measure "image $IMAGE: $size; build ${secs}s${NO_CACHE:+ (--no-cache, cold)}"
+    else
+        grep -v '^ ---> \|^Removing intermediate' "$RUN_DIR/build.log" | tail -n 30 >&2
+        fail "docker build $IMAGE (see $RUN_DIR/build.log)"
+        return 1
+    fi
+}
+
+# ---- 5./6. one container ---------------------------------------------------------------------
+
+CASE_FILE=""
+find_case() {
+    CASE_FILE=$REPO/tests/data/conformance/valid/$CASE_NAME
+    if [ ! -f "$CASE_FILE" ]; then
+        fail "conformance case $CASE_FILE is missing"
+        return 1
+    fi
+}
+
+run_container() {
+    local port start health uid
+    port=$(free_port)
+    URL=http://127.0.0.1:$port
+    start=$(now)
+    if ! docker run -d --name "$CONTAINER" --read-only --tmpfs /tmp:rw,size=64m \
+        --cap-drop ALL --security-opt no-new-privileges:true \
+        -p "127.0.0.1:$port:8080" "$IMAGE" >"$RUN_DIR/run.log" 2>&1; then
+        cat "$RUN_DIR/run.log" >&2
+        fail "docker run $IMAGE"
+        return 1
+    fi
+    if wait_for 60 "/healthz" status_is "$URL/healthz" 200; then
+        pass "/healthz 200 after $(since "$start")s"
+    else
+        docker logs --tail 30 "$CONTAINER" >&2
+        fail "/healthz did not answer 200 within 60 s"
+        return 1
+    fi
+    if wait_for 120 "/readyz" status_is "$URL/readyz" 200; then
+        local secs
+        secs=$(since "$start")
+        pass "/readyz 200 after ${secs}s"
+        measure "container start to ready (docker run to /readyz 200): ${secs}s"
+    else
+        docker logs --tail 30 "$CONTAINER" >&2
+        fail "/readyz did not answer 200 within 120 s"
+        return 1
+    fi
+    # The HEALTHCHECK runs atrousd --health-probe every 10 s.
+    if wait_for 60 "a healthy HEALTHCHECK" health_is "$CONTAINER" healthy; then
+        pass "HEALTHCHECK healthy after $(since "$start")s"
+    else
+        health=$(docker inspect -f '{{json .State.Health}}' "$CONTAINER" 2>/dev/null)
+        fail "HEALTHCHECK not healthy within 60 s: $health"
+    fi
+    uid=$(docker exec "$CONTAINER" id -u 2>/dev/null)
+    if [ -n "$uid" ] && [ "$uid" != 0 ]; then
+        pass "runs as uid $uid (image USER $(docker inspect -f '{{.Config.User}}' "$IMAGE"))"
+    else
+        fail "container runs as uid '${uid}' (want non-root)"
+    fi
+    if docker exec "$CONTAINER" sh -c ': >/probe-write' 2>/dev/null; then
+        fail "the root filesystem is writable"
+    else
+        pass "root filesystem is read-only; /tmp is the only writable path"
+    fi
+}
+
+conformance() {
+    local base=$1 what=$2 form=${3:-both}
+    if python3 "$REPO/docker/conformance-request.py" "$base" "$CASE_FILE" "$form" \
+        >"$RUN_DIR/conformance-$what.log" 2>&1; then
+        cat "$RUN_DIR/conformance-$what.log" >&2
+        pass "$what: conformance case $(basename "$CASE_FILE" .json) ($form) within tolerance"
+    else
+        cat "$RUN_DIR/conformance-$what.log" >&2
+        fail "$what: conformance case $(basename "$CASE_FILE" .json) ($form)"
+    fi
+}
+
+stop_container() {
+    local start code
+    start=$(now)
+    docker stop -t 30 "$CONTAINER" >/dev/null 2>&1
+    code=$(docker inspect -f '{{.State.ExitCode}}' "$CONTAINER" 2>/dev/null)
+    if [ "$code" = 0 ]; then
+        pass "SIGTERM: drained and exited 0 in $(since "$start")s"
+    else
+        docker logs --tail 10 "$CONTAINER" >&2
+        fail "SIGTERM: exit code '$code' (want 0)"
+    fi
+    docker rm -f "$CONTAINER" >/dev/null 2>&1 || true
+}
+
+# ---- 7. compose ------------------------------------------------------------------------------
+
+compose_stack() {
+    local lb_port start lb
+    if docker compose version >/dev/null 2>&1; then
+        COMPOSE=(docker compose)
+    elif command -v docker-compose >/dev/null; then
+        COMPOSE=(docker-compose)
+    else
+        fail "no compose (docker compose or docker-compose) available"
+        return 1
+    fi
+    log "compose: $("${COMPOSE[@]}" version 2>/dev/null | head -n 1)"
+    COMPOSE+=(-p "$PROJECT" -f "$REPO/docker/compose.yaml")
+    lb_port=$(free_port)
+    export ATROUSD_IMAGE=$IMAGE ATROUSD_LB_IMAGE=$LB_IMAGE ATROUSD_LB_PORT=$lb_port \
+        ATROUSD_LB_BIND=127.0.0.1 ATROUSD_REPLICAS=2
+    start=$(now)
+    if ! timeout 600 "${COMPOSE[@]}" build lb >"$RUN_DIR/compose-build.log" 2>&1; then
+        tail -n 20 "$RUN_DIR/compose-build.log" >&2
+        fail "compose build of the nginx image"
+        return 1
+    fi
+    if timeout 300 "${COMPOSE[@]}" up -d --no-build >"$RUN_DIR/compose-up.log" 2>&1; then
+        pass "compose up: 2 atrousd replicas healthy, nginx started, in $(since "$start")s"
+    else
+        tail -n 20 "$RUN_DIR/compose-up.log" >&2
+        "${COMPOSE[@]}" ps >&2 2>&1 || true
+        fail "compose up"
+        return 1
+    fi
+    lb=http://127.0.0.1:$lb_port
+    if ! wait_for 60 "nginx" status_is "$lb/lb-healthz" 200; then
+        fail "nginx did not answer within 60 s"
+        return 1
+    fi
+    local info
+    info=$(curl -s -m 10 -o "$RUN_DIR/lb-info.json" -w '%{http_code} %{time_total}' "$lb/v1/info")
+    if [ "${info%% *}" = 200 ]; then
+        pass "curl through nginx: GET /v1/info 200 in ${info##* }s"
+        measure "request through the load balancer: GET /v1/info 200 in ${info##* }s"
+    else
+        fail "curl through nginx: GET /v1/info answered ${info%% *}"
+    fi
+    if python3 "$REPO/docker/conformance-request.py" "$lb" "$CASE_FILE" binary --repeat 4 \
+        >"$RUN_DIR/conformance-lb.log" 2>&1; then
+        cat "$RUN_DIR/conformance-lb.log" >&2
+        local upstreams
+        upstreams=$(grep -o 'via [^:]*:[0-9]*' "$RUN_DIR/conformance-lb.log" | sort -u | wc -l)
+        pass "through nginx: 4 binary requests within tolerance, served by $upstreams replica(s)"
+        measure "through the load balancer: $(sed -n 's/.* in \([0-9.]* ms\).*/\1/p' \
+            "$RUN_DIR/conformance-lb.log" | paste -sd ' ') for 4 binary POSTs"
+    else
+        cat "$RUN_DIR/conformance-lb.log" >&2
+        fail "through nginx: conformance case"
+    fi
+}
+
+# ---- run -------------------------------------------------------------------------------------
+
+log "run dir $RUN_DIR"
+install_missing || exit 1
+PYTHON_YAML=${PYTHON_YAML:-python3}
+start_engine || exit 1
+if "$HERE/base-image.sh" 2>&1 | sed 's/^/  /' >&2 && docker image inspect debian:bookworm-slim >/dev/null 2>&1; then
+    pass "base image debian:bookworm-slim present"
+else
+    fail "base image debian:bookworm-slim (docker/base-image.sh)"
+    exit 1
+fi
+apt_build_args
+choose_build_network
+build_image || exit 1
+[ "$BUILD_ONLY" = 1 ] && exit 0
+
+if find_case && run_container; then
+    conformance "$URL" container both
+    stop_container
+fi
+compose_stack
+if "$PYTHON_YAML" "$HERE/k8s-check.py" >"$RUN_DIR/k8s.log" 2>&1; then
+    pass "docker/k8s/ (kubectl apply --dry-run=client and consistency checks)"
+else
+    cat "$RUN_DIR/k8s.log" >&2
+    fail "docker/k8s/ validation (see above)"
+fi
+[ "$FAILED" = 0 ]
