@@ -35,8 +35,10 @@ typedef void (*atrous_cache_destroy_fn)(void *value);
 /* Creates a cache of at most capacity entries (capacity >= 1). NULL on out of memory. */
 struct atrous_cache *atrous_cache_create(size_t capacity, atrous_cache_destroy_fn destroy);
 
-/* Frees the cache and every value no one holds. Values still held are destroyed when
- * released. Accepts NULL. */
+/* Frees the cache and every value in it. Every reference taken by acquire, insert or retain
+ * must have been released first: atrous_cache_release() needs the cache, so a value still held
+ * here could never be destroyed safely (the engine ensures this by requiring workspaces, which
+ * hold references, to be freed before it). Accepts NULL. */
 void atrous_cache_free(struct atrous_cache *cache);
 
 /* Looks key up. On a hit, returns the held entry (counted as a hit); on a miss, NULL
