@@ -1,0 +1,231 @@
+/*
+ * compute_queue.c - a mutex + condition variable FIFO (jobs are milliseconds of compute, so
+ * the lock is never the bottleneck) served by worker threads that each own a workspace.
+ */
+#include "compute_queue.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+struct worker {
+    struct atrousd_queue *queue;
+    struct atrous_workspace *workspace;
+    pthread_t thread;
+    bool started;
+};
+
+struct atrousd_queue {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    struct atrousd_job *head, *tail;
+    size_t waiting;  /* jobs linked */
+    size_t reserved; /* slots claimed, not yet pushed */
+    size_t active;   /* jobs being run */
+    size_t capacity;
+    bool closed;
+    int omp_threads;
+    bool batch_policy;
+    int worker_count;
+    struct worker *workers;
+};
+
+uint64_t atrousd_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct atrousd_queue *q = w->queue;
+    /* oneDNN sizes its OpenMP team from the calling thread's setting: once per worker. */
+    atrous_engine_set_thread_parallelism(q->omp_threads);
+    if (q->batch_policy) {
+        /* SCHED_BATCH needs no privilege: the scheduler treats these threads as CPU-bound
+         * and lets a waking I/O thread preempt them, which keeps /healthz fast under load.
+         * OpenMP threads created from here inherit the policy. */
+        struct sched_param param = {.sched_priority = 0};
+        if (pthread_setschedparam(pthread_self(), SCHED_BATCH, &param) != 0)
+            atrousd_logf(ATROUSD_LOG_WARN, "could not set SCHED_BATCH on a compute worker");
+    }
+    pthread_mutex_lock(&q->lock);
+    for (;;) {
+        while (q->head == NULL && !q->closed)
+            pthread_cond_wait(&q->wake, &q->lock);
+        if (q->head == NULL)
+            break; /* closed and nothing left: cancelled jobs were unlinked by the closer */
+        struct atrousd_job *job = q->head;
+        q->head = job->next;
+        if (q->head == NULL)
+            q->tail = NULL;
+        q->waiting--;
+        q->active++;
+        pthread_mutex_unlock(&q->lock);
+        job->next = NULL;
+        job->run(job, w->workspace); /* job may be freed by another thread from here on */
+        pthread_mutex_lock(&q->lock);
+        q->active--;
+    }
+    pthread_mutex_unlock(&q->lock);
+    return NULL;
+}
+
+/* Joins the started workers (the queue must be closed) and frees their workspaces. */
+static void join_workers(struct atrousd_queue *q)
+{
+    for (int i = 0; i < q->worker_count; i++) {
+        if (q->workers[i].started)
+            pthread_join(q->workers[i].thread, NULL);
+        q->workers[i].started = false;
+        atrous_workspace_free(q->workers[i].workspace);
+        q->workers[i].workspace = NULL;
+    }
+}
+
+static void destroy(struct atrousd_queue *q)
+{
+    join_workers(q);
+    free(q->workers);
+    pthread_cond_destroy(&q->wake);
+    pthread_mutex_destroy(&q->lock);
+    free(q);
+}
+
+enum atrous_status atrousd_queue_create(struct atrous_engine *engine,
+                                        const struct atrousd_queue_config *config,
+                                        struct atrousd_queue **out, struct atrous_error *err)
+{
+    enum atrous_status st = ATROUS_OK;
+    struct atrousd_queue *q = calloc(1, sizeof(*q));
+    if (q == NULL)
+        return atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory for the queue");
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_cond_init(&q->wake, NULL);
+    q->capacity = config->capacity < 1 ? 1 : config->capacity;
+    q->omp_threads = config->omp_threads < 1 ? 1 : config->omp_threads;
+    q->batch_policy = config->batch_policy;
+    q->workers = calloc((size_t)(config->workers < 1 ? 1 : config->workers), sizeof(*q->workers));
+    if (q->workers == NULL) {
+        st = atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory for the workers");
+        goto out;
+    }
+    q->worker_count = config->workers < 1 ? 1 : config->workers;
+    for (int i = 0; i < q->worker_count; i++) {
+        q->workers[i].queue = q;
+        if ((st = atrous_workspace_create(engine, &q->workers[i].workspace, err)))
+            goto out;
+    }
+    for (int i = 0; i < q->worker_count; i++) {
+        if (pthread_create(&q->workers[i].thread, NULL, worker_main, &q->workers[i]) != 0) {
+            st = atrous_error_set(err, ATROUS_INTERNAL, "", "could not start compute worker %d", i);
+            goto out;
+        }
+        q->workers[i].started = true;
+    }
+    *out = q;
+    q = NULL;
+out:
+    if (q != NULL) {
+        pthread_mutex_lock(&q->lock);
+        q->closed = true;
+        pthread_cond_broadcast(&q->wake);
+        pthread_mutex_unlock(&q->lock);
+        destroy(q);
+    }
+    return st;
+}
+
+bool atrousd_queue_reserve(struct atrousd_queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    bool ok = !q->closed && q->waiting + q->reserved < q->capacity;
+    if (ok)
+        q->reserved++;
+    pthread_mutex_unlock(&q->lock);
+    return ok;
+}
+
+void atrousd_queue_unreserve(struct atrousd_queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    q->reserved--;
+    pthread_mutex_unlock(&q->lock);
+}
+
+void atrousd_queue_push(struct atrousd_queue *q, struct atrousd_job *job)
+{
+    job->next = NULL;
+    job->enqueued_ns = atrousd_now_ns();
+    pthread_mutex_lock(&q->lock);
+    q->reserved--;
+    if (q->closed) {
+        /* Reserved before atrousd_queue_shutdown closed the queue: no worker will run it. */
+        pthread_mutex_unlock(&q->lock);
+        job->cancel(job);
+        return;
+    }
+    q->waiting++;
+    if (q->tail)
+        q->tail->next = job;
+    else
+        q->head = job;
+    q->tail = job;
+    pthread_cond_signal(&q->wake);
+    pthread_mutex_unlock(&q->lock);
+}
+
+size_t atrousd_queue_depth(struct atrousd_queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    size_t n = q->waiting + q->reserved;
+    pthread_mutex_unlock(&q->lock);
+    return n;
+}
+
+size_t atrousd_queue_active(struct atrousd_queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    size_t n = q->active;
+    pthread_mutex_unlock(&q->lock);
+    return n;
+}
+
+size_t atrousd_queue_capacity(const struct atrousd_queue *q)
+{
+    return q->capacity;
+}
+
+void atrousd_queue_shutdown(struct atrousd_queue *q)
+{
+    if (q == NULL)
+        return;
+    pthread_mutex_lock(&q->lock);
+    q->closed = true;
+    struct atrousd_job *cancelled = q->head;
+    q->head = q->tail = NULL;
+    q->waiting = 0;
+    pthread_cond_broadcast(&q->wake);
+    pthread_mutex_unlock(&q->lock);
+    while (cancelled != NULL) {
+        struct atrousd_job *next = cancelled->next;
+        cancelled->next = NULL;
+        cancelled->cancel(cancelled);
+        cancelled = next;
+    }
+    join_workers(q);
+}
+
+void atrousd_queue_free(struct atrousd_queue *q)
+{
+    if (q == NULL)
+        return;
+    atrousd_queue_shutdown(q);
+    destroy(q);
+}

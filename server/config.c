@@ -1,0 +1,368 @@
+/*
+ * config.c - one table of options drives flag parsing, environment twins, --help and the
+ * JSON rendering of the effective configuration.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atrous_json_writer.h"
+
+enum option_kind {
+    OPT_HOST,   /* numeric IP address */
+    OPT_UINT,   /* decimal integer in [min, max] */
+    OPT_BYTES,  /* decimal integer with an optional k/m/g suffix (powers of 1024) */
+    OPT_LEVEL,  /* log level name */
+    OPT_FORMAT, /* log format name */
+};
+
+struct option_def {
+    const char *name; /* flag without the leading "--" */
+    const char *env;
+    enum option_kind kind;
+    size_t offset; /* into struct atrousd_config */
+    uint64_t min, max;
+    const char *arg;  /* metavariable in --help */
+    const char *help; /* one line */
+};
+
+#define FIELD(f)      offsetof(struct atrousd_config, f)
+#define U32_MAX_VALUE ((uint64_t)UINT32_MAX)
+
+static const struct option_def options[] = {
+    {"host", "ATROUSD_HOST", OPT_HOST, FIELD(host), 0, 0, "ADDR",
+     "numeric IPv4 or IPv6 address to listen on"},
+    {"port", "ATROUSD_PORT", OPT_UINT, FIELD(port), 0, 65535, "N",
+     "TCP port; 0 picks a free port (logged as \"port\": N at start)"},
+    {"io-threads", "ATROUSD_IO_THREADS", OPT_UINT, FIELD(io_threads), 1, 64, "N",
+     "HTTP I/O threads (epoll); they mostly sleep"},
+    {"compute-threads", "ATROUSD_COMPUTE_THREADS", OPT_UINT, FIELD(compute_threads), 0, 1024, "N",
+     "compute workers; 0 = usable CPUs / omp-threads (clamped to the CPUs)"},
+    {"omp-threads", "ATROUSD_OMP_THREADS", OPT_UINT, FIELD(omp_threads), 1, 1024, "N",
+     "oneDNN OpenMP threads per compute worker"},
+    {"queue-depth", "ATROUSD_QUEUE_DEPTH", OPT_UINT, FIELD(queue_depth), 1, 1000000, "N",
+     "requests waiting for a worker; beyond it 429"},
+    {"max-body-bytes", "ATROUSD_MAX_BODY_BYTES", OPT_BYTES, FIELD(max_body_bytes), 1,
+     (uint64_t)1 << 40, "BYTES", "largest request body (413); k/m/g suffixes allowed"},
+    {"max-buffered-bytes", "ATROUSD_MAX_BUFFERED_BYTES", OPT_BYTES, FIELD(max_buffered_bytes), 1,
+     (uint64_t)1 << 44, "BYTES", "request bodies held in memory at once, all connections (429)"},
+    {"max-tensor-elements", "ATROUSD_MAX_TENSOR_ELEMENTS", OPT_UINT, FIELD(max_tensor_elements), 1,
+     INT32_MAX, "N", "largest value or filters tensor, in elements (413)"},
+    {"max-output-elements", "ATROUSD_MAX_OUTPUT_ELEMENTS", OPT_UINT, FIELD(max_output_elements), 1,
+     INT32_MAX, "N", "largest output tensor, in elements (413)"},
+    {"max-connections", "ATROUSD_MAX_CONNECTIONS", OPT_UINT, FIELD(max_connections), 1, 1000000,
+     "N", "open connections; more are refused"},
+    {"max-connections-per-ip", "ATROUSD_MAX_CONNECTIONS_PER_IP", OPT_UINT,
+     FIELD(max_connections_per_ip), 0, 1000000, "N",
+     "open connections per client address; 0 = no limit (behind a load balancer)"},
+    {"connection-timeout", "ATROUSD_CONNECTION_TIMEOUT", OPT_UINT, FIELD(connection_timeout_s), 1,
+     86400, "SECONDS", "idle or stalled connections are closed after this"},
+    {"connection-memory", "ATROUSD_CONNECTION_MEMORY", OPT_BYTES, FIELD(connection_memory_bytes),
+     (uint64_t)8 << 10, (uint64_t)64 << 20, "BYTES",
+     "libmicrohttpd buffer per connection (request line and headers must fit)"},
+    {"request-timeout", "ATROUSD_REQUEST_TIMEOUT", OPT_UINT, FIELD(request_timeout_ms), 0,
+     U32_MAX_VALUE, "MS", "longest wait in the compute queue before 504; 0 = no limit"},
+    {"drain-timeout", "ATROUSD_DRAIN_TIMEOUT", OPT_UINT, FIELD(drain_timeout_s), 0, 86400,
+     "SECONDS", "on SIGTERM, longest wait for in-flight requests"},
+    {"cache-capacity", "ATROUSD_CACHE_CAPACITY", OPT_UINT, FIELD(cache_capacity), 1, 1000000, "N",
+     "compiled oneDNN primitives kept (one per distinct problem)"},
+    {"log-level", "ATROUSD_LOG_LEVEL", OPT_LEVEL, FIELD(log_level), 0, 0, "LEVEL",
+     "debug | info | warn | error"},
+    {"log-format", "ATROUSD_LOG_FORMAT", OPT_FORMAT, FIELD(log_format), 0, 0, "FORMAT",
+     "json | text"},
+};
+
+#define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
+
+void atrousd_config_defaults(struct atrousd_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(cfg->host, sizeof(cfg->host), "%s", ATROUSD_DEFAULT_HOST);
+    cfg->port = ATROUSD_DEFAULT_PORT;
+    cfg->io_threads = ATROUSD_DEFAULT_IO_THREADS;
+    cfg->compute_threads = ATROUSD_DEFAULT_COMPUTE_THREADS;
+    cfg->omp_threads = ATROUSD_DEFAULT_OMP_THREADS;
+    cfg->queue_depth = ATROUSD_DEFAULT_QUEUE_DEPTH;
+    cfg->max_body_bytes = ATROUSD_DEFAULT_MAX_BODY_BYTES;
+    cfg->max_buffered_bytes = ATROUSD_DEFAULT_MAX_BUFFERED_BYTES;
+    cfg->max_tensor_elements = ATROUSD_DEFAULT_MAX_TENSOR_ELEMENTS;
+    cfg->max_output_elements = ATROUSD_DEFAULT_MAX_OUTPUT_ELEMENTS;
+    cfg->max_connections = ATROUSD_DEFAULT_MAX_CONNECTIONS;
+    cfg->max_connections_per_ip = ATROUSD_DEFAULT_MAX_CONNECTIONS_PER_IP;
+    cfg->connection_timeout_s = ATROUSD_DEFAULT_CONNECTION_TIMEOUT_S;
+    cfg->connection_memory_bytes = ATROUSD_DEFAULT_CONNECTION_MEMORY;
+    cfg->request_timeout_ms = ATROUSD_DEFAULT_REQUEST_TIMEOUT_MS;
+    cfg->drain_timeout_s = ATROUSD_DEFAULT_DRAIN_TIMEOUT_S;
+    cfg->cache_capacity = ATROUSD_DEFAULT_CACHE_CAPACITY;
+    cfg->log_level = ATROUSD_LOG_INFO;
+    cfg->log_format = ATROUSD_LOG_JSON;
+}
+
+/* Strict decimal: digits only (no sign, no spaces), no overflow. */
+static bool parse_decimal(const char *s, uint64_t *out, const char **end)
+{
+    uint64_t v = 0;
+    const char *p = s;
+    if (*p < '0' || *p > '9')
+        return false;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        uint64_t digit = (uint64_t)(*p - '0');
+        if (v > (UINT64_MAX - digit) / 10)
+            return false;
+        v = v * 10 + digit;
+    }
+    *out = v;
+    *end = p;
+    return true;
+}
+
+static bool parse_number(const struct option_def *opt, const char *s, uint64_t *out)
+{
+    const char *end = NULL;
+    uint64_t v;
+    if (!parse_decimal(s, &v, &end))
+        return false;
+    if (opt->kind == OPT_BYTES && *end != '\0') {
+        unsigned shift = 0;
+        switch (*end) {
+        case 'k':
+        case 'K':
+            shift = 10;
+            break;
+        case 'm':
+        case 'M':
+            shift = 20;
+            break;
+        case 'g':
+        case 'G':
+            shift = 30;
+            break;
+        default:
+            return false;
+        }
+        end++;
+        if (*end == 'i' && end[1] == 'B')
+            end += 2;
+        else if (*end == 'B')
+            end++;
+        if (v > (UINT64_MAX >> shift))
+            return false;
+        v <<= shift;
+    }
+    if (*end != '\0' || v < opt->min || v > opt->max)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool valid_host(const char *s)
+{
+    unsigned char addr[sizeof(struct in6_addr)];
+    return strlen(s) < ATROUSD_HOST_MAX &&
+           (inet_pton(AF_INET, s, addr) == 1 || inet_pton(AF_INET6, s, addr) == 1);
+}
+
+static void describe_expected(const struct option_def *opt, char *buf, size_t size)
+{
+    switch (opt->kind) {
+    case OPT_HOST:
+        snprintf(buf, size, "a numeric IPv4 or IPv6 address");
+        break;
+    case OPT_UINT:
+        snprintf(buf, size, "an integer from %" PRIu64 " to %" PRIu64, opt->min, opt->max);
+        break;
+    case OPT_BYTES:
+        snprintf(buf, size, "a byte count from %" PRIu64 " to %" PRIu64 " (k/m/g suffixes allowed)",
+                 opt->min, opt->max);
+        break;
+    case OPT_LEVEL:
+        snprintf(buf, size, "debug, info, warn or error");
+        break;
+    case OPT_FORMAT:
+        snprintf(buf, size, "json or text");
+        break;
+    }
+}
+
+static bool apply(struct atrousd_config *cfg, const struct option_def *opt, const char *value,
+                  const char *source, char *errbuf, size_t errsize)
+{
+    char *field = (char *)cfg + opt->offset;
+    bool ok = false;
+    switch (opt->kind) {
+    case OPT_HOST:
+        ok = valid_host(value);
+        if (ok)
+            snprintf(field, ATROUSD_HOST_MAX, "%s", value);
+        break;
+    case OPT_UINT:
+    case OPT_BYTES:
+        ok = parse_number(opt, value, (uint64_t *)(void *)field);
+        break;
+    case OPT_LEVEL:
+        ok = atrousd_log_level_parse(value, (enum atrousd_log_level *)(void *)field);
+        break;
+    case OPT_FORMAT:
+        ok = atrousd_log_format_parse(value, (enum atrousd_log_format *)(void *)field);
+        break;
+    }
+    if (!ok) {
+        char expected[128];
+        describe_expected(opt, expected, sizeof(expected));
+        snprintf(errbuf, errsize, "invalid value '%.64s' for --%s (%s, from %s): expected %s",
+                 value, opt->name, opt->env, source, expected);
+    }
+    return ok;
+}
+
+static const struct option_def *find_option(const char *name, size_t len)
+{
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        if (strlen(options[i].name) == len && strncmp(options[i].name, name, len) == 0)
+            return &options[i];
+    }
+    return NULL;
+}
+
+enum atrousd_config_result atrousd_config_parse(struct atrousd_config *cfg, int argc,
+                                                char *const argv[],
+                                                const char *(*getenv_fn)(const char *name),
+                                                char *errbuf, size_t errsize)
+{
+    enum atrousd_config_result mode = ATROUSD_CONFIG_RUN;
+    errbuf[0] = '\0';
+    for (size_t i = 0; getenv_fn != NULL && i < OPTION_COUNT; i++) {
+        const char *value = getenv_fn(options[i].env);
+        if (value != NULL && value[0] != '\0' &&
+            !apply(cfg, &options[i], value, "environment", errbuf, errsize))
+            return ATROUSD_CONFIG_ERROR;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
+            return ATROUSD_CONFIG_HELP;
+        if (strcmp(arg, "--version") == 0)
+            return ATROUSD_CONFIG_VERSION;
+        if (strcmp(arg, "--health-probe") == 0) {
+            mode = ATROUSD_CONFIG_HEALTH_PROBE;
+            continue;
+        }
+        if (strncmp(arg, "--", 2) != 0) {
+            snprintf(errbuf, errsize, "unexpected argument '%.64s' (try --help)", arg);
+            return ATROUSD_CONFIG_ERROR;
+        }
+        const char *name = arg + 2;
+        const char *eq = strchr(name, '=');
+        const struct option_def *opt = find_option(name, eq ? (size_t)(eq - name) : strlen(name));
+        if (opt == NULL) {
+            snprintf(errbuf, errsize, "unknown flag '%.64s' (try --help)", arg);
+            return ATROUSD_CONFIG_ERROR;
+        }
+        const char *value = eq ? eq + 1 : NULL;
+        if (value == NULL) {
+            if (i + 1 >= argc) {
+                snprintf(errbuf, errsize, "flag --%s needs a value (try --help)", opt->name);
+                return ATROUSD_CONFIG_ERROR;
+            }
+            value = argv[++i];
+        }
+        if (!apply(cfg, opt, value, "command line", errbuf, errsize))
+            return ATROUSD_CONFIG_ERROR;
+    }
+    return mode;
+}
+
+static void default_text(const struct option_def *opt, const struct atrousd_config *defaults,
+                         char *buf, size_t size)
+{
+    const char *field = (const char *)defaults + opt->offset;
+    switch (opt->kind) {
+    case OPT_HOST:
+        snprintf(buf, size, "%s", field);
+        break;
+    case OPT_UINT:
+    case OPT_BYTES:
+        snprintf(buf, size, "%" PRIu64, *(const uint64_t *)(const void *)field);
+        break;
+    case OPT_LEVEL:
+        snprintf(buf, size, "%s",
+                 atrousd_log_level_name(*(const enum atrousd_log_level *)(const void *)field));
+        break;
+    case OPT_FORMAT:
+        snprintf(buf, size, "%s",
+                 atrousd_log_format_name(*(const enum atrousd_log_format *)(const void *)field));
+        break;
+    }
+}
+
+char *atrousd_config_usage(const char *program)
+{
+    struct atrousd_config defaults;
+    atrousd_config_defaults(&defaults);
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    if (f == NULL)
+        return NULL;
+    fprintf(f,
+            "Usage: %s [flags]\n"
+            "Serves tf.nn.atrous_conv2d_transpose over HTTP (POST /v1/atrous_conv2d_transpose).\n"
+            "Every flag has an environment twin; the flag wins over the environment.\n\n",
+            program);
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        char def[64], left[64];
+        default_text(&options[i], &defaults, def, sizeof(def));
+        snprintf(left, sizeof(left), "--%s %s", options[i].name, options[i].arg);
+        fprintf(f, "  %-34s %s\n  %-34s [env %s, default %s]\n", left, options[i].help, "",
+                options[i].env, def);
+    }
+    fprintf(f, "  %-34s %s\n", "--health-probe",
+            "GET http://127.0.0.1:<port>/readyz (2 s timeout); exit 0 on 200, else 1");
+    fprintf(f, "  %-34s %s\n", "--version", "print the version and exit");
+    fprintf(f, "  %-34s %s\n", "--help", "print this help and exit");
+    fprintf(f, "\nExit status: 0 after a clean drain, 1 on a start-up failure, 2 on bad flags.\n");
+    if (fclose(f) != 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+void atrousd_config_write_json(struct atrous_jw *w, const void *arg)
+{
+    const struct atrousd_config *cfg = arg;
+    atrous_jw_object_begin(w);
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        char key[64];
+        snprintf(key, sizeof(key), "%s", options[i].name);
+        for (char *p = key; *p; p++) {
+            if (*p == '-')
+                *p = '_';
+        }
+        const char *field = (const char *)cfg + options[i].offset;
+        atrous_jw_key(w, key);
+        switch (options[i].kind) {
+        case OPT_HOST:
+            atrous_jw_string(w, field);
+            break;
+        case OPT_UINT:
+        case OPT_BYTES:
+            atrous_jw_uint(w, *(const uint64_t *)(const void *)field);
+            break;
+        case OPT_LEVEL:
+            atrous_jw_string(
+                w, atrousd_log_level_name(*(const enum atrousd_log_level *)(const void *)field));
+            break;
+        case OPT_FORMAT:
+            atrous_jw_string(
+                w, atrousd_log_format_name(*(const enum atrousd_log_format *)(const void *)field));
+            break;
+        }
+    }
+    atrous_jw_object_end(w);
+}

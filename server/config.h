@@ -1,0 +1,88 @@
+/*
+ * config.h - atrousd's settings: every one is a command-line flag with an ATROUSD_* environment
+ * twin (the flag wins), a default, a range, and a line in --help. One table in config.c drives
+ * parsing, --help, and the JSON rendering logged at start and served by /v1/info.
+ */
+#ifndef ATROUSD_CONFIG_H
+#define ATROUSD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+
+struct atrous_jw;
+
+#define ATROUSD_HOST_MAX 64
+
+/* Defaults, named once (README.md and proto/README.md quote them). */
+#define ATROUSD_DEFAULT_HOST                   "0.0.0.0"
+#define ATROUSD_DEFAULT_PORT                   8080
+#define ATROUSD_DEFAULT_IO_THREADS             1
+#define ATROUSD_DEFAULT_COMPUTE_THREADS        0 /* 0 = one per usable CPU */
+#define ATROUSD_DEFAULT_OMP_THREADS            1
+#define ATROUSD_DEFAULT_QUEUE_DEPTH            64
+#define ATROUSD_DEFAULT_MAX_BODY_BYTES         ((uint64_t)64 << 20)
+#define ATROUSD_DEFAULT_MAX_BUFFERED_BYTES     ((uint64_t)1 << 30)
+#define ATROUSD_DEFAULT_MAX_TENSOR_ELEMENTS    ((uint64_t)16 << 20)
+#define ATROUSD_DEFAULT_MAX_OUTPUT_ELEMENTS    ((uint64_t)16 << 20)
+#define ATROUSD_DEFAULT_MAX_CONNECTIONS        1024
+#define ATROUSD_DEFAULT_MAX_CONNECTIONS_PER_IP 0 /* 0 = no per-IP limit */
+#define ATROUSD_DEFAULT_CONNECTION_TIMEOUT_S   30
+#define ATROUSD_DEFAULT_CONNECTION_MEMORY      ((uint64_t)128 << 10)
+#define ATROUSD_DEFAULT_REQUEST_TIMEOUT_MS     30000
+#define ATROUSD_DEFAULT_DRAIN_TIMEOUT_S        20
+#define ATROUSD_DEFAULT_CACHE_CAPACITY         256
+
+struct atrousd_config {
+    char host[ATROUSD_HOST_MAX];      /* numeric IPv4 or IPv6 address to listen on */
+    uint64_t port;                    /* 0 = any free port (logged at start) */
+    uint64_t io_threads;              /* libmicrohttpd polling threads */
+    uint64_t compute_threads;         /* compute workers; 0 = usable CPUs / omp_threads */
+    uint64_t omp_threads;             /* oneDNN OpenMP team size per worker */
+    uint64_t queue_depth;             /* requests waiting for a worker before 429 */
+    uint64_t max_body_bytes;          /* request body limit (413) */
+    uint64_t max_buffered_bytes;      /* request bodies held at once, all connections (429) */
+    uint64_t max_tensor_elements;     /* per input tensor (413) */
+    uint64_t max_output_elements;     /* output tensor (413) */
+    uint64_t max_connections;         /* open connections */
+    uint64_t max_connections_per_ip;  /* 0 = no limit */
+    uint64_t connection_timeout_s;    /* idle or slow connections are closed after this */
+    uint64_t connection_memory_bytes; /* libmicrohttpd's per-connection buffer (headers) */
+    uint64_t request_timeout_ms;      /* longest wait in the compute queue (504); 0 = none */
+    uint64_t drain_timeout_s;         /* SIGTERM: longest wait for in-flight requests */
+    uint64_t cache_capacity;          /* compiled oneDNN primitives kept */
+    enum atrousd_log_level log_level;
+    enum atrousd_log_format log_format;
+};
+
+enum atrousd_config_result {
+    ATROUSD_CONFIG_RUN,          /* serve */
+    ATROUSD_CONFIG_HEALTH_PROBE, /* --health-probe: probe /readyz and exit */
+    ATROUSD_CONFIG_HELP,         /* --help: print atrousd_config_usage and exit 0 */
+    ATROUSD_CONFIG_VERSION,      /* --version: print the version and exit 0 */
+    ATROUSD_CONFIG_ERROR,        /* invalid flag or value: message in errbuf, exit 2 */
+};
+
+/* Fills cfg with the defaults above. */
+void atrousd_config_defaults(struct atrousd_config *cfg);
+
+/*
+ * Applies the environment (read through getenv_fn, e.g. getenv; NULL skips it) and then argv
+ * (flags "--name value" or "--name=value") on top of cfg. On ATROUSD_CONFIG_ERROR, errbuf
+ * holds one line naming the flag, its environment twin and what is accepted.
+ */
+enum atrousd_config_result atrousd_config_parse(struct atrousd_config *cfg, int argc,
+                                                char *const argv[],
+                                                const char *(*getenv_fn)(const char *name),
+                                                char *errbuf, size_t errsize);
+
+/* Writes --help text (every flag with its environment twin and default) to a malloc'd
+ * string the caller frees; NULL on out of memory. */
+char *atrousd_config_usage(const char *program);
+
+/* Writes the configuration as one JSON object whose keys are the flag names with '_'. */
+void atrousd_config_write_json(struct atrous_jw *w, const void *cfg);
+
+#endif

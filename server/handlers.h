@@ -1,0 +1,121 @@
+/*
+ * handlers.h - the service's request handling on plain structs, with no sockets and no
+ * libmicrohttpd: an http_exchange in (method, path, query, the headers that matter, body),
+ * an http_reply out (status, headers, body, timings). The HTTP adapter (http.c) calls the
+ * steps separately so that compute runs on a worker; atrousd_handle() runs them all at once
+ * for tests and fuzzing.
+ */
+#ifndef ATROUSD_HANDLERS_H
+#define ATROUSD_HANDLERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "atrous_binary.h"
+#include "atrous_engine.h"
+#include "atrous_error.h"
+#include "atrous_request.h"
+#include "router.h"
+#include "server_ctx.h"
+
+/* Query parameters kept per request; the binary form needs five. */
+#define ATROUSD_MAX_QUERY_PARAMS 16
+
+/* Room for "X-Output-Shape: n,n,n,n" values. */
+#define ATROUSD_SHAPE_HEADER_MAX 128
+
+/* Retry-After (seconds) on 429 and 503 answers. */
+#define ATROUSD_RETRY_AFTER_S 1
+
+/* One request as the handlers see it. Strings are borrowed from the caller. */
+struct http_exchange {
+    const char *method;
+    const char *path; /* without the query string */
+    const struct atrous_query_param *query;
+    size_t query_count;
+    bool query_truncated;         /* more than ATROUSD_MAX_QUERY_PARAMS were sent */
+    const char *content_type;     /* NULL when absent */
+    const char *content_encoding; /* NULL when absent */
+    const char *accept;           /* NULL when absent */
+    const char *request_id;       /* already sanitised; never NULL */
+    bool has_content_length;      /* false for chunked or absent bodies */
+    uint64_t content_length;
+    const void *body; /* the whole body, once received */
+    size_t body_len;
+};
+
+/* What the handlers decided before the body arrived. */
+struct request_plan {
+    enum atrousd_endpoint endpoint;
+    enum atrous_wire_form request_form;  /* op only */
+    enum atrous_wire_form response_form; /* op only */
+    size_t body_expected;                /* binary op: the size the query implies */
+};
+
+/* One answer. The reply owns body (malloc'd; free()-able) until it is handed on. */
+struct http_reply {
+    unsigned status;          /* 0 until decided */
+    const char *content_type; /* static string */
+    char *body;
+    size_t body_len;
+    const char *allow;                           /* Allow header (405), static, or NULL */
+    unsigned retry_after_s;                      /* Retry-After header when non-zero */
+    char output_shape[ATROUSD_SHAPE_HEADER_MAX]; /* X-Output-Shape when non-empty */
+    bool close_connection;                       /* add Connection: close */
+    /* For the access log and metrics. */
+    const char *error_code; /* the "code" of an error body, or NULL */
+    char error_message[ATROUS_ERROR_MESSAGE_MAX];
+    char error_detail[ATROUS_ERROR_MESSAGE_MAX]; /* 5xx: what the client is not told */
+    bool has_stages;
+    uint64_t parse_us, queue_us, compute_us, serialize_us;
+};
+
+/* Makes an empty reply; releases what a reply owns (both accept an initialised reply). */
+void http_reply_init(struct http_reply *reply);
+void http_reply_release(struct http_reply *reply);
+
+/*
+ * Everything decidable from the request line and headers, before any body byte is read:
+ * 404, 405 (+Allow), 503 while warming up or draining, 415, 406, 413 from Content-Length,
+ * and for binary requests the query (400/413) and the size it implies against Content-Length
+ * (400). Returns true when reply holds the final answer; false when the request proceeds
+ * (plan is then filled).
+ */
+bool atrousd_precheck(struct server_ctx *ctx, const struct http_exchange *ex,
+                      struct request_plan *plan, struct http_reply *reply);
+
+/* Answers a GET endpoint (/healthz, /readyz, /metrics, /v1/info). Cheap; any thread. */
+void atrousd_handle_endpoint(struct server_ctx *ctx, const struct http_exchange *ex,
+                             const struct request_plan *plan, struct http_reply *reply);
+
+/*
+ * Runs the op on a complete body: decode, validate, compute (with workspace, which may be
+ * NULL), encode. Meant for a compute worker: JSON decoding of large bodies costs more than
+ * the compute itself.
+ */
+void atrousd_handle_op(struct server_ctx *ctx, const struct http_exchange *ex,
+                       const struct request_plan *plan, struct atrous_workspace *workspace,
+                       struct http_reply *reply);
+
+/*
+ * The whole request synchronously on the calling thread: precheck (with Content-Length taken
+ * as body_len), then the endpoint or the op. For tests and fuzz targets; the daemon runs the
+ * same steps split across its I/O and compute threads.
+ */
+void atrousd_handle(struct server_ctx *ctx, const struct http_exchange *ex,
+                    struct http_reply *reply);
+
+/*
+ * Fills reply with a JSON error body {"error", "code", "field", "request_id"}. field may be
+ * NULL or "" (null in the body). Statuses 429 and 503 get Retry-After.
+ */
+void atrousd_reply_error(struct http_reply *reply, unsigned status, const char *code,
+                         const char *field, const char *request_id, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+/* True when an X-Request-Id value may be reused: 1..ATROUSD_REQUEST_ID_MAX printable ASCII
+ * characters without spaces. */
+bool atrousd_request_id_sane(const char *id);
+
+#endif

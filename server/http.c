@@ -1,0 +1,559 @@
+/*
+ * http.c - libmicrohttpd glue (the only includer of microhttpd.h).
+ *
+ * One request's life, all on the connection's I/O thread except the compute step:
+ *   URI callback      allocate the request context (freed in the completion callback)
+ *   first access call headers only: atrousd_precheck answers 404/405/406/413/415/503 or
+ *                     the binary query's 400/413 before any body byte is read
+ *   body calls        copy into one 64-byte aligned buffer sized from Content-Length (or
+ *                     grown for chunked bodies, cut off at --max-body-bytes)
+ *   last call         GET endpoints answer at once; the op reserves a queue slot (429 when
+ *                     full), suspends the connection and pushes its job
+ *   worker            decode + validate + compute + encode, then resume the connection
+ *   next call         queue the response
+ *   completion        access log line, metrics, free
+ */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "handlers.h"
+#include "log.h"
+#include "server_ctx.h"
+
+/* Longest path quoted in the access log. */
+#define LOG_PATH_MAX 256
+
+struct atrousd_http {
+    struct MHD_Daemon *daemon;
+    struct server_ctx *ctx;
+    MHD_socket quiesced_fd;
+};
+
+enum request_state {
+    REQ_HEADERS,  /* waiting for the first access call */
+    REQ_BODY,     /* receiving the body */
+    REQ_DISCARD,  /* an error answer is decided; the rest of the body is dropped */
+    REQ_QUEUED,   /* suspended while a worker runs the op */
+    REQ_ANSWERED, /* response queued */
+};
+
+/* Everything one request owns; freed in on_completed. */
+struct request {
+    struct server_ctx *ctx;
+    struct MHD_Connection *conn;
+    enum request_state state;
+    uint64_t start_ns;
+    struct http_exchange ex;
+    struct request_plan plan;
+    struct http_reply reply;
+    struct atrousd_job job;
+    struct atrous_query_param params[ATROUSD_MAX_QUERY_PARAMS];
+    size_t param_count;
+    char request_id[ATROUSD_REQUEST_ID_MAX + 1];
+    unsigned char *body; /* ATROUS_TENSOR_ALIGN-aligned */
+    size_t body_len, body_cap;
+    uint64_t claimed;  /* bytes claimed against --max-buffered-bytes */
+    uint64_t bytes_in; /* body bytes received, kept or dropped */
+    unsigned status_sent;
+    uint64_t bytes_out;
+};
+
+static void body_free(struct request *req)
+{
+    atrous_aligned_free(req->body);
+    req->body = NULL;
+    req->body_len = req->body_cap = 0;
+    atrousd_ctx_buffer_release(req->ctx, req->claimed);
+    req->claimed = 0;
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)uri;
+    struct server_ctx *ctx = cls;
+    struct request *req = calloc(1, sizeof(*req));
+    if (req == NULL)
+        return NULL; /* on_access refuses the request */
+    req->ctx = ctx;
+    req->conn = conn;
+    req->start_ns = atrousd_now_ns();
+    http_reply_init(&req->reply);
+    atomic_fetch_add(&ctx->in_flight, 1);
+    return req;
+}
+
+static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    struct request *req = cls;
+    if (req->param_count == ATROUSD_MAX_QUERY_PARAMS) {
+        req->ex.query_truncated = true;
+        return MHD_NO;
+    }
+    req->params[req->param_count].key = key;
+    req->params[req->param_count].value = value;
+    req->param_count++;
+    return MHD_YES;
+}
+
+/* Strict decimal Content-Length; false when absent or not a plain number. */
+static bool content_length(struct MHD_Connection *conn, uint64_t *out)
+{
+    const char *v =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (v == NULL || *v < '0' || *v > '9')
+        return false;
+    uint64_t n = 0;
+    for (; *v >= '0' && *v <= '9'; v++) {
+        if (n > (UINT64_MAX - 9) / 10)
+            return false;
+        n = n * 10 + (uint64_t)(*v - '0');
+    }
+    *out = n;
+    return *v == '\0';
+}
+
+static void read_headers(struct request *req, const char *url, const char *method)
+{
+    struct MHD_Connection *conn = req->conn;
+    struct http_exchange *ex = &req->ex;
+    ex->method = method;
+    ex->path = url;
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_param, req);
+    ex->query = req->params;
+    ex->query_count = req->param_count;
+    ex->content_type =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    ex->content_encoding =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
+    ex->accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+    const char *id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+    if (atrousd_request_id_sane(id))
+        snprintf(req->request_id, sizeof(req->request_id), "%s", id);
+    else
+        atrousd_ctx_request_id(req->ctx, req->request_id, sizeof(req->request_id));
+    ex->request_id = req->request_id;
+    /* Transfer-Encoding wins over Content-Length (RFC 9112 section 6.3). */
+    const char *te =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    ex->has_content_length = te == NULL && content_length(conn, &ex->content_length);
+}
+
+static enum MHD_Result add_header(struct MHD_Response *resp, const char *name, const char *value)
+{
+    return MHD_add_response_header(resp, name, value);
+}
+
+/* Queues req->reply as the response; the reply's body moves into libmicrohttpd. */
+static enum MHD_Result answer(struct request *req)
+{
+    struct http_reply *r = &req->reply;
+    struct MHD_Response *resp;
+    size_t len = r->body ? r->body_len : 0;
+    /* The request body is not needed once the answer exists. */
+    body_free(req);
+    if (len > 0) {
+        resp = MHD_create_response_from_buffer_with_free_callback(len, r->body, free);
+        if (resp != NULL)
+            r->body = NULL;
+    } else {
+        resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    }
+    req->state = REQ_ANSWERED;
+    if (resp == NULL)
+        return MHD_NO; /* out of memory: close the connection */
+    bool ok = true;
+    if (r->content_type)
+        ok &= add_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type) == MHD_YES;
+    ok &= add_header(resp, "X-Request-Id", req->request_id) == MHD_YES;
+    ok &= add_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") == MHD_YES;
+    if (r->allow)
+        ok &= add_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow) == MHD_YES;
+    if (r->retry_after_s > 0) {
+        char retry[16];
+        snprintf(retry, sizeof(retry), "%u", r->retry_after_s);
+        ok &= add_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, retry) == MHD_YES;
+    }
+    if (r->output_shape[0])
+        ok &= add_header(resp, "X-Output-Shape", r->output_shape) == MHD_YES;
+    if (r->close_connection || atomic_load(&req->ctx->draining))
+        ok &= add_header(resp, MHD_HTTP_HEADER_CONNECTION, "close") == MHD_YES;
+    enum MHD_Result result = MHD_NO;
+    if (ok)
+        result = MHD_queue_response(req->conn, r->status, resp);
+    MHD_destroy_response(resp);
+    if (result == MHD_YES) {
+        req->status_sent = r->status;
+        req->bytes_out = req->ex.method && strcmp(req->ex.method, "HEAD") == 0 ? 0 : len;
+    }
+    return result;
+}
+
+/* Decides an error answer while the body is still arriving: it is sent once the body ends
+ * (libmicrohttpd 0.9.75 refuses a response queued mid-body), and the rest is dropped. */
+static void fail_body(struct request *req, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void fail_body(struct request *req, unsigned status, const char *code, const char *fmt, ...)
+{
+    char message[ATROUS_ERROR_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    body_free(req);
+    req->reply.close_connection = true;
+    atrousd_reply_error(&req->reply, status, code, status == 413 ? "body" : NULL, req->request_id,
+                        "%s", message);
+    req->state = REQ_DISCARD;
+}
+
+/* Grows the body buffer to hold at least need bytes, within the memory budget. */
+static bool body_reserve(struct request *req, size_t need)
+{
+    if (need <= req->body_cap)
+        return true;
+    size_t max = (size_t)req->ctx->config.max_body_bytes;
+    size_t cap = req->body_cap ? req->body_cap : need;
+    while (cap < need)
+        cap = cap > max / 2 ? max : cap * 2;
+    if (cap < need)
+        cap = need;
+    if (!atrousd_ctx_buffer_claim(req->ctx, cap - req->body_cap)) {
+        fail_body(req, 429, "resource_exhausted",
+                  "the server holds too many request bodies right now (--max-buffered-bytes "
+                  "%" PRIu64 "); retry later",
+                  req->ctx->config.max_buffered_bytes);
+        return false;
+    }
+    req->claimed += cap - req->body_cap;
+    unsigned char *grown = atrous_aligned_alloc(cap);
+    if (grown == NULL) {
+        fail_body(req, 503, atrous_status_code(ATROUS_NO_MEMORY),
+                  "the server is out of memory for a %zu byte body; retry later", cap);
+        return false;
+    }
+    if (req->body_len > 0)
+        memcpy(grown, req->body, req->body_len);
+    atrous_aligned_free(req->body);
+    req->body = grown;
+    req->body_cap = cap;
+    return true;
+}
+
+/* First access call: every decision that needs only the headers. */
+static enum MHD_Result begin(struct request *req, const char *url, const char *method)
+{
+    read_headers(req, url, method);
+    if (atrousd_precheck(req->ctx, &req->ex, &req->plan, &req->reply))
+        return answer(req);
+    req->state = REQ_BODY;
+    if (req->plan.endpoint != ATROUSD_EP_OP)
+        return MHD_YES; /* GET bodies are read and dropped */
+    size_t initial;
+    if (req->ex.has_content_length)
+        initial = (size_t)req->ex.content_length; /* <= --max-body-bytes: prechecked */
+    else if (req->plan.request_form == ATROUS_FORM_BINARY)
+        initial = req->plan.body_expected;
+    else
+        initial = ATROUSD_CHUNKED_INITIAL_BYTES < req->ctx->config.max_body_bytes
+                      ? ATROUSD_CHUNKED_INITIAL_BYTES
+                      : (size_t)req->ctx->config.max_body_bytes;
+    if (initial > 0 && !body_reserve(req, initial))
+        return answer(req); /* nothing was read yet: answer at once */
+    return MHD_YES;
+}
+
+static enum MHD_Result receive(struct request *req, const char *data, size_t size)
+{
+    struct server_ctx *ctx = req->ctx;
+    req->bytes_in += size;
+    if (req->state == REQ_DISCARD || req->plan.endpoint != ATROUSD_EP_OP) {
+        /* Dropped bytes are bounded too: past the limit plus a grace, close. */
+        return req->bytes_in > ctx->config.max_body_bytes + ATROUSD_DISCARD_MAX_BYTES ? MHD_NO
+                                                                                      : MHD_YES;
+    }
+    if (req->body_len + size > ctx->config.max_body_bytes) {
+        fail_body(req, 413, atrous_status_code(ATROUS_TOO_LARGE),
+                  "body: over --max-body-bytes %" PRIu64 " (received %" PRIu64 " bytes so far)",
+                  ctx->config.max_body_bytes, req->bytes_in);
+        return MHD_YES;
+    }
+    if (!body_reserve(req, req->body_len + size))
+        return MHD_YES;
+    memcpy(req->body + req->body_len, data, size);
+    req->body_len += size;
+    return MHD_YES;
+}
+
+static void run_job(struct atrousd_job *job, struct atrous_workspace *ws)
+{
+    struct request *req = (struct request *)((char *)job - offsetof(struct request, job));
+    struct server_ctx *ctx = req->ctx;
+    uint64_t waited_ns = atrousd_now_ns() - job->enqueued_ns;
+    uint64_t limit_ms = ctx->config.request_timeout_ms;
+    if (limit_ms > 0 && waited_ns > limit_ms * 1000000u) {
+        atrousd_reply_error(&req->reply, 504, "deadline_exceeded", NULL, req->request_id,
+                            "the request waited %" PRIu64 " ms for a compute worker, over "
+                            "--request-timeout %" PRIu64 " ms",
+                            waited_ns / 1000000u, limit_ms);
+    } else {
+        atrousd_handle_op(ctx, &req->ex, &req->plan, ws, &req->reply);
+    }
+    req->reply.queue_us = waited_ns / 1000u;
+    /* From here the I/O thread owns req again and may free it at any moment. */
+    MHD_resume_connection(req->conn);
+}
+
+static void cancel_job(struct atrousd_job *job)
+{
+    struct request *req = (struct request *)((char *)job - offsetof(struct request, job));
+    req->reply.close_connection = true;
+    atrousd_reply_error(&req->reply, 503, "unavailable", NULL, req->request_id,
+                        "the server stopped before this request was computed; retry");
+    MHD_resume_connection(req->conn);
+}
+
+/* Last access call of the body: answer a GET endpoint, or hand the op to a worker. */
+static enum MHD_Result dispatch(struct request *req)
+{
+    struct server_ctx *ctx = req->ctx;
+    req->ex.body = req->body;
+    req->ex.body_len = req->body_len;
+    if (req->plan.endpoint != ATROUSD_EP_OP) {
+        if (req->bytes_in > ctx->config.max_body_bytes) {
+            atrousd_reply_error(&req->reply, 413, atrous_status_code(ATROUS_TOO_LARGE), "body",
+                                req->request_id, "body: over --max-body-bytes %" PRIu64,
+                                ctx->config.max_body_bytes);
+            return answer(req);
+        }
+        atrousd_handle_endpoint(ctx, &req->ex, &req->plan, &req->reply);
+        return answer(req);
+    }
+    if (ctx->queue == NULL || !atrousd_queue_reserve(ctx->queue)) {
+        atrousd_reply_error(&req->reply, 429, "resource_exhausted", NULL, req->request_id,
+                            "the compute queue is full (--queue-depth %" PRIu64 "); retry later",
+                            ctx->config.queue_depth);
+        return answer(req);
+    }
+    req->job.run = run_job;
+    req->job.cancel = cancel_job;
+    req->state = REQ_QUEUED;
+    /* Suspend before the push: the worker's resume must find the connection suspended. */
+    MHD_suspend_connection(req->conn);
+    atrousd_queue_push(ctx->queue, &req->job);
+    return MHD_YES;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
+{
+    (void)cls;
+    (void)conn;
+    (void)version;
+    struct request *req = *con_cls;
+    if (req == NULL)
+        return MHD_NO; /* the URI callback ran out of memory: close */
+    size_t size = *upload_data_size;
+    *upload_data_size = 0;
+    switch (req->state) {
+    case REQ_HEADERS:
+        return begin(req, url, method);
+    case REQ_BODY:
+    case REQ_DISCARD:
+        if (size > 0)
+            return receive(req, upload_data, size);
+        return req->state == REQ_DISCARD ? answer(req) : dispatch(req);
+    case REQ_QUEUED:
+        return answer(req);
+    case REQ_ANSWERED:
+        return MHD_YES;
+    }
+    return MHD_NO;
+}
+
+static void log_access(const struct request *req, unsigned status, uint64_t total_us,
+                       const char *termination)
+{
+    const struct http_reply *r = &req->reply;
+    char path[LOG_PATH_MAX + 1];
+    snprintf(path, sizeof(path), "%s", req->ex.path ? req->ex.path : "");
+    struct atrousd_log_field fields[20];
+    size_t n = 0;
+    fields[n++] = LOG_STR("request_id", req->request_id);
+    fields[n++] = LOG_STR("method", req->ex.method);
+    fields[n++] = LOG_STR("path", path);
+    fields[n++] = LOG_UINT("status", status);
+    fields[n++] = LOG_UINT("bytes_in", req->bytes_in);
+    fields[n++] = LOG_UINT("bytes_out", req->bytes_out);
+    fields[n++] = LOG_UINT("parse_us", r->parse_us);
+    fields[n++] = LOG_UINT("queue_us", r->queue_us);
+    fields[n++] = LOG_UINT("compute_us", r->compute_us);
+    fields[n++] = LOG_UINT("serialize_us", r->serialize_us);
+    fields[n++] = LOG_UINT("total_us", total_us);
+    if (r->error_code)
+        fields[n++] = LOG_STR("code", r->error_code);
+    if (r->error_code && r->error_message[0])
+        fields[n++] = LOG_STR("error", r->error_message);
+    if (r->error_detail[0])
+        fields[n++] = LOG_STR("detail", r->error_detail);
+    if (termination)
+        fields[n++] = LOG_STR("termination", termination);
+    atrousd_log_fields(status >= 500 ? ATROUSD_LOG_ERROR : ATROUSD_LOG_INFO, "request", fields, n);
+}
+
+static const char *termination_name(enum MHD_RequestTerminationCode toe)
+{
+    switch (toe) {
+    case MHD_REQUEST_TERMINATED_COMPLETED_OK:
+        return NULL;
+    case MHD_REQUEST_TERMINATED_WITH_ERROR:
+        return "connection error";
+    case MHD_REQUEST_TERMINATED_TIMEOUT_REACHED:
+        return "timeout: connection closed";
+    case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN:
+        return "server shutdown";
+    case MHD_REQUEST_TERMINATED_READ_ERROR:
+        return "client closed the connection";
+    case MHD_REQUEST_TERMINATED_CLIENT_ABORT:
+        return "client aborted";
+    default:
+        return "terminated";
+    }
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    struct server_ctx *ctx = cls;
+    struct request *req = *con_cls;
+    if (req == NULL)
+        return;
+    *con_cls = NULL;
+    uint64_t total_us = (atrousd_now_ns() - req->start_ns) / 1000u;
+    unsigned status = req->status_sent;
+    /* libmicrohttpd closes timed-out connections without a response: we record the 408 the
+     * client would have been sent, and for connections we closed on purpose (a body far over
+     * the limit) the answer we had decided. */
+    if (status == 0 && toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED)
+        status = 408;
+    else if (status == 0)
+        status = req->reply.status;
+    if (req->request_id[0] == '\0')
+        atrousd_ctx_request_id(ctx, req->request_id, sizeof(req->request_id));
+    log_access(req, status, total_us, termination_name(toe));
+    struct atrousd_request_sample sample = {
+        .endpoint = req->ex.path ? req->plan.endpoint : ATROUSD_EP_UNKNOWN,
+        .status = status,
+        .total_us = total_us,
+        .bytes_in = req->bytes_in,
+        .bytes_out = req->bytes_out,
+        .has_stages = req->reply.has_stages,
+        .stage_us = {req->reply.parse_us, req->reply.queue_us, req->reply.compute_us,
+                     req->reply.serialize_us},
+    };
+    atrousd_metrics_record(ctx->metrics, &sample);
+    body_free(req);
+    http_reply_release(&req->reply);
+    free(req);
+    atomic_fetch_sub(&ctx->in_flight, 1);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char message[512];
+    vsnprintf(message, sizeof(message), fmt, ap);
+    message[strcspn(message, "\r\n")] = '\0';
+    struct atrousd_log_field field = LOG_STR("detail", message);
+    atrousd_log_fields(ATROUSD_LOG_WARN, "libmicrohttpd", &field, 1);
+}
+
+enum atrous_status atrousd_http_start(struct server_ctx *ctx, struct atrousd_http **out,
+                                      struct atrous_error *err)
+{
+    const struct atrousd_config *cfg = &ctx->config;
+    struct sockaddr_in v4 = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port)};
+    struct sockaddr_in6 v6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)cfg->port)};
+    struct sockaddr *addr = (struct sockaddr *)&v4;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (inet_pton(AF_INET, cfg->host, &v4.sin_addr) != 1) {
+        if (inet_pton(AF_INET6, cfg->host, &v6.sin6_addr) != 1)
+            return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "host",
+                                    "--host %s is not a numeric IP address", cfg->host);
+        addr = (struct sockaddr *)&v6;
+        flags |= MHD_USE_IPv6;
+    }
+    struct atrousd_http *http = calloc(1, sizeof(*http));
+    if (http == NULL)
+        return atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory for the HTTP adapter");
+    http->ctx = ctx;
+    http->quiesced_fd = MHD_INVALID_SOCKET;
+    /* One polling thread is the internal thread itself; more form a pool (each with its own
+     * epoll set), an option libmicrohttpd warns about when given 1. */
+    struct MHD_OptionItem pool[] = {
+        {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)cfg->io_threads, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    if (cfg->io_threads <= 1)
+        pool[0] = pool[1];
+    /* Every libmicrohttpd limit is set explicitly rather than left to its defaults. */
+    http->daemon = MHD_start_daemon(
+        flags, (uint16_t)cfg->port, NULL, NULL, on_access, ctx, MHD_OPTION_EXTERNAL_LOGGER,
+        on_mhd_log, ctx, MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_URI_LOG_CALLBACK, on_uri, ctx,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, ctx, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)cfg->max_connections_per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)cfg->connection_memory_bytes, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        (unsigned)ATROUSD_LISTEN_BACKLOG, MHD_OPTION_ARRAY, pool, MHD_OPTION_END);
+    if (http->daemon == NULL) {
+        free(http);
+        return atrous_error_set(err, ATROUS_INTERNAL, "port",
+                                "could not listen on %s port %" PRIu64
+                                " (in use, or not permitted?)",
+                                cfg->host, cfg->port);
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(http->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    ctx->port = info ? info->port : (uint16_t)cfg->port;
+    *out = http;
+    return ATROUS_OK;
+}
+
+void atrousd_http_quiesce(struct atrousd_http *http)
+{
+    if (http == NULL || http->quiesced_fd != MHD_INVALID_SOCKET)
+        return;
+    http->quiesced_fd = MHD_quiesce_daemon(http->daemon);
+    /* libmicrohttpd no longer accepts, but the socket is still listening, so the kernel would
+     * keep completing handshakes into the backlog. Shutting it down makes new connections
+     * fail at once (refused) while the descriptor stays valid until MHD_stop_daemon, as
+     * libmicrohttpd requires in threaded modes. */
+    if (http->quiesced_fd != MHD_INVALID_SOCKET)
+        shutdown(http->quiesced_fd, SHUT_RDWR);
+}
+
+void atrousd_http_stop(struct atrousd_http *http)
+{
+    if (http == NULL)
+        return;
+    MHD_stop_daemon(http->daemon);
+    if (http->quiesced_fd != MHD_INVALID_SOCKET)
+        close(http->quiesced_fd);
+    free(http);
+}

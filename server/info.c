@@ -1,0 +1,120 @@
+/*
+ * info.c - the /v1/info document, built with the JSON writer.
+ */
+#include "info.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "atrous_json_writer.h"
+#include "server_ctx.h"
+#include "version.h"
+
+#ifdef __OPTIMIZE__
+#define BUILD_OPTIMIZED true
+#else
+#define BUILD_OPTIMIZED false
+#endif
+
+static void key_uint(struct atrous_jw *w, const char *key, uint64_t v)
+{
+    atrous_jw_key(w, key);
+    atrous_jw_uint(w, v);
+}
+
+static void write_engine(struct atrous_jw *w, struct server_ctx *ctx)
+{
+    struct atrous_cache_stats cache;
+    atrous_engine_cache_stats(ctx->engine, &cache);
+    atrous_jw_key(w, "engine");
+    atrous_jw_object_begin(w);
+    atrous_jw_key(w, "onednn_version");
+    atrous_jw_string(w, ctx->engine_info.onednn_version);
+    atrous_jw_key(w, "cpu_isa");
+    atrous_jw_string(w, ctx->engine_info.cpu_isa);
+    atrous_jw_key(w, "avx512");
+    atrous_jw_bool(w, ctx->engine_info.avx512);
+    atrous_jw_key(w, "threading");
+    atrous_jw_string(w, ctx->engine_info.threading);
+    atrous_jw_key(w, "fpmath");
+    atrous_jw_string(w, "strict f32");
+    key_uint(w, "cache_capacity", cache.capacity);
+    key_uint(w, "cache_entries", cache.entries);
+    atrous_jw_object_end(w);
+}
+
+void atrousd_info_write_threads(struct atrous_jw *w, const void *arg)
+{
+    const struct server_ctx *ctx = arg;
+    atrous_jw_object_begin(w);
+    key_uint(w, "usable_cpus", (uint64_t)ctx->cpus.usable);
+    key_uint(w, "affinity_cpus", (uint64_t)ctx->cpus.affinity);
+    atrous_jw_key(w, "cgroup_cpu_quota");
+    if (ctx->cpus.has_quota)
+        atrous_jw_double(w, ctx->cpus.quota_cpus);
+    else
+        atrous_jw_null(w);
+    key_uint(w, "io_threads", ctx->config.io_threads);
+    key_uint(w, "compute_workers", (uint64_t)ctx->budget.compute_workers);
+    key_uint(w, "omp_threads_per_worker", (uint64_t)ctx->budget.omp_threads);
+    atrous_jw_key(w, "clamped");
+    atrous_jw_bool(w, ctx->budget.clamped);
+    atrous_jw_object_end(w);
+}
+
+static void write_limits(struct atrous_jw *w, const struct atrousd_config *c)
+{
+    atrous_jw_key(w, "limits");
+    atrous_jw_object_begin(w);
+    key_uint(w, "max_body_bytes", c->max_body_bytes);
+    key_uint(w, "max_buffered_bytes", c->max_buffered_bytes);
+    key_uint(w, "max_tensor_elements", c->max_tensor_elements);
+    key_uint(w, "max_output_elements", c->max_output_elements);
+    key_uint(w, "queue_depth", c->queue_depth);
+    key_uint(w, "max_connections", c->max_connections);
+    key_uint(w, "max_connections_per_ip", c->max_connections_per_ip);
+    key_uint(w, "connection_timeout_s", c->connection_timeout_s);
+    key_uint(w, "request_timeout_ms", c->request_timeout_ms);
+    key_uint(w, "drain_timeout_s", c->drain_timeout_s);
+    atrous_jw_object_end(w);
+}
+
+char *atrousd_info_render(struct server_ctx *ctx, size_t *len)
+{
+    struct atrous_jw *w = atrous_jw_create();
+    if (w == NULL)
+        return NULL;
+    atrous_jw_object_begin(w);
+    atrous_jw_key(w, "name");
+    atrous_jw_string(w, ATROUSD_NAME);
+    atrous_jw_key(w, "version");
+    atrous_jw_string(w, ATROUSD_VERSION);
+    atrous_jw_key(w, "api");
+    atrous_jw_string(w, ATROUSD_API_VERSION);
+    atrous_jw_key(w, "build");
+    atrous_jw_object_begin(w);
+    atrous_jw_key(w, "compiler");
+    atrous_jw_string(w, __VERSION__);
+    atrous_jw_key(w, "optimized");
+    atrous_jw_bool(w, BUILD_OPTIMIZED);
+    atrous_jw_object_end(w);
+    write_engine(w, ctx);
+    atrous_jw_key(w, "threads");
+    atrousd_info_write_threads(w, ctx);
+    write_limits(w, &ctx->config);
+    atrous_jw_key(w, "status");
+    atrous_jw_object_begin(w);
+    atrous_jw_key(w, "ready");
+    atrous_jw_bool(w, atomic_load(&ctx->ready));
+    atrous_jw_key(w, "draining");
+    atrous_jw_bool(w, atomic_load(&ctx->draining));
+    atrous_jw_key(w, "port");
+    atrous_jw_uint(w, ctx->port);
+    atrous_jw_object_end(w);
+    atrous_jw_key(w, "config");
+    atrousd_config_write_json(w, &ctx->config);
+    atrous_jw_object_end(w);
+    char *out = atrous_jw_take(w, len);
+    atrous_jw_free(w);
+    return out;
+}

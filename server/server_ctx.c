@@ -1,0 +1,148 @@
+/*
+ * server_ctx.c - creation and teardown of the service context, request ids and the body
+ * memory budget.
+ */
+#include "server_ctx.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "version.h"
+
+static uint64_t random_seed(void)
+{
+    uint64_t seed = 0;
+    if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed)) {
+        /* No entropy yet (early boot): ids only need to be unique, not secret. */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        seed = (uint64_t)ts.tv_sec * 1000000007u ^ (uint64_t)ts.tv_nsec ^ (uint64_t)getpid();
+    }
+    return seed;
+}
+
+enum atrous_status atrousd_ctx_create(const struct atrousd_config *config,
+                                      const struct atrousd_cpus *cpus,
+                                      const struct atrousd_thread_budget *budget,
+                                      struct server_ctx **out, struct atrous_error *err)
+{
+    enum atrous_status st = ATROUS_OK;
+    struct server_ctx *ctx = calloc(1, sizeof(*ctx));
+    if (ctx == NULL)
+        return atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory for the context");
+    ctx->config = *config;
+    if (cpus != NULL)
+        ctx->cpus = *cpus;
+    else
+        atrousd_cpus_detect(NULL, &ctx->cpus);
+    if (budget != NULL)
+        ctx->budget = *budget;
+    else
+        atrousd_cpus_budget(ctx->cpus.usable, (int)config->compute_threads,
+                            (int)config->omp_threads, &ctx->budget);
+    ctx->config.compute_threads = (uint64_t)ctx->budget.compute_workers;
+    ctx->config.omp_threads = (uint64_t)ctx->budget.omp_threads;
+    ctx->op_limits.max_input_elements = (size_t)config->max_tensor_elements;
+    ctx->op_limits.max_output_elements = (size_t)config->max_output_elements;
+    ctx->decode_limits.max_tensor_elements = (size_t)config->max_tensor_elements;
+    ctx->decode_limits.max_depth = 0;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    ctx->start_time = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+    ctx->request_id_seed = random_seed();
+
+    ctx->metrics = atrousd_metrics_create();
+    if (ctx->metrics == NULL) {
+        st = atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory for metrics");
+        goto out;
+    }
+    struct atrous_engine_config engine_config = {.cache_capacity = (size_t)config->cache_capacity};
+    if ((st = atrous_engine_create(&engine_config, &ctx->engine, err)))
+        goto out;
+    atrous_engine_get_info(ctx->engine, &ctx->engine_info);
+    *out = ctx;
+    ctx = NULL;
+out:
+    atrousd_ctx_free(ctx);
+    return st;
+}
+
+enum atrous_status atrousd_ctx_start_workers(struct server_ctx *ctx, struct atrous_error *err)
+{
+    struct atrousd_queue_config qc = {
+        .workers = ctx->budget.compute_workers,
+        .omp_threads = ctx->budget.omp_threads,
+        .capacity = (size_t)ctx->config.queue_depth,
+        .batch_policy = true,
+    };
+    return atrousd_queue_create(ctx->engine, &qc, &ctx->queue, err);
+}
+
+void atrousd_ctx_free(struct server_ctx *ctx)
+{
+    if (ctx == NULL)
+        return;
+    atrousd_queue_free(ctx->queue);
+    atrous_engine_free(ctx->engine);
+    atrousd_metrics_free(ctx->metrics);
+    free(ctx);
+}
+
+void atrousd_ctx_request_id(struct server_ctx *ctx, char *buf, size_t size)
+{
+    uint64_t seq = atomic_fetch_add_explicit(&ctx->request_seq, 1, memory_order_relaxed);
+    snprintf(buf, size, "%016" PRIx64 "%08" PRIx64, ctx->request_id_seed,
+             seq & UINT64_C(0xffffffff));
+}
+
+bool atrousd_ctx_buffer_claim(struct server_ctx *ctx, uint64_t bytes)
+{
+    uint64_t limit = ctx->config.max_buffered_bytes;
+    uint64_t cur = atomic_load_explicit(&ctx->buffered_bytes, memory_order_relaxed);
+    do {
+        if (bytes > limit || cur > limit - bytes)
+            return false;
+    } while (!atomic_compare_exchange_weak_explicit(&ctx->buffered_bytes, &cur, cur + bytes,
+                                                    memory_order_relaxed, memory_order_relaxed));
+    return true;
+}
+
+void atrousd_ctx_buffer_release(struct server_ctx *ctx, uint64_t bytes)
+{
+    atomic_fetch_sub_explicit(&ctx->buffered_bytes, bytes, memory_order_relaxed);
+}
+
+void atrousd_ctx_snapshot(struct server_ctx *ctx, struct atrousd_metrics_snapshot *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (ctx->queue != NULL) {
+        out->queue_depth = atrousd_queue_depth(ctx->queue);
+        out->compute_active = atrousd_queue_active(ctx->queue);
+    }
+    out->queue_capacity = ctx->config.queue_depth;
+    out->compute_workers = (uint64_t)ctx->budget.compute_workers;
+    out->omp_threads = (uint64_t)ctx->budget.omp_threads;
+    out->io_threads = ctx->config.io_threads;
+    out->usable_cpus = (uint64_t)ctx->cpus.usable;
+    out->in_flight = atomic_load(&ctx->in_flight);
+    out->buffered_bytes = atomic_load(&ctx->buffered_bytes);
+    struct atrous_cache_stats cache;
+    atrous_engine_cache_stats(ctx->engine, &cache);
+    out->cache_hits = cache.hits;
+    out->cache_misses = cache.misses;
+    out->cache_evictions = cache.evictions;
+    out->cache_entries = cache.entries;
+    out->cache_capacity = cache.capacity;
+    out->ready = atomic_load(&ctx->ready);
+    out->draining = atomic_load(&ctx->draining);
+    out->start_time_seconds = ctx->start_time;
+    out->version = ATROUSD_VERSION;
+    out->onednn_version = ctx->engine_info.onednn_version;
+    out->cpu_isa = ctx->engine_info.cpu_isa;
+    out->avx512 = ctx->engine_info.avx512;
+}

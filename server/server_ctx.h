@@ -1,0 +1,71 @@
+/*
+ * server_ctx.h - the one context struct of the service (STYLE.md rule 5): configuration,
+ * engine, compute queue, metrics and the few pieces of shared state (readiness, draining,
+ * in-flight count, body memory in use). libmicrohttpd gets it as its closure; handlers take
+ * it as their first argument.
+ */
+#ifndef ATROUSD_SERVER_CTX_H
+#define ATROUSD_SERVER_CTX_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "atrous_engine.h"
+#include "atrous_request.h"
+#include "compute_queue.h"
+#include "config.h"
+#include "cpus.h"
+#include "metrics.h"
+
+/* Request ids we accept from X-Request-Id are at most this long; generated ones are 24. */
+#define ATROUSD_REQUEST_ID_MAX 128
+
+struct server_ctx {
+    struct atrousd_config config; /* effective (thread counts after the budget) */
+    struct atrousd_cpus cpus;
+    struct atrousd_thread_budget budget;
+    struct atrous_engine *engine; /* owned */
+    struct atrous_engine_info engine_info;
+    struct atrousd_queue *queue;     /* owned; NULL until atrousd_ctx_start_workers */
+    struct atrousd_metrics *metrics; /* owned */
+    struct atrous_limits op_limits;  /* from --max-tensor/output-elements */
+    struct atrous_decode_limits decode_limits;
+    uint16_t port;     /* bound port, once listening */
+    double start_time; /* Unix time */
+    uint64_t request_id_seed;
+    _Atomic bool ready;              /* self-test passed */
+    _Atomic bool draining;           /* SIGTERM received */
+    _Atomic uint64_t in_flight;      /* requests received, not yet completed */
+    _Atomic uint64_t buffered_bytes; /* request body memory held */
+    _Atomic uint64_t request_seq;
+};
+
+/*
+ * Creates a context with the engine and metrics (not yet ready, no workers). config is
+ * copied; cpus and budget describe the thread budget (NULL: detect and use config's
+ * requests). The caller frees it with atrousd_ctx_free.
+ */
+enum atrous_status atrousd_ctx_create(const struct atrousd_config *config,
+                                      const struct atrousd_cpus *cpus,
+                                      const struct atrousd_thread_budget *budget,
+                                      struct server_ctx **out, struct atrous_error *err);
+
+/* Starts the compute workers and the queue (budget.compute_workers x budget.omp_threads). */
+enum atrous_status atrousd_ctx_start_workers(struct server_ctx *ctx, struct atrous_error *err);
+
+/* Frees the queue (cancelling waiting jobs), the engine and the metrics. Accepts NULL. */
+void atrousd_ctx_free(struct server_ctx *ctx);
+
+/* Writes a fresh request id (24 hex digits, unique within the process) into buf. */
+void atrousd_ctx_request_id(struct server_ctx *ctx, char *buf, size_t size);
+
+/* Claims bytes of request body memory against --max-buffered-bytes; false when over. */
+bool atrousd_ctx_buffer_claim(struct server_ctx *ctx, uint64_t bytes);
+void atrousd_ctx_buffer_release(struct server_ctx *ctx, uint64_t bytes);
+
+/* The values /metrics reads from other modules. */
+void atrousd_ctx_snapshot(struct server_ctx *ctx, struct atrousd_metrics_snapshot *out);
+
+#endif
