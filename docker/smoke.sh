@@ -15,8 +15,9 @@
 #  4. builds atrousd:latest from docker/Dockerfile with the host's apt sources, apt settings and
 #     proxy as build arguments, on the bridge network or, if the bridge cannot reach the
 #     mirror, the host's
-#  5. runs it read-only with a tmpfs /tmp on 127.0.0.1:<free port>; waits for /healthz, /readyz
-#     and a healthy HEALTHCHECK; checks it runs as a non-root uid on a read-only root
+#  5. runs it read-only with a tmpfs /tmp and --cpus 1 on 127.0.0.1:<free port>; waits for
+#     /healthz, /readyz and a healthy HEALTHCHECK; checks /v1/info sized its threads to the one
+#     CPU of quota, and that it runs as a non-root uid on a read-only root
 #  6. sends a conformance case (tests/data/conformance/valid/) as JSON and as binary and
 #     compares with |got-exp| <= 1e-4 + 1e-4*|exp|; stops it and expects exit code 0 (SIGTERM)
 #  7. brings up docker/compose.yaml (2 replicas behind nginx) and sends requests through nginx
@@ -300,8 +301,9 @@ run_container() {
     port=$(free_port)
     URL=http://127.0.0.1:$port
     start=$(now)
+    # One CPU of quota on a machine with more: the thread budget must follow the quota.
     if ! docker run -d --name "$CONTAINER" --read-only --tmpfs /tmp:rw,size=64m \
-        --cap-drop ALL --security-opt no-new-privileges:true \
+        --cap-drop ALL --security-opt no-new-privileges:true --cpus 1 \
         -p "127.0.0.1:$port:8080" "$IMAGE" >"$RUN_DIR/run.log" 2>&1; then
         cat "$RUN_DIR/run.log" >&2
         fail "docker run $IMAGE"
@@ -331,6 +333,18 @@ run_container() {
         health=$(docker inspect -f '{{json .State.Health}}' "$CONTAINER" 2>/dev/null)
         fail "HEALTHCHECK not healthy within 60 s: $health"
     fi
+    local threads
+    threads=$(curl -s -m 5 "$URL/v1/info" | python3 -c '
+import json, sys
+t = json.load(sys.stdin)["threads"]
+print("usable_cpus=%s cgroup_cpu_quota=%s compute_workers=%s omp_threads_per_worker=%s" % (
+    t.get("usable_cpus"), t.get("cgroup_cpu_quota"), t.get("compute_workers"),
+    t.get("omp_threads_per_worker")))' 2>/dev/null)
+    case "$threads" in
+    usable_cpus=1\ *compute_workers=1\ omp_threads_per_worker=1)
+        pass "--cpus 1: /v1/info reports $threads" ;;
+    *) fail "--cpus 1: /v1/info threads not sized to the quota: '${threads}'" ;;
+    esac
     uid=$(docker exec "$CONTAINER" id -u 2>/dev/null)
     if [ -n "$uid" ] && [ "$uid" != 0 ]; then
         pass "runs as uid $uid (image USER $(docker inspect -f '{{.Config.User}}' "$IMAGE"))"
@@ -409,8 +423,10 @@ compose_stack() {
     local info
     info=$(curl -s -m 10 -o "$RUN_DIR/lb-info.json" -w '%{http_code} %{time_total}' "$lb/v1/info")
     if [ "${info%% *}" = 200 ]; then
-        pass "curl through nginx: GET /v1/info 200 in ${info##* }s"
-        measure "request through the load balancer: GET /v1/info 200 in ${info##* }s"
+        local ms
+        ms=$(awk -v s="${info##* }" 'BEGIN { printf "%.1f ms", s * 1000 }')
+        pass "curl through nginx: GET /v1/info 200 in $ms"
+        measure "request through the load balancer: curl GET /v1/info 200 in $ms"
     else
         fail "curl through nginx: GET /v1/info answered ${info%% *}"
     fi
