@@ -38,7 +38,7 @@ void atrous_jw_null(struct atrous_jw *w);
 bool atrous_jw_failed(const struct atrous_jw *w);
 
 /* Hands over the buffer (malloc'd, NUL-terminated; caller frees) and its length. NULL if the
- * writer failed. The writer is left empty. */
+ * writer failed. The writer is left empty, its failure flag cleared, ready for reuse. */
 char *atrous_jw_take(struct atrous_jw *w, size_t *len);
 
 #endif
