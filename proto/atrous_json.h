@@ -8,6 +8,10 @@
  * Numbers are any JSON number plus the tokens NaN, Infinity and -Infinity; integers in
  * output_shape and rate must be integral. Unknown or duplicate keys are errors. Strings must
  * be valid UTF-8. Nesting deeper than the limit is an error, never a stack overflow.
+ * A tensor number becomes float32 as TF Serving converts it (the nearest double, then cast);
+ * a finite number that would become infinite (1e39) is an error, not Infinity. Integers are
+ * numbers with an exact int64 value (2, 2.0, 2e0; not 2.5). The decisions are listed at the
+ * top of atrous_json.c.
  *
  * Response: {"output": {"shape": [...], "dtype": "float32", "data": [...]}} with floats that
  * read back bit-exact as float32, and NaN / Infinity / -Infinity for non-finite values.
