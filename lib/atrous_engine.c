@@ -5,9 +5,14 @@
  */
 #include "atrous_engine.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <inttypes.h>
 
 #include <dnnl.h>
 #include <dnnl_debug.h>
@@ -35,6 +40,26 @@ extern int omp_get_max_threads(void);
 struct atrous_engine {
     dnnl_engine_t cpu;
     struct atrous_cache *cache;
+    /* Identities of prepared filters: never reused, so a workspace may remember which filters
+     * it last resolved without holding on to them. */
+    atomic_uint_fast64_t next_filters_id;
+};
+
+/* One layout of prepared filters: the weights memory descriptor a compiled primitive reads,
+ * and the filters reordered into it. Immutable once published. */
+struct filters_layout {
+    dnnl_memory_desc_t md;
+    void *weights;
+};
+
+struct atrous_filters {
+    uint64_t id;
+    struct atrous_shape shape; /* [KH, KW, OC, IC] */
+    float *data;               /* TensorFlow layout, aligned */
+    size_t bytes;
+    pthread_mutex_t lock;      /* serialises adding layouts; readers never take it */
+    atomic_size_t layout_count; /* layouts[0, layout_count) are published */
+    struct filters_layout layouts[ATROUS_FILTERS_MAX_LAYOUTS];
 };
 
 struct atrous_workspace {
@@ -55,6 +80,12 @@ struct atrous_workspace {
     void *reordered_from;
     size_t reordered_from_capacity;
     bool weights_current;
+    /* Prepared filters resolved for the bound problem: the id of the last atrous_filters run
+     * here (0 = none) and its buffer in the bound primitive's layout (NULL when the filters
+     * have no room for that layout: they then take the reorder path above). */
+    uint64_t prepared_id;
+    const void *prepared_weights;
+    bool weights_external; /* weights_mem points at prepared filters, not at `weights` */
 };
 
 /* One compiled problem: what the cache stores. */
@@ -204,6 +235,7 @@ enum atrous_status atrous_engine_create(const struct atrous_engine_config *confi
     struct atrous_engine *engine = calloc(1, sizeof(*engine));
     if (engine == NULL)
         return atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory creating the engine");
+    atomic_init(&engine->next_filters_id, 0);
     engine->cache = atrous_cache_create(capacity, compiled_free);
     if (engine->cache == NULL) {
         st = atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory creating the cache");
@@ -255,6 +287,9 @@ static void unbind(struct atrous_workspace *ws)
     atrous_cache_release(ws->engine->cache, ws->bound);
     ws->bound = NULL;
     ws->weights_current = false;
+    ws->prepared_id = 0;
+    ws->prepared_weights = NULL;
+    ws->weights_external = false;
 }
 
 void atrous_workspace_free(struct atrous_workspace *ws)
@@ -321,9 +356,16 @@ out:
     return st;
 }
 
+static enum atrous_status filters_weights(struct atrous_filters *f, const struct compiled *c,
+                                          dnnl_engine_t cpu, dnnl_stream_t stream,
+                                          const void **out, struct atrous_error *err);
+
+/* Runs entry's primitive. The weights come from prepared filters when given, else from the raw
+ * TensorFlow-layout filters buffer. */
 static enum atrous_status execute(struct atrous_workspace *ws, struct atrous_cache_entry *entry,
                                   const struct atrous_cache_key *key, const float *value,
-                                  const float *filters, float *output, struct atrous_error *err)
+                                  const float *filters, struct atrous_filters *prepared,
+                                  float *output, struct atrous_error *err)
 {
     enum atrous_status st = ATROUS_OK;
     const struct compiled *c = atrous_cache_entry_value(entry);
@@ -333,7 +375,22 @@ static enum atrous_status execute(struct atrous_workspace *ws, struct atrous_cac
     /* oneDNN reads src and weights only; its API takes non-const handles. */
     DNNL_TRY(dnnl_memory_set_data_handle(ws->src, (void *)value));
     DNNL_TRY(dnnl_memory_set_data_handle(ws->dst, output));
-    if (c->weights_reorder) {
+    if (prepared != NULL && ws->prepared_id != prepared->id) {
+        if ((st = filters_weights(prepared, c, ws->engine->cpu, ws->stream,
+                                  &ws->prepared_weights, err)))
+            goto out;
+        ws->prepared_id = prepared->id;
+    }
+    if (prepared != NULL && ws->prepared_weights != NULL) {
+        DNNL_TRY(dnnl_memory_set_data_handle(ws->weights_mem, (void *)ws->prepared_weights));
+        ws->weights_external = true;
+    } else if (c->weights_reorder) {
+        if (prepared != NULL)
+            filters = prepared->data; /* no room for this layout: reorder per call */
+        if (ws->weights_external) {
+            DNNL_TRY(dnnl_memory_set_data_handle(ws->weights_mem, ws->weights));
+            ws->weights_external = false;
+        }
         if (!ws->weights_current ||
             memcmp(ws->reordered_from, filters, c->user_weights_bytes) != 0) {
             ws->weights_current = false;
@@ -357,11 +414,12 @@ out:
     return st;
 }
 
-enum atrous_status atrous_engine_run(struct atrous_engine *engine,
-                                     struct atrous_workspace *workspace,
-                                     const struct atrous_problem *problem, const float *value,
-                                     const float *filters, float *output,
-                                     struct atrous_error *err)
+/* atrous_engine_run() and atrous_engine_run_filters(): exactly one of filters and prepared is
+ * non-NULL. */
+static enum atrous_status run(struct atrous_engine *engine, struct atrous_workspace *workspace,
+                              const struct atrous_problem *problem, const float *value,
+                              const float *filters, struct atrous_filters *prepared,
+                              float *output, struct atrous_error *err)
 {
     enum atrous_status st = ATROUS_OK;
     struct atrous_workspace *temporary = NULL;
@@ -385,16 +443,231 @@ enum atrous_status atrous_engine_run(struct atrous_engine *engine,
         /* The problem this workspace ran last: its reference keeps the primitive alive, so
          * the shared cache (hash, lock) is not needed. */
         atrous_cache_count_hit(engine->cache);
-        st = execute(workspace, workspace->bound, &key, value, filters, output, err);
+        st = execute(workspace, workspace->bound, &key, value, filters, prepared, output, err);
         goto out;
     }
     if ((st = lookup(engine, problem, &key, &entry, err)))
         goto out;
-    st = execute(workspace, entry, &key, value, filters, output, err);
+    st = execute(workspace, entry, &key, value, filters, prepared, output, err);
 out:
     atrous_cache_release(engine->cache, entry);
     atrous_workspace_free(temporary);
     return st;
+}
+
+enum atrous_status atrous_engine_run(struct atrous_engine *engine,
+                                     struct atrous_workspace *workspace,
+                                     const struct atrous_problem *problem, const float *value,
+                                     const float *filters, float *output,
+                                     struct atrous_error *err)
+{
+    return run(engine, workspace, problem, value, filters, NULL, output, err);
+}
+
+/* Prepared filters: creation, layouts, runs. */
+
+enum atrous_status atrous_filters_create(struct atrous_engine *engine,
+                                         const struct atrous_shape *shape, const float *data,
+                                         struct atrous_filters **out, struct atrous_error *err)
+{
+    enum atrous_status st = ATROUS_OK;
+    struct atrous_filters *f = NULL;
+    char text[160];
+    size_t elements = 0;
+
+    atrous_shape_format(shape, text, sizeof(text));
+    if (shape->rank != 4)
+        return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "filters",
+                                "filters must be rank 4 [KH, KW, OC, IC], got shape %s", text);
+    for (int i = 0; i < 4; i++)
+        if (shape->dims[i] < 1)
+            return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "filters",
+                                    "filters %s must have every dimension >= 1", text);
+    if ((st = atrous_shape_elements(shape, "filters", &elements, err)))
+        return st;
+    if (elements > ATROUS_MAX_ELEMENTS_HARD)
+        return atrous_error_set(err, ATROUS_TOO_LARGE, "filters",
+                                "filters %s have %zu elements, over the limit of %zu", text,
+                                elements, ATROUS_MAX_ELEMENTS_HARD);
+    f = calloc(1, sizeof(*f));
+    if (f == NULL || pthread_mutex_init(&f->lock, NULL) != 0) {
+        free(f);
+        return atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory for filters %s", text);
+    }
+    f->shape = *shape;
+    f->bytes = elements * sizeof(float); /* elements <= INT32_MAX: no overflow */
+    f->data = atrous_aligned_alloc(f->bytes);
+    if (f->data == NULL) {
+        st = atrous_error_set(err, ATROUS_NO_MEMORY, "",
+                              "out of memory for %zu bytes of filters %s", f->bytes, text);
+        goto out;
+    }
+    memcpy(f->data, data, f->bytes);
+    atomic_init(&f->layout_count, 0);
+    f->id = atomic_fetch_add(&engine->next_filters_id, 1) + 1;
+    *out = f;
+    f = NULL;
+out:
+    atrous_filters_free(f);
+    return st;
+}
+
+void atrous_filters_free(struct atrous_filters *filters)
+{
+    if (filters == NULL)
+        return;
+    size_t count = atomic_load(&filters->layout_count);
+    for (size_t i = 0; i < count; i++)
+        atrous_aligned_free(filters->layouts[i].weights);
+    atrous_aligned_free(filters->data);
+    pthread_mutex_destroy(&filters->lock);
+    free(filters);
+}
+
+const struct atrous_shape *atrous_filters_shape(const struct atrous_filters *filters)
+{
+    return &filters->shape;
+}
+
+const float *atrous_filters_data(const struct atrous_filters *filters)
+{
+    return filters->data;
+}
+
+size_t atrous_filters_layout_count(const struct atrous_filters *filters)
+{
+    return atomic_load_explicit(&filters->layout_count, memory_order_acquire);
+}
+
+/* The published layout equal to md, or NULL. Scans layouts[from, count). */
+static const struct filters_layout *find_layout(const struct atrous_filters *f,
+                                                const dnnl_memory_desc_t *md, size_t from,
+                                                size_t count)
+{
+    for (size_t i = from; i < count; i++)
+        if (dnnl_memory_desc_equal(&f->layouts[i].md, md))
+            return &f->layouts[i];
+    return NULL;
+}
+
+/* Reorders f's TensorFlow-layout data into a new buffer in c's weights layout. */
+static enum atrous_status reorder_filters(const struct atrous_filters *f, const struct compiled *c,
+                                          dnnl_engine_t cpu, dnnl_stream_t stream, void **out,
+                                          struct atrous_error *err)
+{
+    enum atrous_status st = ATROUS_OK;
+    dnnl_memory_t from = NULL, to = NULL;
+    void *weights = atrous_aligned_alloc(c->weights_bytes);
+    if (weights == NULL)
+        return atrous_error_set(err, ATROUS_NO_MEMORY, "",
+                                "out of memory for %zu bytes of reordered filters",
+                                c->weights_bytes);
+    DNNL_TRY(dnnl_memory_create(&from, &c->user_weights_md, cpu, f->data));
+    DNNL_TRY(dnnl_memory_create(&to, &c->weights_md, cpu, weights));
+    dnnl_exec_arg_t args[] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+    DNNL_TRY(dnnl_primitive_execute(c->weights_reorder, stream, 2, args));
+    DNNL_TRY(dnnl_stream_wait(stream));
+    *out = weights;
+    weights = NULL;
+out:
+    dnnl_memory_destroy(from);
+    dnnl_memory_destroy(to);
+    atrous_aligned_free(weights);
+    return st;
+}
+
+/* Finds (or makes) f's weights in the layout c's primitive reads: f's own data when that is
+ * TensorFlow's layout, else a reordered copy. *out is NULL when a new layout has no room left;
+ * the caller then reorders per call. */
+static enum atrous_status filters_weights(struct atrous_filters *f, const struct compiled *c,
+                                          dnnl_engine_t cpu, dnnl_stream_t stream,
+                                          const void **out, struct atrous_error *err)
+{
+    enum atrous_status st = ATROUS_OK;
+    if (c->weights_reorder == NULL) {
+        *out = f->data;
+        return ATROUS_OK;
+    }
+    size_t count = atomic_load_explicit(&f->layout_count, memory_order_acquire);
+    const struct filters_layout *layout = find_layout(f, &c->weights_md, 0, count);
+    if (layout != NULL) {
+        *out = layout->weights;
+        return ATROUS_OK;
+    }
+    pthread_mutex_lock(&f->lock);
+    /* Another thread may have published layouts since the scan above. */
+    size_t now = atomic_load_explicit(&f->layout_count, memory_order_relaxed);
+    layout = find_layout(f, &c->weights_md, count, now);
+    if (layout != NULL) {
+        *out = layout->weights;
+    } else if (now == ATROUS_FILTERS_MAX_LAYOUTS) {
+        *out = NULL;
+    } else {
+        void *weights = NULL;
+        if ((st = reorder_filters(f, c, cpu, stream, &weights, err)) == ATROUS_OK) {
+            f->layouts[now].md = c->weights_md;
+            f->layouts[now].weights = weights;
+            atomic_store_explicit(&f->layout_count, now + 1, memory_order_release);
+            *out = weights;
+        }
+    }
+    pthread_mutex_unlock(&f->lock);
+    return st;
+}
+
+static enum atrous_status check_filters_shape(const struct atrous_problem *p,
+                                              const struct atrous_filters *f,
+                                              struct atrous_error *err)
+{
+    const int64_t *d = f->shape.dims;
+    if (p->filter_h == d[0] && p->filter_w == d[1] && p->out_c == d[2] && p->in_c == d[3])
+        return ATROUS_OK;
+    char text[160];
+    atrous_shape_format(&f->shape, text, sizeof(text));
+    return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "filters",
+                            "the problem needs filters [%" PRId64 ", %" PRId64 ", %" PRId64
+                            ", %" PRId64 "], the prepared filters are %s",
+                            p->filter_h, p->filter_w, p->out_c, p->in_c, text);
+}
+
+enum atrous_status atrous_filters_prepare(struct atrous_engine *engine,
+                                          struct atrous_filters *filters,
+                                          const struct atrous_problem *problem,
+                                          struct atrous_error *err)
+{
+    enum atrous_status st = ATROUS_OK;
+    struct atrous_cache_entry *entry = NULL;
+    dnnl_stream_t stream = NULL;
+    const void *weights = NULL;
+    struct atrous_cache_key key;
+
+    if ((st = check_filters_shape(problem, filters, err)))
+        return st;
+    if (problem->output_elements == 0 || problem->value_elements == 0)
+        return ATROUS_OK; /* runs of empty problems never reach oneDNN */
+    make_key(problem, &key);
+    if ((st = lookup(engine, problem, &key, &entry, err)))
+        goto out;
+    DNNL_TRY(dnnl_stream_create(&stream, engine->cpu, dnnl_stream_default_flags));
+    st = filters_weights(filters, atrous_cache_entry_value(entry), engine->cpu, stream, &weights,
+                         err);
+out:
+    if (stream)
+        dnnl_stream_destroy(stream);
+    atrous_cache_release(engine->cache, entry);
+    return st;
+}
+
+enum atrous_status atrous_engine_run_filters(struct atrous_engine *engine,
+                                             struct atrous_workspace *workspace,
+                                             const struct atrous_problem *problem,
+                                             const float *value, struct atrous_filters *filters,
+                                             float *output, struct atrous_error *err)
+{
+    enum atrous_status st = check_filters_shape(problem, filters, err);
+    if (st != ATROUS_OK)
+        return st;
+    return run(engine, workspace, problem, value, NULL, filters, output, err);
 }
 
 enum atrous_status atrous_engine_implementation(struct atrous_engine *engine,

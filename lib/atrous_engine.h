@@ -66,6 +66,72 @@ enum atrous_status atrous_engine_run(struct atrous_engine *engine,
                                      const float *filters, float *output,
                                      struct atrous_error *err);
 
+/*
+ * Prepared filters: a model's filters, held once by the process and run by many requests.
+ *
+ * atrous_filters_create() copies TensorFlow's [KH, KW, OC, IC] buffer into aligned memory.
+ * The primitive's preferred weights layout can differ from problem to problem (it depends on
+ * the spatial sizes and the batch as well as the channels), so the object keeps a small map
+ * from each layout a compiled primitive asked for to the filters reordered into it: the
+ * reorder runs once per distinct layout, the first time a problem needs it (or ahead of time,
+ * through atrous_filters_prepare()), and every later run of any thread reads the reordered
+ * buffer. The map holds at most ATROUS_FILTERS_MAX_LAYOUTS layouts; problems wanting another
+ * one still run correctly, reordering per call through the workspace as atrous_engine_run()
+ * does for raw filters.
+ *
+ * Threads: any number of threads may run and prepare the same filters object at once. Layouts
+ * are added under a lock and are read-only once published; runs that find their layout take
+ * no lock.
+ */
+#define ATROUS_FILTERS_MAX_LAYOUTS 8
+
+struct atrous_filters;
+
+/* Creates prepared filters from TensorFlow-layout data of the given shape (rank 4
+ * [KH, KW, OC, IC], every dim >= 1, at most ATROUS_MAX_ELEMENTS_HARD elements), copying the
+ * data. Runs nothing yet. The caller owns *out and frees it with atrous_filters_free() before
+ * the engine. Returns ATROUS_OK, ATROUS_INVALID_ARGUMENT (field "filters"), ATROUS_TOO_LARGE
+ * or ATROUS_NO_MEMORY. */
+enum atrous_status atrous_filters_create(struct atrous_engine *engine,
+                                         const struct atrous_shape *shape, const float *data,
+                                         struct atrous_filters **out, struct atrous_error *err);
+
+/* Frees the filters and every reordered copy. No run may be using them. Accepts NULL. */
+void atrous_filters_free(struct atrous_filters *filters);
+
+/* The filters' shape [KH, KW, OC, IC] and their TensorFlow-layout copy (borrowed, 64-byte
+ * aligned, valid until atrous_filters_free). */
+const struct atrous_shape *atrous_filters_shape(const struct atrous_filters *filters);
+const float *atrous_filters_data(const struct atrous_filters *filters);
+
+/* How many reordered layouts the filters hold (0..ATROUS_FILTERS_MAX_LAYOUTS). */
+size_t atrous_filters_layout_count(const struct atrous_filters *filters);
+
+/*
+ * Warms the filters for a problem ahead of its first request: compiles (and caches) the
+ * problem's primitive for the calling thread's team size and reorders the filters into its
+ * layout unless they already hold it. problem must come from atrous_op_validate() with
+ * filters of this object's shape (else ATROUS_INVALID_ARGUMENT, field "filters"). An empty
+ * problem needs nothing. Thread-safe. Returns ATROUS_OK, ATROUS_INVALID_ARGUMENT,
+ * ATROUS_NO_MEMORY or ATROUS_ENGINE.
+ */
+enum atrous_status atrous_filters_prepare(struct atrous_engine *engine,
+                                          struct atrous_filters *filters,
+                                          const struct atrous_problem *problem,
+                                          struct atrous_error *err);
+
+/*
+ * atrous_engine_run() with prepared filters instead of a raw filters buffer: the same result,
+ * without comparing or reordering filters on any call after the first for a layout. The
+ * problem's filters shape must be the object's (else ATROUS_INVALID_ARGUMENT, field
+ * "filters"). workspace may be NULL. Thread-safe.
+ */
+enum atrous_status atrous_engine_run_filters(struct atrous_engine *engine,
+                                             struct atrous_workspace *workspace,
+                                             const struct atrous_problem *problem,
+                                             const float *value, struct atrous_filters *filters,
+                                             float *output, struct atrous_error *err);
+
 /* Writes the name of the oneDNN implementation that runs this problem (e.g.
  * "jit:avx512_core") into buf, compiling and caching the primitive if needed. */
 enum atrous_status atrous_engine_implementation(struct atrous_engine *engine,
