@@ -37,8 +37,13 @@ enum atrous_status atrous_binary_decode_query(const struct atrous_query_param *p
 
 /*
  * Decodes a whole binary request: the query as above, then the body, which must be exactly
- * the implied size (else ATROUS_INVALID_ARGUMENT naming "body"). The tensors point into body
- * (borrowed, no copy): body must be 4-byte aligned and outlive *out.
+ * the implied size (else ATROUS_INVALID_ARGUMENT naming "body", quoting both sizes). When body
+ * is 4-byte aligned the tensors point into it (borrowed, no copy) and body must outlive *out;
+ * a misaligned body is copied into storage the request owns. Either way release *out with
+ * atrous_request_release(). On failure *out is left released.
+ *
+ * Query syntax: integer lists are decimal integers separated by single commas ("1,4,4,2"; no
+ * spaces, no '+', no empty items); "" is the empty list; a key without a value is an error.
  */
 enum atrous_status atrous_binary_decode_request(const struct atrous_query_param *params,
                                                 size_t count, const void *body, size_t len,
@@ -46,7 +51,8 @@ enum atrous_status atrous_binary_decode_request(const struct atrous_query_param 
                                                 struct atrous_request *out,
                                                 struct atrous_error *err);
 
-/* Writes "1,4,4,3" (the X-Output-Shape value) into buf. */
+/* Writes "1,4,4,3" (the X-Output-Shape value) into buf: always NUL-terminated when size > 0,
+ * truncated when too small. */
 void atrous_binary_format_shape(const struct atrous_shape *shape, char *buf, size_t size);
 
 #endif
