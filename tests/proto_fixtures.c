@@ -34,7 +34,8 @@ static void buf_reserve(struct proto_buf *b, size_t n)
 void proto_buf_put(struct proto_buf *b, const void *bytes, size_t n)
 {
     buf_reserve(b, n);
-    memcpy(b->data + b->len, bytes, n);
+    if (n > 0) /* bytes may be NULL for an empty tensor */
+        memcpy(b->data + b->len, bytes, n);
     b->len += n;
     b->data[b->len] = '\0';
 }
