@@ -93,8 +93,10 @@ bool atrousd_media_accept(const char *accept, enum atrous_wire_form request_form
         *out = request_form;
         return true;
     }
-    /* Best q seen for each form; wildcards count for both. */
-    double best[2] = {0, 0};
+    /* Per form, the q of the most specific range that matches it (RFC 9110 section 12.5.1:
+     * "application/json;q=0, *" "/" "*" refuses JSON even though the wildcard allows it). */
+    double q_of[2] = {0, 0};
+    int specificity[2] = {0, 0}; /* 0 none, 1 any type, 2 application/any, 3 exact */
     const char *p = accept, *end = accept + strlen(accept);
     while (p < end) {
         const char *comma = memchr(p, ',', (size_t)(end - p));
@@ -103,22 +105,24 @@ bool atrousd_media_accept(const char *accept, enum atrous_wire_form request_form
         const char *params = media_range(p, stop, range, sizeof(range));
         double q = quality(params, stop);
         enum atrous_wire_form form;
-        bool both = strcmp(range, "*/*") == 0 || strcasecmp(range, "application/*") == 0;
-        for (int f = 0; f < 2 && q > 0; f++) {
-            if (both || (form_of(range, &form) && (int)form == f)) {
-                if (q > best[f])
-                    best[f] = q;
+        int level = strcmp(range, "*/*") == 0                 ? 1
+                    : strcasecmp(range, "application/*") == 0 ? 2
+                    : form_of(range, &form)                   ? 3
+                                                              : 0;
+        for (int f = 0; f < 2 && level > 0 && q >= 0; f++) {
+            if (level == 3 && (int)form != f)
+                continue;
+            if (level > specificity[f] || (level == specificity[f] && q > q_of[f])) {
+                specificity[f] = level;
+                q_of[f] = q;
             }
         }
         p = comma ? comma + 1 : end;
     }
     int own = (int)request_form, other = 1 - own;
-    if (best[own] == 0 && best[other] == 0)
+    if (q_of[own] <= 0 && q_of[other] <= 0)
         return false;
-    if (best[own] >= best[other])
-        *out = (enum atrous_wire_form)own;
-    else
-        *out = (enum atrous_wire_form)other;
+    *out = (enum atrous_wire_form)(q_of[own] >= q_of[other] ? own : other);
     return true;
 }
 

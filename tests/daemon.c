@@ -1,0 +1,271 @@
+/*
+ * daemon.c - fork/exec of atrousd with its stderr in a temporary file, port discovery from
+ * the start-up log line, readiness, metrics and exit polling.
+ */
+#include "daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http_client.h"
+
+/* How often conditions are polled. */
+#define POLL_INTERVAL_MS 10
+/* Most arguments a test passes. */
+#define MAX_ARGS 48
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void pause_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+const char *test_daemon_bin(void)
+{
+    const char *bin = getenv("ATROUSD_BIN");
+    return bin && bin[0] ? bin : TEST_DAEMON_DEFAULT_BIN;
+}
+
+char *test_daemon_log(const struct test_daemon *d)
+{
+    FILE *f = fopen(d->log_path, "re");
+    if (f == NULL)
+        return NULL;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    if (out != NULL) {
+        char buf[8192];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+            fwrite(buf, 1, n, out);
+        fclose(out);
+    }
+    fclose(f);
+    return text;
+}
+
+/* Reaps the child if it exited; true once it has. */
+static bool reap(struct test_daemon *d)
+{
+    if (d->exited || d->pid <= 0)
+        return true;
+    int status = 0;
+    pid_t got = waitpid(d->pid, &status, WNOHANG);
+    if (got == d->pid || (got < 0 && errno == ECHILD)) {
+        d->exited = true;
+        d->wait_status = status;
+    }
+    return d->exited;
+}
+
+int test_daemon_wait_exit(struct test_daemon *d, int timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    while (!reap(d)) {
+        if (now_ms() > deadline)
+            return -1;
+        pause_ms(POLL_INTERVAL_MS);
+    }
+    return 0;
+}
+
+int test_daemon_wait_log(const struct test_daemon *d, const char *needle, int timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    for (;;) {
+        char *log = test_daemon_log(d);
+        bool found = log && strstr(log, needle);
+        free(log);
+        if (found)
+            return 0;
+        if (now_ms() > deadline)
+            return -1;
+        pause_ms(POLL_INTERVAL_MS);
+    }
+}
+
+/* The port from the "listening" line: ..."msg":"listening",..."port":N (spaces allowed). */
+static int find_port(const char *log, uint16_t *port)
+{
+    const char *line = strstr(log, "\"msg\":\"listening\"");
+    if (line == NULL)
+        line = strstr(log, "\"msg\": \"listening\"");
+    if (line == NULL)
+        return -1;
+    const char *key = strstr(line, "\"port\":");
+    if (key == NULL)
+        return -1;
+    long v = strtol(key + 7, NULL, 10);
+    if (v <= 0 || v > 65535)
+        return -1;
+    *port = (uint16_t)v;
+    return 0;
+}
+
+static int wait_ready(struct test_daemon *d, int64_t deadline)
+{
+    while (now_ms() < deadline && !reap(d)) {
+        struct http_client_response r;
+        if (http_client_request(d->port, "GET", "/readyz", NULL, NULL, 0, &r) == 0) {
+            int status = r.status;
+            http_client_response_free(&r);
+            if (status == 200)
+                return 0;
+        }
+        pause_ms(POLL_INTERVAL_MS);
+    }
+    return -1;
+}
+
+int test_daemon_start(struct test_daemon *d, const char *const *args, char *why, size_t why_size)
+{
+    memset(d, 0, sizeof(*d));
+    snprintf(d->log_path, sizeof(d->log_path), "/tmp/atrousd-test-XXXXXX");
+    int log_fd = mkstemp(d->log_path);
+    if (log_fd < 0) {
+        snprintf(why, why_size, "mkstemp: %s", strerror(errno));
+        return -1;
+    }
+    const char *argv[MAX_ARGS + 6] = {test_daemon_bin(), "--host", "127.0.0.1", "--port", "0"};
+    size_t argc = 5;
+    for (size_t i = 0; args != NULL && args[i] != NULL && i < MAX_ARGS; i++)
+        argv[argc++] = args[i];
+    argv[argc] = NULL;
+    d->pid = fork();
+    if (d->pid == 0) {
+        dup2(log_fd, STDERR_FILENO);
+        int devnull = open("/dev/null", O_RDWR);
+        if (devnull >= 0)
+            dup2(devnull, STDIN_FILENO);
+        execv(argv[0], (char *const *)argv);
+        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    close(log_fd);
+    if (d->pid < 0) {
+        snprintf(why, why_size, "fork: %s", strerror(errno));
+        unlink(d->log_path);
+        return -1;
+    }
+    int64_t deadline = now_ms() + TEST_DAEMON_START_MS;
+    for (;;) {
+        char *log = test_daemon_log(d);
+        int found = log ? find_port(log, &d->port) : -1;
+        free(log);
+        if (found == 0)
+            break;
+        if (reap(d) || now_ms() > deadline) {
+            char *text = test_daemon_log(d);
+            snprintf(why, why_size, "%s did not log its port; log:\n%.1500s", argv[0],
+                     text ? text : "(none)");
+            free(text);
+            test_daemon_stop(d);
+            return -1;
+        }
+        pause_ms(POLL_INTERVAL_MS);
+    }
+    if (wait_ready(d, deadline) != 0) {
+        snprintf(why, why_size, "%s on port %u never became ready", argv[0], d->port);
+        test_daemon_stop(d);
+        return -1;
+    }
+    return 0;
+}
+
+int test_daemon_signal(struct test_daemon *d, int sig)
+{
+    if (d->pid <= 0 || reap(d))
+        return -1;
+    return kill(d->pid, sig);
+}
+
+int test_daemon_stop(struct test_daemon *d)
+{
+    int code = -1;
+    if (d->pid > 0) {
+        if (!reap(d))
+            kill(d->pid, SIGTERM);
+        if (test_daemon_wait_exit(d, TEST_DAEMON_STOP_MS) != 0) {
+            kill(d->pid, SIGKILL);
+            test_daemon_wait_exit(d, TEST_DAEMON_STOP_MS);
+        } else if (WIFEXITED(d->wait_status)) {
+            code = WEXITSTATUS(d->wait_status);
+        }
+        d->pid = 0;
+    }
+    if (d->log_path[0]) {
+        unlink(d->log_path);
+        d->log_path[0] = '\0';
+    }
+    return code;
+}
+
+int test_daemon_metric(const struct test_daemon *d, const char *series, double *value)
+{
+    struct http_client_response r;
+    if (http_client_request(d->port, "GET", "/metrics", NULL, NULL, 0, &r) != 0)
+        return -1;
+    int rc = r.status == 200 ? 0 : -1;
+    *value = 0;
+    size_t len = strlen(series);
+    for (const char *line = r.body; rc == 0 && line && *line;) {
+        if (strncmp(line, series, len) == 0 && line[len] == ' ') {
+            *value = strtod(line + len + 1, NULL);
+            break;
+        }
+        const char *next = strchr(line, '\n');
+        line = next ? next + 1 : NULL;
+    }
+    http_client_response_free(&r);
+    return rc;
+}
+
+int test_daemon_wait_metric(const struct test_daemon *d, const char *series, double min,
+                            int timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    for (;;) {
+        double v = 0;
+        if (test_daemon_metric(d, series, &v) == 0 && v >= min)
+            return 0;
+        if (now_ms() > deadline)
+            return -1;
+        pause_ms(POLL_INTERVAL_MS);
+    }
+}
+
+int test_daemon_group_setup(void **state, const char *const *args)
+{
+    struct test_daemon *d = calloc(1, sizeof(*d));
+    char why[2048];
+    if (d == NULL || test_daemon_start(d, args, why, sizeof(why)) != 0) {
+        fprintf(stderr, "%s\n", d ? why : "out of memory");
+        free(d);
+        return -1;
+    }
+    *state = d;
+    return 0;
+}
+
+int test_daemon_group_teardown(void **state)
+{
+    struct test_daemon *d = *state;
+    int code = test_daemon_stop(d);
+    free(d);
+    return code == 0 ? 0 : -1;
+}

@@ -1,0 +1,72 @@
+/*
+ * daemon.h - starts the real atrousd for integration tests and stops it: the binary from
+ * $ATROUSD_BIN (make test sets it; default build/atrousd), on 127.0.0.1 with --port 0, its
+ * stderr in a temporary log file from which the chosen port is read.
+ *
+ * Every wait polls a condition with a generous deadline; nothing sleeps as synchronisation.
+ */
+#ifndef TESTS_DAEMON_H
+#define TESTS_DAEMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Deadlines: starting (engine, self-test) and stopping (drain) on a loaded machine. */
+#define TEST_DAEMON_START_MS 60000
+#define TEST_DAEMON_STOP_MS  60000
+
+#define TEST_DAEMON_DEFAULT_BIN "build/atrousd"
+
+struct test_daemon {
+    pid_t pid;
+    uint16_t port;
+    char log_path[128];
+    bool exited;
+    int wait_status; /* from waitpid, once exited */
+};
+
+/* The daemon binary: $ATROUSD_BIN or TEST_DAEMON_DEFAULT_BIN. */
+const char *test_daemon_bin(void);
+
+/*
+ * Starts the daemon with "--host 127.0.0.1 --port 0" and then args (NULL-terminated; may be
+ * NULL), waits for its "listening" log line and reads the port, then waits for /readyz to
+ * answer 200. Returns 0, or -1 with the reason in why (the daemon is stopped then).
+ */
+int test_daemon_start(struct test_daemon *d, const char *const *args, char *why, size_t why_size);
+
+/* Sends a signal. */
+int test_daemon_signal(struct test_daemon *d, int sig);
+
+/* Waits for the process to exit; returns 0 with d->wait_status set, -1 on timeout. */
+int test_daemon_wait_exit(struct test_daemon *d, int timeout_ms);
+
+/* SIGTERM, then wait; SIGKILL if it does not exit in time. Returns the exit code (0..255),
+ * or -1 when it had to be killed or died of a signal. Removes the log file. Safe to call on
+ * an exited or never-started daemon. */
+int test_daemon_stop(struct test_daemon *d);
+
+/* The whole log so far (malloc'd, NUL-terminated), or NULL. */
+char *test_daemon_log(const struct test_daemon *d);
+
+/* Polls the log until it contains needle. Returns 0, or -1 on timeout. */
+int test_daemon_wait_log(const struct test_daemon *d, const char *needle, int timeout_ms);
+
+/* GET /metrics and the value of the first sample whose line starts with series (e.g.
+ * "atrousd_compute_active" or "atrousd_http_requests_total{endpoint=\"op\",status=\"429\"}").
+ * A series that is absent reads 0. Returns 0, or -1 when /metrics failed. */
+int test_daemon_metric(const struct test_daemon *d, const char *series, double *value);
+
+/* Polls test_daemon_metric until the value is >= min. Returns 0, or -1 on timeout. */
+int test_daemon_wait_metric(const struct test_daemon *d, const char *series, double min,
+                            int timeout_ms);
+
+/* cmocka group fixtures for a file whose tests share one daemon: *state becomes a malloc'd
+ * struct test_daemon started with args (NULL-terminated; may be NULL). Teardown fails the
+ * group unless the daemon exits 0 on SIGTERM. */
+int test_daemon_group_setup(void **state, const char *const *args);
+int test_daemon_group_teardown(void **state);
+
+#endif
