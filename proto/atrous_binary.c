@@ -70,7 +70,8 @@ static bool parse_int(const char **p, int64_t *out, const char **why)
         return false;
     }
     for (; *s >= '0' && *s <= '9'; s++) {
-        if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, (uint64_t)(*s - '0'), &v))
+        if (__builtin_mul_overflow(v, 10, &v) ||
+            __builtin_add_overflow(v, (uint64_t)(*s - '0'), &v))
             v = UINT64_MAX; /* saturate; reported below */
     }
     if (v > (negative ? (UINT64_C(1) << 63) : (uint64_t)INT64_MAX)) {
@@ -84,9 +85,8 @@ static bool parse_int(const char **p, int64_t *out, const char **why)
 
 /* Parses "1,4,4,2" into dims (at most max items, the first keep stored); INVALID naming field
  * on any syntax error, overflow, or too many items. */
-static enum atrous_status parse_list(enum param which, const char *text, size_t max,
-                                     int64_t *dims, size_t keep, size_t *count,
-                                     struct atrous_error *err)
+static enum atrous_status parse_list(enum param which, const char *text, size_t max, int64_t *dims,
+                                     size_t keep, size_t *count, struct atrous_error *err)
 {
     const char *p = text, *why = NULL;
     char quoted[ATROUS__QUOTE_SIZE];
@@ -169,14 +169,12 @@ static enum atrous_status collect(const struct atrous_query_param *params, size_
         if (p == PARAM_COUNT) {
             atrous__quote(key, strlen(key), quoted, sizeof(quoted));
             return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, key,
-                                    "unknown query parameter \"%s\" (allowed: " PARAMS_ALLOWED
-                                    ")",
+                                    "unknown query parameter \"%s\" (allowed: " PARAMS_ALLOWED ")",
                                     quoted);
         }
         if (seen[p])
             return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, param_fields[p],
-                                    "query parameter %s is given more than once",
-                                    param_names[p]);
+                                    "query parameter %s is given more than once", param_names[p]);
         seen[p] = true;
         values[p] = params[i].value;
         if (values[p] == NULL)
@@ -212,9 +210,9 @@ static enum atrous_status decode_query(const struct atrous_query_param *params, 
     if ((st = parse_shape(PARAM_FILTERS_SHAPE, values[PARAM_FILTERS_SHAPE], limits,
                           &out->filters_shape, filters_elements, err)))
         return st;
-    if ((st = parse_list(PARAM_OUTPUT_SHAPE, values[PARAM_OUTPUT_SHAPE],
-                         ATROUS_OUTPUT_SHAPE_LEN_MAX, out->output_shape, ATROUS_MAX_RANK,
-                         &out->output_shape_len, err)))
+    if ((st =
+             parse_list(PARAM_OUTPUT_SHAPE, values[PARAM_OUTPUT_SHAPE], ATROUS_OUTPUT_SHAPE_LEN_MAX,
+                        out->output_shape, ATROUS_MAX_RANK, &out->output_shape_len, err)))
         return st;
     /* rate is a list of exactly one integer: "" and "1,2" are errors. */
     if ((st = parse_list(PARAM_RATE, values[PARAM_RATE], 1, rate, 1, &rate_len, err)))
@@ -236,8 +234,7 @@ static enum atrous_status decode_query(const struct atrous_query_param *params, 
     return ATROUS_OK;
 }
 
-enum atrous_status atrous_binary_decode_query(const struct atrous_query_param *params,
-                                              size_t count,
+enum atrous_status atrous_binary_decode_query(const struct atrous_query_param *params, size_t count,
                                               const struct atrous_decode_limits *limits,
                                               struct atrous_request *out, size_t *body_bytes,
                                               struct atrous_error *err)
@@ -306,8 +303,8 @@ void atrous_binary_format_shape(const struct atrous_shape *shape, char *buf, siz
         return;
     buf[0] = '\0';
     for (int i = 0; i < shape->rank && used < size; i++) {
-        const int n = snprintf(buf + used, size - used, i ? ",%lld" : "%lld",
-                               (long long)shape->dims[i]);
+        const int n =
+            snprintf(buf + used, size - used, i ? ",%lld" : "%lld", (long long)shape->dims[i]);
         if (n < 0)
             return;
         used += (size_t)n;

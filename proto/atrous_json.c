@@ -126,8 +126,8 @@ static enum atrous_status wrong_kind(struct parser *ps, const char *field, const
     const enum atrous__jr_kind kind = atrous__jr_peek_kind(&ps->r);
     if (kind == ATROUS__JR_INVALID)
         return atrous__jr_syntax_error(&ps->r, "expected a JSON value");
-    return atrous_error_set(ps->err, ATROUS_INVALID_ARGUMENT, field, "%s, got %s at byte %zu",
-                            what, atrous__jr_kind_name(kind), atrous__jr_offset(&ps->r));
+    return atrous_error_set(ps->err, ATROUS_INVALID_ARGUMENT, field, "%s, got %s at byte %zu", what,
+                            atrous__jr_kind_name(kind), atrous__jr_offset(&ps->r));
 }
 
 /* Opens the container at the cursor ('[' or '{'), or fails as wrong_kind(field, what) when
@@ -223,8 +223,8 @@ static enum atrous_status arena_reserve(struct parser *ps, size_t extra, bool ex
     float *data = atrous_aligned_alloc(cap * sizeof(float));
     if (data == NULL)
         return atrous_error_set(ps->err, ATROUS_NO_MEMORY, field,
-                                "out of memory allocating %zu bytes for %s",
-                                cap * sizeof(float), field);
+                                "out of memory allocating %zu bytes for %s", cap * sizeof(float),
+                                field);
     if (a->len > 0)
         memcpy(data, a->data, a->len * sizeof(float));
     atrous_aligned_free(a->data);
@@ -302,8 +302,7 @@ static enum atrous_status read_shape(struct parser *ps, struct tensor *t)
             return st;
         if (dim < 0)
             return atrous_error_set(ps->err, ATROUS_INVALID_ARGUMENT, t->name,
-                                    "%s must be >= 0, got %" PRId64 " at byte %zu", what, dim,
-                                    at);
+                                    "%s must be >= 0, got %" PRId64 " at byte %zu", what, dim, at);
         if (t->shape.rank == ATROUS_MAX_RANK)
             return atrous_error_set(ps->err, ATROUS_INVALID_ARGUMENT, t->name,
                                     "%s.shape has more than %d dimensions", t->name,
@@ -330,8 +329,9 @@ static enum atrous_status read_data(struct parser *ps, struct tensor *t, size_t 
     /* The hot loop of the decoder: a number, then ',' or ']'. */
     while (more) {
         if (atrous__jr_peek_kind(r) != ATROUS__JR_NUMBER) {
-            snprintf(text, sizeof(text), "%s.data must be a flat array of numbers (the shape "
-                     "goes in %s.shape)", t->name, t->name);
+            snprintf(text, sizeof(text),
+                     "%s.data must be a flat array of numbers (the shape goes in %s.shape)",
+                     t->name, t->name);
             return wrong_kind(ps, t->name, text);
         }
         if (ps->arena.len - t->offset == expected) {
@@ -432,8 +432,8 @@ static enum atrous_status read_nested_tensor(struct parser *ps, struct tensor *t
 {
     struct atrous__jr *r = &ps->r;
     enum atrous_status st;
-    int rank = -1; /* unknown yet */
-    int depth = 0; /* arrays of this tensor open */
+    int rank = -1;                 /* unknown yet */
+    int depth = 0;                 /* arrays of this tensor open */
     size_t count[ATROUS_MAX_RANK]; /* elements so far in the open array at each depth */
     bool known[ATROUS_MAX_RANK] = {false};
     int64_t dims[ATROUS_MAX_RANK] = {0};
@@ -661,8 +661,8 @@ static enum atrous_status read_request(struct parser *ps, struct tensor *value,
             return atrous_error_set(ps->err, ATROUS_INVALID_ARGUMENT, key,
                                     "unknown field \"%s\" (allowed: " MEMBERS_ALLOWED ")", text);
         if (seen[m])
-            return atrous_error_set(ps->err, ATROUS_INVALID_ARGUMENT, key,
-                                    "duplicate field \"%s\"", text);
+            return atrous_error_set(ps->err, ATROUS_INVALID_ARGUMENT, key, "duplicate field \"%s\"",
+                                    text);
         seen[m] = true;
         if ((st = read_member(ps, (enum member)m, value, filters, out)))
             return st;
@@ -682,8 +682,7 @@ static enum atrous_status read_request(struct parser *ps, struct tensor *value,
 
 enum atrous_status atrous_json_decode_request(const char *body, size_t len,
                                               const struct atrous_decode_limits *limits,
-                                              struct atrous_request *out,
-                                              struct atrous_error *err)
+                                              struct atrous_request *out, struct atrous_error *err)
 {
     struct tensor value = {.name = "value"}, filters = {.name = "filters"};
     struct parser ps = {
@@ -723,8 +722,7 @@ out:
 #define INT_TEXT_MAX 21
 
 enum atrous_status atrous_json_encode_output(const struct atrous_shape *shape, const float *data,
-                                             char **out, size_t *out_len,
-                                             struct atrous_error *err)
+                                             char **out, size_t *out_len, struct atrous_error *err)
 {
     static const char head[] = "{\"output\":{\"shape\":[";
     static const char middle[] = "],\"dtype\":\"float32\",\"data\":[";
@@ -740,8 +738,9 @@ enum atrous_status atrous_json_encode_output(const struct atrous_shape *shape, c
     /* Each float takes at most ATROUS__FLOAT_TEXT_MAX bytes and a comma; the slack lets the last
      * float be written in place without a bounds check per value. */
     if (__builtin_mul_overflow(count, (size_t)ATROUS__FLOAT_TEXT_MAX + 1, &cap) ||
-        __builtin_add_overflow(cap, sizeof(head) + sizeof(middle) + sizeof(tail) +
-                                        (size_t)ATROUS_MAX_RANK * INT_TEXT_MAX + 32,
+        __builtin_add_overflow(cap,
+                               sizeof(head) + sizeof(middle) + sizeof(tail) +
+                                   (size_t)ATROUS_MAX_RANK * INT_TEXT_MAX + 32,
                                &cap))
         return atrous_error_set(err, ATROUS_TOO_LARGE, "output",
                                 "the JSON encoding of %zu floats is larger than memory", count);

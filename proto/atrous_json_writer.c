@@ -15,7 +15,7 @@
 #include "wire_text.h"
 
 #define INITIAL_CAPACITY 256
-#define INITIAL_DEPTH 16
+#define INITIAL_DEPTH    16
 
 /* One open container: whether it is an object, and whether it has a member yet. */
 struct level {

@@ -19,10 +19,10 @@
 
 #include "atrous_json.h"
 
-#define MANTISSA_BITS 23
-#define EXPONENT_BIAS 127
+#define MANTISSA_BITS     23
+#define EXPONENT_BIAS     127
 #define POW5_INV_BITCOUNT 59
-#define POW5_BITCOUNT 61
+#define POW5_BITCOUNT     61
 
 static const uint64_t pow5_inv_split[31] = {
     UINT64_C(576460752303423489), UINT64_C(461168601842738791), UINT64_C(368934881474191033),
@@ -99,7 +99,7 @@ static uint32_t mul_shift(uint32_t m, uint64_t factor, int32_t shift)
 }
 
 struct decimal {
-    uint32_t digits; /* shortest digit string, as an integer */
+    uint32_t digits;  /* shortest digit string, as an integer */
     int32_t exponent; /* power of ten of its last digit */
 };
 

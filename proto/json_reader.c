@@ -319,8 +319,8 @@ enum atrous_status atrous__jr_number(struct atrous__jr *r, struct atrous__jr_num
         p += 3;
         goto done;
     } else {
-        return error_at(r, p, out->negative ? "expected a digit or Infinity after '-'"
-                                            : "expected a number");
+        return error_at(
+            r, p, out->negative ? "expected a digit or Infinity after '-'" : "expected a number");
     }
     if (p < end && *p == '.') {
         p++;
@@ -446,8 +446,7 @@ bool atrous__jr_number_float(const struct atrous__jr_number *n, float *out)
     return true;
 }
 
-enum atrous__jr_int_result atrous__jr_number_int64(const struct atrous__jr_number *n,
-                                                   int64_t *out)
+enum atrous__jr_int_result atrous__jr_number_int64(const struct atrous__jr_number *n, int64_t *out)
 {
     if (n->cls != ATROUS__JR_FINITE)
         return ATROUS__JR_INT_NOT_INTEGER;

@@ -17,9 +17,9 @@
 #include "atrous_error.h"
 
 struct atrous__jr {
-    const char *start; /* the body, for offsets in messages */
-    const char *p;     /* next unread byte */
-    const char *end;   /* one past the last byte */
+    const char *start;        /* the body, for offsets in messages */
+    const char *p;            /* next unread byte */
+    const char *end;          /* one past the last byte */
     struct atrous_error *err; /* may be NULL */
 };
 
@@ -29,7 +29,7 @@ enum atrous__jr_kind {
     ATROUS__JR_OBJECT,
     ATROUS__JR_ARRAY,
     ATROUS__JR_STRING,
-    ATROUS__JR_NUMBER,  /* includes NaN, Infinity, -Infinity */
+    ATROUS__JR_NUMBER, /* includes NaN, Infinity, -Infinity */
     ATROUS__JR_BOOLEAN,
     ATROUS__JR_NULL,
 };
@@ -48,7 +48,7 @@ struct atrous__jr_number {
     enum atrous__jr_number_class cls;
     bool negative;
     bool truncated;
-    int digits;    /* significant digits in sig (0 when sig is 0) */
+    int digits; /* significant digits in sig (0 when sig is 0) */
     uint64_t sig;
     int64_t exp10; /* saturates far outside any range that matters */
     const char *text;
@@ -57,7 +57,7 @@ struct atrous__jr_number {
 
 enum atrous__jr_int_result {
     ATROUS__JR_INT_OK,
-    ATROUS__JR_INT_NOT_INTEGER, /* fractional, NaN or infinite */
+    ATROUS__JR_INT_NOT_INTEGER,  /* fractional, NaN or infinite */
     ATROUS__JR_INT_OUT_OF_RANGE, /* an integer outside int64 */
 };
 
@@ -118,7 +118,6 @@ bool atrous__jr_number_float(const struct atrous__jr_number *n, float *out);
 
 /* The number as an exact int64: 1, 1.0, 1e2 and -0 are integers; 1.5, NaN and Infinity are
  * not; 1e19 is an integer out of range. */
-enum atrous__jr_int_result atrous__jr_number_int64(const struct atrous__jr_number *n,
-                                                   int64_t *out);
+enum atrous__jr_int_result atrous__jr_number_int64(const struct atrous__jr_number *n, int64_t *out);
 
 #endif

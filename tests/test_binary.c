@@ -96,8 +96,7 @@ static void test_binary_decodes_every_conformance_case_in_place(void **state)
         size_t bytes;
         proto_case_query(c, &q);
         proto_case_body(c, &body);
-        assert_int_equal(atrous_binary_decode_query(q.params, 5, NULL, &r, &bytes, &e),
-                         ATROUS_OK);
+        assert_int_equal(atrous_binary_decode_query(q.params, 5, NULL, &r, &bytes, &e), ATROUS_OK);
         assert_int_equal(bytes, body.len);
         if (atrous_binary_decode_request(q.params, 5, body.data, body.len, NULL, &r, &e) !=
             ATROUS_OK)
@@ -236,15 +235,14 @@ static void test_binary_rejects_a_key_without_a_value(void **state)
 
 static void test_binary_rejects_malformed_integer_lists(void **state)
 {
-    static const char *const bad[] = {"1,,2", "1,", ",1", " 1", "1 ,2", "1, 2", "+1", "1.0",
-                                      "a",    "0x1", "1;2", "1,2,", "-",  "--1", "1-", "1e3"};
+    static const char *const bad[] = {"1,,2", "1,",  ",1",  " 1",   "1 ,2", "1, 2", "+1", "1.0",
+                                      "a",    "0x1", "1;2", "1,2,", "-",    "--1",  "1-", "1e3"};
     (void)state;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_param_rejected(0, bad[i], ATROUS_INVALID_ARGUMENT, "value",
                               "must be comma-separated integers");
         assert_param_rejected(1, bad[i], ATROUS_INVALID_ARGUMENT, "filters", "filters_shape=");
-        assert_param_rejected(2, bad[i], ATROUS_INVALID_ARGUMENT, "output_shape",
-                              "output_shape=");
+        assert_param_rejected(2, bad[i], ATROUS_INVALID_ARGUMENT, "output_shape", "output_shape=");
         assert_param_rejected(3, bad[i], ATROUS_INVALID_ARGUMENT, "rate", "rate=");
     }
     assert_param_rejected(0, "1,,2", ATROUS_INVALID_ARGUMENT, "value", "item 2 has an empty item");
@@ -327,16 +325,15 @@ static void test_binary_sizes_that_overflow_are_too_large(void **state)
     assert_param_rejected(0, "4294967296,4294967296,16", ATROUS_TOO_LARGE, "value",
                           "more elements than fit");
     /* Each count fits, their bytes do not. */
-    assert_param_rejected(0, "4611686018427387904", ATROUS_TOO_LARGE, "body",
-                          "larger than memory");
+    assert_param_rejected(0, "4611686018427387904", ATROUS_TOO_LARGE, "body", "larger than memory");
     good_query(p);
     p[0].value = "2305843009213693952";
     p[1].value = "2305843009213693952";
     assert_query_rejected_n(p, 5, ATROUS_TOO_LARGE, "body", "larger than memory");
     /* A zero dim makes even huge ones empty. */
-    assert_int_equal(query_with((const char *[5]){"0,9223372036854775807,9223372036854775807,1"},
-                                0, &d),
-                     ATROUS_OK);
+    assert_int_equal(
+        query_with((const char *[5]){"0,9223372036854775807,9223372036854775807,1"}, 0, &d),
+        ATROUS_OK);
     assert_int_equal(d.bytes, 4);
 }
 

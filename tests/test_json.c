@@ -23,8 +23,8 @@
 
 /* A one-element tensor and a well-formed request around replaceable members. */
 #define T1 "{\"shape\": [1, 1, 1, 1], \"data\": [1]}"
-#define DOC(value, filters, output_shape, rate, padding)                                         \
-    "{\"value\": " value ", \"filters\": " filters ", \"output_shape\": " output_shape           \
+#define DOC(value, filters, output_shape, rate, padding)                                           \
+    "{\"value\": " value ", \"filters\": " filters ", \"output_shape\": " output_shape             \
     ", \"rate\": " rate ", \"padding\": " padding "}"
 #define GOOD DOC(T1, T1, "[1, 1, 1, 1]", "1", "\"SAME\"")
 
@@ -63,8 +63,7 @@ static enum atrous_status decode_limited(const char *body, size_t len, size_t ma
     return atrous_json_decode_request(body, len, &limits, r, e);
 }
 
-static enum atrous_status decode(const char *text, struct atrous_request *r,
-                                 struct atrous_error *e)
+static enum atrous_status decode(const char *text, struct atrous_request *r, struct atrous_error *e)
 {
     return decode_limited(text, strlen(text), 0, 0, r, e);
 }
@@ -194,11 +193,11 @@ static void test_json_stores_tensors_aligned_in_request_storage(void **state)
     struct atrous_request r;
     struct atrous_error e;
     (void)state;
-    assert_int_equal(decode(DOC("[[[[1, 2], [3, 4]]]]", "{\"data\": [5, 6, 7], \"shape\": "
-                                                        "[1, 1, 3, 1]}",
-                                "[1,2,2,2]", "2", "\"VALID\""),
-                            &r, &e),
-                     ATROUS_OK);
+    assert_int_equal(
+        decode(DOC("[[[[1, 2], [3, 4]]]]", "{\"data\": [5, 6, 7], \"shape\": [1, 1, 3, 1]}",
+                   "[1,2,2,2]", "2", "\"VALID\""),
+               &r, &e),
+        ATROUS_OK);
     assert_non_null(r.storage);
     assert_int_equal((uintptr_t)r.value % ATROUS_TENSOR_ALIGN, 0);
     assert_int_equal((uintptr_t)r.filters % ATROUS_TENSOR_ALIGN, 0);
@@ -291,17 +290,17 @@ static void test_json_rejects_tensor_ranks_above_the_maximum(void **state)
     (void)state;
     assert_rejected(DOC("[[[[[[[[[1]]]]]]]]]", T1, "[1]", "1", "\"SAME\""), "value",
                     "nested more than 8");
-    assert_rejected(DOC("{\"shape\": [1,1,1,1,1,1,1,1,1], \"data\": [1]}", T1, "[1]", "1",
-                        "\"SAME\""),
-                    "value", "more than 8 dimensions");
+    assert_rejected(
+        DOC("{\"shape\": [1,1,1,1,1,1,1,1,1], \"data\": [1]}", T1, "[1]", "1", "\"SAME\""), "value",
+        "more than 8 dimensions");
     /* Rank 8 itself is fine for the decoder. */
     struct atrous_request r;
     struct atrous_error e;
-    assert_int_equal(decode(DOC("[[[[[[[[1]]]]]]]]", "{\"shape\": [1,1,1,1,1,1,1,1], \"data\": "
-                                                     "[1]}",
-                                "[1]", "1", "\"SAME\""),
-                            &r, &e),
-                     ATROUS_OK);
+    assert_int_equal(
+        decode(DOC("[[[[[[[[1]]]]]]]]", "{\"shape\": [1,1,1,1,1,1,1,1], \"data\": [1]}", "[1]", "1",
+                   "\"SAME\""),
+               &r, &e),
+        ATROUS_OK);
     assert_int_equal(r.value_shape.rank, 8);
     assert_int_equal(r.filters_shape.rank, 8);
     atrous_request_release(&r);
@@ -310,24 +309,24 @@ static void test_json_rejects_tensor_ranks_above_the_maximum(void **state)
 static void test_json_rejects_bad_shape_dims(void **state)
 {
     (void)state;
-    assert_rejected(DOC("{\"shape\": [1, -1], \"data\": []}", T1, "[1]", "1", "\"SAME\""),
-                    "value", "value.shape[1] must be >= 0, got -1");
+    assert_rejected(DOC("{\"shape\": [1, -1], \"data\": []}", T1, "[1]", "1", "\"SAME\""), "value",
+                    "value.shape[1] must be >= 0, got -1");
     assert_rejected(DOC("{\"shape\": [1.5], \"data\": [1]}", T1, "[1]", "1", "\"SAME\""), "value",
                     "value.shape[0] must be an integer, got 1.5");
     assert_rejected(DOC("{\"shape\": [\"2\"], \"data\": [1, 2]}", T1, "[1]", "1", "\"SAME\""),
                     "value", "got a string");
     assert_rejected(DOC(T1, "{\"shape\": 4, \"data\": [1]}", "[1]", "1", "\"SAME\""), "filters",
                     "filters.shape must be an array of integers, got a number");
-    assert_rejected(DOC(T1, "{\"shape\": [NaN], \"data\": [1]}", "[1]", "1", "\"SAME\""),
-                    "filters", "must be an integer, got NaN");
+    assert_rejected(DOC(T1, "{\"shape\": [NaN], \"data\": [1]}", "[1]", "1", "\"SAME\""), "filters",
+                    "must be an integer, got NaN");
     assert_rejected(DOC(T1, "{\"shape\": [1e30], \"data\": [1]}", "[1]", "1", "\"SAME\""),
                     "filters", "outside the 64-bit integer range");
     /* The product overflows size_t: too large, not malformed. */
-    assert_rejected_n(DOC("{\"shape\": [4294967296, 4294967296, 16], \"data\": []}", T1, "[1]",
-                          "1", "\"SAME\""),
-                      strlen(DOC("{\"shape\": [4294967296, 4294967296, 16], \"data\": []}", T1,
-                                 "[1]", "1", "\"SAME\"")),
-                      ATROUS_TOO_LARGE, "value", "more elements than fit");
+    assert_rejected_n(
+        DOC("{\"shape\": [4294967296, 4294967296, 16], \"data\": []}", T1, "[1]", "1", "\"SAME\""),
+        strlen(DOC("{\"shape\": [4294967296, 4294967296, 16], \"data\": []}", T1, "[1]", "1",
+                   "\"SAME\"")),
+        ATROUS_TOO_LARGE, "value", "more elements than fit");
 }
 
 static void test_json_rejects_data_length_not_matching_shape(void **state)
@@ -351,15 +350,15 @@ static void test_json_rejects_incomplete_or_odd_tensor_objects(void **state)
     assert_rejected(DOC("{\"data\": [1]}", T1, "[1]", "1", "\"SAME\""), "value",
                     "value is missing \"shape\"");
     assert_rejected(DOC("{}", T1, "[1]", "1", "\"SAME\""), "value", "missing \"shape\"");
-    assert_rejected(DOC("{\"shape\": [1], \"data\": [1], \"dtype\": \"float32\"}", T1, "[1]", "1",
-                        "\"SAME\""),
-                    "value", "unknown member \"dtype\" in value (allowed: shape, data)");
-    assert_rejected(DOC("{\"shape\": [1], \"shape\": [1], \"data\": [1]}", T1, "[1]", "1",
-                        "\"SAME\""),
-                    "value", "duplicate member \"shape\"");
-    assert_rejected(DOC("{\"shape\": [1], \"data\": [1], \"data\": [1]}", T1, "[1]", "1",
-                        "\"SAME\""),
-                    "value", "duplicate member \"data\"");
+    assert_rejected(
+        DOC("{\"shape\": [1], \"data\": [1], \"dtype\": \"float32\"}", T1, "[1]", "1", "\"SAME\""),
+        "value", "unknown member \"dtype\" in value (allowed: shape, data)");
+    assert_rejected(
+        DOC("{\"shape\": [1], \"shape\": [1], \"data\": [1]}", T1, "[1]", "1", "\"SAME\""), "value",
+        "duplicate member \"shape\"");
+    assert_rejected(
+        DOC("{\"shape\": [1], \"data\": [1], \"data\": [1]}", T1, "[1]", "1", "\"SAME\""), "value",
+        "duplicate member \"data\"");
 }
 
 static void test_json_enforces_max_tensor_elements_before_allocating(void **state)
@@ -368,15 +367,15 @@ static void test_json_enforces_max_tensor_elements_before_allocating(void **stat
     struct atrous_error e;
     (void)state;
     /* A known shape is checked before its data is read: a huge claim costs nothing. */
-    const char *claim = DOC("{\"shape\": [1000000, 1000000], \"data\": [1]}", T1, "[1]", "1",
-                            "\"SAME\"");
+    const char *claim =
+        DOC("{\"shape\": [1000000, 1000000], \"data\": [1]}", T1, "[1]", "1", "\"SAME\"");
     assert_int_equal(decode_limited(claim, strlen(claim), 1000, 0, &r, &e), ATROUS_TOO_LARGE);
     assert_string_equal(e.field, "value");
     assert_non_null(strstr(e.message, "over the limit of 1000"));
     assert_null(r.storage);
     /* Data read before its shape, and nested arrays: stopped as soon as the count passes. */
-    const char *flat = DOC(T1, "{\"data\": [1, 2, 3, 4, 5], \"shape\": [5]}", "[1]", "1",
-                           "\"SAME\"");
+    const char *flat =
+        DOC(T1, "{\"data\": [1, 2, 3, 4, 5], \"shape\": [5]}", "[1]", "1", "\"SAME\"");
     assert_int_equal(decode_limited(flat, strlen(flat), 4, 0, &r, &e), ATROUS_TOO_LARGE);
     assert_string_equal(e.field, "filters");
     const char *nested = DOC("[[1, 2], [3, 4], [5, 6]]", T1, "[1]", "1", "\"SAME\"");
@@ -392,9 +391,9 @@ static void test_json_rejects_shape_the_body_cannot_fill_without_allocating(void
     (void)state;
     /* No limit configured: 10^12 elements cannot fit in a short body, so it is malformed (and
      * nothing near 4 TB is ever requested). */
-    assert_rejected(DOC("{\"shape\": [1000000, 1000000], \"data\": [1]}", T1, "[1]", "1",
-                        "\"SAME\""),
-                    "value", "more numbers than a");
+    assert_rejected(
+        DOC("{\"shape\": [1000000, 1000000], \"data\": [1]}", T1, "[1]", "1", "\"SAME\""), "value",
+        "more numbers than a");
 }
 
 /* --- numbers ------------------------------------------------------------------------------- */
@@ -404,8 +403,9 @@ static float *decode_numbers(const char *numbers, size_t count, struct atrous_re
 {
     struct proto_buf doc = {0};
     struct atrous_error e;
-    proto_buf_printf(&doc, "{\"value\": {\"shape\": [%zu], \"data\": [%s]}, \"filters\": " T1
-                           ", \"output_shape\": [1], \"rate\": 1, \"padding\": \"SAME\"}",
+    proto_buf_printf(&doc,
+                     "{\"value\": {\"shape\": [%zu], \"data\": [%s]}, \"filters\": " T1
+                     ", \"output_shape\": [1], \"rate\": 1, \"padding\": \"SAME\"}",
                      count, numbers);
     if (decode_limited(doc.data, doc.len, 0, 0, r, &e) != ATROUS_OK)
         fail_msg("%s", e.message);
@@ -429,15 +429,14 @@ static void test_json_accepts_nan_and_infinity_tokens(void **state)
 
 static void test_json_rejects_malformed_numbers(void **state)
 {
-    static const char *const bad[] = {"01",   "1.",  ".5",   "+1",  "-",        "1e",    "1e+",
-                                      "--1",  "0x10", "nan", "inf", "-NaN",     "infinity",
-                                      "1.e5", "1e5.", "- 1", "NaNa", "Infinityx", "1_000"};
+    static const char *const bad[] = {
+        "01",  "1.",   ".5",       "+1",   "-",    "1e",  "1e+",  "--1",       "0x10", "nan",
+        "inf", "-NaN", "infinity", "1.e5", "1e5.", "- 1", "NaNa", "Infinityx", "1_000"};
     (void)state;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char doc[256];
-        snprintf(doc, sizeof(doc), DOC("{\"shape\": [1], \"data\": [%s]}", T1, "[1]", "1",
-                                       "\"SAME\""),
-                 bad[i]);
+        snprintf(doc, sizeof(doc),
+                 DOC("{\"shape\": [1], \"data\": [%s]}", T1, "[1]", "1", "\"SAME\""), bad[i]);
         assert_rejected(doc, "", "invalid JSON at byte");
     }
 }
@@ -458,7 +457,11 @@ static void test_json_accepts_every_json_number_form(void **state)
 static void test_json_rejects_finite_numbers_beyond_float_range(void **state)
 {
     static const char *const too_big[] = {
-        "1e39", "-1e39", "3.4028236e38", "1e400", "1e99999999999",
+        "1e39",
+        "-1e39",
+        "3.4028236e38",
+        "1e400",
+        "1e99999999999",
         "340282356779733661637539395458142568448", /* FLT_MAX + half an ulp: ties to infinity */
         /* One below that still rounds to it as a double first (TF Serving's conversion). */
         "340282356779733661637539395458142568447",
@@ -467,9 +470,8 @@ static void test_json_rejects_finite_numbers_beyond_float_range(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(too_big) / sizeof(too_big[0]); i++) {
         char doc[512];
-        snprintf(doc, sizeof(doc), DOC(T1, "{\"shape\": [1], \"data\": [%s]}", "[1]", "1",
-                                       "\"SAME\""),
-                 too_big[i]);
+        snprintf(doc, sizeof(doc),
+                 DOC(T1, "{\"shape\": [1], \"data\": [%s]}", "[1]", "1", "\"SAME\""), too_big[i]);
         assert_rejected(doc, "filters", "outside the float32 range");
     }
     /* The largest float and the numbers that still round down to it are accepted. */
@@ -563,17 +565,21 @@ static void test_json_parses_hard_and_long_numbers_like_strtod(void **state)
     /* Midpoints between floats and one digit past them, where rounding twice (decimal to double
      * to float) can differ from rounding once: atrousd follows TF Serving (double, then cast). */
     const char *hard[] = {
-        "1.000000059604644775390625",           /* exactly halfway between 1 and next float */
+        "1.000000059604644775390625",            /* exactly halfway between 1 and next float */
         "1.00000005960464477539062500000000001", /* a hair above halfway */
-        "1.0000000596046447753906249999999999", /* a hair below */
+        "1.0000000596046447753906249999999999",  /* a hair below */
         "16777217",                              /* 2^24 + 1: halfway, ties to even */
         "16777219",
         "9007199254740993", /* 2^53 + 1, past the fast path */
-        "0.1", "0.2", "0.3", "3.14159265358979323846264338327950288419716939937510",
+        "0.1",
+        "0.2",
+        "0.3",
+        "3.14159265358979323846264338327950288419716939937510",
         "1.17549435082228750796873653722224568e-38", /* FLT_MIN, with all its digits */
         "1.4012984643248170709237295832899161312802619418765e-45",
         "7.0064923216240853546186479164495806564013097093825e-46", /* half the least subnormal */
-        "123456789012345678901234567890", "0.000000000000000000000000000001234567890123",
+        "123456789012345678901234567890",
+        "0.000000000000000000000000000001234567890123",
     };
     size_t count = sizeof(hard) / sizeof(hard[0]);
     for (size_t i = 0; i < count; i++)
@@ -644,8 +650,7 @@ static void test_json_integers_reject_fractions_nan_and_other_types(void **state
     assert_rejected(DOC(T1, T1, "[1,1,1,1]", "[2]", "\"SAME\""), "rate", "got an array");
     assert_rejected(DOC(T1, T1, "[1,1,1.25,1]", "1", "\"SAME\""), "output_shape",
                     "output_shape[2] must be an integer, got 1.25");
-    assert_rejected(DOC(T1, T1, "[1,1,\"1\",1]", "1", "\"SAME\""), "output_shape",
-                    "got a string");
+    assert_rejected(DOC(T1, T1, "[1,1,\"1\",1]", "1", "\"SAME\""), "output_shape", "got a string");
     assert_rejected(DOC(T1, T1, "4", "1", "\"SAME\""), "output_shape",
                     "output_shape must be an array of integers, got a number");
     assert_rejected(DOC(T1, T1, "{\"shape\": [4]}", "1", "\"SAME\""), "output_shape",
@@ -716,9 +721,9 @@ static void test_json_rejects_duplicate_fields(void **state)
                     "duplicate field \"rate\"");
     assert_rejected(DOC(T1, T1, "[1,1,1,1]", "1", "\"SAME\", \"padding\": \"SAME\""), "padding",
                     "duplicate field");
-    assert_rejected(DOC(T1, T1, "[1,1,1,1]", "1",
-                        "\"SAME\", \"dtype\": \"float32\", \"dtype\": \"float32\""),
-                    "dtype", "duplicate field");
+    assert_rejected(
+        DOC(T1, T1, "[1,1,1,1]", "1", "\"SAME\", \"dtype\": \"float32\", \"dtype\": \"float32\""),
+        "dtype", "duplicate field");
 }
 
 static void test_json_rejects_missing_required_fields(void **state)
@@ -739,9 +744,9 @@ static void test_json_accepts_only_float32_dtype(void **state)
     struct atrous_request r;
     struct atrous_error e;
     (void)state;
-    assert_int_equal(decode(DOC(T1, T1, "[1,1,1,1]", "1", "\"SAME\", \"dtype\": \"float32\""), &r,
-                            &e),
-                     ATROUS_OK);
+    assert_int_equal(
+        decode(DOC(T1, T1, "[1,1,1,1]", "1", "\"SAME\", \"dtype\": \"float32\""), &r, &e),
+        ATROUS_OK);
     atrous_request_release(&r);
     assert_rejected(DOC(T1, T1, "[1,1,1,1]", "1", "\"SAME\", \"dtype\": \"float64\""), "dtype",
                     "dtype \"float64\" at byte");
@@ -934,8 +939,14 @@ static void test_json_rejects_deep_nesting_quickly_without_recursion(void **stat
 {
     enum { DEPTH = 100000 };
     static const char *const prefixes[] = {
-        "", "{\"value\": ", "{\"value\": {\"data\": ", "{\"value\": {\"shape\": ",
-        "{\"padding\": ", "{\"rate\": ", "{\"output_shape\": ", "{\"unknown\": ",
+        "",
+        "{\"value\": ",
+        "{\"value\": {\"data\": ",
+        "{\"value\": {\"shape\": ",
+        "{\"padding\": ",
+        "{\"rate\": ",
+        "{\"output_shape\": ",
+        "{\"unknown\": ",
     };
     struct timespec start;
     (void)state;
@@ -949,8 +960,7 @@ static void test_json_rejects_deep_nesting_quickly_without_recursion(void **stat
             proto_buf_put(&doc, "[", 1);
         for (int i = 0; i < DEPTH; i++)
             proto_buf_put(&doc, "]", 1);
-        assert_int_equal(decode_limited(doc.data, doc.len, 0, 0, &r, &e),
-                         ATROUS_INVALID_ARGUMENT);
+        assert_int_equal(decode_limited(doc.data, doc.len, 0, 0, &r, &e), ATROUS_INVALID_ARGUMENT);
         proto_buf_free(&doc);
     }
     assert_true(seconds_since(&start) < 1.0);
@@ -1074,8 +1084,9 @@ static void test_json_float_round_trip_is_bit_exact_over_all_classes(void **stat
     const char *data = strstr(text, "\"data\":[");
     assert_non_null(data);
     data += strlen("\"data\":");
-    proto_buf_printf(&doc, "{\"value\": {\"shape\": [%zu], \"data\": %.*s}, \"filters\": " T1
-                           ", \"output_shape\": [1], \"rate\": 1, \"padding\": \"SAME\"}",
+    proto_buf_printf(&doc,
+                     "{\"value\": {\"shape\": [%zu], \"data\": %.*s}, \"filters\": " T1
+                     ", \"output_shape\": [1], \"rate\": 1, \"padding\": \"SAME\"}",
                      total, (int)(text + len - 2 - data), data);
     assert_int_equal(decode_limited(doc.data, doc.len, 0, 0, &r, &e), ATROUS_OK);
     for (size_t i = 0; i < total; i++)
@@ -1113,7 +1124,8 @@ static void test_json_encode_output_handles_empty_and_scalar_tensors(void **stat
     size_t len;
     (void)state;
     assert_int_equal(atrous_json_encode_output(&empty, NULL, &text, &len, &e), ATROUS_OK);
-    assert_string_equal(text, "{\"output\":{\"shape\":[0,4,5,3],\"dtype\":\"float32\",\"data\":[]}}");
+    assert_string_equal(text,
+                        "{\"output\":{\"shape\":[0,4,5,3],\"dtype\":\"float32\",\"data\":[]}}");
     free(text);
     assert_int_equal(atrous_json_encode_output(&scalar, &one, &text, &len, &e), ATROUS_OK);
     assert_string_equal(text, "{\"output\":{\"shape\":[],\"dtype\":\"float32\",\"data\":[7]}}");
@@ -1122,8 +1134,8 @@ static void test_json_encode_output_handles_empty_and_scalar_tensors(void **stat
 
 static void test_json_encode_output_refuses_sizes_that_overflow(void **state)
 {
-    const struct atrous_shape product = {.rank = 3, .dims = {INT64_C(1) << 31, INT64_C(1) << 31,
-                                                              INT64_C(1) << 31}};
+    const struct atrous_shape product = {
+        .rank = 3, .dims = {INT64_C(1) << 31, INT64_C(1) << 31, INT64_C(1) << 31}};
     const struct atrous_shape text_size = {.rank = 1, .dims = {INT64_C(1) << 62}};
     const struct atrous_shape negative = {.rank = 2, .dims = {2, -1}};
     struct atrous_error e;

@@ -87,7 +87,8 @@ static void test_jw_escapes_strings_per_rfc8259(void **state)
     assert_string_text("\b\f\n\r\t", "\"\\b\\f\\n\\r\\t\"");
     assert_string_text("\x01\x1f\x7f", "\"\\u0001\\u001f\x7f\"");
     /* Well-formed UTF-8 passes through unchanged, up to four bytes. */
-    assert_string_text("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"");
+    assert_string_text("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",
+                       "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"");
     /* Keys are escaped the same way. */
     struct atrous_jw *w = atrous_jw_create();
     atrous_jw_object_begin(w);
@@ -102,12 +103,16 @@ static void test_jw_replaces_ill_formed_utf8_with_u_fffd(void **state)
 {
     (void)state;
 #define FFFD "\xef\xbf\xbd"
-    assert_string_text("a\xff" "b", "\"a" FFFD "b\"");
-    assert_string_text("\x80\x80", "\"" FFFD FFFD "\"");           /* stray continuations */
-    assert_string_text("\xc0\xaf", "\"" FFFD FFFD "\"");           /* overlong lead, then stray */
-    assert_string_text("\xed\xa0\x80", "\"" FFFD FFFD FFFD "\"");   /* encoded surrogate */
-    assert_string_text("\xe2\x82" "x", "\"" FFFD "x\"");           /* truncated: one maximal part */
-    assert_string_text("\xf0\x9f\x98", "\"" FFFD "\"");            /* truncated at the end */
+    assert_string_text("a\xff"
+                       "b",
+                       "\"a" FFFD "b\"");
+    assert_string_text("\x80\x80", "\"" FFFD FFFD "\"");          /* stray continuations */
+    assert_string_text("\xc0\xaf", "\"" FFFD FFFD "\"");          /* overlong lead, then stray */
+    assert_string_text("\xed\xa0\x80", "\"" FFFD FFFD FFFD "\""); /* encoded surrogate */
+    assert_string_text("\xe2\x82"
+                       "x",
+                       "\"" FFFD "x\"");                /* truncated: one maximal part */
+    assert_string_text("\xf0\x9f\x98", "\"" FFFD "\""); /* truncated at the end */
     assert_string_text("\xf4\x90\x80\x80", "\"" FFFD FFFD FFFD FFFD "\""); /* past U+10FFFF */
 #undef FFFD
 }
