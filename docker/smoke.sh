@@ -27,7 +27,8 @@
 # Prints a line per step and ends with "docker-test: N passed, N failed" and PASS or FAIL.
 # The whole run is bounded by ATROUSD_SMOKE_TIMEOUT seconds (default 1800).
 # Env: ATROUSD_IMAGE (atrousd:latest), ATROUSD_SMOKE_CASE (a corpus file name),
-#      ATROUSD_DOCKER_DATA_ROOT (/var/tmp/atrousd-dockerd), DOCKER_HOST (an engine to use).
+#      ATROUSD_DOCKER_DATA_ROOT (/var/tmp/atrousd-dockerd), DOCKER_HOST (an engine to use),
+#      DOCKER_BUILD_NETWORK (host or default: skip the bridge check).
 set -uo pipefail
 
 # Bound the whole run; the child gets SIGTERM at the limit and still cleans up.
@@ -87,7 +88,7 @@ http_status() {
 status_is() { [ "$(http_status "$1")" = "$2" ]; }
 health_is() { [ "$(docker inspect -f '{{.State.Health.Status}}' "$1" 2>/dev/null)" = "$2" ]; }
 
-# wait_for SECONDS DESCRIPTION COMMAND...: poll COMMAND every 0.2 s until it succeeds.
+# wait_for SECONDS DESCRIPTION COMMAND...: poll COMMAND every 0.05 s until it succeeds.
 wait_for() {
     local limit=$1 what=$2 deadline
     shift 2
@@ -97,7 +98,7 @@ wait_for() {
             log "gave up after ${limit}s waiting for $what"
             return 1
         fi
-        sleep 0.2
+        sleep 0.05
     done
 }
 
@@ -245,8 +246,16 @@ apt_build_args() {
 }
 
 # Can a container on the default bridge open a TCP connection to the mirror (or the proxy)?
+# DOCKER_BUILD_NETWORK=host|default in the environment skips the question.
 choose_build_network() {
     local url host port
+    case "${DOCKER_BUILD_NETWORK:-}" in
+    host | default)
+        BUILD_NETWORK=$DOCKER_BUILD_NETWORK
+        pass "builds use --network $BUILD_NETWORK (DOCKER_BUILD_NETWORK)"
+        return 0
+        ;;
+    esac
     url=$(apt_proxy http)
     [ -n "$url" ] || url=$(apt_debian_mirror bookworm)
     [ -n "$url" ] || url=http://deb.debian.org/debian
@@ -408,7 +417,7 @@ compose_stack() {
         return 1
     fi
     if timeout 300 "${COMPOSE[@]}" up -d --no-build >"$RUN_DIR/compose-up.log" 2>&1; then
-        pass "compose up: 2 atrousd replicas healthy, nginx started, in $(since "$start")s"
+        pass "compose build lb + up: 2 atrousd replicas healthy, nginx started, in $(since "$start")s"
     else
         tail -n 20 "$RUN_DIR/compose-up.log" >&2
         "${COMPOSE[@]}" ps >&2 2>&1 || true
@@ -450,8 +459,16 @@ log "run dir $RUN_DIR"
 install_missing || exit 1
 PYTHON_YAML=${PYTHON_YAML:-python3}
 start_engine || exit 1
+had_base=0
+docker image inspect debian:bookworm-slim >/dev/null 2>&1 && had_base=1
+base_start=$(now)
 if "$HERE/base-image.sh" 2>&1 | sed 's/^/  /' >&2 && docker image inspect debian:bookworm-slim >/dev/null 2>&1; then
-    pass "base image debian:bookworm-slim present"
+    if [ "$had_base" = 1 ]; then
+        pass "base image debian:bookworm-slim present"
+    else
+        pass "base image debian:bookworm-slim built in $(since "$base_start")s"
+        measure "base image debian:bookworm-slim (debootstrap + import): $(since "$base_start")s"
+    fi
 else
     fail "base image debian:bookworm-slim (docker/base-image.sh)"
     exit 1
