@@ -69,10 +69,11 @@ apt_debian_mirror() {
 apt_proxy() {
     local scheme=${1:-http} p=""
     eval "$(apt-config shell p "Acquire::${scheme}::Proxy" 2>/dev/null)"
-    case "$p" in DIRECT | direct | false) p="" ;; esac
     if [ -z "$p" ]; then
         if [ "$scheme" = https ]; then p=${https_proxy:-${HTTPS_PROXY:-}}; else p=${http_proxy:-${HTTP_PROXY:-}}; fi
     fi
+    # apt's explicit "no proxy" wins over the environment.
+    case "$p" in DIRECT | direct | false) p="" ;; esac
     printf '%s' "$p"
 }
 
