@@ -149,7 +149,7 @@ void atrousd_cpus_detect(const char *fs_root, struct atrousd_cpus *out)
     memset(out, 0, sizeof(*out));
     cpu_set_t set;
     CPU_ZERO(&set);
-    if (root[0] == '\0' && sched_getaffinity(0, sizeof(set), &set) == 0)
+    if (sched_getaffinity(0, sizeof(set), &set) == 0)
         out->affinity = CPU_COUNT(&set);
     if (out->affinity < 1) {
         long online = sysconf(_SC_NPROCESSORS_ONLN);

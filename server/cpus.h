@@ -18,7 +18,7 @@ struct atrousd_cpus {
 /*
  * Fills *out for the calling process. fs_root prefixes the /proc and /sys paths read (NULL or
  * "" for the real ones; tests pass a directory holding fake proc/self/cgroup and
- * sys/fs/cgroup/... files).
+ * sys/fs/cgroup/... files). The affinity mask always comes from sched_getaffinity.
  */
 void atrousd_cpus_detect(const char *fs_root, struct atrousd_cpus *out);
 

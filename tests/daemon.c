@@ -269,3 +269,40 @@ int test_daemon_group_teardown(void **state)
     free(d);
     return code == 0 ? 0 : -1;
 }
+
+int test_daemon_run_once(const char *const *args, const char *const *env, int timeout_ms,
+                         char **output)
+{
+    char path[] = "/tmp/atrousd-run-XXXXXX";
+    int out_fd = mkstemp(path);
+    if (out_fd < 0)
+        return -1;
+    const char *argv[MAX_ARGS + 2] = {test_daemon_bin()};
+    size_t argc = 1;
+    for (size_t i = 0; args != NULL && args[i] != NULL && i < MAX_ARGS; i++)
+        argv[argc++] = args[i];
+    argv[argc] = NULL;
+    struct test_daemon d = {0};
+    snprintf(d.log_path, sizeof(d.log_path), "%s", path);
+    d.pid = fork();
+    if (d.pid == 0) {
+        for (size_t i = 0; env != NULL && env[i] != NULL; i++)
+            putenv((char *)env[i]);
+        dup2(out_fd, STDOUT_FILENO);
+        dup2(out_fd, STDERR_FILENO);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(out_fd);
+    int code = -1;
+    if (d.pid > 0 && test_daemon_wait_exit(&d, timeout_ms) == 0 && WIFEXITED(d.wait_status))
+        code = WEXITSTATUS(d.wait_status);
+    else if (d.pid > 0 && !d.exited) {
+        kill(d.pid, SIGKILL);
+        test_daemon_wait_exit(&d, TEST_DAEMON_STOP_MS);
+    }
+    if (output != NULL)
+        *output = test_daemon_log(&d);
+    unlink(path);
+    return code;
+}

@@ -63,6 +63,13 @@ int test_daemon_metric(const struct test_daemon *d, const char *series, double *
 int test_daemon_wait_metric(const struct test_daemon *d, const char *series, double min,
                             int timeout_ms);
 
+/* Runs the daemon binary once with args (not as a server: --help, --version, bad flags,
+ * --health-probe), env entries ("NAME=value", NULL-terminated; may be NULL) added to the
+ * environment, and a timeout. Returns the exit code (0..255), or -1 when it timed out or died
+ * of a signal; *output (may be NULL) gets stdout and stderr together (malloc'd). */
+int test_daemon_run_once(const char *const *args, const char *const *env, int timeout_ms,
+                         char **output);
+
 /* cmocka group fixtures for a file whose tests share one daemon: *state becomes a malloc'd
  * struct test_daemon started with args (NULL-terminated; may be NULL). Teardown fails the
  * group unless the daemon exits 0 on SIGTERM. */

@@ -332,21 +332,14 @@ void http_client_response_free(struct http_client_response *r)
     memset(r, 0, sizeof(*r));
 }
 
-int http_client_request(uint16_t port, const char *method, const char *target,
-                        const char *const *headers, const void *body, size_t len,
-                        struct http_client_response *out)
+int http_client_send_request(int fd, const char *method, const char *target,
+                             const char *const *headers, const void *body, size_t len)
 {
-    memset(out, 0, sizeof(*out));
-    int fd = http_client_connect(port, HTTP_CLIENT_TIMEOUT_MS);
-    if (fd < 0)
-        return -1;
     char *head = NULL;
     size_t head_len = 0;
     FILE *f = open_memstream(&head, &head_len);
-    if (f == NULL) {
-        close(fd);
+    if (f == NULL)
         return -1;
-    }
     fprintf(f, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n", method, target);
     for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
         fprintf(f, "%s\r\n", headers[i]);
@@ -358,6 +351,18 @@ int http_client_request(uint16_t port, const char *method, const char *target,
     free(head);
     if (rc == 0 && body != NULL && len > 0)
         rc = http_client_send(fd, body, len, HTTP_CLIENT_TIMEOUT_MS);
+    return rc;
+}
+
+int http_client_request(uint16_t port, const char *method, const char *target,
+                        const char *const *headers, const void *body, size_t len,
+                        struct http_client_response *out)
+{
+    memset(out, 0, sizeof(*out));
+    int fd = http_client_connect(port, HTTP_CLIENT_TIMEOUT_MS);
+    if (fd < 0)
+        return -1;
+    int rc = http_client_send_request(fd, method, target, headers, body, len);
     if (rc == 0)
         rc = http_client_read(fd, strcmp(method, "HEAD") == 0, HTTP_CLIENT_TIMEOUT_MS, out);
     close(fd);
@@ -550,8 +555,8 @@ void http_error_free(struct http_error_body *e)
 /* Most headers http_op_call adds to a test's own. */
 #define OP_CALL_HEADERS 16
 
-int http_op_call(uint16_t port, const struct http_op_args *a, enum http_op_form form,
-                 const char *accept, const char *const *extra, struct http_client_response *out)
+int http_op_send(int fd, const struct http_op_args *a, enum http_op_form form, const char *accept,
+                 const char *const *extra)
 {
     const char *headers[OP_CALL_HEADERS + 3] = {NULL};
     char accept_line[256];
@@ -569,16 +574,30 @@ int http_op_call(uint16_t port, const struct http_op_args *a, enum http_op_form 
     if (form == HTTP_OP_JSON) {
         char *body = http_op_json(a, &len);
         if (body != NULL)
-            rc = http_client_request(port, "POST", HTTP_CLIENT_OP_PATH, headers, body, len, out);
+            rc = http_client_send_request(fd, "POST", HTTP_CLIENT_OP_PATH, headers, body, len);
         free(body);
     } else {
         char *target = http_op_binary_target(a);
         void *body = http_op_binary_body(a, &len);
         if (target != NULL)
-            rc = http_client_request(port, "POST", target, headers, body ? body : "", len, out);
+            rc = http_client_send_request(fd, "POST", target, headers, body ? body : "", len);
         free(target);
         free(body);
     }
+    return rc;
+}
+
+int http_op_call(uint16_t port, const struct http_op_args *a, enum http_op_form form,
+                 const char *accept, const char *const *extra, struct http_client_response *out)
+{
+    memset(out, 0, sizeof(*out));
+    int fd = http_client_connect(port, HTTP_CLIENT_TIMEOUT_MS);
+    if (fd < 0)
+        return -1;
+    int rc = http_op_send(fd, a, form, accept, extra);
+    if (rc == 0)
+        rc = http_client_read(fd, false, HTTP_CLIENT_TIMEOUT_MS, out);
+    close(fd);
     return rc;
 }
 
@@ -627,4 +646,41 @@ int http_op_check(const struct http_op_output *got, const struct atrous_shape *s
         return -1;
     }
     return 0;
+}
+
+int http_op_zeros(struct http_op_args *a, const int64_t value[4], const int64_t filters[4],
+                  int64_t rate)
+{
+    memset(a, 0, sizeof(*a));
+    a->value_shape.rank = a->filters_shape.rank = 4;
+    memcpy(a->value_shape.dims, value, 4 * sizeof(int64_t));
+    memcpy(a->filters_shape.dims, filters, 4 * sizeof(int64_t));
+    a->value_count = (size_t)(value[0] * value[1] * value[2] * value[3]);
+    a->filters_count = (size_t)(filters[0] * filters[1] * filters[2] * filters[3]);
+    int64_t *out = malloc(4 * sizeof(int64_t));
+    float *v = calloc(a->value_count + 1, sizeof(float));
+    float *w = calloc(a->filters_count + 1, sizeof(float));
+    a->value = v;
+    a->filters = w;
+    a->output_shape = out;
+    if (out == NULL || v == NULL || w == NULL) {
+        http_op_zeros_free(a);
+        return -1;
+    }
+    out[0] = value[0];
+    out[1] = value[1];
+    out[2] = value[2];
+    out[3] = filters[2];
+    a->output_shape_len = 4;
+    a->rate = rate;
+    a->padding = "SAME";
+    return 0;
+}
+
+void http_op_zeros_free(struct http_op_args *a)
+{
+    free((void *)a->value);
+    free((void *)a->filters);
+    free((void *)a->output_shape);
+    memset(a, 0, sizeof(*a));
 }

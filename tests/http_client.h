@@ -52,11 +52,14 @@ const char *http_client_header(const struct http_client_response *r, const char 
 
 void http_client_response_free(struct http_client_response *r);
 
-/*
- * One request on a fresh connection: "METHOD target HTTP/1.1", Host, the given headers
- * ("Name: value" strings, NULL-terminated; may be NULL), Content-Length when body is not NULL,
- * then the body. Returns 0 with *out filled, or -1.
- */
+/* Sends one request on fd: "METHOD target HTTP/1.1", Host, the given headers ("Name: value"
+ * strings, NULL-terminated; may be NULL), Content-Length when body is not NULL, the body.
+ * Returns 0, or -1. */
+int http_client_send_request(int fd, const char *method, const char *target,
+                             const char *const *headers, const void *body, size_t len);
+
+/* One request on a fresh connection (as http_client_send_request sends it) and its answer.
+ * Returns 0 with *out filled, or -1. */
 int http_client_request(uint16_t port, const char *method, const char *target,
                         const char *const *headers, const void *body, size_t len,
                         struct http_client_response *out);
@@ -98,6 +101,12 @@ enum http_op_form {
     HTTP_OP_BINARY,
 };
 
+/* Sends the op in a form on fd, with an Accept header when accept is not NULL and extra
+ * headers (NULL-terminated, may be NULL); the answer is read later with http_client_read.
+ * Returns 0, or -1. */
+int http_op_send(int fd, const struct http_op_args *a, enum http_op_form form, const char *accept,
+                 const char *const *extra);
+
 /* POSTs the op in a form on a fresh connection, with an Accept header when accept is not
  * NULL and extra headers (NULL-terminated, may be NULL). Returns 0 with *out filled, or -1. */
 int http_op_call(uint16_t port, const struct http_op_args *a, enum http_op_form form,
@@ -124,6 +133,14 @@ int http_op_parse_binary(const struct http_client_response *r, struct http_op_ou
 void http_op_output_free(struct http_op_output *out);
 
 struct corpus_case;
+
+/* Fills a with a SAME-padded problem of these value and filters shapes (output shape from
+ * them), rate, and zeroed data that a owns. Returns 0, or -1 on out of memory. */
+int http_op_zeros(struct http_op_args *a, const int64_t value[4], const int64_t filters[4],
+                  int64_t rate);
+
+/* Frees what http_op_zeros allocated. */
+void http_op_zeros_free(struct http_op_args *a);
 
 /* The arguments of a corpus case (borrowed from it). */
 void http_op_args_from_case(const struct corpus_case *c, struct http_op_args *out);

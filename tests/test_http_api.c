@@ -264,8 +264,7 @@ static void test_http_accept_switches_the_answer_both_ways(void **state)
     struct fixture *f = *state;
     struct http_client_response r;
     assert_int_equal(
-        http_op_call(port_of(f), &f->args, HTTP_OP_JSON, "application/octet-stream", NULL, &r),
-        0);
+        http_op_call(port_of(f), &f->args, HTTP_OP_JSON, "application/octet-stream", NULL, &r), 0);
     assert_sample_output(f, &r, "application/octet-stream");
     assert_non_null(http_client_header(&r, "X-Output-Shape"));
     http_client_response_free(&r);
@@ -302,8 +301,7 @@ static void test_http_unsupported_accept_is_406(void **state)
 {
     struct fixture *f = *state;
     struct http_client_response r;
-    assert_int_equal(http_op_call(port_of(f), &f->args, HTTP_OP_JSON, "text/html", NULL, &r),
-                     0);
+    assert_int_equal(http_op_call(port_of(f), &f->args, HTTP_OP_JSON, "text/html", NULL, &r), 0);
     assert_error(&r, 406, "not_acceptable", NULL);
     http_client_response_free(&r);
 }
@@ -316,8 +314,7 @@ static void test_http_content_type_parameters_are_ignored(void **state)
     const char *headers[] = {"Content-Type: Application/JSON ; charset=utf-8", NULL};
     struct http_client_response r;
     assert_int_equal(
-        http_client_request(port_of(f), "POST", HTTP_CLIENT_OP_PATH, headers, body, len, &r),
-        0);
+        http_client_request(port_of(f), "POST", HTTP_CLIENT_OP_PATH, headers, body, len, &r), 0);
     assert_sample_output(f, &r, "application/json");
     http_client_response_free(&r);
     free(body);
@@ -332,8 +329,7 @@ static void test_http_unsupported_content_type_is_415(void **state)
     for (size_t i = 0; i < 3; i++) {
         struct http_client_response r;
         assert_int_equal(
-            http_client_request(port_of(f), "POST", HTTP_CLIENT_OP_PATH, cases[i], "{}", 2, &r),
-            0);
+            http_client_request(port_of(f), "POST", HTTP_CLIENT_OP_PATH, cases[i], "{}", 2, &r), 0);
         assert_error(&r, 415, "unsupported_media_type", NULL);
         http_client_response_free(&r);
     }
@@ -398,8 +394,7 @@ static void test_http_op_errors_name_the_argument(void **state)
     a.rate = 0;
     struct http_client_response r;
     for (int form = HTTP_OP_JSON; form <= HTTP_OP_BINARY; form++) {
-        assert_int_equal(http_op_call(port_of(f), &a, (enum http_op_form)form, NULL, NULL, &r),
-                         0);
+        assert_int_equal(http_op_call(port_of(f), &a, (enum http_op_form)form, NULL, NULL, &r), 0);
         assert_error(&r, 400, "invalid_argument", "rate");
         http_client_response_free(&r);
     }
@@ -469,8 +464,8 @@ static void test_http_request_id_is_echoed_when_sane(void **state)
     const char *spaced[] = {"X-Request-Id: two words", NULL};
     const char *const *insane[] = {too_long, spaced};
     for (size_t i = 0; i < 2; i++) {
-        assert_int_equal(
-            http_client_request(port_of(f), "GET", "/healthz", insane[i], NULL, 0, &r), 0);
+        assert_int_equal(http_client_request(port_of(f), "GET", "/healthz", insane[i], NULL, 0, &r),
+                         0);
         const char *id = http_client_header(&r, "X-Request-Id");
         assert_non_null(id);
         assert_int_equal(strlen(id), 24); /* generated instead */
@@ -593,8 +588,8 @@ static void test_http_random_problems_match_the_naive_loop(void **state)
             struct http_client_response r;
             struct http_op_output out;
             char why[512];
-            assert_int_equal(
-                http_op_call(port_of(f), &a, (enum http_op_form)form, NULL, NULL, &r), 0);
+            assert_int_equal(http_op_call(port_of(f), &a, (enum http_op_form)form, NULL, NULL, &r),
+                             0);
             if (r.status != 200)
                 fail_msg("%s: status %d: %s", c.name, r.status, r.body ? r.body : "");
             assert_int_equal(http_op_parse(&r, &out), 0);

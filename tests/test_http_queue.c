@@ -1,0 +1,218 @@
+/*
+ * test_http_queue.c - server/compute_queue.h (bounded admission, FIFO service by workers with
+ * their own workspaces, cancellation on shutdown) and server/metrics.h (counts, histograms and
+ * the Prometheus text they render).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "atrous_engine.h"
+#include "compute_queue.h"
+#include "metrics.h"
+
+/* A job that blocks until released, so a test controls exactly what runs when. */
+struct test_job {
+    struct atrousd_job job; /* first: the queue hands this pointer back */
+    pthread_mutex_t *lock;
+    pthread_cond_t *cond;
+    bool *release;
+    atomic_int *ran, *cancelled;
+    bool had_workspace;
+    int parallelism;
+};
+
+static void run(struct atrousd_job *job, struct atrous_workspace *ws)
+{
+    struct test_job *t = (struct test_job *)job;
+    t->had_workspace = ws != NULL;
+    t->parallelism = atrous_engine_thread_parallelism();
+    pthread_mutex_lock(t->lock);
+    while (!*t->release)
+        pthread_cond_wait(t->cond, t->lock);
+    pthread_mutex_unlock(t->lock);
+    atomic_fetch_add(t->ran, 1);
+}
+
+static void cancel(struct atrousd_job *job)
+{
+    struct test_job *t = (struct test_job *)job;
+    atomic_fetch_add(t->cancelled, 1);
+}
+
+static void wait_until(struct atrousd_queue *q, size_t active, size_t depth)
+{
+    for (int i = 0; i < 30000; i++) {
+        if (atrousd_queue_active(q) == active && atrousd_queue_depth(q) == depth)
+            return;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    fail_msg("queue never reached active %zu depth %zu", active, depth);
+}
+
+static void test_queue_admits_up_to_capacity_then_refuses(void **state)
+{
+    (void)state;
+    struct atrous_engine *engine = NULL;
+    struct atrousd_queue *q = NULL;
+    assert_int_equal(atrous_engine_create(NULL, &engine, NULL), ATROUS_OK);
+    struct atrousd_queue_config config = {.workers = 1, .omp_threads = 1, .capacity = 2};
+    assert_int_equal(atrousd_queue_create(engine, &config, &q, NULL), ATROUS_OK);
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+    bool release = false;
+    atomic_int ran = 0, cancelled = 0;
+    struct test_job jobs[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (struct test_job){.job = {.run = run, .cancel = cancel},
+                                    .lock = &lock,
+                                    .cond = &cond,
+                                    .release = &release,
+                                    .ran = &ran,
+                                    .cancelled = &cancelled};
+    }
+    /* One job runs (blocked), two wait: the queue is full. */
+    assert_true(atrousd_queue_reserve(q));
+    atrousd_queue_push(q, &jobs[0].job);
+    wait_until(q, 1, 0);
+    assert_true(atrousd_queue_reserve(q));
+    atrousd_queue_push(q, &jobs[1].job);
+    assert_true(atrousd_queue_reserve(q));
+    assert_int_equal(atrousd_queue_depth(q), 2); /* a reserved slot counts */
+    atrousd_queue_push(q, &jobs[2].job);
+    assert_false(atrousd_queue_reserve(q));
+    assert_int_equal(atrousd_queue_capacity(q), 2);
+
+    pthread_mutex_lock(&lock);
+    release = true;
+    pthread_cond_broadcast(&cond);
+    pthread_mutex_unlock(&lock);
+    wait_until(q, 0, 0);
+    assert_int_equal(atomic_load(&ran), 3);
+    assert_true(jobs[0].had_workspace);
+    assert_int_equal(jobs[0].parallelism, 1);
+
+    /* Reservations can be handed back. */
+    assert_true(atrousd_queue_reserve(q));
+    atrousd_queue_unreserve(q);
+    assert_int_equal(atrousd_queue_depth(q), 0);
+    atrousd_queue_free(q);
+    atrous_engine_free(engine);
+}
+
+static void *shutdown_thread(void *q)
+{
+    atrousd_queue_shutdown(q);
+    return NULL;
+}
+
+static void test_queue_shutdown_cancels_waiting_jobs(void **state)
+{
+    (void)state;
+    struct atrous_engine *engine = NULL;
+    struct atrousd_queue *q = NULL;
+    assert_int_equal(atrous_engine_create(NULL, &engine, NULL), ATROUS_OK);
+    struct atrousd_queue_config config = {.workers = 1, .omp_threads = 2, .capacity = 4};
+    assert_int_equal(atrousd_queue_create(engine, &config, &q, NULL), ATROUS_OK);
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+    bool release = false;
+    atomic_int ran = 0, cancelled = 0;
+    struct test_job jobs[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (struct test_job){.job = {.run = run, .cancel = cancel},
+                                    .lock = &lock,
+                                    .cond = &cond,
+                                    .release = &release,
+                                    .ran = &ran,
+                                    .cancelled = &cancelled};
+    }
+    for (int i = 0; i < 3; i++) {
+        assert_true(atrousd_queue_reserve(q));
+        atrousd_queue_push(q, &jobs[i].job);
+    }
+    wait_until(q, 1, 2);
+    assert_true(atrousd_queue_reserve(q)); /* reserved before shutdown, pushed after */
+    pthread_t closer;
+    assert_int_equal(pthread_create(&closer, NULL, shutdown_thread, q), 0);
+    wait_until(q, 1, 1); /* the two waiting jobs are unlinked; the reservation remains */
+    pthread_mutex_lock(&lock);
+    release = true; /* the running job finishes during shutdown */
+    pthread_cond_broadcast(&cond);
+    pthread_mutex_unlock(&lock);
+    pthread_join(closer, NULL);
+    assert_int_equal(atomic_load(&ran), 1);
+    assert_int_equal(atomic_load(&cancelled), 2);
+    assert_int_equal(jobs[0].parallelism, 2);
+    atrousd_queue_push(q, &jobs[3].job);
+    assert_int_equal(atomic_load(&cancelled), 3);
+    assert_false(atrousd_queue_reserve(q));
+    atrousd_queue_free(q);
+    atrous_engine_free(engine);
+}
+
+static void test_metrics_render_counts_and_histograms(void **state)
+{
+    (void)state;
+    struct atrousd_metrics *m = atrousd_metrics_create();
+    assert_non_null(m);
+    struct atrousd_request_sample ok = {.endpoint = ATROUSD_EP_OP,
+                                        .status = 200,
+                                        .total_us = 1500,
+                                        .bytes_in = 100,
+                                        .bytes_out = 40,
+                                        .has_stages = true,
+                                        .stage_us = {10, 20, 1000, 5}};
+    struct atrousd_request_sample lost = {.endpoint = ATROUSD_EP_UNKNOWN, .status = 0};
+    atrousd_metrics_record(m, &ok);
+    atrousd_metrics_record(m, &ok);
+    atrousd_metrics_record(m, &lost);
+    assert_int_equal(atrousd_metrics_count(m, ATROUSD_EP_OP, 200), 2);
+    assert_int_equal(atrousd_metrics_count(m, ATROUSD_EP_OP, 404), 0);
+    struct atrousd_metrics_snapshot snap = {.queue_depth = 3,
+                                            .version = "0.1.0",
+                                            .onednn_version = "2.6.3 \"x\"",
+                                            .cpu_isa = "avx512_core",
+                                            .avx512 = true};
+    size_t len = 0;
+    char *text = atrousd_metrics_render(m, &snap, &len);
+    assert_non_null(text);
+    assert_int_equal(strlen(text), len);
+    const char *expected[] = {
+        "atrousd_http_requests_total{endpoint=\"op\",status=\"200\"} 2\n",
+        "atrousd_http_requests_total{endpoint=\"other\",status=\"0\"} 1\n",
+        "atrousd_http_request_duration_seconds_bucket{endpoint=\"op\",le=\"0.001\"} 0\n",
+        "atrousd_http_request_duration_seconds_bucket{endpoint=\"op\",le=\"0.0025\"} 2\n",
+        "atrousd_http_request_duration_seconds_bucket{endpoint=\"op\",le=\"+Inf\"} 2\n",
+        "atrousd_http_request_duration_seconds_sum{endpoint=\"op\"} 0.003000\n",
+        "atrousd_http_request_duration_seconds_count{endpoint=\"op\"} 2\n",
+        "atrousd_op_stage_duration_seconds_count{stage=\"compute\"} 2\n",
+        "atrousd_http_request_bytes_total{endpoint=\"op\"} 200\n",
+        "atrousd_build_info{version=\"0.1.0\",onednn_version=\"2.6.3 \\\"x\\\"\"",
+        "# TYPE atrousd_queue_depth gauge\natrousd_queue_depth 3\n",
+    };
+    for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++) {
+        if (strstr(text, expected[i]) == NULL)
+            fail_msg("metrics lack: %s", expected[i]);
+    }
+    free(text);
+    atrousd_metrics_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_queue_admits_up_to_capacity_then_refuses),
+        cmocka_unit_test(test_queue_shutdown_cancels_waiting_jobs),
+        cmocka_unit_test(test_metrics_render_counts_and_histograms),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
