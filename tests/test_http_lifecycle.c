@@ -79,20 +79,48 @@ static void assert_unavailable(const struct http_client_response *r)
     http_error_free(&e);
 }
 
+/* A daemon with one upload held half-sent, which keeps a drain waiting. */
+struct held {
+    struct test_daemon d;
+    struct http_op_args a;
+    void *body;
+    size_t len;
+    int upload;
+};
+
+static void hold_upload(struct held *h, const char *const *args)
+{
+    memset(h, 0, sizeof(*h));
+    start(&h->d, args);
+    assert_int_equal(http_op_zeros(&h->a, small_value, small_filters, 2), 0);
+    h->upload = start_upload(&h->d, &h->a, &h->body, &h->len);
+}
+
+static void release_held(struct held *h)
+{
+    close(h->upload);
+    free(h->body);
+    http_op_zeros_free(&h->a);
+    test_daemon_stop(&h->d);
+}
+
+static void assert_exit_code(struct test_daemon *d, int code)
+{
+    assert_int_equal(test_daemon_wait_exit(d, WAIT_MS), 0);
+    assert_true(WIFEXITED(d->wait_status));
+    assert_int_equal(WEXITSTATUS(d->wait_status), code);
+}
+
 static void test_http_sigterm_drains_and_lets_an_upload_finish(void **state)
 {
     (void)state;
-    struct test_daemon d;
-    struct http_op_args a;
-    void *body = NULL;
-    size_t len = 0;
-    start(&d, NULL);
-    assert_int_equal(http_op_zeros(&a, small_value, small_filters, 2), 0);
-    int ready_conn = open_keep_alive(&d), op_conn = open_keep_alive(&d);
-    int upload = start_upload(&d, &a, &body, &len);
+    struct held h;
+    hold_upload(&h, NULL);
+    struct test_daemon *d = &h.d;
+    int ready_conn = open_keep_alive(d), op_conn = open_keep_alive(d);
 
-    assert_int_equal(test_daemon_signal(&d, SIGTERM), 0);
-    assert_int_equal(test_daemon_wait_log(&d, "\"msg\":\"draining\"", WAIT_MS), 0);
+    assert_int_equal(test_daemon_signal(d, SIGTERM), 0);
+    assert_int_equal(test_daemon_wait_log(d, "\"msg\":\"draining\"", WAIT_MS), 0);
 
     /* Open connections are still served, but told the truth. */
     struct http_client_response r;
@@ -101,35 +129,31 @@ static void test_http_sigterm_drains_and_lets_an_upload_finish(void **state)
     assert_unavailable(&r);
     assert_string_equal(http_client_header(&r, "Connection"), "close");
     http_client_response_free(&r);
-    assert_int_equal(http_op_send(op_conn, &a, HTTP_OP_JSON, NULL, NULL), 0);
+    assert_int_equal(http_op_send(op_conn, &h.a, HTTP_OP_JSON, NULL, NULL), 0);
     assert_int_equal(http_client_read(op_conn, false, HTTP_CLIENT_TIMEOUT_MS, &r), 0);
     assert_unavailable(&r);
     http_client_response_free(&r);
 
     /* No new connections. */
     errno = 0;
-    int refused = http_client_connect(d.port, HTTP_CLIENT_TIMEOUT_MS);
+    int refused = http_client_connect(d->port, HTTP_CLIENT_TIMEOUT_MS);
     assert_int_equal(refused, -1);
     assert_int_equal(errno, ECONNREFUSED);
 
     /* The request that was in flight completes. */
-    assert_int_equal(
-        http_client_send(upload, (char *)body + len / 2, len - len / 2, HTTP_CLIENT_TIMEOUT_MS), 0);
-    assert_int_equal(http_client_read(upload, false, HTTP_CLIENT_TIMEOUT_MS, &r), 0);
+    assert_int_equal(http_client_send(h.upload, (char *)h.body + h.len / 2, h.len - h.len / 2,
+                                      HTTP_CLIENT_TIMEOUT_MS),
+                     0);
+    assert_int_equal(http_client_read(h.upload, false, HTTP_CLIENT_TIMEOUT_MS, &r), 0);
     assert_int_equal(r.status, 200);
     assert_string_equal(http_client_header(&r, "X-Output-Shape"), "1,6,5,4");
     http_client_response_free(&r);
 
-    assert_int_equal(test_daemon_wait_exit(&d, WAIT_MS), 0);
-    assert_true(WIFEXITED(d.wait_status));
-    assert_int_equal(WEXITSTATUS(d.wait_status), 0);
-    assert_int_equal(test_daemon_wait_log(&d, "\"msg\":\"stopped\"", 1000), 0);
-    close(upload);
+    assert_exit_code(d, 0);
+    assert_int_equal(test_daemon_wait_log(d, "\"msg\":\"stopped\"", 1000), 0);
     close(ready_conn);
     close(op_conn);
-    free(body);
-    http_op_zeros_free(&a);
-    test_daemon_stop(&d);
+    release_held(&h);
 }
 
 static void test_http_sigterm_lets_a_computing_request_finish(void **state)
@@ -151,9 +175,7 @@ static void test_http_sigterm_lets_a_computing_request_finish(void **state)
     assert_int_equal(r.status, 200);
     assert_int_equal(r.body_len, 4 * 64 * 64 * 128 * sizeof(float));
     http_client_response_free(&r);
-    assert_int_equal(test_daemon_wait_exit(&d, WAIT_MS), 0);
-    assert_true(WIFEXITED(d.wait_status));
-    assert_int_equal(WEXITSTATUS(d.wait_status), 0);
+    assert_exit_code(&d, 0);
     close(fd);
     http_op_zeros_free(&a);
     test_daemon_stop(&d);
@@ -162,46 +184,26 @@ static void test_http_sigterm_lets_a_computing_request_finish(void **state)
 static void test_http_second_signal_exits_at_once(void **state)
 {
     (void)state;
-    struct test_daemon d;
-    struct http_op_args a;
-    void *body = NULL;
-    size_t len = 0;
-    start(&d, NULL);
-    assert_int_equal(http_op_zeros(&a, small_value, small_filters, 2), 0);
-    int upload = start_upload(&d, &a, &body, &len); /* holds the drain open */
-    assert_int_equal(test_daemon_signal(&d, SIGTERM), 0);
-    assert_int_equal(test_daemon_wait_log(&d, "\"msg\":\"draining\"", WAIT_MS), 0);
-    assert_int_equal(test_daemon_signal(&d, SIGINT), 0);
-    assert_int_equal(test_daemon_wait_exit(&d, WAIT_MS), 0);
-    assert_true(WIFEXITED(d.wait_status));
-    assert_int_equal(WEXITSTATUS(d.wait_status), 128 + SIGINT);
-    close(upload);
-    free(body);
-    http_op_zeros_free(&a);
-    test_daemon_stop(&d);
+    struct held h;
+    hold_upload(&h, NULL);
+    assert_int_equal(test_daemon_signal(&h.d, SIGTERM), 0);
+    assert_int_equal(test_daemon_wait_log(&h.d, "\"msg\":\"draining\"", WAIT_MS), 0);
+    assert_int_equal(test_daemon_signal(&h.d, SIGINT), 0);
+    assert_exit_code(&h.d, 128 + SIGINT);
+    release_held(&h);
 }
 
 static void test_http_drain_timeout_bounds_the_wait(void **state)
 {
     (void)state;
-    struct test_daemon d;
-    struct http_op_args a;
-    void *body = NULL;
-    size_t len = 0;
+    struct held h;
     const char *args[] = {"--drain-timeout", "1", NULL};
-    start(&d, args);
-    assert_int_equal(http_op_zeros(&a, small_value, small_filters, 2), 0);
-    int upload = start_upload(&d, &a, &body, &len); /* never finished */
-    assert_int_equal(test_daemon_signal(&d, SIGTERM), 0);
-    assert_int_equal(test_daemon_wait_exit(&d, WAIT_MS), 0);
-    assert_true(WIFEXITED(d.wait_status));
-    assert_int_equal(WEXITSTATUS(d.wait_status), 0);
-    assert_int_equal(test_daemon_wait_log(&d, "drain timeout", 1000), 0);
-    assert_int_equal(http_client_wait_closed(upload, HTTP_CLIENT_TIMEOUT_MS), 0);
-    close(upload);
-    free(body);
-    http_op_zeros_free(&a);
-    test_daemon_stop(&d);
+    hold_upload(&h, args); /* never finished */
+    assert_int_equal(test_daemon_signal(&h.d, SIGTERM), 0);
+    assert_exit_code(&h.d, 0);
+    assert_int_equal(test_daemon_wait_log(&h.d, "drain timeout", 1000), 0);
+    assert_int_equal(http_client_wait_closed(h.upload, HTTP_CLIENT_TIMEOUT_MS), 0);
+    release_held(&h);
 }
 
 static void test_http_health_probe_follows_readyz(void **state)

@@ -58,54 +58,85 @@ static void wait_until(struct atrousd_queue *q, size_t active, size_t depth)
     fail_msg("queue never reached active %zu depth %zu", active, depth);
 }
 
+/* A queue with four blockable jobs. */
+struct job_set {
+    struct atrous_engine *engine;
+    struct atrousd_queue *q;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool release;
+    atomic_int ran, cancelled;
+    struct test_job jobs[4];
+};
+
+static void job_set_init(struct job_set *s, int omp_threads, size_t capacity)
+{
+    memset(s, 0, sizeof(*s));
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->cond, NULL);
+    assert_int_equal(atrous_engine_create(NULL, &s->engine, NULL), ATROUS_OK);
+    struct atrousd_queue_config config = {
+        .workers = 1, .omp_threads = omp_threads, .capacity = capacity};
+    assert_int_equal(atrousd_queue_create(s->engine, &config, &s->q, NULL), ATROUS_OK);
+    for (int i = 0; i < 4; i++) {
+        s->jobs[i] = (struct test_job){.job = {.run = run, .cancel = cancel},
+                                       .lock = &s->lock,
+                                       .cond = &s->cond,
+                                       .release = &s->release,
+                                       .ran = &s->ran,
+                                       .cancelled = &s->cancelled};
+    }
+}
+
+/* Lets every blocked and future job finish. */
+static void job_set_release(struct job_set *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->release = true;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void job_set_free(struct job_set *s)
+{
+    atrousd_queue_free(s->q);
+    atrous_engine_free(s->engine);
+    pthread_cond_destroy(&s->cond);
+    pthread_mutex_destroy(&s->lock);
+}
+
+static void submit(struct job_set *s, int i)
+{
+    assert_true(atrousd_queue_reserve(s->q));
+    atrousd_queue_push(s->q, &s->jobs[i].job);
+}
+
 static void test_queue_admits_up_to_capacity_then_refuses(void **state)
 {
     (void)state;
-    struct atrous_engine *engine = NULL;
-    struct atrousd_queue *q = NULL;
-    assert_int_equal(atrous_engine_create(NULL, &engine, NULL), ATROUS_OK);
-    struct atrousd_queue_config config = {.workers = 1, .omp_threads = 1, .capacity = 2};
-    assert_int_equal(atrousd_queue_create(engine, &config, &q, NULL), ATROUS_OK);
-    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-    pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
-    bool release = false;
-    atomic_int ran = 0, cancelled = 0;
-    struct test_job jobs[4];
-    for (int i = 0; i < 4; i++) {
-        jobs[i] = (struct test_job){.job = {.run = run, .cancel = cancel},
-                                    .lock = &lock,
-                                    .cond = &cond,
-                                    .release = &release,
-                                    .ran = &ran,
-                                    .cancelled = &cancelled};
-    }
+    struct job_set s;
+    job_set_init(&s, 1, 2);
     /* One job runs (blocked), two wait: the queue is full. */
-    assert_true(atrousd_queue_reserve(q));
-    atrousd_queue_push(q, &jobs[0].job);
-    wait_until(q, 1, 0);
-    assert_true(atrousd_queue_reserve(q));
-    atrousd_queue_push(q, &jobs[1].job);
-    assert_true(atrousd_queue_reserve(q));
-    assert_int_equal(atrousd_queue_depth(q), 2); /* a reserved slot counts */
-    atrousd_queue_push(q, &jobs[2].job);
-    assert_false(atrousd_queue_reserve(q));
-    assert_int_equal(atrousd_queue_capacity(q), 2);
+    submit(&s, 0);
+    wait_until(s.q, 1, 0);
+    submit(&s, 1);
+    assert_true(atrousd_queue_reserve(s.q));
+    assert_int_equal(atrousd_queue_depth(s.q), 2); /* a reserved slot counts */
+    atrousd_queue_push(s.q, &s.jobs[2].job);
+    assert_false(atrousd_queue_reserve(s.q));
+    assert_int_equal(atrousd_queue_capacity(s.q), 2);
 
-    pthread_mutex_lock(&lock);
-    release = true;
-    pthread_cond_broadcast(&cond);
-    pthread_mutex_unlock(&lock);
-    wait_until(q, 0, 0);
-    assert_int_equal(atomic_load(&ran), 3);
-    assert_true(jobs[0].had_workspace);
-    assert_int_equal(jobs[0].parallelism, 1);
+    job_set_release(&s);
+    wait_until(s.q, 0, 0);
+    assert_int_equal(atomic_load(&s.ran), 3);
+    assert_true(s.jobs[0].had_workspace);
+    assert_int_equal(s.jobs[0].parallelism, 1);
 
     /* Reservations can be handed back. */
-    assert_true(atrousd_queue_reserve(q));
-    atrousd_queue_unreserve(q);
-    assert_int_equal(atrousd_queue_depth(q), 0);
-    atrousd_queue_free(q);
-    atrous_engine_free(engine);
+    assert_true(atrousd_queue_reserve(s.q));
+    atrousd_queue_unreserve(s.q);
+    assert_int_equal(atrousd_queue_depth(s.q), 0);
+    job_set_free(&s);
 }
 
 static void *shutdown_thread(void *q)
@@ -117,46 +148,24 @@ static void *shutdown_thread(void *q)
 static void test_queue_shutdown_cancels_waiting_jobs(void **state)
 {
     (void)state;
-    struct atrous_engine *engine = NULL;
-    struct atrousd_queue *q = NULL;
-    assert_int_equal(atrous_engine_create(NULL, &engine, NULL), ATROUS_OK);
-    struct atrousd_queue_config config = {.workers = 1, .omp_threads = 2, .capacity = 4};
-    assert_int_equal(atrousd_queue_create(engine, &config, &q, NULL), ATROUS_OK);
-    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-    pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
-    bool release = false;
-    atomic_int ran = 0, cancelled = 0;
-    struct test_job jobs[4];
-    for (int i = 0; i < 4; i++) {
-        jobs[i] = (struct test_job){.job = {.run = run, .cancel = cancel},
-                                    .lock = &lock,
-                                    .cond = &cond,
-                                    .release = &release,
-                                    .ran = &ran,
-                                    .cancelled = &cancelled};
-    }
-    for (int i = 0; i < 3; i++) {
-        assert_true(atrousd_queue_reserve(q));
-        atrousd_queue_push(q, &jobs[i].job);
-    }
-    wait_until(q, 1, 2);
-    assert_true(atrousd_queue_reserve(q)); /* reserved before shutdown, pushed after */
+    struct job_set s;
+    job_set_init(&s, 2, 4);
+    for (int i = 0; i < 3; i++)
+        submit(&s, i);
+    wait_until(s.q, 1, 2);
+    assert_true(atrousd_queue_reserve(s.q)); /* reserved before shutdown, pushed after */
     pthread_t closer;
-    assert_int_equal(pthread_create(&closer, NULL, shutdown_thread, q), 0);
-    wait_until(q, 1, 1); /* the two waiting jobs are unlinked; the reservation remains */
-    pthread_mutex_lock(&lock);
-    release = true; /* the running job finishes during shutdown */
-    pthread_cond_broadcast(&cond);
-    pthread_mutex_unlock(&lock);
+    assert_int_equal(pthread_create(&closer, NULL, shutdown_thread, s.q), 0);
+    wait_until(s.q, 1, 1); /* the two waiting jobs are unlinked; the reservation remains */
+    job_set_release(&s);   /* the running job finishes during shutdown */
     pthread_join(closer, NULL);
-    assert_int_equal(atomic_load(&ran), 1);
-    assert_int_equal(atomic_load(&cancelled), 2);
-    assert_int_equal(jobs[0].parallelism, 2);
-    atrousd_queue_push(q, &jobs[3].job);
-    assert_int_equal(atomic_load(&cancelled), 3);
-    assert_false(atrousd_queue_reserve(q));
-    atrousd_queue_free(q);
-    atrous_engine_free(engine);
+    assert_int_equal(atomic_load(&s.ran), 1);
+    assert_int_equal(atomic_load(&s.cancelled), 2);
+    assert_int_equal(s.jobs[0].parallelism, 2);
+    atrousd_queue_push(s.q, &s.jobs[3].job);
+    assert_int_equal(atomic_load(&s.cancelled), 3);
+    assert_false(atrousd_queue_reserve(s.q));
+    job_set_free(&s);
 }
 
 static void test_metrics_render_counts_and_histograms(void **state)
