@@ -282,11 +282,15 @@ build_image() {
     log "building $IMAGE (log: $RUN_DIR/build.log)"
     if timeout 1200 docker build "${NO_CACHE[@]}" --network "$BUILD_NETWORK" "${BUILD_ARGS[@]}" \
         -f "$REPO/docker/Dockerfile" -t "$IMAGE" "$REPO" >"$RUN_DIR/build.log" 2>&1; then
-        local secs size
+        local secs size steps cached
         secs=$(since "$start")
         size=$(docker image inspect -f '{{.Size}}' "$IMAGE" | awk '{ printf "%.1f MB", $1 / 1e6 }')
+        # The legacy builder prints "Using cache" per cached step; BuildKit prints CACHED.
+        # (FROM and the ARG before it never report a cache hit, so they are not counted.)
+        steps=$(grep '^Step [0-9]' "$RUN_DIR/build.log" | grep -vc ': FROM \|: ARG BASE_IMAGE')
+        cached=$(grep -c 'Using cache\|CACHED' "$RUN_DIR/build.log")
         pass "built $IMAGE in ${secs}s${NO_CACHE:+ (--no-cache)}"
-        measure "image $IMAGE: $size; build ${secs}s${NO_CACHE:+ (--no-cache, cold)}"
+        measure "image $IMAGE: $size; build ${secs}s${NO_CACHE:+ (--no-cache, cold)}, $cached of $steps steps from cache"
     else
         grep -v '^ ---> \|^Removing intermediate' "$RUN_DIR/build.log" | tail -n 30 >&2
         fail "docker build $IMAGE (see $RUN_DIR/build.log)"
