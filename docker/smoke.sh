@@ -28,7 +28,10 @@
 # The whole run is bounded by ATROUSD_SMOKE_TIMEOUT seconds (default 1800).
 # Env: ATROUSD_IMAGE (atrousd:latest), ATROUSD_SMOKE_CASE (a corpus file name),
 #      ATROUSD_DOCKER_DATA_ROOT (/var/tmp/atrousd-dockerd), DOCKER_HOST (an engine to use),
-#      DOCKER_BUILD_NETWORK (host or default: skip the bridge check).
+#      DOCKER_BUILD_NETWORK (host or default: skip the bridge check), ATROUSD_SMOKE_KEEP_LOGS=1
+#      (keep the run's logs even when it passes; a failed run always keeps them),
+#      ATROUSD_SMOKE_CONTEXT=head (build the committed tree, git archive HEAD, instead of the
+#      work tree with whatever is uncommitted in it).
 set -uo pipefail
 
 # Bound the whole run; the child gets SIGTERM at the limit and still cleans up.
@@ -130,7 +133,12 @@ cleanup() {
     fi
     summary
     if [ "$FAILED" = 0 ] && [ "$rc" = 0 ]; then
-        rm -rf "$RUN_DIR"
+        if [ -n "${ATROUSD_SMOKE_KEEP_LOGS:-}" ]; then
+            rm -rf "$RUN_DIR/exec"
+            log "logs kept in $RUN_DIR"
+        else
+            rm -rf "$RUN_DIR"
+        fi
         exit 0
     fi
     log "logs kept in $RUN_DIR"
@@ -277,11 +285,21 @@ choose_build_network() {
 }
 
 build_image() {
-    local start
+    local start ctx=$REPO what="the work tree"
+    # ATROUSD_SMOKE_CONTEXT=head builds what is committed (git archive HEAD), not the work tree.
+    if [ "${ATROUSD_SMOKE_CONTEXT:-worktree}" = head ]; then
+        ctx=$RUN_DIR/context
+        mkdir -p "$ctx"
+        if ! git -C "$REPO" archive HEAD | tar -x -C "$ctx"; then
+            fail "git archive HEAD for the build context"
+            return 1
+        fi
+        what="HEAD ($(git -C "$REPO" rev-parse --short HEAD))"
+    fi
     start=$(now)
-    log "building $IMAGE (log: $RUN_DIR/build.log)"
+    log "building $IMAGE from $what (log: $RUN_DIR/build.log)"
     if timeout 1200 docker build "${NO_CACHE[@]}" --network "$BUILD_NETWORK" "${BUILD_ARGS[@]}" \
-        -f "$REPO/docker/Dockerfile" -t "$IMAGE" "$REPO" >"$RUN_DIR/build.log" 2>&1; then
+        -f "$ctx/docker/Dockerfile" -t "$IMAGE" "$ctx" >"$RUN_DIR/build.log" 2>&1; then
         local secs size steps cached
         secs=$(since "$start")
         size=$(docker image inspect -f '{{.Size}}' "$IMAGE" | awk '{ printf "%.1f MB", $1 / 1e6 }')
@@ -289,7 +307,7 @@ build_image() {
         # (FROM and the ARG before it never report a cache hit, so they are not counted.)
         steps=$(grep '^Step [0-9]' "$RUN_DIR/build.log" | grep -vc ': FROM \|: ARG BASE_IMAGE')
         cached=$(grep -c 'Using cache\|CACHED' "$RUN_DIR/build.log")
-        pass "built $IMAGE in ${secs}s${NO_CACHE:+ (--no-cache)}"
+        pass "built $IMAGE from $what in ${secs}s${NO_CACHE:+ (--no-cache)}"
         measure "image $IMAGE: $size; build ${secs}s${NO_CACHE:+ (--no-cache, cold)}, $cached of $steps steps from cache"
     else
         grep -v '^ ---> \|^Removing intermediate' "$RUN_DIR/build.log" | tail -n 30 >&2
