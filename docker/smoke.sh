@@ -20,7 +20,8 @@
 #     CPU of quota, and that it runs as a non-root uid on a read-only root
 #  6. sends a conformance case (tests/data/conformance/valid/) as JSON and as binary and
 #     compares with |got-exp| <= 1e-4 + 1e-4*|exp|; stops it and expects exit code 0 (SIGTERM)
-#  7. brings up docker/compose.yaml (2 replicas behind nginx) and sends requests through nginx
+#  7. brings up docker/compose.yaml (2 replicas behind nginx), sends requests through nginx,
+#     then stops one replica and expects nginx to route every request to the other
 #  8. validates docker/k8s/ (docker/k8s-check.py: kubectl apply --dry-run=client and more)
 #  9. removes every container, network and compose project it started, stops its dockerd
 #
@@ -472,6 +473,23 @@ compose_stack() {
     else
         cat "$RUN_DIR/conformance-lb.log" >&2
         fail "through nginx: conformance case"
+    fi
+    # Health-based routing: with one replica stopped, nginx must route every request to the
+    # other (the first one to the stopped replica fails to connect and is retried).
+    local victim
+    victim=$("${COMPOSE[@]}" ps -q atrousd 2>/dev/null | head -n 1)
+    if [ -z "$victim" ] || ! docker stop -t 30 "$victim" >/dev/null 2>&1; then
+        fail "could not stop a replica for the failover check"
+        return 1
+    fi
+    start=$(now)
+    if python3 "$REPO/docker/conformance-request.py" "$lb" "$CASE_FILE" binary --repeat 4 \
+        >"$RUN_DIR/conformance-failover.log" 2>&1; then
+        cat "$RUN_DIR/conformance-failover.log" >&2
+        pass "one replica stopped: nginx routed 4 of 4 requests to the other, in $(since "$start")s"
+    else
+        cat "$RUN_DIR/conformance-failover.log" >&2
+        fail "one replica stopped: requests through nginx failed"
     fi
 }
 
