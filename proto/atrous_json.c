@@ -595,13 +595,16 @@ static enum atrous_status read_padding(struct parser *ps, struct atrous_request 
 
 static enum atrous_status read_dtype(struct parser *ps)
 {
-    char dtype[32], text[ATROUS__QUOTE_SIZE];
+    /* len is the string's full length, which may exceed what dtype holds; atrous__quote reads
+     * at most ATROUS__QUOTE_MAX bytes, so the buffer must hold that many (a fuzzer found a
+     * stack overflow when it held 31). */
+    char dtype[ATROUS__QUOTE_MAX + 1], text[ATROUS__QUOTE_SIZE];
     size_t len;
     enum atrous_status st;
     const size_t at = atrous__jr_offset(&ps->r);
     if (!atrous__jr_peek_is(&ps->r, '"'))
         return wrong_kind(ps, "dtype", "dtype must be the string \"float32\"");
-    if ((st = atrous__jr_string(&ps->r, dtype, sizeof(dtype) - 1, &len)))
+    if ((st = atrous__jr_string(&ps->r, dtype, ATROUS__QUOTE_MAX, &len)))
         return st;
     if (key_is(dtype, len, "float32"))
         return ATROUS_OK;

@@ -756,6 +756,18 @@ static void test_json_accepts_only_float32_dtype(void **state)
                     "got a number");
 }
 
+/* Regression (found by fuzz_json): a dtype string longer than the decoder's buffer made the
+ * error message quote bytes past the buffer's end (a stack overflow under ASan). */
+static void test_json_quotes_a_long_dtype_without_overflow(void **state)
+{
+    (void)state;
+    assert_rejected("{\"dtype\":\"{}{302,-0.902450681,-0.615747631,0.523257077,-0.600345552\"}",
+                    "dtype", "{}{302,-0.902450681,-0.615747631,0.52325...\" at byte 9");
+    assert_rejected(DOC(T1, T1, "[1,1,1,1]", "1",
+                        "\"SAME\", \"dtype\": \"float32float32float32float32float32float32\""),
+                    "dtype", "only \"float32\"");
+}
+
 static void test_json_padding_must_be_a_string(void **state)
 {
     (void)state;
@@ -1211,6 +1223,7 @@ int main(void)
         cmocka_unit_test(test_json_rejects_duplicate_fields),
         cmocka_unit_test(test_json_rejects_missing_required_fields),
         cmocka_unit_test(test_json_accepts_only_float32_dtype),
+        cmocka_unit_test(test_json_quotes_a_long_dtype_without_overflow),
         cmocka_unit_test(test_json_padding_must_be_a_string),
         cmocka_unit_test(test_json_padding_decodes_escapes_and_keeps_its_true_length),
         cmocka_unit_test(test_json_rejects_bad_escapes_and_lone_surrogates),
