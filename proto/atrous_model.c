@@ -20,6 +20,7 @@
 
 #include <jansson.h>
 
+#include "atrous_kserve_dom.h"
 #include "atrous_npy.h"
 
 /* Longest filters file name (one path component). */
@@ -117,8 +118,7 @@ static enum atrous_status get_int(const json_t *v, const char *path, const char 
                                   int64_t *out, struct atrous_error *err)
 {
     if (!json_is_integer(v))
-        return fail(err, ATROUS_INVALID_ARGUMENT, path, field, "\"%s\" must be an integer",
-                    field);
+        return fail(err, ATROUS_INVALID_ARGUMENT, path, field, "\"%s\" must be an integer", field);
     *out = (int64_t)json_integer_value(v);
     return ATROUS_OK;
 }
@@ -148,17 +148,10 @@ static enum atrous_status only_known_keys(const json_t *obj, const char *const *
                                           const char *path, const char *where,
                                           struct atrous_error *err)
 {
-    const char *key;
-    json_t *value;
-    json_object_foreach((json_t *)obj, key, value) {
-        bool known = false;
-        for (const char *const *n = names; *n && !known; n++)
-            known = strcmp(key, *n) == 0;
-        if (!known)
-            return fail(err, ATROUS_INVALID_ARGUMENT, path, key, "unknown key \"%s\"%s", key,
-                        where);
-    }
-    return ATROUS_OK;
+    const char *key = atrous__dom_unknown_key(obj, names);
+    if (key == NULL)
+        return ATROUS_OK;
+    return fail(err, ATROUS_INVALID_ARGUMENT, path, key, "unknown key \"%s\"%s", key, where);
 }
 
 static enum atrous_status parse_name_version(struct atrous_model *m, const json_t *root,
@@ -191,8 +184,7 @@ static enum atrous_status parse_name_version(struct atrous_model *m, const json_
         snprintf(m->version, sizeof(m->version), "1");
     } else if (json_is_integer(version) && json_integer_value(version) >= 1 &&
                json_integer_value(version) < 1000000000000000000LL) {
-        snprintf(m->version, sizeof(m->version), "%" PRId64,
-                 (int64_t)json_integer_value(version));
+        snprintf(m->version, sizeof(m->version), "%" PRId64, (int64_t)json_integer_value(version));
     } else if (json_is_string(version) &&
                version_text_valid(json_string_value(version), json_string_length(version))) {
         snprintf(m->version, sizeof(m->version), "%s", json_string_value(version));
@@ -231,9 +223,8 @@ static enum atrous_status parse_op(struct atrous_model *m, const json_t *root, c
 }
 
 /* "filters": {"shape": [...], "file": "..."}: checks the entry and reads the file. */
-static enum atrous_status parse_filters(struct atrous_model *m, const json_t *root,
-                                        const char *dir, const char *path,
-                                        const struct atrous_model_limits *limits,
+static enum atrous_status parse_filters(struct atrous_model *m, const json_t *root, const char *dir,
+                                        const char *path, const struct atrous_model_limits *limits,
                                         struct atrous_error *err)
 {
     static const char *const keys[] = {"shape", "file", NULL};
@@ -282,8 +273,8 @@ static enum atrous_status parse_filters(struct atrous_model *m, const json_t *ro
 }
 
 /* input_shape, max_batch_size, warmup: the optional members about the input. */
-static enum atrous_status parse_input(struct atrous_model *m, const json_t *root,
-                                      const char *path, struct atrous_error *err)
+static enum atrous_status parse_input(struct atrous_model *m, const json_t *root, const char *path,
+                                      struct atrous_error *err)
 {
     enum atrous_status st;
     const int64_t ic = m->filters_shape.dims[3];
@@ -316,8 +307,8 @@ static enum atrous_status parse_input(struct atrous_model *m, const json_t *root
                         "\"warmup\" must be a list of at most %d value shapes [N, H, W, IC]",
                         ATROUS_MODEL_WARMUP_MAX);
         for (size_t i = 0; i < json_array_size(warmup); i++)
-            if ((st = get_dims4(json_array_get(warmup, i), path, "warmup", 1, false,
-                                m->warmup[i], err)))
+            if ((st = get_dims4(json_array_get(warmup, i), path, "warmup", 1, false, m->warmup[i],
+                                err)))
                 return st;
         m->warmup_count = json_array_size(warmup);
     }
@@ -350,9 +341,9 @@ static enum atrous_status check_runnable(const struct atrous_model *m, const cha
 enum atrous_status atrous_model_load(const char *dir, const struct atrous_model_limits *limits,
                                      struct atrous_model **out, struct atrous_error *err)
 {
-    static const char *const keys[] = {"name",        "version",        "rate",   "padding",
-                                       "filters",     "input_shape",    "warmup",
-                                       "max_batch_size", NULL};
+    static const char *const keys[] = {"name",    "version",        "rate",
+                                       "padding", "filters",        "input_shape",
+                                       "warmup",  "max_batch_size", NULL};
     enum atrous_status st = ATROUS_OK;
     char path[PATH_MAX];
     char *text = NULL;
@@ -365,8 +356,7 @@ enum atrous_status atrous_model_load(const char *dir, const struct atrous_model_
         st = atrous_error_set(err, ATROUS_NO_MEMORY, "", "%s: out of memory", dir);
         goto out;
     }
-    if (snprintf(path, sizeof(path), "%s/%s", dir, ATROUS_MODEL_CONFIG_FILE) >=
-        (int)sizeof(path)) {
+    if (snprintf(path, sizeof(path), "%s/%s", dir, ATROUS_MODEL_CONFIG_FILE) >= (int)sizeof(path)) {
         st = fail(err, ATROUS_INVALID_ARGUMENT, dir, "", "path too long");
         goto out;
     }
@@ -383,8 +373,7 @@ enum atrous_status atrous_model_load(const char *dir, const struct atrous_model_
         goto out;
     }
     if ((st = only_known_keys(root, keys, path, "", err)) ||
-        (st = parse_name_version(m, root, dir, path, err)) ||
-        (st = parse_op(m, root, path, err)) ||
+        (st = parse_name_version(m, root, dir, path, err)) || (st = parse_op(m, root, path, err)) ||
         (st = parse_filters(m, root, dir, path, limits, err)) ||
         (st = parse_input(m, root, path, err)) || (st = check_runnable(m, path, err)))
         goto out;
@@ -408,8 +397,8 @@ void atrous_model_free(struct atrous_model *model)
 }
 
 enum atrous_status atrous_model_output_shape(const struct atrous_model *model,
-                                             const struct atrous_shape *value_shape,
-                                             int64_t out[4], struct atrous_error *err)
+                                             const struct atrous_shape *value_shape, int64_t out[4],
+                                             struct atrous_error *err)
 {
     char text[160];
     atrous_shape_format(value_shape, text, sizeof(text));
@@ -426,9 +415,8 @@ enum atrous_status atrous_model_output_shape(const struct atrous_model *model,
                                     "value shape %s does not fit model '%s' input [%" PRId64
                                     ", %" PRId64 ", %" PRId64 ", %" PRId64 "] (-1: any) at "
                                     "dimension %d",
-                                    text, model->name, model->input_shape[0],
-                                    model->input_shape[1], model->input_shape[2],
-                                    model->input_shape[3], i);
+                                    text, model->name, model->input_shape[0], model->input_shape[1],
+                                    model->input_shape[2], model->input_shape[3], i);
     }
     if (model->max_batch_size > 0 && value_shape->dims[0] > model->max_batch_size)
         return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "value",
@@ -474,8 +462,7 @@ enum atrous_status atrous_model_prepare(struct atrous_model *model, struct atrou
     struct atrous_filters *filters = NULL;
     if (model->prepared != NULL)
         return ATROUS_OK;
-    if ((st = atrous_filters_create(engine, &model->filters_shape, model->filters, &filters,
-                                    err)))
+    if ((st = atrous_filters_create(engine, &model->filters_shape, model->filters, &filters, err)))
         goto out;
     for (size_t i = 0; i < model->warmup_count; i++) {
         struct atrous_shape shape;

@@ -38,16 +38,16 @@
 #include "atrous_op.h"
 #include "atrous_tensor.h"
 
-#define ATROUS_MODEL_NAME_MAX 64
-#define ATROUS_MODEL_VERSION_MAX 18 /* digits: below 10^18, so any version fits int64 */
-#define ATROUS_MODEL_WARMUP_MAX 8
-#define ATROUS_MODEL_CONFIG_FILE "config.json"
+#define ATROUS_MODEL_NAME_MAX         64
+#define ATROUS_MODEL_VERSION_MAX      18 /* digits: below 10^18, so any version fits int64 */
+#define ATROUS_MODEL_WARMUP_MAX       8
+#define ATROUS_MODEL_CONFIG_FILE      "config.json"
 #define ATROUS_MODEL_CONFIG_MAX_BYTES (1 << 20)
 #define ATROUS_MODEL_REPO_DEFAULT_MAX 1024
 
 /* The name of the built-in model that takes filters, output_shape, rate and padding from each
  * request (KServe v2 only). No repository model may take it. */
-#define ATROUS_GENERIC_MODEL_NAME "atrous_conv2d_transpose"
+#define ATROUS_GENERIC_MODEL_NAME    "atrous_conv2d_transpose"
 #define ATROUS_GENERIC_MODEL_VERSION "1"
 
 struct atrous_model {
@@ -59,12 +59,12 @@ struct atrous_model {
     struct atrous_shape filters_shape; /* [KH, KW, OC, IC] */
     float *filters;                    /* TensorFlow layout, aligned, owned */
     size_t filters_elements;
-    int64_t input_shape[4];            /* -1 where the request chooses; [3] is always IC */
-    int64_t max_batch_size;            /* 0: not limited */
+    int64_t input_shape[4]; /* -1 where the request chooses; [3] is always IC */
+    int64_t max_batch_size; /* 0: not limited */
     int64_t warmup[ATROUS_MODEL_WARMUP_MAX][4];
     size_t warmup_count;
-    char *dir;                         /* the folder it was loaded from (owned) */
-    struct atrous_filters *prepared;   /* owned; NULL until atrous_model_prepare() */
+    char *dir;                       /* the folder it was loaded from (owned) */
+    struct atrous_filters *prepared; /* owned; NULL until atrous_model_prepare() */
 };
 
 struct atrous_model_limits {
@@ -93,8 +93,8 @@ void atrous_model_free(struct atrous_model *model);
  * ATROUS_INVALID_ARGUMENT.
  */
 enum atrous_status atrous_model_output_shape(const struct atrous_model *model,
-                                             const struct atrous_shape *value_shape,
-                                             int64_t out[4], struct atrous_error *err);
+                                             const struct atrous_shape *value_shape, int64_t out[4],
+                                             struct atrous_error *err);
 
 /* The validated problem of running the model on a value of this shape (output shape by the
  * rule, then atrous_op_validate with limits, which may be NULL). */
@@ -121,9 +121,10 @@ typedef void (*atrous_model_report_fn)(void *ctx, const char *dir, const struct 
  * Loads every model folder of root (sub-folders not starting with '.'; plain files such as a
  * README are ignored), in name order. A folder that fails is reported through report (which
  * may be NULL) and skipped; the others still load. When two folders hold the same name and
- * version, the first in folder-name order loads and the other is reported. Fails as a whole only when root cannot be read, holds more
- * than max_models folders, or memory runs out. *out is owned by the caller
- * (atrous_model_repo_free); *failed (may be NULL) receives the count of folders reported.
+ * version, the first in folder-name order loads and the other is reported. Fails as a whole only
+ * when root cannot be read, holds more than max_models folders, or memory runs out. *out is owned
+ * by the caller (atrous_model_repo_free); *failed (may be NULL) receives the count of folders
+ * reported.
  */
 enum atrous_status atrous_model_repo_load(const char *root,
                                           const struct atrous_model_limits *limits,

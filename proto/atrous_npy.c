@@ -152,8 +152,7 @@ static enum atrous_status scan_shape(struct scan *s, struct atrous_shape *out,
 }
 
 enum atrous_status atrous_npy_parse_header(const void *buf, size_t len,
-                                           struct atrous_npy_header *out,
-                                           struct atrous_error *err)
+                                           struct atrous_npy_header *out, struct atrous_error *err)
 {
     enum atrous_status st;
     size_t size;
@@ -207,9 +206,10 @@ enum atrous_status atrous_npy_parse_header(const void *buf, size_t len,
         }
     }
     if (!seen_descr || !seen_order || !seen_shape)
-        return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "",
-                                ".npy header lacks '%s'",
-                                !seen_descr ? "descr" : !seen_order ? "fortran_order" : "shape");
+        return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "", ".npy header lacks '%s'",
+                                !seen_descr   ? "descr"
+                                : !seen_order ? "fortran_order"
+                                              : "shape");
     skip_space(&s);
     if (s.p != s.end)
         return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "",
@@ -236,8 +236,8 @@ static bool read_at(int fd, void *buf, size_t len, off_t offset)
 
 /* Element count of expected, bounded by max_elements and the hard ceiling. */
 static enum atrous_status expected_elements(const char *path, const struct atrous_shape *expected,
-                                            size_t max_elements, const char *field,
-                                            size_t *out, struct atrous_error *err)
+                                            size_t max_elements, const char *field, size_t *out,
+                                            struct atrous_error *err)
 {
     enum atrous_status st = atrous_shape_elements(expected, field, out, err);
     if (st != ATROUS_OK)
@@ -348,8 +348,8 @@ enum atrous_status atrous_npy_read_f32(const char *path, const struct atrous_sha
         atrous_shape_format(expected, want, sizeof(want));
         atrous_shape_format(&h.shape, got, sizeof(got));
         st = atrous_error_set(err, ATROUS_INVALID_ARGUMENT, field,
-                              "%s: the array's shape %s differs from the configured %s", path,
-                              got, want);
+                              "%s: the array's shape %s differs from the configured %s", path, got,
+                              want);
         goto out;
     }
     /* elements * 4 fits (elements <= INT32_MAX) and header_size is at most 64 KiB. */
@@ -375,8 +375,7 @@ out:
     return st;
 }
 
-enum atrous_status atrous_npy_read_raw_f32(const char *path,
-                                           const struct atrous_shape *expected,
+enum atrous_status atrous_npy_read_raw_f32(const char *path, const struct atrous_shape *expected,
                                            size_t max_elements, const char *field, float **out,
                                            struct atrous_error *err)
 {

@@ -28,11 +28,11 @@
 #define ATROUS_NPY_DESCR_MAX 32
 
 struct atrous_npy_header {
-    int major, minor;                    /* 1.0, 2.0 or 3.0 */
+    int major, minor;                     /* 1.0, 2.0 or 3.0 */
     char descr[ATROUS_NPY_DESCR_MAX + 1]; /* "<f4" */
     bool fortran_order;
-    struct atrous_shape shape;           /* rank 0..ATROUS_MAX_RANK, dims >= 0 */
-    size_t data_offset;                  /* bytes from the start of the file to the data */
+    struct atrous_shape shape; /* rank 0..ATROUS_MAX_RANK, dims >= 0 */
+    size_t data_offset;        /* bytes from the start of the file to the data */
 };
 
 /*
@@ -50,8 +50,7 @@ enum atrous_status atrous_npy_header_size(const void *prefix, size_t len, size_t
  * (at most ATROUS_MAX_RANK of them). ATROUS_INVALID_ARGUMENT with the reason otherwise.
  */
 enum atrous_status atrous_npy_parse_header(const void *buf, size_t len,
-                                           struct atrous_npy_header *out,
-                                           struct atrous_error *err);
+                                           struct atrous_npy_header *out, struct atrous_error *err);
 
 /*
  * Reads the float32 array of a .npy file whose shape must equal expected: dtype '<f4',
@@ -70,8 +69,7 @@ enum atrous_status atrous_npy_read_f32(const char *path, const struct atrous_sha
  * size must be elements * 4): the form for tools that write bare arrays (tofile). Same
  * contract as atrous_npy_read_f32.
  */
-enum atrous_status atrous_npy_read_raw_f32(const char *path,
-                                           const struct atrous_shape *expected,
+enum atrous_status atrous_npy_read_raw_f32(const char *path, const struct atrous_shape *expected,
                                            size_t max_elements, const char *field, float **out,
                                            struct atrous_error *err);
 

@@ -23,12 +23,12 @@ static const int64_t sizes[][3] = {
     {1, 8, 8}, {1, 17, 5}, {2, 32, 32}, {3, 9, 31}, {1, 64, 48}, {4, 6, 6}, {1, 1, 1},
 };
 #define SIZE_COUNT (sizeof(sizes) / sizeof(sizes[0]))
-#define KH 3
-#define KW 3
-#define OC 16
-#define IC 8
-#define RATE 2
-#define THREADS 4
+#define KH         3
+#define KW         3
+#define OC         16
+#define IC         8
+#define RATE       2
+#define THREADS    4
 
 static void fill(float *data, size_t count, uint32_t seed)
 {
@@ -195,9 +195,9 @@ static void test_filters_alternate_with_raw_runs_on_one_workspace(void **state)
     assert_non_null(got);
     fill(other, count, 777);
     assert_int_equal(atrous_workspace_create(s->engine, &ws, &err), ATROUS_OK);
-    assert_int_equal(atrous_engine_run(s->engine, ws, &c->problem, c->value, other,
-                                       other_expected, &err),
-                     ATROUS_OK);
+    assert_int_equal(
+        atrous_engine_run(s->engine, ws, &c->problem, c->value, other, other_expected, &err),
+        ATROUS_OK);
     assert_int_equal(atrous_filters_create(s->engine, &s->filters_shape, s->filters, &f, &err),
                      ATROUS_OK);
     for (int i = 0; i < 3; i++) {
@@ -291,9 +291,8 @@ static void test_filters_empty_batch_gives_empty_output(void **state)
     assert_int_equal(atrous_filters_create(s->engine, &s->filters_shape, s->filters, &f, &err),
                      ATROUS_OK);
     assert_int_equal(atrous_filters_prepare(s->engine, f, &p, &err), ATROUS_OK);
-    assert_int_equal(atrous_engine_run_filters(s->engine, s->workspace, &p, &dummy, f, &dummy,
-                                               &err),
-                     ATROUS_OK);
+    assert_int_equal(
+        atrous_engine_run_filters(s->engine, s->workspace, &p, &dummy, f, &dummy, &err), ATROUS_OK);
     assert_true(dummy == 1.0f);
     atrous_filters_free(f);
 }

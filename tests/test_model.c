@@ -177,8 +177,7 @@ static void test_model_conformance_cases_as_models_reproduce_outputs(void **stat
         assert_non_null(m->prepared);
         int64_t out_shape[4];
         struct atrous_problem p;
-        assert_int_equal(atrous_model_output_shape(m, &c->value_shape, out_shape, &err),
-                         ATROUS_OK);
+        assert_int_equal(atrous_model_output_shape(m, &c->value_shape, out_shape, &err), ATROUS_OK);
         for (int d = 0; d < 4; d++)
             assert_int_equal(out_shape[d], c->output_shape[d]);
         if (atrous_model_problem(m, &c->value_shape, NULL, &p, &err) != ATROUS_OK)
@@ -250,66 +249,78 @@ static void test_model_repo_reports_each_bad_folder_and_loads_the_rest(void **st
         const char *expect, *field;
     } bad[] = {
         {"bad_json", "{\"rate\": 2,,}", NULL, 1, NULL, 0, "invalid JSON at line 1", ""},
-        {"no_rate", "{\"padding\": \"SAME\"}", NULL, 1, NULL, 0, "\"rate\" is required",
-         "rate"},
+        {"no_rate", "{\"padding\": \"SAME\"}", NULL, 1, NULL, 0, "\"rate\" is required", "rate"},
         {"rate_zero", "{\"rate\": 0, \"padding\": \"SAME\"}", NULL, 1, NULL, 0, "must be >= 1",
          "rate"},
         {"lowercase_same", "{\"rate\": 2, \"padding\": \"same\"}", NULL, 1, NULL, 0,
          "\"SAME\" or \"VALID\"", "padding"},
         {"typo_key", "{\"rates\": 2}", NULL, 1, NULL, 0, "unknown key \"rates\"", "rates"},
-        {"shape3", "{\"rate\": 2, \"padding\": \"SAME\", \"filters\": {\"shape\": [3, 3, 4], "
-                   "\"file\": \"f.npy\"}}",
+        {"shape3",
+         "{\"rate\": 2, \"padding\": \"SAME\", \"filters\": {\"shape\": [3, 3, 4], "
+         "\"file\": \"f.npy\"}}",
          NULL, 1, NULL, 0, "list of 4 integers", "filters.shape"},
-        {"escape_path", "{\"rate\": 2, \"padding\": \"SAME\", \"filters\": {\"shape\": [3, 3, 4, "
-                        "2], \"file\": \"../example/filters.npy\"}}",
+        {"escape_path",
+         "{\"rate\": 2, \"padding\": \"SAME\", \"filters\": {\"shape\": [3, 3, 4, "
+         "2], \"file\": \"../example/filters.npy\"}}",
          NULL, 1, NULL, 0, "a file in the model's folder", "filters.file"},
-        {"no_file", "{\"rate\": 2, \"padding\": \"SAME\", \"filters\": {\"shape\": [3, 3, 4, 2], "
-                    "\"file\": \"f.npy\"}}",
+        {"no_file",
+         "{\"rate\": 2, \"padding\": \"SAME\", \"filters\": {\"shape\": [3, 3, 4, 2], "
+         "\"file\": \"f.npy\"}}",
          NULL, 1, NULL, 0, "cannot open", "filters.file"},
-        {"f8", "{\"rate\": 2, \"padding\": \"SAME\", \"filters\": {\"shape\": [3, 3, 4, 2], "
-               "\"file\": \"f.npy\"}}",
+        {"f8",
+         "{\"rate\": 2, \"padding\": \"SAME\", \"filters\": {\"shape\": [3, 3, 4, 2], "
+         "\"file\": \"f.npy\"}}",
          "f.npy", 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (3, 3, 4, 2), }", 576,
          "dtype '<f8' is not supported", "filters.file"},
-        {"big_endian", "{\"rate\": 2, \"padding\": \"SAME\", \"filters\": {\"shape\": [3, 3, 4, "
-                       "2], \"file\": \"f.npy\"}}",
+        {"big_endian",
+         "{\"rate\": 2, \"padding\": \"SAME\", \"filters\": {\"shape\": [3, 3, 4, "
+         "2], \"file\": \"f.npy\"}}",
          "f.npy", 1, "{'descr': '>f4', 'fortran_order': False, 'shape': (3, 3, 4, 2), }", 288,
          "dtype '>f4'", "filters.file"},
-        {"fortran", "{\"rate\": 2, \"padding\": \"SAME\", \"filters\": {\"shape\": [3, 3, 4, 2], "
-                    "\"file\": \"f.npy\"}}",
+        {"fortran",
+         "{\"rate\": 2, \"padding\": \"SAME\", \"filters\": {\"shape\": [3, 3, 4, 2], "
+         "\"file\": \"f.npy\"}}",
          "f.npy", 1, "{'descr': '<f4', 'fortran_order': True, 'shape': (3, 3, 4, 2), }", 288,
          "Fortran-ordered", "filters.file"},
-        {"other_shape", "{\"rate\": 2, \"padding\": \"SAME\", \"filters\": {\"shape\": [3, 3, 4, "
-                        "2], \"file\": \"f.npy\"}}",
+        {"other_shape",
+         "{\"rate\": 2, \"padding\": \"SAME\", \"filters\": {\"shape\": [3, 3, 4, "
+         "2], \"file\": \"f.npy\"}}",
          "f.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 3, 2, 4), }", 288,
          "shape [3, 3, 2, 4] differs from the configured [3, 3, 4, 2]", "filters.file"},
-        {"truncated", "{\"rate\": 2, \"padding\": \"SAME\", \"filters\": {\"shape\": [3, 3, 4, "
-                      "2], \"file\": \"f.npy\"}}",
+        {"truncated",
+         "{\"rate\": 2, \"padding\": \"SAME\", \"filters\": {\"shape\": [3, 3, 4, "
+         "2], \"file\": \"f.npy\"}}",
          "f.npy", 2, "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 3, 4, 2), }", 284,
          "284 data bytes after the header, the shape needs 288", "filters.file"},
-        {"extra_bytes", "{\"rate\": 2, \"padding\": \"SAME\", \"filters\": {\"shape\": [3, 3, 4, "
-                        "2], \"file\": \"f.npy\"}}",
+        {"extra_bytes",
+         "{\"rate\": 2, \"padding\": \"SAME\", \"filters\": {\"shape\": [3, 3, 4, "
+         "2], \"file\": \"f.npy\"}}",
          "f.npy", 3, "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 3, 4, 2), }", 292,
          "292 data bytes", "filters.file"},
-        {"reserved_name", "{\"name\": \"atrous_conv2d_transpose\", \"rate\": 2}", NULL, 1, NULL,
-         0, "built-in generic model", "name"},
+        {"reserved_name", "{\"name\": \"atrous_conv2d_transpose\", \"rate\": 2}", NULL, 1, NULL, 0,
+         "built-in generic model", "name"},
         {"bad_name", "{\"name\": \"a/b\", \"rate\": 2}", NULL, 1, NULL, 0, "letters, digits",
          "name"},
-        {"bad_version", "{\"version\": \"01\", \"rate\": 2}", NULL, 1, NULL, 0,
-         "positive integer", "version"},
-        {"ic_mismatch", "{\"rate\": 2, \"padding\": \"SAME\", \"filters\": {\"shape\": [3, 3, 4, "
-                        "2], \"file\": \"f.npy\"}, \"input_shape\": [-1, -1, -1, 3]}",
+        {"bad_version", "{\"version\": \"01\", \"rate\": 2}", NULL, 1, NULL, 0, "positive integer",
+         "version"},
+        {"ic_mismatch",
+         "{\"rate\": 2, \"padding\": \"SAME\", \"filters\": {\"shape\": [3, 3, 4, "
+         "2], \"file\": \"f.npy\"}, \"input_shape\": [-1, -1, -1, 3]}",
          "f.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 3, 4, 2), }", 288,
          "input channels", "input_shape"},
-        {"bad_warmup", "{\"rate\": 2, \"padding\": \"SAME\", \"filters\": {\"shape\": [3, 3, 4, "
-                       "2], \"file\": \"f.npy\"}, \"warmup\": [[1, 8, 8, 5]]}",
+        {"bad_warmup",
+         "{\"rate\": 2, \"padding\": \"SAME\", \"filters\": {\"shape\": [3, 3, 4, "
+         "2], \"file\": \"f.npy\"}, \"warmup\": [[1, 8, 8, 5]]}",
          "f.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 3, 4, 2), }", 288,
          "warmup[0]", "warmup"},
-        {"cannot_run", "{\"rate\": 100000000, \"padding\": \"SAME\", \"filters\": {\"shape\": [3, "
-                       "3, 4, 2], \"file\": \"f.npy\"}}",
+        {"cannot_run",
+         "{\"rate\": 100000000, \"padding\": \"SAME\", \"filters\": {\"shape\": [3, "
+         "3, 4, 2], \"file\": \"f.npy\"}}",
          "f.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 3, 4, 2), }", 288,
          "the model cannot run", ""},
-        {"zz_dup_version", "{\"name\": \"good\", \"rate\": 2, \"padding\": \"SAME\", \"filters\": "
-                        "{\"shape\": [3, 3, 4, 2], \"file\": \"f.npy\"}}",
+        {"zz_dup_version",
+         "{\"name\": \"good\", \"rate\": 2, \"padding\": \"SAME\", \"filters\": "
+         "{\"shape\": [3, 3, 4, 2], \"file\": \"f.npy\"}}",
          "f.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 3, 4, 2), }", 288,
          "is already loaded from", "name"},
     };
@@ -319,15 +330,16 @@ static void test_model_repo_reports_each_bad_folder_and_loads_the_rest(void **st
     char root[256], path[512];
     size_t failed = 0;
     float data[144] = {0};
-    const char *good = "{\"rate\": 2, \"padding\": \"SAME\", \"filters\": {\"shape\": [3, 3, 4, 2], "
-                       "\"file\": \"f.npy\"}}";
+    const char *good =
+        "{\"rate\": 2, \"padding\": \"SAME\", \"filters\": {\"shape\": [3, 3, 4, 2], "
+        "\"file\": \"f.npy\"}}";
     const char *dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 3, 4, 2), }";
 
     assert_int_equal(fixture_scratch_dir(root, sizeof(root), "bad"), 0);
     write_model(root, "good", good, "f.npy", 1, dict, data, 288);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        write_model(root, bad[i].folder, bad[i].config, bad[i].npy_name, bad[i].major,
-                    bad[i].dict, data, bad[i].bytes);
+        write_model(root, bad[i].folder, bad[i].config, bad[i].npy_name, bad[i].major, bad[i].dict,
+                    data, bad[i].bytes);
     /* A NaN in the filters, a plain file and a hidden folder (ignored, not reported). */
     data[5] = NAN;
     write_model(root, "nan", good, "f.npy", 1, dict, data, 288);
@@ -405,9 +417,9 @@ static void test_model_repo_versions_and_limits(void **state)
     assert_int_equal(failed, 3);
     assert_int_equal(atrous_model_repo_count(repo), 0);
     atrous_model_repo_free(repo);
-    assert_int_equal(atrous_model_repo_load("/nonexistent/models", NULL, NULL, NULL, &repo, NULL,
-                                            &err),
-                     ATROUS_INVALID_ARGUMENT);
+    assert_int_equal(
+        atrous_model_repo_load("/nonexistent/models", NULL, NULL, NULL, &repo, NULL, &err),
+        ATROUS_INVALID_ARGUMENT);
     assert_non_null(strstr(err.message, "/nonexistent/models"));
     assert_int_equal(atrous_model_repo_create_empty(&repo, &err), ATROUS_OK);
     assert_int_equal(atrous_model_repo_count(repo), 0);
@@ -453,14 +465,13 @@ static void test_npy_header_grammar(void **state)
         assert_int_equal(h.shape.dims[2], 4);
         assert_int_equal(h.data_offset % 64, 0);
     }
-    assert_int_equal(parse_dict(1, "{'descr': '<f4', 'fortran_order': True, 'shape': ()}", &h,
-                                &err),
-                     ATROUS_OK);
+    assert_int_equal(
+        parse_dict(1, "{'descr': '<f4', 'fortran_order': True, 'shape': ()}", &h, &err), ATROUS_OK);
     assert_int_equal(h.shape.rank, 0);
     assert_true(h.fortran_order);
-    assert_int_equal(parse_dict(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (5,)}", &h,
-                                &err),
-                     ATROUS_OK);
+    assert_int_equal(
+        parse_dict(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (5,)}", &h, &err),
+        ATROUS_OK);
     assert_int_equal(h.shape.rank, 1);
     assert_int_equal(h.shape.dims[0], 5);
 
@@ -473,10 +484,8 @@ static void test_npy_header_grammar(void **state)
         {"{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': ()}", "structured"},
         {"{'descr': '<f4', 'fortran_order': false, 'shape': ()}", "True or False"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (-1,)}", "non-negative"},
-        {"{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,)}",
-         "64 bits"},
-        {"{'descr': '<f4', 'fortran_order': False, 'shape': (1,2,3,4,5,6,7,8,9)}",
-         "more than 8"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,)}", "64 bits"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (1,2,3,4,5,6,7,8,9)}", "more than 8"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (1 2)}", "malformed"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': ()} x", "after its dict"},
         {"['descr', '<f4']", "not a Python dict"},

@@ -17,6 +17,7 @@
 
 #include "atrous_model.h"
 #include "corpus.h"
+#include "proto_fixtures.h"
 
 /* Writes len bytes to path (creating or truncating it); returns 0 or -1. */
 static inline int fixture_write_file(const char *path, const void *bytes, size_t len)
@@ -30,8 +31,8 @@ static inline int fixture_write_file(const char *path, const void *bytes, size_t
 
 /* Writes a .npy file: version major.0, the header dict padded to 64 bytes with spaces and a
  * newline as numpy does, then bytes of data. Returns 0 or -1. */
-static inline int fixture_write_npy(const char *path, int major, const char *dict,
-                                    const void *data, size_t bytes)
+static inline int fixture_write_npy(const char *path, int major, const char *dict, const void *data,
+                                    size_t bytes)
 {
     size_t prefix = major == 1 ? 10 : 12, text = strlen(dict) + 1;
     size_t total = (prefix + text + 63) / 64 * 64, header_len = total - prefix;
@@ -109,6 +110,45 @@ static inline struct atrous_model *fixture_model_from_case(const struct corpus_c
     m->input_shape[0] = m->input_shape[1] = m->input_shape[2] = -1;
     m->input_shape[3] = c->filters_shape.dims[3];
     return m;
+}
+
+/* Appends [a, b, ...]. */
+static inline void fixture_put_ints(struct proto_buf *b, const int64_t *v, size_t n)
+{
+    proto_buf_put(b, "[", 1);
+    for (size_t i = 0; i < n; i++)
+        proto_buf_printf(b, "%s%lld", i ? ", " : "", (long long)v[i]);
+    proto_buf_put(b, "]", 1);
+}
+
+/* Appends n floats as a flat list (shortest round-trip text). */
+static inline void fixture_put_flat(struct proto_buf *b, const float *data, size_t n)
+{
+    proto_buf_put(b, "[", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            proto_buf_put(b, ",", 1);
+        proto_buf_float(b, data[i]);
+    }
+    proto_buf_put(b, "]", 1);
+}
+
+/* Appends dims[0..rank) of data as nested lists; returns the data that follows. */
+static inline const float *fixture_put_nested(struct proto_buf *b, const int64_t *dims, int rank,
+                                              const float *data)
+{
+    if (rank == 0) {
+        proto_buf_float(b, *data);
+        return data + 1;
+    }
+    proto_buf_put(b, "[", 1);
+    for (int64_t i = 0; i < dims[0]; i++) {
+        if (i)
+            proto_buf_put(b, ",", 1);
+        data = fixture_put_nested(b, dims + 1, rank - 1, data);
+    }
+    proto_buf_put(b, "]", 1);
+    return data;
 }
 
 #endif

@@ -1,0 +1,1011 @@
+/*
+ * atrous_kserve.c - KServe v2 / Open Inference Protocol: paths, the inference request (JSON
+ * and Triton's binary tensor extension) decoded into the native struct atrous_request, the
+ * inference response (JSON or binary), and the metadata, config, health and error documents.
+ */
+#include "atrous_kserve.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atrous_json_writer.h"
+#include "atrous_kserve_dom.h"
+
+/* Binary FP32 parts are used in place: the host must read '<f4' natively. */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "binary tensors are little-endian");
+
+/* Paths. */
+
+static bool version_segment_valid(const char *s, size_t len)
+{
+    if (len == 0 || len > ATROUS_MODEL_VERSION_MAX || s[0] == '0')
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+bool atrous_kserve_parse_path(const char *path, struct atrous_kserve_route *out)
+{
+    static const char models[] = "/v2/models/", versions[] = "/versions/";
+    memset(out, 0, sizeof(*out));
+    if (strcmp(path, "/v2") == 0)
+        out->kind = ATROUS_KSERVE_ROUTE_SERVER_METADATA;
+    else if (strcmp(path, "/v2/health/live") == 0)
+        out->kind = ATROUS_KSERVE_ROUTE_LIVE;
+    else if (strcmp(path, "/v2/health/ready") == 0)
+        out->kind = ATROUS_KSERVE_ROUTE_READY;
+    if (out->kind != ATROUS_KSERVE_ROUTE_NONE)
+        return true;
+    if (strncmp(path, models, sizeof(models) - 1) != 0)
+        return false;
+    const char *name = path + sizeof(models) - 1;
+    size_t name_len = strcspn(name, "/");
+    if (!atrous_model_name_valid(name, name_len))
+        return false;
+    const char *rest = name + name_len;
+    const char *version = "";
+    size_t version_len = 0;
+    if (strncmp(rest, versions, sizeof(versions) - 1) == 0) {
+        version = rest + sizeof(versions) - 1;
+        version_len = strcspn(version, "/");
+        if (!version_segment_valid(version, version_len))
+            return false;
+        rest = version + version_len;
+    }
+    enum atrous_kserve_route_kind kind = ATROUS_KSERVE_ROUTE_NONE;
+    if (rest[0] == '\0')
+        kind = ATROUS_KSERVE_ROUTE_MODEL_METADATA;
+    else if (strcmp(rest, "/ready") == 0)
+        kind = ATROUS_KSERVE_ROUTE_MODEL_READY;
+    else if (strcmp(rest, "/config") == 0)
+        kind = ATROUS_KSERVE_ROUTE_MODEL_CONFIG;
+    else if (strcmp(rest, "/infer") == 0)
+        kind = ATROUS_KSERVE_ROUTE_INFER;
+    if (kind == ATROUS_KSERVE_ROUTE_NONE)
+        return false;
+    out->kind = kind;
+    memcpy(out->model, name, name_len);
+    memcpy(out->version, version, version_len);
+    return true;
+}
+
+const char *atrous_kserve_route_method(enum atrous_kserve_route_kind kind)
+{
+    return kind == ATROUS_KSERVE_ROUTE_INFER ? "POST" : "GET";
+}
+
+enum atrous_status atrous_kserve_find_model(const struct atrous_model_repo *repo,
+                                            const struct atrous_kserve_route *route,
+                                            const struct atrous_model **out,
+                                            struct atrous_error *err)
+{
+    *out = NULL;
+    if (strcmp(route->model, ATROUS_GENERIC_MODEL_NAME) == 0) {
+        if (route->version[0] == '\0' || strcmp(route->version, ATROUS_GENERIC_MODEL_VERSION) == 0)
+            return ATROUS_OK;
+    } else if ((*out = atrous_model_repo_find(repo, route->model, route->version)) != NULL) {
+        return ATROUS_OK;
+    }
+    if (route->version[0] != '\0')
+        return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "model",
+                                "model '%s' version '%s' is not available", route->model,
+                                route->version);
+    return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "model", "model '%s' is not available",
+                            route->model);
+}
+
+/* Inference request. */
+
+enum input_name {
+    IN_VALUE,
+    IN_FILTERS,
+    IN_OUTPUT_SHAPE,
+    IN_RATE,
+    IN_PADDING,
+    IN_COUNT,
+};
+
+static const char *const input_names[IN_COUNT] = {"value", "filters", "output_shape", "rate",
+                                                  "padding"};
+
+/* The decoding in progress. */
+struct decode {
+    const struct atrous_model *model;
+    const unsigned char *body;
+    size_t len;
+    bool has_header; /* Inference-Header-Content-Length was given */
+    size_t offset;   /* the next unread binary byte */
+    size_t max_elements;
+    bool seen[IN_COUNT];
+    struct atrous_kserve_request *out;
+    struct atrous_error *err;
+};
+
+/* One input as the JSON describes it. */
+struct input {
+    enum input_name which;
+    const char *name;
+    struct atrous_shape shape;
+    size_t count;
+    const char *datatype;
+    const json_t *data;
+    bool binary;
+    int64_t binary_size;
+};
+
+void atrous_kserve_request_init(struct atrous_kserve_request *request)
+{
+    memset(request, 0, sizeof(*request));
+    atrous_request_init(&request->op);
+}
+
+void atrous_kserve_request_release(struct atrous_kserve_request *request)
+{
+    if (request == NULL)
+        return;
+    atrous_request_release(&request->op);
+    free(request->id);
+    for (size_t i = 0; i < sizeof(request->owned) / sizeof(request->owned[0]); i++)
+        atrous_aligned_free(request->owned[i]);
+    atrous_kserve_request_init(request);
+}
+
+static enum atrous_status invalid(struct decode *d, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static enum atrous_status invalid(struct decode *d, const char *field, const char *fmt, ...)
+{
+    char message[ATROUS_ERROR_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    return atrous_error_set(d->err, ATROUS_INVALID_ARGUMENT, field, "%s", message);
+}
+
+/* Parses the Inference-Header-Content-Length value: decimal digits, at most the body. */
+static enum atrous_status parse_header_length(const char *text, size_t body_len, size_t *out,
+                                              struct atrous_error *err)
+{
+    size_t v = 0, digits = 0;
+    const char *p = text;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    for (; *p >= '0' && *p <= '9'; p++, digits++)
+        if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, (size_t)(*p - '0'), &v))
+            return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "Inference-Header-Content-Length",
+                                    "Inference-Header-Content-Length %.40s is not a byte count "
+                                    "the body can have",
+                                    text);
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (digits == 0 || *p != '\0')
+        return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "Inference-Header-Content-Length",
+                                "Inference-Header-Content-Length must be a decimal byte count, "
+                                "got '%.40s'",
+                                text);
+    if (v > body_len)
+        return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "Inference-Header-Content-Length",
+                                "Inference-Header-Content-Length %zu exceeds the body's %zu "
+                                "bytes",
+                                v, body_len);
+    *out = v;
+    return ATROUS_OK;
+}
+
+/* Rejects members of obj that are not in names (NULL-terminated). */
+static enum atrous_status known_keys(struct decode *d, const json_t *obj, const char *const *names,
+                                     const char *where)
+{
+    const char *key = atrous__dom_unknown_key(obj, names);
+    return key ? invalid(d, key, "unknown key \"%s\" in %s", key, where) : ATROUS_OK;
+}
+
+/* Takes size bytes of binary data for an input. */
+static enum atrous_status take_part(struct decode *d, const struct input *in,
+                                    const unsigned char **out)
+{
+    if (!d->has_header)
+        return invalid(d, in->name,
+                       "input '%s' has binary_data_size, but the request has no "
+                       "Inference-Header-Content-Length header",
+                       in->name);
+    if ((uint64_t)in->binary_size > d->len - d->offset)
+        return invalid(d, in->name,
+                       "input '%s': binary_data_size %" PRId64 " runs past the end of the body "
+                       "(%zu bytes left after the JSON header and the inputs before it)",
+                       in->name, in->binary_size, d->len - d->offset);
+    *out = d->body + d->offset;
+    d->offset += (size_t)in->binary_size;
+    return ATROUS_OK;
+}
+
+/* Checks binary_data_size against count elements of elem_size bytes, then takes the part. */
+static enum atrous_status take_sized_part(struct decode *d, const struct input *in,
+                                          size_t elem_size, const unsigned char **out)
+{
+    size_t expected;
+    if (__builtin_mul_overflow(in->count, elem_size, &expected) ||
+        (uint64_t)in->binary_size != expected) {
+        char text[160];
+        atrous_shape_format(&in->shape, text, sizeof(text));
+        return invalid(d, in->name,
+                       "input '%s': binary_data_size %" PRId64 " does not match shape %s of %s "
+                       "(%zu elements of %zu bytes)",
+                       in->name, in->binary_size, text, in->datatype, in->count, elem_size);
+    }
+    return take_part(d, in, out);
+}
+
+static enum atrous_status need_datatype(struct decode *d, const struct input *in, const char *a,
+                                        const char *b)
+{
+    if (strcmp(in->datatype, a) == 0 || (b != NULL && strcmp(in->datatype, b) == 0))
+        return ATROUS_OK;
+    return invalid(d, in->name, "input '%s' must be %s%s%s, got %s", in->name, a, b ? " or " : "",
+                   b ? b : "", in->datatype);
+}
+
+/* value or filters: FP32 data, in place when binary and aligned, else an aligned copy. */
+static enum atrous_status decode_f32(struct decode *d, const struct input *in, const float **out)
+{
+    enum atrous_status st;
+    size_t limit = d->max_elements;
+    if ((st = need_datatype(d, in, "FP32", NULL)))
+        return st;
+    if (in->count > limit) {
+        char text[160];
+        atrous_shape_format(&in->shape, text, sizeof(text));
+        return atrous_error_set(d->err, ATROUS_TOO_LARGE, in->name,
+                                "input '%s' of shape %s has %zu elements, over the limit of %zu",
+                                in->name, text, in->count, limit);
+    }
+    const unsigned char *part = NULL;
+    if (in->binary && (st = take_sized_part(d, in, sizeof(float), &part)))
+        return st;
+    if (in->binary && (uintptr_t)part % _Alignof(float) == 0) {
+        *out = (const float *)(const void *)part;
+        return ATROUS_OK;
+    }
+    if (in->count == 0) {
+        *out = NULL;
+        return in->binary ? ATROUS_OK
+                          : atrous__dom_read(in->data, &in->shape, true, ATROUS__DOM_F32, NULL,
+                                             in->name, d->err);
+    }
+    float *copy = atrous_aligned_alloc(in->count * sizeof(float)); /* count <= INT32_MAX */
+    if (copy == NULL)
+        return atrous_error_set(d->err, ATROUS_NO_MEMORY, in->name, "out of memory for input '%s'",
+                                in->name);
+    d->out->owned[in->which] = copy; /* value and filters use owned[0] and owned[1] */
+    if (in->binary) {
+        memcpy(copy, part, in->count * sizeof(float));
+    } else if ((st = atrous__dom_read(in->data, &in->shape, true, ATROUS__DOM_F32, copy, in->name,
+                                      d->err))) {
+        return st;
+    }
+    *out = copy;
+    return ATROUS_OK;
+}
+
+static int64_t read_le(const unsigned char *p, size_t size)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < size; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return size == 4 ? (int64_t)(int32_t)(uint32_t)v : (int64_t)v;
+}
+
+/* output_shape and rate: INT32 or INT64 integers into out (at most cap of them). */
+static enum atrous_status decode_ints(struct decode *d, const struct input *in, int64_t *out,
+                                      size_t cap)
+{
+    enum atrous_status st;
+    if ((st = need_datatype(d, in, "INT32", "INT64")))
+        return st;
+    bool i32 = strcmp(in->datatype, "INT32") == 0;
+    if (in->count > cap)
+        return invalid(d, in->name, "input '%s' has %zu elements; it takes %s", in->name, in->count,
+                       in->which == IN_RATE ? "1" : "4");
+    if (in->binary) {
+        const unsigned char *part;
+        size_t size = i32 ? 4 : 8;
+        if ((st = take_sized_part(d, in, size, &part)))
+            return st;
+        for (size_t i = 0; i < in->count; i++)
+            out[i] = read_le(part + i * size, size);
+        return ATROUS_OK;
+    }
+    if (!i32)
+        return atrous__dom_read(in->data, &in->shape, true, ATROUS__DOM_I64, out, in->name, d->err);
+    int32_t narrow[ATROUS_OUTPUT_SHAPE_LEN_MAX];
+    if ((st = atrous__dom_read(in->data, &in->shape, true, ATROUS__DOM_I32, narrow, in->name,
+                               d->err)))
+        return st;
+    for (size_t i = 0; i < in->count; i++)
+        out[i] = narrow[i];
+    return ATROUS_OK;
+}
+
+static void set_padding(struct atrous_request *op, const char *text, size_t len)
+{
+    size_t keep = len < ATROUS_PADDING_MAX ? len : ATROUS_PADDING_MAX;
+    memcpy(op->padding, text, keep);
+    op->padding[keep] = '\0';
+    op->padding_len = len;
+}
+
+/* padding: BYTES [1], a JSON string or a 4-byte length and the bytes. */
+static enum atrous_status decode_padding(struct decode *d, const struct input *in)
+{
+    enum atrous_status st;
+    if ((st = need_datatype(d, in, "BYTES", NULL)))
+        return st;
+    if (in->count != 1)
+        return invalid(d, in->name, "input 'padding' has %zu elements; it takes 1", in->count);
+    if (in->binary) {
+        const unsigned char *part;
+        if (in->binary_size < 4)
+            return invalid(d, in->name,
+                           "input 'padding': binary_data_size %" PRId64 " is too small for a "
+                           "BYTES element (4-byte length, then the bytes)",
+                           in->binary_size);
+        if ((st = take_part(d, in, &part)))
+            return st;
+        size_t n = (uint32_t)read_le(part, 4);
+        if (n != (size_t)in->binary_size - 4)
+            return invalid(d, in->name,
+                           "input 'padding': the BYTES element says %zu bytes, binary_data_size "
+                           "leaves %" PRId64,
+                           n, in->binary_size - 4);
+        set_padding(&d->out->op, (const char *)part + 4, n);
+        return ATROUS_OK;
+    }
+    const json_t *s = json_is_array(in->data) && json_array_size(in->data) == 1
+                          ? json_array_get(in->data, 0)
+                          : NULL;
+    while (json_is_array(s) && json_array_size(s) == 1) /* nested [["SAME"]] */
+        s = json_array_get(s, 0);
+    if (!json_is_string(s))
+        return invalid(d, in->name, "input 'padding' data must be one string, such as [\"SAME\"]");
+    set_padding(&d->out->op, json_string_value(s), json_string_length(s));
+    return ATROUS_OK;
+}
+
+/* Reads the JSON description of inputs[index] into *in. */
+static enum atrous_status describe_input(struct decode *d, const json_t *obj, size_t index,
+                                         struct input *in)
+{
+    static const char *const keys[] = {"name", "shape", "datatype", "parameters", "data", NULL};
+    enum atrous_status st;
+    char where[32];
+    snprintf(where, sizeof(where), "inputs[%zu]", index);
+    memset(in, 0, sizeof(*in));
+    if (!json_is_object(obj))
+        return invalid(d, "inputs", "%s must be an object, got %s", where, atrous__dom_kind(obj));
+    if ((st = known_keys(d, obj, keys, where)))
+        return st;
+    in->name = json_string_value(json_object_get(obj, "name"));
+    if (in->name == NULL)
+        return invalid(d, "inputs", "%s needs a \"name\" string", where);
+    in->which = IN_COUNT;
+    for (int i = 0; i < IN_COUNT; i++)
+        if (strcmp(in->name, input_names[i]) == 0)
+            in->which = (enum input_name)i;
+    if (in->which == IN_COUNT || (d->model != NULL && in->which != IN_VALUE))
+        return invalid(d, "inputs", "unknown input '%.64s': model '%s' takes %s", in->name,
+                       d->model ? d->model->name : ATROUS_GENERIC_MODEL_NAME,
+                       d->model ? "only 'value'"
+                                : "'value', 'filters', 'output_shape', 'rate' and 'padding'");
+    if (d->seen[in->which])
+        return invalid(d, in->name, "input '%s' is given twice", in->name);
+    d->seen[in->which] = true;
+
+    const json_t *shape = json_object_get(obj, "shape");
+    if (!json_is_array(shape) || json_array_size(shape) > ATROUS_MAX_RANK)
+        return invalid(d, in->name, "input '%s' needs a \"shape\": a list of at most %d integers",
+                       in->name, ATROUS_MAX_RANK);
+    in->shape.rank = (int)json_array_size(shape);
+    for (int i = 0; i < in->shape.rank; i++) {
+        const json_t *dim = json_array_get(shape, (size_t)i);
+        if (!json_is_integer(dim) || json_integer_value(dim) < 0)
+            return invalid(d, in->name, "input '%s': shape[%d] must be an integer >= 0", in->name,
+                           i);
+        in->shape.dims[i] = (int64_t)json_integer_value(dim);
+    }
+    if ((st = atrous_shape_elements(&in->shape, in->name, &in->count, d->err)))
+        return st;
+    in->datatype = json_string_value(json_object_get(obj, "datatype"));
+    if (in->datatype == NULL)
+        return invalid(d, in->name, "input '%s' needs a \"datatype\" string", in->name);
+
+    const json_t *params = json_object_get(obj, "parameters");
+    const json_t *size = params ? json_object_get(params, "binary_data_size") : NULL;
+    if (params != NULL && !json_is_object(params))
+        return invalid(d, in->name, "input '%s': \"parameters\" must be an object", in->name);
+    if (size != NULL && (!json_is_integer(size) || json_integer_value(size) < 0))
+        return invalid(d, in->name, "input '%s': binary_data_size must be an integer >= 0",
+                       in->name);
+    in->data = json_object_get(obj, "data");
+    in->binary = size != NULL;
+    in->binary_size = size ? (int64_t)json_integer_value(size) : 0;
+    if (in->binary && in->data != NULL)
+        return invalid(d, in->name, "input '%s' has both \"data\" and binary_data_size", in->name);
+    if (!in->binary && in->data == NULL)
+        return invalid(d, in->name,
+                       "input '%s' has no data: give \"data\" or the binary_data_size parameter",
+                       in->name);
+    return ATROUS_OK;
+}
+
+static enum atrous_status decode_input(struct decode *d, const json_t *obj, size_t index)
+{
+    struct input in;
+    int64_t rate[1];
+    enum atrous_status st = describe_input(d, obj, index, &in);
+    if (st != ATROUS_OK)
+        return st;
+    struct atrous_request *op = &d->out->op;
+    switch (in.which) {
+    case IN_VALUE:
+        op->value_shape = in.shape;
+        return decode_f32(d, &in, &op->value);
+    case IN_FILTERS:
+        op->filters_shape = in.shape;
+        return decode_f32(d, &in, &op->filters);
+    case IN_OUTPUT_SHAPE: {
+        int64_t dims[ATROUS_OUTPUT_SHAPE_LEN_MAX];
+        if (in.shape.rank != 1) {
+            char text[160];
+            atrous_shape_format(&in.shape, text, sizeof(text));
+            return invalid(d, in.name, "input 'output_shape' must be 1-D ([4]), got shape %s",
+                           text);
+        }
+        if ((st = decode_ints(d, &in, dims, ATROUS_OUTPUT_SHAPE_LEN_MAX)))
+            return st;
+        memcpy(op->output_shape, dims,
+               (in.count < ATROUS_MAX_RANK ? in.count : ATROUS_MAX_RANK) * sizeof(int64_t));
+        op->output_shape_len = in.count;
+        return ATROUS_OK;
+    }
+    case IN_RATE:
+        if (in.count != 1)
+            return invalid(d, in.name, "input 'rate' has %zu elements; it takes 1", in.count);
+        if ((st = decode_ints(d, &in, rate, 1)))
+            return st;
+        op->rate = rate[0];
+        return ATROUS_OK;
+    case IN_PADDING:
+        return decode_padding(d, &in);
+    default:
+        return ATROUS_INTERNAL;
+    }
+}
+
+/* Request-level "parameters": binary_data_output, and rate / padding. */
+static enum atrous_status decode_parameters(struct decode *d, const json_t *params,
+                                            bool *binary_output)
+{
+    if (params == NULL)
+        return ATROUS_OK;
+    if (!json_is_object(params))
+        return invalid(d, "parameters", "\"parameters\" must be an object");
+    const json_t *binary = json_object_get(params, "binary_data_output");
+    const json_t *rate = json_object_get(params, "rate");
+    const json_t *padding = json_object_get(params, "padding");
+    struct atrous_request *op = &d->out->op;
+    if (binary != NULL && !json_is_boolean(binary))
+        return invalid(d, "binary_data_output", "parameter binary_data_output must be a boolean");
+    *binary_output = json_is_true(binary);
+    if (rate != NULL && !json_is_integer(rate))
+        return invalid(d, "rate", "parameter rate must be an integer");
+    if (padding != NULL && !json_is_string(padding))
+        return invalid(d, "padding", "parameter padding must be a string");
+    if (d->model != NULL) {
+        if (rate && json_integer_value(rate) != d->model->rate)
+            return invalid(d, "rate",
+                           "model '%s' has rate %" PRId64 "; the rate parameter %" PRId64
+                           " differs",
+                           d->model->name, d->model->rate, (int64_t)json_integer_value(rate));
+        if (padding &&
+            strcmp(json_string_value(padding), atrous_padding_name(d->model->padding)) != 0)
+            return invalid(d, "padding",
+                           "model '%s' has padding %s; the padding parameter "
+                           "differs",
+                           d->model->name, atrous_padding_name(d->model->padding));
+        return ATROUS_OK;
+    }
+    if (rate != NULL) {
+        if (d->seen[IN_RATE])
+            return invalid(d, "rate", "rate is given both as an input and as a parameter");
+        d->seen[IN_RATE] = true;
+        op->rate = (int64_t)json_integer_value(rate);
+    }
+    if (padding != NULL) {
+        if (d->seen[IN_PADDING])
+            return invalid(d, "padding", "padding is given both as an input and as a parameter");
+        d->seen[IN_PADDING] = true;
+        set_padding(op, json_string_value(padding), json_string_length(padding));
+    }
+    return ATROUS_OK;
+}
+
+/* "outputs": which outputs, and whether "output" goes back as binary data. */
+static enum atrous_status decode_outputs(struct decode *d, const json_t *outputs,
+                                         bool *binary_output)
+{
+    static const char *const keys[] = {"name", "parameters", NULL};
+    enum atrous_status st;
+    if (outputs == NULL)
+        return ATROUS_OK;
+    if (!json_is_array(outputs))
+        return invalid(d, "outputs", "\"outputs\" must be a list");
+    for (size_t i = 0; i < json_array_size(outputs); i++) {
+        const json_t *o = json_array_get(outputs, i);
+        if (!json_is_object(o))
+            return invalid(d, "outputs", "outputs[%zu] must be an object", i);
+        if ((st = known_keys(d, o, keys, "outputs")))
+            return st;
+        const char *name = json_string_value(json_object_get(o, "name"));
+        if (name == NULL || strcmp(name, "output") != 0)
+            return invalid(d, "outputs",
+                           "unknown output '%.64s': the model has one output, "
+                           "'output'",
+                           name ? name : "(no name)");
+        if (i > 0)
+            return invalid(d, "outputs", "output 'output' is requested twice");
+        const json_t *params = json_object_get(o, "parameters");
+        if (params != NULL && !json_is_object(params))
+            return invalid(d, "outputs", "outputs[%zu].parameters must be an object", i);
+        const json_t *binary = params ? json_object_get(params, "binary_data") : NULL;
+        if (binary != NULL && !json_is_boolean(binary))
+            return invalid(d, "outputs", "output parameter binary_data must be a boolean");
+        if (params != NULL && json_object_get(params, "classification") != NULL)
+            return invalid(d, "outputs", "the classification extension is not supported");
+        if (binary != NULL)
+            *binary_output = json_is_true(binary);
+    }
+    return ATROUS_OK;
+}
+
+/* What the model supplies, and what a generic request must have given. */
+static enum atrous_status complete(struct decode *d)
+{
+    struct atrous_request *op = &d->out->op;
+    const struct atrous_model *m = d->model;
+    if (m != NULL) {
+        if (!d->seen[IN_VALUE])
+            return invalid(d, "value", "missing input 'value'");
+        int64_t dims[4];
+        enum atrous_status st = atrous_model_output_shape(m, &op->value_shape, dims, d->err);
+        if (st != ATROUS_OK)
+            return st;
+        memcpy(op->output_shape, dims, sizeof(dims));
+        op->output_shape_len = 4;
+        op->filters_shape = m->filters_shape;
+        op->filters = m->filters;
+        op->rate = m->rate;
+        const char *padding = atrous_padding_name(m->padding);
+        set_padding(op, padding, strlen(padding));
+        return ATROUS_OK;
+    }
+    for (int i = 0; i < IN_COUNT; i++)
+        if (!d->seen[i])
+            return invalid(d, input_names[i], "missing input '%s'%s", input_names[i],
+                           i >= IN_RATE ? " (an input, or the request parameter of that name)"
+                                        : "");
+    return ATROUS_OK;
+}
+
+enum atrous_status atrous_kserve_decode_infer(const struct atrous_model *model, const void *body,
+                                              size_t len, const char *header_length,
+                                              const struct atrous_kserve_limits *limits,
+                                              struct atrous_kserve_request *out,
+                                              struct atrous_error *err)
+{
+    static const char *const keys[] = {"id",         "parameters",    "inputs", "outputs",
+                                       "model_name", "model_version", NULL};
+    enum atrous_status st = ATROUS_OK;
+    json_t *root = NULL;
+    size_t json_len = len;
+    size_t max_json = limits && limits->max_json_bytes ? limits->max_json_bytes
+                                                       : ATROUS_DOM_DEFAULT_MAX_JSON_BYTES;
+    size_t max_elements = limits && limits->max_tensor_elements &&
+                                  limits->max_tensor_elements < ATROUS_MAX_ELEMENTS_HARD
+                              ? limits->max_tensor_elements
+                              : ATROUS_MAX_ELEMENTS_HARD;
+    struct decode d = {model, body, len, header_length != NULL, 0, max_elements, {0}, out, err};
+    bool binary_output = false;
+
+    atrous_kserve_request_init(out);
+    out->model = model;
+    if (header_length != NULL && (st = parse_header_length(header_length, len, &json_len, err)))
+        goto out;
+    if (json_len > max_json) {
+        st = atrous_error_set(err, ATROUS_TOO_LARGE, "",
+                              "the JSON part of the request is %zu bytes, over the limit of %zu; "
+                              "send large tensors with the binary tensor extension",
+                              json_len, max_json);
+        goto out;
+    }
+    if ((root = atrous__dom_parse(body, json_len, err)) == NULL) {
+        st = ATROUS_INVALID_ARGUMENT;
+        goto out;
+    }
+    d.offset = json_len;
+    if (!json_is_object(root)) {
+        st = invalid(&d, "", "the inference request must be a JSON object");
+        goto out;
+    }
+    if ((st = known_keys(&d, root, keys, "the inference request")))
+        goto out;
+    const json_t *id = json_object_get(root, "id");
+    if (id != NULL) {
+        if (!json_is_string(id) || json_string_length(id) > ATROUS_KSERVE_ID_MAX) {
+            st = invalid(&d, "id", "\"id\" must be a string of at most %d bytes",
+                         ATROUS_KSERVE_ID_MAX);
+            goto out;
+        }
+        if ((out->id = strdup(json_string_value(id))) == NULL) {
+            st = atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory");
+            goto out;
+        }
+    }
+    const json_t *inputs = json_object_get(root, "inputs");
+    if (!json_is_array(inputs) || json_array_size(inputs) == 0) {
+        st = invalid(&d, "inputs", "\"inputs\" must be a non-empty list");
+        goto out;
+    }
+    for (size_t i = 0; i < json_array_size(inputs); i++)
+        if ((st = decode_input(&d, json_array_get(inputs, i), i)))
+            goto out;
+    if (d.offset != len) {
+        st = invalid(&d, "",
+                     "the body has %zu bytes after the JSON header and the inputs' "
+                     "binary data",
+                     len - d.offset);
+        goto out;
+    }
+    if ((st = decode_parameters(&d, json_object_get(root, "parameters"), &binary_output)) ||
+        (st = decode_outputs(&d, json_object_get(root, "outputs"), &binary_output)) ||
+        (st = complete(&d)))
+        goto out;
+    out->binary_output = binary_output;
+out:
+    json_decref(root);
+    if (st != ATROUS_OK)
+        atrous_kserve_request_release(out);
+    return st;
+}
+
+/* Inference response and documents. */
+
+void atrous_kserve_reply_release(struct atrous_kserve_reply *reply)
+{
+    if (reply == NULL)
+        return;
+    free(reply->header);
+    memset(reply, 0, sizeof(*reply));
+}
+
+static void write_dims(struct atrous_jw *w, const int64_t *dims, int rank)
+{
+    atrous_jw_array_begin(w);
+    for (int i = 0; i < rank; i++)
+        atrous_jw_int(w, dims[i]);
+    atrous_jw_array_end(w);
+}
+
+static const char *model_name(const struct atrous_model *model)
+{
+    return model ? model->name : ATROUS_GENERIC_MODEL_NAME;
+}
+
+static const char *model_version(const struct atrous_model *model)
+{
+    return model ? model->version : ATROUS_GENERIC_MODEL_VERSION;
+}
+
+enum atrous_status atrous_kserve_encode_infer(const struct atrous_kserve_request *request,
+                                              const struct atrous_shape *shape, const float *data,
+                                              struct atrous_kserve_reply *out,
+                                              struct atrous_error *err)
+{
+    enum atrous_status st = ATROUS_OK;
+    size_t count = 0, bytes = 0;
+    struct atrous_jw *w = NULL;
+
+    memset(out, 0, sizeof(*out));
+    if ((st = atrous_shape_elements(shape, "output", &count, err)))
+        return st;
+    if (__builtin_mul_overflow(count, sizeof(float), &bytes))
+        return atrous_error_set(err, ATROUS_TOO_LARGE, "output", "the output is too large");
+    if ((w = atrous_jw_create()) == NULL)
+        return atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory writing a response");
+    atrous_jw_object_begin(w);
+    atrous_jw_key(w, "model_name");
+    atrous_jw_string(w, model_name(request->model));
+    atrous_jw_key(w, "model_version");
+    atrous_jw_string(w, model_version(request->model));
+    if (request->id != NULL) {
+        atrous_jw_key(w, "id");
+        atrous_jw_string(w, request->id);
+    }
+    atrous_jw_key(w, "outputs");
+    atrous_jw_array_begin(w);
+    atrous_jw_object_begin(w);
+    atrous_jw_key(w, "name");
+    atrous_jw_string(w, "output");
+    atrous_jw_key(w, "datatype");
+    atrous_jw_string(w, "FP32");
+    atrous_jw_key(w, "shape");
+    write_dims(w, shape->dims, shape->rank);
+    if (request->binary_output) {
+        atrous_jw_key(w, "parameters");
+        atrous_jw_object_begin(w);
+        atrous_jw_key(w, "binary_data_size");
+        atrous_jw_uint(w, bytes);
+        atrous_jw_object_end(w);
+    } else {
+        atrous_jw_key(w, "data");
+        atrous__dom_write_flat(w, data, count);
+    }
+    atrous_jw_object_end(w);
+    atrous_jw_array_end(w);
+    atrous_jw_object_end(w);
+    if ((st = atrous__dom_take(w, &out->header, &out->header_len, err)))
+        goto out;
+    if (request->binary_output) {
+        out->binary = data;
+        out->binary_len = bytes;
+    }
+out:
+    atrous_jw_free(w);
+    return st;
+}
+
+/* Takes the writer's document (NULL on out of memory) and frees the writer. */
+static char *finish(struct atrous_jw *w, size_t *len)
+{
+    char *text = w ? atrous_jw_take(w, len) : NULL;
+    atrous_jw_free(w);
+    return text;
+}
+
+/* A new writer with {"name": name opened; NULL on out of memory. */
+static struct atrous_jw *open_document(const char *name)
+{
+    struct atrous_jw *w = atrous_jw_create();
+    if (w == NULL)
+        return NULL;
+    atrous_jw_object_begin(w);
+    atrous_jw_key(w, "name");
+    atrous_jw_string(w, name);
+    return w;
+}
+
+char *atrous_kserve_encode_server_metadata(const char *name, const char *version, size_t *len)
+{
+    static const char *const extensions[] = ATROUS_KSERVE_EXTENSIONS;
+    struct atrous_jw *w = open_document(name);
+    if (w == NULL)
+        return NULL;
+    atrous_jw_key(w, "version");
+    atrous_jw_string(w, version);
+    atrous_jw_key(w, "extensions");
+    atrous_jw_array_begin(w);
+    for (size_t i = 0; i < sizeof(extensions) / sizeof(extensions[0]); i++)
+        atrous_jw_string(w, extensions[i]);
+    atrous_jw_array_end(w);
+    atrous_jw_object_end(w);
+    return finish(w, len);
+}
+
+/* {"<key>": value} */
+static char *encode_flag(const char *key, bool value, size_t *len)
+{
+    struct atrous_jw *w = atrous_jw_create();
+    if (w == NULL)
+        return NULL;
+    atrous_jw_object_begin(w);
+    atrous_jw_key(w, key);
+    atrous_jw_bool(w, value);
+    atrous_jw_object_end(w);
+    return finish(w, len);
+}
+
+char *atrous_kserve_encode_live(bool live, size_t *len)
+{
+    return encode_flag("live", live, len);
+}
+
+char *atrous_kserve_encode_ready(bool ready, size_t *len)
+{
+    return encode_flag("ready", ready, len);
+}
+
+char *atrous_kserve_encode_error(const char *message, size_t *len)
+{
+    struct atrous_jw *w = atrous_jw_create();
+    if (w == NULL)
+        return NULL;
+    atrous_jw_object_begin(w);
+    atrous_jw_key(w, "error");
+    atrous_jw_string(w, message);
+    atrous_jw_object_end(w);
+    return finish(w, len);
+}
+
+char *atrous_kserve_encode_model_ready(const struct atrous_model *model, bool ready, size_t *len)
+{
+    struct atrous_jw *w = open_document(model_name(model));
+    if (w == NULL)
+        return NULL;
+    atrous_jw_key(w, "version");
+    atrous_jw_string(w, model_version(model));
+    atrous_jw_key(w, "ready");
+    atrous_jw_bool(w, ready);
+    atrous_jw_object_end(w);
+    return finish(w, len);
+}
+
+/* The tensors a model takes and gives: name, datatypes (v2 and config spellings), dims. */
+struct tensor_desc {
+    const char *name, *datatype, *config_type;
+    int64_t dims[4];
+    int rank;
+    bool optional;
+};
+
+/* The generic model's inputs, then its output. */
+static const struct tensor_desc generic_tensors[] = {
+    {"value", "FP32", "TYPE_FP32", {-1, -1, -1, -1}, 4, false},
+    {"filters", "FP32", "TYPE_FP32", {-1, -1, -1, -1}, 4, false},
+    {"output_shape", "INT64", "TYPE_INT64", {4}, 1, false},
+    {"rate", "INT32", "TYPE_INT32", {1}, 1, true},
+    {"padding", "BYTES", "TYPE_STRING", {1}, 1, true},
+    {"output", "FP32", "TYPE_FP32", {-1, -1, -1, -1}, 4, false},
+};
+#define GENERIC_INPUTS 5
+
+/* A repository model's input and output: fixed dims where the config fixes them. */
+static void model_tensors(const struct atrous_model *m, struct tensor_desc out[2])
+{
+    struct atrous_shape probe;
+    int64_t dims[4], output[4];
+    out[0] = (struct tensor_desc){"value", "FP32", "TYPE_FP32", {0}, 4, false};
+    out[1] = (struct tensor_desc){"output", "FP32", "TYPE_FP32", {0}, 4, false};
+    for (int i = 0; i < 4; i++)
+        dims[i] = m->input_shape[i] == -1 ? 1 : m->input_shape[i];
+    atrous_shape_make(&probe, dims, 4, NULL);
+    /* The load checked that this probe runs, so the rule cannot fail here. */
+    if (atrous_model_output_shape(m, &probe, output, NULL) != ATROUS_OK)
+        memset(output, 0, sizeof(output));
+    for (int i = 0; i < 4; i++) {
+        out[0].dims[i] = m->input_shape[i];
+        out[1].dims[i] = m->input_shape[i] == -1 ? -1 : output[i];
+    }
+    out[1].dims[3] = m->filters_shape.dims[2];
+}
+
+static void write_metadata_tensors(struct atrous_jw *w, const char *key,
+                                   const struct tensor_desc *t, size_t count)
+{
+    atrous_jw_key(w, key);
+    atrous_jw_array_begin(w);
+    for (size_t i = 0; i < count; i++) {
+        atrous_jw_object_begin(w);
+        atrous_jw_key(w, "name");
+        atrous_jw_string(w, t[i].name);
+        atrous_jw_key(w, "datatype");
+        atrous_jw_string(w, t[i].datatype);
+        atrous_jw_key(w, "shape");
+        write_dims(w, t[i].dims, t[i].rank);
+        atrous_jw_object_end(w);
+    }
+    atrous_jw_array_end(w);
+}
+
+char *atrous_kserve_encode_model_metadata(const struct atrous_model_repo *repo,
+                                          const struct atrous_model *model, size_t *len)
+{
+    struct tensor_desc tensors[2];
+    struct atrous_jw *w = open_document(model_name(model));
+    if (w == NULL)
+        return NULL;
+    atrous_jw_key(w, "versions");
+    atrous_jw_array_begin(w);
+    if (model == NULL) {
+        atrous_jw_string(w, ATROUS_GENERIC_MODEL_VERSION);
+    } else {
+        size_t first = 0, count = atrous_model_repo_versions(repo, model->name, &first);
+        for (size_t i = first; i < first + count; i++)
+            atrous_jw_string(w, atrous_model_repo_at(repo, i)->version);
+    }
+    atrous_jw_array_end(w);
+    atrous_jw_key(w, "platform");
+    atrous_jw_string(w, ATROUS_KSERVE_PLATFORM);
+    if (model == NULL) {
+        write_metadata_tensors(w, "inputs", generic_tensors, GENERIC_INPUTS);
+        write_metadata_tensors(w, "outputs", generic_tensors + GENERIC_INPUTS, 1);
+    } else {
+        model_tensors(model, tensors);
+        write_metadata_tensors(w, "inputs", tensors, 1);
+        write_metadata_tensors(w, "outputs", tensors + 1, 1);
+    }
+    atrous_jw_object_end(w);
+    return finish(w, len);
+}
+
+/* Triton's config form: data_type, and dims without the batch dimension when batching. */
+static void write_config_tensors(struct atrous_jw *w, const char *key, const struct tensor_desc *t,
+                                 size_t count, bool batched)
+{
+    atrous_jw_key(w, key);
+    atrous_jw_array_begin(w);
+    for (size_t i = 0; i < count; i++) {
+        int skip = batched && t[i].rank == 4 ? 1 : 0;
+        atrous_jw_object_begin(w);
+        atrous_jw_key(w, "name");
+        atrous_jw_string(w, t[i].name);
+        atrous_jw_key(w, "data_type");
+        atrous_jw_string(w, t[i].config_type);
+        atrous_jw_key(w, "dims");
+        write_dims(w, t[i].dims + skip, t[i].rank - skip);
+        if (t[i].optional) {
+            atrous_jw_key(w, "optional");
+            atrous_jw_bool(w, true);
+        }
+        atrous_jw_object_end(w);
+    }
+    atrous_jw_array_end(w);
+}
+
+static void write_string_parameter(struct atrous_jw *w, const char *key, const char *value)
+{
+    atrous_jw_key(w, key);
+    atrous_jw_object_begin(w);
+    atrous_jw_key(w, "string_value");
+    atrous_jw_string(w, value);
+    atrous_jw_object_end(w);
+}
+
+char *atrous_kserve_encode_model_config(const struct atrous_model *model, size_t *len)
+{
+    struct tensor_desc tensors[2];
+    char text[160];
+    bool batched = model != NULL && model->max_batch_size > 0;
+    struct atrous_jw *w = open_document(model_name(model));
+    if (w == NULL)
+        return NULL;
+    atrous_jw_key(w, "platform");
+    atrous_jw_string(w, ATROUS_KSERVE_PLATFORM);
+    atrous_jw_key(w, "backend");
+    atrous_jw_string(w, "atrousd");
+    atrous_jw_key(w, "max_batch_size");
+    atrous_jw_int(w, model ? model->max_batch_size : 0);
+    if (model == NULL) {
+        write_config_tensors(w, "input", generic_tensors, GENERIC_INPUTS, false);
+        write_config_tensors(w, "output", generic_tensors + GENERIC_INPUTS, 1, false);
+    } else {
+        model_tensors(model, tensors);
+        write_config_tensors(w, "input", tensors, 1, batched);
+        write_config_tensors(w, "output", tensors + 1, 1, batched);
+        atrous_jw_key(w, "parameters");
+        atrous_jw_object_begin(w);
+        snprintf(text, sizeof(text), "%" PRId64, model->rate);
+        write_string_parameter(w, "rate", text);
+        write_string_parameter(w, "padding", atrous_padding_name(model->padding));
+        atrous_shape_format(&model->filters_shape, text, sizeof(text));
+        write_string_parameter(w, "filters_shape", text);
+        atrous_jw_object_end(w);
+    }
+    atrous_jw_object_end(w);
+    return finish(w, len);
+}
