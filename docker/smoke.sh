@@ -309,6 +309,11 @@ build_image() {
         steps=$(grep '^Step [0-9]' "$RUN_DIR/build.log" | grep -vc ': FROM \|: ARG BASE_IMAGE')
         cached=$(grep -c 'Using cache\|CACHED' "$RUN_DIR/build.log")
         pass "built $IMAGE from $what in ${secs}s${NO_CACHE:+ (--no-cache)}"
+        # Each source change leaves the previous build stage behind as a dangling image; in the
+        # private data-root (never in an engine someone else owns) drop those over a day old.
+        if [ -n "$DOCKERD_PID" ]; then
+            docker image prune -f --filter until=24h >/dev/null 2>&1 || true
+        fi
         measure "image $IMAGE: $size; build ${secs}s${NO_CACHE:+ (--no-cache, cold)}, $cached of $steps steps from cache"
     else
         grep -v '^ ---> \|^Removing intermediate' "$RUN_DIR/build.log" | tail -n 30 >&2
