@@ -11,7 +11,8 @@
 #  2. uses the docker engine that answers, or starts a private dockerd (exec-root, pidfile and
 #     socket in a fresh temp dir, data-root in /var/tmp/atrousd-dockerd so images and the build
 #     cache survive between runs) and stops it at the end
-#  3. makes sure debian:bookworm-slim exists (docker/base-image.sh: debootstrap if need be)
+#  3. makes sure debian:bookworm-slim exists (docker/base-image.sh: debootstrap if need be;
+#     ATROUSD_BASE_PULL=1 tries docker pull first, on a machine with a registry)
 #  4. builds atrousd:latest from docker/Dockerfile with the host's apt sources, apt settings and
 #     proxy as build arguments, on the bridge network or, if the bridge cannot reach the
 #     mirror, the host's
@@ -56,7 +57,7 @@ for arg in "$@"; do
     case "$arg" in
     --build-only) BUILD_ONLY=1 ;;
     --no-cache) NO_CACHE=(--no-cache) ;;
-    -h | --help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,/^set -uo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "smoke: unknown argument: $arg" >&2; exit 2 ;;
     esac
 done
@@ -507,7 +508,10 @@ start_engine || exit 1
 had_base=0
 docker image inspect debian:bookworm-slim >/dev/null 2>&1 && had_base=1
 base_start=$(now)
-if "$HERE/base-image.sh" 2>&1 | sed 's/^/  /' >&2 && docker image inspect debian:bookworm-slim >/dev/null 2>&1; then
+base_args=()
+[ -n "${ATROUSD_BASE_PULL:-}" ] && base_args=(--pull)
+if "$HERE/base-image.sh" "${base_args[@]}" 2>&1 | sed 's/^/  /' >&2 &&
+    docker image inspect debian:bookworm-slim >/dev/null 2>&1; then
     if [ "$had_base" = 1 ]; then
         pass "base image debian:bookworm-slim present"
     else
