@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
     --force) force=1 ;;
     --pull) pull=1 ;;
     --tag) tag=$2; shift ;;
-    -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "base-image: unknown argument: $1" >&2; exit 2 ;;
     esac
     shift
