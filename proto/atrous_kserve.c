@@ -20,19 +20,9 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "binary tensors are li
 
 /* Paths. */
 
-static bool version_segment_valid(const char *s, size_t len)
-{
-    if (len == 0 || len > ATROUS_MODEL_VERSION_MAX || s[0] == '0')
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-    return true;
-}
-
 bool atrous_kserve_parse_path(const char *path, struct atrous_kserve_route *out)
 {
-    static const char models[] = "/v2/models/", versions[] = "/versions/";
+    static const char models[] = "/v2/models/";
     memset(out, 0, sizeof(*out));
     if (strcmp(path, "/v2") == 0)
         out->kind = ATROUS_KSERVE_ROUTE_SERVER_METADATA;
@@ -44,22 +34,11 @@ bool atrous_kserve_parse_path(const char *path, struct atrous_kserve_route *out)
         return true;
     if (strncmp(path, models, sizeof(models) - 1) != 0)
         return false;
-    const char *name = path + sizeof(models) - 1;
-    size_t name_len = strcspn(name, "/");
-    if (!atrous_model_name_valid(name, name_len))
-        return false;
-    const char *rest = name + name_len;
-    const char *version = "";
-    size_t version_len = 0;
-    if (strncmp(rest, versions, sizeof(versions) - 1) == 0) {
-        version = rest + sizeof(versions) - 1;
-        version_len = strcspn(version, "/");
-        if (!version_segment_valid(version, version_len))
-            return false;
-        rest = version + version_len;
-    }
+    const char *rest = atrous_model_parse_path(path + sizeof(models) - 1, out->model, out->version);
     enum atrous_kserve_route_kind kind = ATROUS_KSERVE_ROUTE_NONE;
-    if (rest[0] == '\0')
+    if (rest == NULL)
+        kind = ATROUS_KSERVE_ROUTE_NONE;
+    else if (rest[0] == '\0')
         kind = ATROUS_KSERVE_ROUTE_MODEL_METADATA;
     else if (strcmp(rest, "/ready") == 0)
         kind = ATROUS_KSERVE_ROUTE_MODEL_READY;
@@ -67,11 +46,11 @@ bool atrous_kserve_parse_path(const char *path, struct atrous_kserve_route *out)
         kind = ATROUS_KSERVE_ROUTE_MODEL_CONFIG;
     else if (strcmp(rest, "/infer") == 0)
         kind = ATROUS_KSERVE_ROUTE_INFER;
-    if (kind == ATROUS_KSERVE_ROUTE_NONE)
+    if (kind == ATROUS_KSERVE_ROUTE_NONE) {
+        memset(out, 0, sizeof(*out));
         return false;
+    }
     out->kind = kind;
-    memcpy(out->model, name, name_len);
-    memcpy(out->version, version, version_len);
     return true;
 }
 
@@ -770,14 +749,6 @@ out:
     return st;
 }
 
-/* Takes the writer's document (NULL on out of memory) and frees the writer. */
-static char *finish(struct atrous_jw *w, size_t *len)
-{
-    char *text = w ? atrous_jw_take(w, len) : NULL;
-    atrous_jw_free(w);
-    return text;
-}
-
 /* A new writer with {"name": name opened; NULL on out of memory. */
 static struct atrous_jw *open_document(const char *name)
 {
@@ -804,7 +775,7 @@ char *atrous_kserve_encode_server_metadata(const char *name, const char *version
         atrous_jw_string(w, extensions[i]);
     atrous_jw_array_end(w);
     atrous_jw_object_end(w);
-    return finish(w, len);
+    return atrous__dom_finish(w, len);
 }
 
 /* {"<key>": value} */
@@ -817,7 +788,7 @@ static char *encode_flag(const char *key, bool value, size_t *len)
     atrous_jw_key(w, key);
     atrous_jw_bool(w, value);
     atrous_jw_object_end(w);
-    return finish(w, len);
+    return atrous__dom_finish(w, len);
 }
 
 char *atrous_kserve_encode_live(bool live, size_t *len)
@@ -839,7 +810,7 @@ char *atrous_kserve_encode_error(const char *message, size_t *len)
     atrous_jw_key(w, "error");
     atrous_jw_string(w, message);
     atrous_jw_object_end(w);
-    return finish(w, len);
+    return atrous__dom_finish(w, len);
 }
 
 char *atrous_kserve_encode_model_ready(const struct atrous_model *model, bool ready, size_t *len)
@@ -852,7 +823,7 @@ char *atrous_kserve_encode_model_ready(const struct atrous_model *model, bool re
     atrous_jw_key(w, "ready");
     atrous_jw_bool(w, ready);
     atrous_jw_object_end(w);
-    return finish(w, len);
+    return atrous__dom_finish(w, len);
 }
 
 /* The tensors a model takes and gives: name, datatypes (v2 and config spellings), dims. */
@@ -877,21 +848,9 @@ static const struct tensor_desc generic_tensors[] = {
 /* A repository model's input and output: fixed dims where the config fixes them. */
 static void model_tensors(const struct atrous_model *m, struct tensor_desc out[2])
 {
-    struct atrous_shape probe;
-    int64_t dims[4], output[4];
     out[0] = (struct tensor_desc){"value", "FP32", "TYPE_FP32", {0}, 4, false};
     out[1] = (struct tensor_desc){"output", "FP32", "TYPE_FP32", {0}, 4, false};
-    for (int i = 0; i < 4; i++)
-        dims[i] = m->input_shape[i] == -1 ? 1 : m->input_shape[i];
-    atrous_shape_make(&probe, dims, 4, NULL);
-    /* The load checked that this probe runs, so the rule cannot fail here. */
-    if (atrous_model_output_shape(m, &probe, output, NULL) != ATROUS_OK)
-        memset(output, 0, sizeof(output));
-    for (int i = 0; i < 4; i++) {
-        out[0].dims[i] = m->input_shape[i];
-        out[1].dims[i] = m->input_shape[i] == -1 ? -1 : output[i];
-    }
-    out[1].dims[3] = m->filters_shape.dims[2];
+    atrous_model_io_dims(m, out[0].dims, out[1].dims);
 }
 
 static void write_metadata_tensors(struct atrous_jw *w, const char *key,
@@ -940,7 +899,7 @@ char *atrous_kserve_encode_model_metadata(const struct atrous_model_repo *repo,
         write_metadata_tensors(w, "outputs", tensors + 1, 1);
     }
     atrous_jw_object_end(w);
-    return finish(w, len);
+    return atrous__dom_finish(w, len);
 }
 
 /* Triton's config form: data_type, and dims without the batch dimension when batching. */
@@ -1007,5 +966,5 @@ char *atrous_kserve_encode_model_config(const struct atrous_model *model, size_t
         atrous_jw_object_end(w);
     }
     atrous_jw_object_end(w);
-    return finish(w, len);
+    return atrous__dom_finish(w, len);
 }

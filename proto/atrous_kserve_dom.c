@@ -211,3 +211,10 @@ enum atrous_status atrous__dom_take(struct atrous_jw *w, char **out, size_t *out
         return atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory writing a response");
     return ATROUS_OK;
 }
+
+char *atrous__dom_finish(struct atrous_jw *w, size_t *len)
+{
+    char *text = w ? atrous_jw_take(w, len) : NULL;
+    atrous_jw_free(w);
+    return text;
+}

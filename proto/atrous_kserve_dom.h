@@ -74,6 +74,10 @@ void atrous__dom_write_flat(struct atrous_jw *w, const float *data, size_t count
 void atrous__dom_write_nested(struct atrous_jw *w, const int64_t *dims, int rank,
                               const float *data);
 
+/* Takes the writer's document (NULL when a write failed for lack of memory; length in *len)
+ * and frees the writer. w may be NULL (a failed create): NULL is returned. */
+char *atrous__dom_finish(struct atrous_jw *w, size_t *len);
+
 /* Takes the writer's text into *out / *out_len; ATROUS_NO_MEMORY if any write failed. */
 enum atrous_status atrous__dom_take(struct atrous_jw *w, char **out, size_t *out_len,
                                     struct atrous_error *err);

@@ -57,8 +57,7 @@ bool atrous_model_name_valid(const char *name, size_t len)
     return true;
 }
 
-/* A positive integer below 10^18 written as canonical digits. */
-static bool version_text_valid(const char *s, size_t len)
+bool atrous_model_version_valid(const char *s, size_t len)
 {
     if (len == 0 || len > ATROUS_MODEL_VERSION_MAX || s[0] == '0')
         return false;
@@ -66,6 +65,28 @@ static bool version_text_valid(const char *s, size_t len)
         if (s[i] < '0' || s[i] > '9')
             return false;
     return true;
+}
+
+const char *atrous_model_parse_path(const char *s, char name[ATROUS_MODEL_NAME_MAX + 1],
+                                    char version[ATROUS_MODEL_VERSION_MAX + 1])
+{
+    static const char versions[] = "/versions/";
+    size_t name_len = strcspn(s, "/:");
+    if (!atrous_model_name_valid(s, name_len))
+        return NULL;
+    memcpy(name, s, name_len);
+    name[name_len] = '\0';
+    version[0] = '\0';
+    s += name_len;
+    if (strncmp(s, versions, sizeof(versions) - 1) != 0)
+        return s;
+    s += sizeof(versions) - 1;
+    size_t version_len = strcspn(s, "/:");
+    if (!atrous_model_version_valid(s, version_len))
+        return NULL;
+    memcpy(version, s, version_len);
+    version[version_len] = '\0';
+    return s + version_len;
 }
 
 /* Reads a whole small file (the config) into a malloc'd buffer. */
@@ -185,8 +206,8 @@ static enum atrous_status parse_name_version(struct atrous_model *m, const json_
     } else if (json_is_integer(version) && json_integer_value(version) >= 1 &&
                json_integer_value(version) < 1000000000000000000LL) {
         snprintf(m->version, sizeof(m->version), "%" PRId64, (int64_t)json_integer_value(version));
-    } else if (json_is_string(version) &&
-               version_text_valid(json_string_value(version), json_string_length(version))) {
+    } else if (json_is_string(version) && atrous_model_version_valid(json_string_value(version),
+                                                                     json_string_length(version))) {
         snprintf(m->version, sizeof(m->version), "%s", json_string_value(version));
     } else {
         return fail(err, ATROUS_INVALID_ARGUMENT, path, "version",
@@ -439,6 +460,23 @@ enum atrous_status atrous_model_output_shape(const struct atrous_model *model,
         }
     }
     return ATROUS_OK;
+}
+
+void atrous_model_io_dims(const struct atrous_model *model, int64_t input[4], int64_t output[4])
+{
+    struct atrous_shape probe;
+    int64_t dims[4];
+    for (int i = 0; i < 4; i++)
+        dims[i] = model->input_shape[i] == -1 ? 1 : model->input_shape[i];
+    atrous_shape_make(&probe, dims, 4, NULL);
+    /* atrous_model_load ran this very probe through the op, so the rule cannot fail. */
+    if (atrous_model_output_shape(model, &probe, output, NULL) != ATROUS_OK)
+        memset(output, 0, 4 * sizeof(output[0]));
+    for (int i = 0; i < 4; i++) {
+        input[i] = model->input_shape[i];
+        if (i < 3 && input[i] == -1)
+            output[i] = -1;
+    }
 }
 
 enum atrous_status atrous_model_problem(const struct atrous_model *model,

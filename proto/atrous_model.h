@@ -96,6 +96,11 @@ enum atrous_status atrous_model_output_shape(const struct atrous_model *model,
                                              const struct atrous_shape *value_shape, int64_t out[4],
                                              struct atrous_error *err);
 
+/* The model's input and output shapes as metadata documents show them: [N, H, W, IC] and
+ * [N, OH, OW, OC] with -1 for every dimension the request chooses (a fixed input dim fixes the
+ * output dim the rule derives from it). */
+void atrous_model_io_dims(const struct atrous_model *model, int64_t input[4], int64_t output[4]);
+
 /* The validated problem of running the model on a value of this shape (output shape by the
  * rule, then atrous_op_validate with limits, which may be NULL). */
 enum atrous_status atrous_model_problem(const struct atrous_model *model,
@@ -159,5 +164,17 @@ size_t atrous_model_repo_versions(const struct atrous_model_repo *repo, const ch
 
 /* True when name is a valid model name (see the format above). */
 bool atrous_model_name_valid(const char *name, size_t len);
+
+/* True when the len bytes at s are a canonical version: digits, no leading zero, at most
+ * ATROUS_MODEL_VERSION_MAX of them. */
+bool atrous_model_version_valid(const char *s, size_t len);
+
+/*
+ * Parses "{name}[/versions/{version}]" at the start of a URL path segment (the name ends at
+ * '/', ':' or the end), as the KServe and TF Serving paths spell a model. Copies the name and
+ * the version ("" when none) and returns what follows, or NULL when either is not valid.
+ */
+const char *atrous_model_parse_path(const char *s, char name[ATROUS_MODEL_NAME_MAX + 1],
+                                    char version[ATROUS_MODEL_VERSION_MAX + 1]);
 
 #endif

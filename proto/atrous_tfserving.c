@@ -1,0 +1,390 @@
+/*
+ * atrous_tfserving.c - TF Serving's REST API for repository models: paths, :predict bodies in
+ * the row ("instances") and columnar ("inputs") formats decoded into struct atrous_request,
+ * predictions / outputs encoded as nested lists, and the model status and metadata documents.
+ */
+#include "atrous_tfserving.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atrous_json_writer.h"
+#include "atrous_kserve_dom.h"
+
+bool atrous_tfs_parse_path(const char *path, struct atrous_tfs_route *out)
+{
+    static const char models[] = "/v1/models/";
+    memset(out, 0, sizeof(*out));
+    if (strncmp(path, models, sizeof(models) - 1) != 0)
+        return false;
+    const char *rest = atrous_model_parse_path(path + sizeof(models) - 1, out->model, out->version);
+    if (rest == NULL)
+        out->kind = ATROUS_TFS_ROUTE_NONE;
+    else if (rest[0] == '\0')
+        out->kind = ATROUS_TFS_ROUTE_STATUS;
+    else if (strcmp(rest, "/metadata") == 0)
+        out->kind = ATROUS_TFS_ROUTE_METADATA;
+    else if (strcmp(rest, ":predict") == 0)
+        out->kind = ATROUS_TFS_ROUTE_PREDICT;
+    if (out->kind == ATROUS_TFS_ROUTE_NONE)
+        memset(out, 0, sizeof(*out));
+    return out->kind != ATROUS_TFS_ROUTE_NONE;
+}
+
+const char *atrous_tfs_route_method(enum atrous_tfs_route_kind kind)
+{
+    return kind == ATROUS_TFS_ROUTE_PREDICT ? "POST" : "GET";
+}
+
+enum atrous_status atrous_tfs_find_model(const struct atrous_model_repo *repo,
+                                         const struct atrous_tfs_route *route,
+                                         const struct atrous_model **out, struct atrous_error *err)
+{
+    *out = atrous_model_repo_find(repo, route->model, route->version);
+    if (*out != NULL)
+        return ATROUS_OK;
+    /* TF Serving's words, which its clients may match on. */
+    if (route->version[0] != '\0')
+        return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "model",
+                                "Servable not found for request: Specific(%s, %s)", route->model,
+                                route->version);
+    return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "model",
+                            "Servable not found for request: Latest(%s)", route->model);
+}
+
+void atrous_tfs_request_init(struct atrous_tfs_request *request)
+{
+    memset(request, 0, sizeof(*request));
+    atrous_request_init(&request->op);
+}
+
+void atrous_tfs_request_release(struct atrous_tfs_request *request)
+{
+    if (request == NULL)
+        return;
+    atrous_request_release(&request->op);
+    atrous_aligned_free(request->owned);
+    atrous_tfs_request_init(request);
+}
+
+/* The tensor of an instance or of "inputs": the value itself, or {"value": ...}. */
+static enum atrous_status unwrap(const json_t *v, const char *where, const json_t **out,
+                                 struct atrous_error *err)
+{
+    static const char *const keys[] = {"value", NULL};
+    *out = v;
+    if (!json_is_object(v))
+        return ATROUS_OK;
+    const char *key = atrous__dom_unknown_key(v, keys);
+    if (key != NULL)
+        return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, key,
+                                "%s names input '%s'; the model's only input is 'value'", where,
+                                key);
+    if ((*out = json_object_get(v, "value")) == NULL)
+        return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "value", "%s lacks input 'value'",
+                                where);
+    return ATROUS_OK;
+}
+
+/* Allocates the value tensor of this shape, under the element limit. */
+static enum atrous_status allocate_value(struct atrous_tfs_request *out,
+                                         const struct atrous_shape *shape, size_t max_elements,
+                                         struct atrous_error *err)
+{
+    size_t count;
+    char text[160];
+    enum atrous_status st = atrous_shape_elements(shape, "value", &count, err);
+    if (st != ATROUS_OK)
+        return st;
+    if (count > max_elements) {
+        atrous_shape_format(shape, text, sizeof(text));
+        return atrous_error_set(err, ATROUS_TOO_LARGE, "value",
+                                "value of shape %s has %zu elements, over the limit of %zu", text,
+                                count, max_elements);
+    }
+    out->op.value_shape = *shape;
+    if (count == 0)
+        return ATROUS_OK;
+    out->owned = atrous_aligned_alloc(count * sizeof(float)); /* count <= INT32_MAX */
+    if (out->owned == NULL)
+        return atrous_error_set(err, ATROUS_NO_MEMORY, "value", "out of memory for the value");
+    out->op.value = out->owned;
+    return ATROUS_OK;
+}
+
+/* Row format: a list of [H][W][IC] instances (or {"value": ...} objects), stacked into
+ * [N, H, W, IC]. */
+static enum atrous_status decode_instances(const json_t *instances, size_t max_elements,
+                                           struct atrous_tfs_request *out, struct atrous_error *err)
+{
+    enum atrous_status st;
+    struct atrous_shape one, all;
+    const json_t *first;
+    char where[48];
+    if (!json_is_array(instances) || json_array_size(instances) == 0)
+        return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "instances",
+                                "\"instances\" must be a non-empty list of [H][W][IC] values");
+    if ((st = unwrap(json_array_get(instances, 0), "instances[0]", &first, err)) ||
+        (st = atrous__dom_nested_shape(first, 3, "instances[0]", &one, err)))
+        return st;
+    if (one.rank != 3)
+        return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "value",
+                                "each instance must be a [H][W][IC] nested list (value without "
+                                "its batch dimension); instances[0] has %d levels",
+                                one.rank);
+    const int64_t dims[4] = {(int64_t)json_array_size(instances), one.dims[0], one.dims[1],
+                             one.dims[2]};
+    atrous_shape_make(&all, dims, 4, NULL);
+    if ((st = allocate_value(out, &all, max_elements, err)))
+        return st;
+    const size_t per = (size_t)(one.dims[0] * one.dims[1] * one.dims[2]); /* <= all's count */
+    const bool objects = json_is_object(json_array_get(instances, 0));
+    for (size_t i = 0; i < json_array_size(instances); i++) {
+        const json_t *item = json_array_get(instances, i), *tensor;
+        snprintf(where, sizeof(where), "instances[%zu]", i);
+        if (json_is_object(item) != objects)
+            return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "instances",
+                                    "instances must all be lists or all be {\"value\": ...} "
+                                    "objects; %s is not like instances[0]",
+                                    where);
+        if ((st = unwrap(item, where, &tensor, err)) ||
+            (st = atrous__dom_read(tensor, &one, false, ATROUS__DOM_F32,
+                                   per ? out->owned + i * per : NULL, where, err)))
+            return st;
+    }
+    return ATROUS_OK;
+}
+
+/* Columnar format: one [N][H][W][IC] nested list (or {"value": ...}). */
+static enum atrous_status decode_inputs(const json_t *inputs, size_t max_elements,
+                                        struct atrous_tfs_request *out, struct atrous_error *err)
+{
+    enum atrous_status st;
+    struct atrous_shape shape;
+    const json_t *tensor;
+    if ((st = unwrap(inputs, "inputs", &tensor, err)) ||
+        (st = atrous__dom_nested_shape(tensor, 4, "inputs", &shape, err)))
+        return st;
+    if (shape.rank != 4)
+        return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "value",
+                                "\"inputs\" must be a [N][H][W][IC] nested list; it has %d "
+                                "levels",
+                                shape.rank);
+    if ((st = allocate_value(out, &shape, max_elements, err)))
+        return st;
+    return atrous__dom_read(tensor, &shape, false, ATROUS__DOM_F32, out->owned, "inputs", err);
+}
+
+enum atrous_status atrous_tfs_decode_predict(const struct atrous_model *model, const void *body,
+                                             size_t len, const struct atrous_tfs_limits *limits,
+                                             struct atrous_tfs_request *out,
+                                             struct atrous_error *err)
+{
+    static const char *const keys[] = {"signature_name", "instances", "inputs", NULL};
+    enum atrous_status st = ATROUS_OK;
+    json_t *root = NULL;
+    size_t max_json = limits && limits->max_json_bytes ? limits->max_json_bytes
+                                                       : ATROUS_DOM_DEFAULT_MAX_JSON_BYTES;
+    size_t max_elements = limits && limits->max_tensor_elements &&
+                                  limits->max_tensor_elements < ATROUS_MAX_ELEMENTS_HARD
+                              ? limits->max_tensor_elements
+                              : ATROUS_MAX_ELEMENTS_HARD;
+    int64_t output_shape[4];
+
+    atrous_tfs_request_init(out);
+    out->model = model;
+    if (len > max_json) {
+        st = atrous_error_set(err, ATROUS_TOO_LARGE, "",
+                              "the request is %zu bytes of JSON, over the limit of %zu; send "
+                              "large tensors to the KServe v2 endpoint with binary data",
+                              len, max_json);
+        goto out;
+    }
+    if ((root = atrous__dom_parse(body, len, err)) == NULL) {
+        st = ATROUS_INVALID_ARGUMENT;
+        goto out;
+    }
+    if (!json_is_object(root)) {
+        st = atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "",
+                              "the predict request must be a JSON object");
+        goto out;
+    }
+    const char *unknown = atrous__dom_unknown_key(root, keys);
+    if (unknown != NULL) {
+        st = atrous_error_set(err, ATROUS_INVALID_ARGUMENT, unknown,
+                              "unknown key \"%s\" in the predict request", unknown);
+        goto out;
+    }
+    const json_t *signature = json_object_get(root, "signature_name");
+    if (signature != NULL && (!json_is_string(signature) ||
+                              strcmp(json_string_value(signature), ATROUS_TFS_SIGNATURE) != 0)) {
+        st = atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "signature_name",
+                              "signature_name must be \"%s\", the model's only signature",
+                              ATROUS_TFS_SIGNATURE);
+        goto out;
+    }
+    const json_t *instances = json_object_get(root, "instances");
+    const json_t *inputs = json_object_get(root, "inputs");
+    if ((instances != NULL) == (inputs != NULL)) {
+        st = atrous_error_set(err, ATROUS_INVALID_ARGUMENT, instances ? "inputs" : "instances",
+                              "the request must have either \"instances\" (row format) or "
+                              "\"inputs\" (columnar format), %s",
+                              instances ? "not both" : "and has neither");
+        goto out;
+    }
+    out->columnar = inputs != NULL;
+    st = inputs ? decode_inputs(inputs, max_elements, out, err)
+                : decode_instances(instances, max_elements, out, err);
+    if (st != ATROUS_OK ||
+        (st = atrous_model_output_shape(model, &out->op.value_shape, output_shape, err)))
+        goto out;
+    memcpy(out->op.output_shape, output_shape, sizeof(output_shape));
+    out->op.output_shape_len = 4;
+    out->op.filters_shape = model->filters_shape;
+    out->op.filters = model->filters;
+    out->op.rate = model->rate;
+    const char *padding = atrous_padding_name(model->padding);
+    out->op.padding_len = strlen(padding);
+    memcpy(out->op.padding, padding, out->op.padding_len + 1);
+out:
+    json_decref(root);
+    if (st != ATROUS_OK)
+        atrous_tfs_request_release(out);
+    return st;
+}
+
+enum atrous_status atrous_tfs_encode_predict(const struct atrous_tfs_request *request,
+                                             const struct atrous_shape *shape, const float *data,
+                                             char **out, size_t *out_len, struct atrous_error *err)
+{
+    enum atrous_status st;
+    size_t count;
+    struct atrous_jw *w = NULL;
+    if ((st = atrous_shape_elements(shape, "output", &count, err)))
+        return st;
+    if ((w = atrous_jw_create()) == NULL)
+        return atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory writing a response");
+    /* A single output: TF Serving leaves its name out. The row format's list of per-instance
+     * [OH][OW][OC] values is the [N][OH][OW][OC] tensor written nested, like the columnar one. */
+    atrous_jw_object_begin(w);
+    atrous_jw_key(w, request->columnar ? "outputs" : "predictions");
+    atrous__dom_write_nested(w, shape->dims, shape->rank, data);
+    atrous_jw_object_end(w);
+    st = atrous__dom_take(w, out, out_len, err);
+    atrous_jw_free(w);
+    return st;
+}
+
+static void write_version_status(struct atrous_jw *w, const struct atrous_model *m)
+{
+    atrous_jw_object_begin(w);
+    atrous_jw_key(w, "version");
+    atrous_jw_string(w, m->version);
+    atrous_jw_key(w, "state");
+    atrous_jw_string(w, "AVAILABLE");
+    atrous_jw_key(w, "status");
+    atrous_jw_object_begin(w);
+    atrous_jw_key(w, "error_code");
+    atrous_jw_string(w, "OK");
+    atrous_jw_key(w, "error_message");
+    atrous_jw_string(w, "");
+    atrous_jw_object_end(w);
+    atrous_jw_object_end(w);
+}
+
+char *atrous_tfs_encode_status(const struct atrous_model_repo *repo,
+                               const struct atrous_tfs_route *route, size_t *len)
+{
+    size_t first = 0, count = atrous_model_repo_versions(repo, route->model, &first);
+    struct atrous_jw *w = atrous_jw_create();
+    if (w == NULL)
+        return NULL;
+    atrous_jw_object_begin(w);
+    atrous_jw_key(w, "model_version_status");
+    atrous_jw_array_begin(w);
+    for (size_t i = first; i < first + count; i++) {
+        const struct atrous_model *m = atrous_model_repo_at(repo, i);
+        if (route->version[0] == '\0' || strcmp(m->version, route->version) == 0)
+            write_version_status(w, m);
+    }
+    atrous_jw_array_end(w);
+    atrous_jw_object_end(w);
+    return atrous__dom_finish(w, len);
+}
+
+/* One TensorInfo: {"dtype": "DT_FLOAT", "tensor_shape": {"dim": [{"size": "-1", "name": ""},
+ * ...], "unknown_rank": false}, "name": "value:0"} (int64 sizes as strings, proto3 JSON). */
+static void write_tensor_info(struct atrous_jw *w, const char *key, const int64_t dims[4])
+{
+    char text[32];
+    atrous_jw_key(w, key);
+    atrous_jw_object_begin(w);
+    atrous_jw_key(w, "dtype");
+    atrous_jw_string(w, "DT_FLOAT");
+    atrous_jw_key(w, "tensor_shape");
+    atrous_jw_object_begin(w);
+    atrous_jw_key(w, "dim");
+    atrous_jw_array_begin(w);
+    for (int i = 0; i < 4; i++) {
+        snprintf(text, sizeof(text), "%" PRId64, dims[i]);
+        atrous_jw_object_begin(w);
+        atrous_jw_key(w, "size");
+        atrous_jw_string(w, text);
+        atrous_jw_key(w, "name");
+        atrous_jw_string(w, "");
+        atrous_jw_object_end(w);
+    }
+    atrous_jw_array_end(w);
+    atrous_jw_key(w, "unknown_rank");
+    atrous_jw_bool(w, false);
+    atrous_jw_object_end(w);
+    snprintf(text, sizeof(text), "%s:0", key);
+    atrous_jw_key(w, "name");
+    atrous_jw_string(w, text);
+    atrous_jw_object_end(w);
+}
+
+char *atrous_tfs_encode_metadata(const struct atrous_model *model, size_t *len)
+{
+    int64_t input[4], output[4];
+    struct atrous_jw *w = atrous_jw_create();
+    if (w == NULL)
+        return NULL;
+    atrous_model_io_dims(model, input, output);
+    atrous_jw_object_begin(w);
+    atrous_jw_key(w, "model_spec");
+    atrous_jw_object_begin(w);
+    atrous_jw_key(w, "name");
+    atrous_jw_string(w, model->name);
+    atrous_jw_key(w, "signature_name");
+    atrous_jw_string(w, "");
+    atrous_jw_key(w, "version");
+    atrous_jw_string(w, model->version);
+    atrous_jw_object_end(w);
+    atrous_jw_key(w, "metadata");
+    atrous_jw_object_begin(w);
+    atrous_jw_key(w, "signature_def");
+    atrous_jw_object_begin(w);
+    atrous_jw_key(w, "signature_def");
+    atrous_jw_object_begin(w);
+    atrous_jw_key(w, ATROUS_TFS_SIGNATURE);
+    atrous_jw_object_begin(w);
+    atrous_jw_key(w, "inputs");
+    atrous_jw_object_begin(w);
+    write_tensor_info(w, "value", input);
+    atrous_jw_object_end(w);
+    atrous_jw_key(w, "outputs");
+    atrous_jw_object_begin(w);
+    write_tensor_info(w, "output", output);
+    atrous_jw_object_end(w);
+    atrous_jw_key(w, "method_name");
+    atrous_jw_string(w, "tensorflow/serving/predict");
+    atrous_jw_object_end(w);
+    atrous_jw_object_end(w);
+    atrous_jw_object_end(w);
+    atrous_jw_object_end(w);
+    atrous_jw_object_end(w);
+    return atrous__dom_finish(w, len);
+}
