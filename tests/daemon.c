@@ -99,18 +99,22 @@ int test_daemon_wait_log(const struct test_daemon *d, const char *needle, int ti
     }
 }
 
-/* The port from the "listening" line: ..."msg":"listening",..."port":N (spaces allowed). */
+/* The port from the start-up line: JSON ..."msg":"listening",..."port":N (spaces allowed) or
+ * text "... listening ... port=N ...". */
 static int find_port(const char *log, uint16_t *port)
 {
     const char *line = strstr(log, "\"msg\":\"listening\"");
     if (line == NULL)
         line = strstr(log, "\"msg\": \"listening\"");
-    if (line == NULL)
-        return -1;
-    const char *key = strstr(line, "\"port\":");
+    const char *key = line ? strstr(line, "\"port\":") : NULL;
+    size_t skip = strlen("\"port\":");
+    if (key == NULL && (line = strstr(log, " listening ")) != NULL) {
+        key = strstr(line, " port=");
+        skip = strlen(" port=");
+    }
     if (key == NULL)
         return -1;
-    long v = strtol(key + 7, NULL, 10);
+    long v = strtol(key + skip, NULL, 10);
     if (v <= 0 || v > 65535)
         return -1;
     *port = (uint16_t)v;

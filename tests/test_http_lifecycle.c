@@ -332,6 +332,29 @@ static void test_http_oversubscribed_threads_are_clamped(void **state)
     assert_int_equal(test_daemon_stop(&d), 0);
 }
 
+static void test_http_io_thread_pool_and_text_logs(void **state)
+{
+    (void)state;
+    struct test_daemon d;
+    struct http_op_args a;
+    const char *args[] = {"--io-threads", "3", "--log-format", "text", NULL};
+    start(&d, args);
+    assert_int_equal(http_op_zeros(&a, small_value, small_filters, 2), 0);
+    for (int i = 0; i < 6; i++) {
+        struct http_client_response r;
+        assert_int_equal(http_op_call(d.port, &a, HTTP_OP_BINARY, "application/json", NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        http_client_response_free(&r);
+    }
+    assert_int_equal(test_daemon_wait_log(&d, " request request_id=", WAIT_MS), 0);
+    char *log = test_daemon_log(&d);
+    assert_null(strstr(log, "{\"ts\""));
+    assert_non_null(strstr(log, " status=200 "));
+    free(log);
+    http_op_zeros_free(&a);
+    assert_int_equal(test_daemon_stop(&d), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -344,6 +367,7 @@ int main(void)
         cmocka_unit_test(test_http_invalid_flags_exit_2_with_a_message),
         cmocka_unit_test(test_http_flag_wins_over_environment),
         cmocka_unit_test(test_http_oversubscribed_threads_are_clamped),
+        cmocka_unit_test(test_http_io_thread_pool_and_text_logs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
