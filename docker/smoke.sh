@@ -16,7 +16,8 @@
 #  4. builds atrousd:latest from docker/Dockerfile with the host's apt sources, apt settings and
 #     proxy as build arguments, on the bridge network or, if the bridge cannot reach the
 #     mirror, the host's
-#  5. runs it read-only with a tmpfs /tmp and --cpus 1 on 127.0.0.1:<free port>; waits for
+#  5. checks docker/README.md documents every ATROUSD_* variable of the image's --help;
+#     runs it read-only with a tmpfs /tmp and --cpus 1 on 127.0.0.1:<free port>; waits for
 #     /healthz, /readyz and a healthy HEALTHCHECK; checks /v1/info sized its threads to the one
 #     CPU of quota, and that it runs as a non-root uid on a read-only root
 #  6. sends a conformance case (tests/data/conformance/valid/) as JSON and as binary and
@@ -526,6 +527,20 @@ apt_build_args
 choose_build_network
 build_image || exit 1
 [ "$BUILD_ONLY" = 1 ] && exit 0
+
+# docker/README.md's configuration table must name every variable the image's --help lists.
+env_help=$(docker run --rm "$IMAGE" --help 2>/dev/null | grep -o 'env ATROUSD_[A-Z0-9_]*' | sort -u |
+    sed 's/^env //')
+if [ -z "$env_help" ]; then
+    fail "docker run $IMAGE --help listed no ATROUSD_* variables"
+else
+    undocumented=$(for v in $env_help; do grep -q "\`$v\`" "$HERE/README.md" || echo "$v"; done)
+    if [ -z "$undocumented" ]; then
+        pass "docker/README.md documents all $(echo "$env_help" | wc -l) variables of atrousd --help"
+    else
+        fail "docker/README.md lacks:" $undocumented
+    fi
+fi
 
 if find_case && run_container; then
     conformance "$URL" container both
