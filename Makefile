@@ -9,8 +9,9 @@
 #   make deps     install the Debian packages the build needs (run by the targets above)
 #   make format   clang-format every C file in place
 #   make clean    remove build/
-#   make docker       build the container image atrousd:latest (docker/README.md)
+#   make docker   build the container image atrousd:latest (docker/README.md)
 #   make docker-test  build it and run the container smoke test (docker/smoke.sh)
+#   make help     this list
 #
 # Missing Debian packages are installed automatically (apt-get, with sudo when not root).
 
@@ -49,7 +50,7 @@ TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 all: $(DAEMON) $(TEST_BINS)
 
 help:
-	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,/^$$/p' Makefile | sed -n '/^#/s/^# \{0,1\}//p'
 
 # $(call ensure_packages,PKGS): installs the Debian packages of PKGS that are missing, and
 # nothing when all are there (a dpkg query costs milliseconds; apt-get runs only when needed).
