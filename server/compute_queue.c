@@ -5,12 +5,9 @@
 #include "compute_queue.h"
 
 #include <pthread.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include "log.h"
 
 struct worker {
     struct atrousd_queue *queue;
@@ -29,7 +26,6 @@ struct atrousd_queue {
     size_t capacity;
     bool closed;
     int omp_threads;
-    bool batch_policy;
     int worker_count;
     struct worker *workers;
 };
@@ -45,16 +41,10 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct atrousd_queue *q = w->queue;
+    /* Named for top -H and perf; 15 characters at most. */
+    pthread_setname_np(pthread_self(), "atrousd-compute");
     /* oneDNN sizes its OpenMP team from the calling thread's setting: once per worker. */
     atrous_engine_set_thread_parallelism(q->omp_threads);
-    if (q->batch_policy) {
-        /* SCHED_BATCH needs no privilege: the scheduler treats these threads as CPU-bound
-         * and lets a waking I/O thread preempt them, which keeps /healthz fast under load.
-         * OpenMP threads created from here inherit the policy. */
-        struct sched_param param = {.sched_priority = 0};
-        if (pthread_setschedparam(pthread_self(), SCHED_BATCH, &param) != 0)
-            atrousd_logf(ATROUSD_LOG_WARN, "could not set SCHED_BATCH on a compute worker");
-    }
     pthread_mutex_lock(&q->lock);
     for (;;) {
         while (q->head == NULL && !q->closed)
@@ -110,7 +100,6 @@ enum atrous_status atrousd_queue_create(struct atrous_engine *engine,
     pthread_cond_init(&q->wake, NULL);
     q->capacity = config->capacity < 1 ? 1 : config->capacity;
     q->omp_threads = config->omp_threads < 1 ? 1 : config->omp_threads;
-    q->batch_policy = config->batch_policy;
     q->workers = calloc((size_t)(config->workers < 1 ? 1 : config->workers), sizeof(*q->workers));
     if (q->workers == NULL) {
         st = atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory for the workers");

@@ -35,10 +35,9 @@ struct atrousd_job {
 };
 
 struct atrousd_queue_config {
-    int workers;       /* >= 1 */
-    int omp_threads;   /* >= 1, OpenMP team per worker */
-    size_t capacity;   /* >= 1, jobs waiting (not counting those being run) */
-    bool batch_policy; /* run workers under SCHED_BATCH so I/O threads preempt them */
+    int workers;     /* >= 1 */
+    int omp_threads; /* >= 1, OpenMP team per worker */
+    size_t capacity; /* >= 1, jobs waiting (not counting those being run) */
 };
 
 struct atrousd_queue;

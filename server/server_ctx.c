@@ -78,7 +78,6 @@ enum atrous_status atrousd_ctx_start_workers(struct server_ctx *ctx, struct atro
         .workers = ctx->budget.compute_workers,
         .omp_threads = ctx->budget.omp_threads,
         .capacity = (size_t)ctx->config.queue_depth,
-        .batch_policy = true,
     };
     return atrousd_queue_create(ctx->engine, &qc, &ctx->queue, err);
 }
