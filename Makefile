@@ -46,6 +46,9 @@ TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
 .PHONY: all run test check bench fuzz fuzz-build deps format clean help
 .DEFAULT_GOAL := all
+# Keep objects that only pattern rules mention (make would delete them as intermediates and
+# rebuild them every time).
+.SECONDARY:
 
 all: $(DAEMON) $(TEST_BINS)
 
