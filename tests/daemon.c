@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -150,8 +151,13 @@ int test_daemon_start(struct test_daemon *d, const char *const *args, char *why,
     for (size_t i = 0; args != NULL && args[i] != NULL && i < MAX_ARGS; i++)
         argv[argc++] = args[i];
     argv[argc] = NULL;
+    pid_t parent = getpid();
     d->pid = fork();
     if (d->pid == 0) {
+        /* A test that fails half-way never stops its daemon; it must not outlive the test. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
         dup2(log_fd, STDERR_FILENO);
         int devnull = open("/dev/null", O_RDWR);
         if (devnull >= 0)
