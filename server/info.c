@@ -10,6 +10,14 @@
 #include "server_ctx.h"
 #include "version.h"
 
+#if defined(__clang__)
+#define BUILD_COMPILER "clang " __clang_version__
+#elif defined(__GNUC__)
+#define BUILD_COMPILER "gcc " __VERSION__
+#else
+#define BUILD_COMPILER "unknown"
+#endif
+
 #ifdef __OPTIMIZE__
 #define BUILD_OPTIMIZED true
 #else
@@ -94,7 +102,7 @@ char *atrousd_info_render(struct server_ctx *ctx, size_t *len)
     atrous_jw_key(w, "build");
     atrous_jw_object_begin(w);
     atrous_jw_key(w, "compiler");
-    atrous_jw_string(w, __VERSION__);
+    atrous_jw_string(w, BUILD_COMPILER);
     atrous_jw_key(w, "optimized");
     atrous_jw_bool(w, BUILD_OPTIMIZED);
     atrous_jw_object_end(w);
