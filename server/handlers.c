@@ -232,6 +232,8 @@ void atrousd_handle_endpoint(struct server_ctx *ctx, const struct http_exchange 
                              const struct request_plan *plan, struct http_reply *reply)
 {
     const char *id = ex->request_id;
+    const char *type = CONTENT_TYPE_JSON;
+    struct atrousd_metrics_snapshot snap;
     size_t len = 0;
     char *body = NULL;
     switch (plan->endpoint) {
@@ -249,35 +251,28 @@ void atrousd_handle_endpoint(struct server_ctx *ctx, const struct http_exchange 
             reply_json_status(reply, 200, "ready");
         }
         return;
-    case ATROUSD_EP_METRICS: {
-        struct atrousd_metrics_snapshot snap;
+    case ATROUSD_EP_METRICS:
         atrousd_ctx_snapshot(ctx, &snap);
         body = atrousd_metrics_render(ctx->metrics, &snap, &len);
-        if (body == NULL)
-            break;
-        reply->status = 200;
-        set_body(reply, CONTENT_TYPE_METRICS, body, len);
-        return;
-    }
+        type = CONTENT_TYPE_METRICS;
+        break;
     case ATROUSD_EP_INFO:
         body = atrousd_info_render(ctx, &len);
-        if (body == NULL)
-            break;
-        reply->status = 200;
-        set_body(reply, CONTENT_TYPE_JSON, body, len);
-        return;
-    default:
         break;
+    default:
+        atrousd_reply_error(reply, 500, "internal", NULL, id, "internal error: no handler for %s",
+                            ex->path ? ex->path : "");
+        return;
     }
-    if (plan->endpoint == ATROUSD_EP_METRICS || plan->endpoint == ATROUSD_EP_INFO) {
+    if (body == NULL) {
         snprintf(reply->error_detail, sizeof(reply->error_detail), "out of memory rendering %s",
                  ex->path);
         atrousd_reply_error(reply, 503, atrous_status_code(ATROUS_NO_MEMORY), NULL, id,
                             "the server is out of memory; retry later");
         return;
     }
-    atrousd_reply_error(reply, 500, "internal", NULL, id, "internal error: no handler for %s",
-                        ex->path ? ex->path : "");
+    reply->status = 200;
+    set_body(reply, type, body, len);
 }
 
 static uint64_t elapsed_us(uint64_t from_ns, uint64_t to_ns)

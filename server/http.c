@@ -151,11 +151,6 @@ static void read_headers(struct request *req, const char *url, const char *metho
     ex->has_content_length = te == NULL && content_length(conn, &ex->content_length);
 }
 
-static enum MHD_Result add_header(struct MHD_Response *resp, const char *name, const char *value)
-{
-    return MHD_add_response_header(resp, name, value);
-}
-
 /* Queues req->reply as the response; the reply's body moves into libmicrohttpd. */
 static enum MHD_Result answer(struct request *req)
 {
@@ -176,20 +171,21 @@ static enum MHD_Result answer(struct request *req)
         return MHD_NO; /* out of memory: close the connection */
     bool ok = true;
     if (r->content_type)
-        ok &= add_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type) == MHD_YES;
-    ok &= add_header(resp, "X-Request-Id", req->request_id) == MHD_YES;
-    ok &= add_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") == MHD_YES;
+        ok &=
+            MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type) == MHD_YES;
+    ok &= MHD_add_response_header(resp, "X-Request-Id", req->request_id) == MHD_YES;
+    ok &= MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") == MHD_YES;
     if (r->allow)
-        ok &= add_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow) == MHD_YES;
+        ok &= MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow) == MHD_YES;
     if (r->retry_after_s > 0) {
         char retry[16];
         snprintf(retry, sizeof(retry), "%u", r->retry_after_s);
-        ok &= add_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, retry) == MHD_YES;
+        ok &= MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, retry) == MHD_YES;
     }
     if (r->output_shape[0])
-        ok &= add_header(resp, "X-Output-Shape", r->output_shape) == MHD_YES;
+        ok &= MHD_add_response_header(resp, "X-Output-Shape", r->output_shape) == MHD_YES;
     if (r->close_connection || atomic_load(&req->ctx->draining))
-        ok &= add_header(resp, MHD_HTTP_HEADER_CONNECTION, "close") == MHD_YES;
+        ok &= MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close") == MHD_YES;
     enum MHD_Result result = MHD_NO;
     if (ok)
         result = MHD_queue_response(req->conn, r->status, resp);
