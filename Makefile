@@ -112,11 +112,12 @@ check:
 
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
-$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(PROTO_A) $(LIB_A)
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(TEST_SUPPORT_A) $(PROTO_A) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $^ -o $@ $(LDFLAGS_ALL) $(LIBS)
 
 bench: $(DAEMON) $(BENCH_BINS)
+	@$(call ensure_packages,wrk)
 	@BUILD=$(BUILD) tests/bench/run_bench.sh
 
 # Fuzzing: every tests/fuzz/fuzz_*.c is a libFuzzer target built with clang, ASan and UBSan

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -67,6 +68,7 @@ struct request {
     uint64_t bytes_in; /* body bytes received, kept or dropped */
     unsigned status_sent;
     uint64_t bytes_out;
+    bool nul_in_path; /* the raw path holds "%00", which the decoded path would hide */
 };
 
 static void body_free(struct request *req)
@@ -80,7 +82,6 @@ static void body_free(struct request *req)
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
-    (void)uri;
     struct server_ctx *ctx = cls;
     struct request *req = calloc(1, sizeof(*req));
     if (req == NULL)
@@ -88,6 +89,11 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     req->ctx = ctx;
     req->conn = conn;
     req->start_ns = atrousd_now_ns();
+    /* libmicrohttpd hands on_access the percent-decoded path as a C string, so
+     * "/healthz%00.txt" would arrive as "/healthz"; only the raw URI shows it. */
+    size_t path_len = strcspn(uri, "?");
+    for (const char *p = uri; (p = strchr(p, '%')) != NULL && p < uri + path_len; p++)
+        req->nul_in_path |= p[1] == '0' && p[2] == '0';
     http_reply_init(&req->reply);
     atomic_fetch_add(&ctx->in_flight, 1);
     return req;
@@ -249,11 +255,68 @@ static bool body_reserve(struct request *req, size_t need)
     return true;
 }
 
+/* What the framing headers of one request say, all of them (not just the first of each). */
+struct framing {
+    const char *length;     /* the first Content-Length */
+    bool lengths_disagree;  /* a later Content-Length differs from the first */
+    const char *transfer;   /* the first Transfer-Encoding */
+    unsigned transfer_count;
+};
+
+static enum MHD_Result note_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    (void)kind;
+    struct framing *f = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        f->lengths_disagree |= f->length != NULL && strcmp(f->length, value ? value : "") != 0;
+        if (f->length == NULL)
+            f->length = value ? value : "";
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        if (f->transfer_count++ == 0)
+            f->transfer = value ? value : "";
+    }
+    return MHD_YES;
+}
+
+/*
+ * Framing that libmicrohttpd accepts but that a proxy in front could read differently
+ * (request smuggling, RFC 9112 sections 6.1 and 6.3): Transfer-Encoding together with
+ * Content-Length, Content-Length headers that disagree, and any transfer coding but a single
+ * "chunked" (libmicrohttpd would read such a body until the connection closes, so no answer
+ * could ever be sent). Answered 400 with Connection: close before any body byte is read;
+ * true when so.
+ */
+static bool framing_rejected(struct request *req)
+{
+    struct framing f = {0};
+    const char *why = NULL;
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, note_framing, &f);
+    if (f.transfer_count > 0 && f.length != NULL)
+        why = "Transfer-Encoding and Content-Length are both present; send one of them";
+    else if (f.lengths_disagree)
+        why = "Content-Length is given more than once with different values";
+    else if (f.transfer_count > 1 || (f.transfer && strcasecmp(f.transfer, "chunked") != 0))
+        why = "Transfer-Encoding must be chunked (no other transfer coding is supported)";
+    if (why == NULL)
+        return false;
+    req->reply.close_connection = true;
+    atrousd_reply_error(&req->reply, 400, atrous_status_code(ATROUS_INVALID_ARGUMENT), NULL,
+                        req->request_id, "%s", why);
+    return true;
+}
+
 /* First access call: every decision that needs only the headers. */
 static enum MHD_Result begin(struct request *req, const char *url, const char *method)
 {
     read_headers(req, url, method);
-    if (atrousd_precheck(req->ctx, &req->ex, &req->plan, &req->reply))
+    if (req->nul_in_path) {
+        req->reply.close_connection = true;
+        atrousd_reply_error(&req->reply, 400, atrous_status_code(ATROUS_INVALID_ARGUMENT), NULL,
+                            req->request_id, "the path contains an encoded NUL byte (%%00)");
+        return answer(req);
+    }
+    if (framing_rejected(req) || atrousd_precheck(req->ctx, &req->ex, &req->plan, &req->reply))
         return answer(req);
     req->state = REQ_BODY;
     if (req->plan.endpoint != ATROUSD_EP_OP)

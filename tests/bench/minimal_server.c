@@ -189,7 +189,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "minimal_server: cannot listen on port %d\n", port);
         return 1;
     }
-    printf("minimal_server: listening on port %d\n", port);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    printf("minimal_server: listening on port %u\n", info ? (unsigned)info->port : (unsigned)port);
     fflush(stdout);
     sigset_t set;
     sigemptyset(&set);

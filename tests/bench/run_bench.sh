@@ -12,3 +12,6 @@ echo "== compute, two OpenMP threads (one call using both cores)"
 echo
 echo "== JSON codec vs jansson (1M floats)"
 "$build/bench/bench_json" --floats 1000000 --repeat 3
+echo
+echo "== HTTP (wrk): atrousd against the reference minimal server"
+BUILD=$build "$(dirname "$0")/bench_http.sh"
