@@ -1,6 +1,7 @@
 /*
  * compute_queue.c - a mutex + condition variable FIFO (jobs are milliseconds of compute, so
- * the lock is never the bottleneck) served by worker threads that each own a workspace.
+ * the lock is never the bottleneck) served by worker threads that each own a workspace. A
+ * worker forming a batch publishes its class so that pushes of that class join it directly.
  */
 #include "compute_queue.h"
 
@@ -14,6 +15,12 @@ struct worker {
     struct atrous_workspace *workspace;
     pthread_t thread;
     bool started;
+    /* Batching only (queue max_batch > 1); under the queue lock. */
+    struct atrousd_job **batch; /* max_batch slots */
+    size_t batch_count;
+    const void *forming;     /* the class of a batch waiting for company, else NULL */
+    pthread_cond_t joined;   /* signalled when a job joins the forming batch */
+    bool joined_init;
 };
 
 struct atrousd_queue {
@@ -24,6 +31,8 @@ struct atrousd_queue {
     size_t reserved; /* slots claimed, not yet pushed */
     size_t active;   /* jobs being run */
     size_t capacity;
+    size_t max_batch;      /* <= 1: no batching */
+    uint64_t max_delay_ns;
     bool closed;
     int omp_threads;
     int worker_count;
@@ -35,6 +44,44 @@ uint64_t atrousd_now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Takes the waiting jobs of the batch's class (queue order) into w->batch, up to max_batch. */
+static void take_company(struct atrousd_queue *q, struct worker *w)
+{
+    const void *cls = w->batch[0]->batch_class;
+    struct atrousd_job **link = &q->head, *prev = NULL;
+    while (*link != NULL && w->batch_count < q->max_batch) {
+        struct atrousd_job *job = *link;
+        if (job->batch_class != cls) {
+            prev = job;
+            link = &job->next;
+            continue;
+        }
+        *link = job->next;
+        if (q->tail == job)
+            q->tail = prev;
+        job->next = NULL;
+        q->waiting--;
+        q->active++;
+        w->batch[w->batch_count++] = job;
+    }
+}
+
+/* Fills w->batch (which holds its first job) with company: jobs already waiting, then, within
+ * the first job's delay, jobs pushed meanwhile. Called and returns with the lock held. */
+static void form_batch(struct atrousd_queue *q, struct worker *w)
+{
+    take_company(q, w);
+    uint64_t deadline = w->batch[0]->enqueued_ns + q->max_delay_ns;
+    if (w->batch_count >= q->max_batch || q->max_delay_ns == 0 || atrousd_now_ns() >= deadline)
+        return;
+    struct timespec until = {.tv_sec = (time_t)(deadline / 1000000000u),
+                             .tv_nsec = (long)(deadline % 1000000000u)};
+    w->forming = w->batch[0]->batch_class;
+    while (w->batch_count < q->max_batch && !q->closed && atrousd_now_ns() < deadline)
+        pthread_cond_timedwait(&w->joined, &q->lock, &until);
+    w->forming = NULL;
 }
 
 static void *worker_main(void *arg)
@@ -57,11 +104,22 @@ static void *worker_main(void *arg)
             q->tail = NULL;
         q->waiting--;
         q->active++;
-        pthread_mutex_unlock(&q->lock);
         job->next = NULL;
-        job->run(job, w->workspace); /* job may be freed by another thread from here on */
+        size_t count = 1;
+        if (q->max_batch > 1 && job->batch_class != NULL) {
+            w->batch[0] = job;
+            w->batch_count = 1;
+            form_batch(q, w);
+            count = w->batch_count;
+        }
+        pthread_mutex_unlock(&q->lock);
+        /* Jobs may be freed by other threads once run returns. */
+        if (count > 1)
+            job->run_batch(w->batch, count, w->workspace);
+        else
+            job->run(job, w->workspace);
         pthread_mutex_lock(&q->lock);
-        q->active--;
+        q->active -= count;
     }
     pthread_mutex_unlock(&q->lock);
     return NULL;
@@ -79,9 +137,29 @@ static void join_workers(struct atrousd_queue *q)
     }
 }
 
+/* A new job of a class some worker is forming a batch of joins that batch. Lock held. */
+static bool join_forming(struct atrousd_queue *q, struct atrousd_job *job)
+{
+    for (int i = 0; i < q->worker_count; i++) {
+        struct worker *w = &q->workers[i];
+        if (w->forming == job->batch_class && w->batch_count < q->max_batch) {
+            w->batch[w->batch_count++] = job;
+            q->active++;
+            pthread_cond_signal(&w->joined);
+            return true;
+        }
+    }
+    return false;
+}
+
 static void destroy(struct atrousd_queue *q)
 {
     join_workers(q);
+    for (int i = 0; q->workers != NULL && i < q->worker_count; i++) {
+        free(q->workers[i].batch);
+        if (q->workers[i].joined_init)
+            pthread_cond_destroy(&q->workers[i].joined);
+    }
     free(q->workers);
     pthread_cond_destroy(&q->wake);
     pthread_mutex_destroy(&q->lock);
@@ -106,10 +184,25 @@ enum atrous_status atrousd_queue_create(struct atrous_engine *engine,
         goto out;
     }
     q->worker_count = config->workers < 1 ? 1 : config->workers;
+    q->max_batch = config->max_batch;
+    q->max_delay_ns = config->max_delay_us * 1000u;
     for (int i = 0; i < q->worker_count; i++) {
-        q->workers[i].queue = q;
-        if ((st = atrous_workspace_create(engine, &q->workers[i].workspace, err)))
+        struct worker *w = &q->workers[i];
+        w->queue = q;
+        if ((st = atrous_workspace_create(engine, &w->workspace, err)))
             goto out;
+        if (q->max_batch <= 1)
+            continue;
+        pthread_condattr_t attr;
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        w->joined_init = pthread_cond_init(&w->joined, &attr) == 0;
+        pthread_condattr_destroy(&attr);
+        w->batch = calloc(q->max_batch, sizeof(*w->batch));
+        if (w->batch == NULL || !w->joined_init) {
+            st = atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory for batches");
+            goto out;
+        }
     }
     for (int i = 0; i < q->worker_count; i++) {
         if (pthread_create(&q->workers[i].thread, NULL, worker_main, &q->workers[i]) != 0) {
@@ -160,6 +253,10 @@ void atrousd_queue_push(struct atrousd_queue *q, struct atrousd_job *job)
         job->cancel(job);
         return;
     }
+    if (q->max_batch > 1 && job->batch_class != NULL && join_forming(q, job)) {
+        pthread_mutex_unlock(&q->lock);
+        return;
+    }
     q->waiting++;
     if (q->tail)
         q->tail->next = job;
@@ -201,6 +298,8 @@ void atrousd_queue_shutdown(struct atrousd_queue *q)
     q->head = q->tail = NULL;
     q->waiting = 0;
     pthread_cond_broadcast(&q->wake);
+    for (int i = 0; q->max_batch > 1 && i < q->worker_count; i++)
+        pthread_cond_signal(&q->workers[i].joined); /* a forming batch runs what it holds */
     pthread_mutex_unlock(&q->lock);
     while (cancelled != NULL) {
         struct atrousd_job *next = cancelled->next;

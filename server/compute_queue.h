@@ -7,6 +7,14 @@
  * caller answers 429 and nothing piles up), then atrousd_queue_push() hands the job over and
  * cannot fail. The HTTP layer suspends the connection between the two steps, so a worker can
  * never finish a job before its connection is suspended.
+ *
+ * Batching (max_batch > 1): a job with a non-NULL batch_class may be run together with other
+ * jobs of the same class. The worker that takes such a job also takes the jobs of its class
+ * already waiting (in queue order), up to max_batch jobs in all; while it has fewer, it waits
+ * until the first job has been queued for max_delay_us, and jobs of the class pushed meanwhile
+ * join it directly. It then calls run_batch once with them all (run when it found no company).
+ * With max_batch 1, or for jobs without a class, nothing of this runs: a job is handed to the
+ * first free worker as before.
  */
 #ifndef ATROUSD_COMPUTE_QUEUE_H
 #define ATROUSD_COMPUTE_QUEUE_H
@@ -25,6 +33,9 @@ struct atrousd_job;
 typedef void (*atrousd_job_run_fn)(struct atrousd_job *job, struct atrous_workspace *ws);
 /* Called instead of run for a job no worker will run (the queue was shut down). */
 typedef void (*atrousd_job_cancel_fn)(struct atrousd_job *job);
+/* Runs count >= 2 jobs of one batch class together (the same rules as run for each job). */
+typedef void (*atrousd_batch_run_fn)(struct atrousd_job *const *jobs, size_t count,
+                                     struct atrous_workspace *ws);
 
 /* Embedded in the caller's request; the queue links it, never allocates or frees it. */
 struct atrousd_job {
@@ -32,12 +43,16 @@ struct atrousd_job {
     atrousd_job_cancel_fn cancel;
     uint64_t enqueued_ns; /* CLOCK_MONOTONIC, set by atrousd_queue_push */
     struct atrousd_job *next;
+    const void *batch_class;     /* NULL: never batched; else jobs of equal class may be */
+    atrousd_batch_run_fn run_batch; /* required when batch_class is set */
 };
 
 struct atrousd_queue_config {
     int workers;     /* >= 1 */
     int omp_threads; /* >= 1, OpenMP team per worker */
     size_t capacity; /* >= 1, jobs waiting (not counting those being run) */
+    size_t max_batch;      /* jobs run together at most; 0 or 1 = no batching */
+    uint64_t max_delay_us; /* longest a batch's first job waits for company */
 };
 
 struct atrousd_queue;
@@ -57,7 +72,8 @@ void atrousd_queue_unreserve(struct atrousd_queue *q);
  * meanwhile, the job is cancelled on the calling thread instead. */
 void atrousd_queue_push(struct atrousd_queue *q, struct atrousd_job *job);
 
-/* Jobs waiting (claimed slots included), jobs being run right now, and the capacity. */
+/* Jobs waiting (claimed slots included), jobs being run right now (batched jobs included, and
+ * those held by a batch waiting for company), and the capacity. */
 size_t atrousd_queue_depth(struct atrousd_queue *q);
 size_t atrousd_queue_active(struct atrousd_queue *q);
 size_t atrousd_queue_capacity(const struct atrousd_queue *q);

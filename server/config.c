@@ -15,6 +15,7 @@
 
 enum option_kind {
     OPT_HOST,   /* numeric IP address */
+    OPT_PATH,   /* a file system path (not checked here; "" = none) */
     OPT_UINT,   /* decimal integer in [min, max] */
     OPT_BYTES,  /* decimal integer with an optional k/m/g suffix (powers of 1024) */
     OPT_LEVEL,  /* log level name */
@@ -71,6 +72,14 @@ static const struct option_def options[] = {
      "SECONDS", "on SIGTERM, longest wait for in-flight requests"},
     {"cache-capacity", "ATROUSD_CACHE_CAPACITY", OPT_UINT, FIELD(cache_capacity), 1, 1000000, "N",
      "compiled oneDNN primitives kept (one per distinct problem)"},
+    {"model-dir", "ATROUSD_MODEL_DIR", OPT_PATH, FIELD(model_dir), 0, 0, "DIR",
+     "model repository: one sub-folder per model (KServe v2 and TF Serving endpoints)"},
+    {"max-json-bytes", "ATROUSD_MAX_JSON_BYTES", OPT_BYTES, FIELD(max_json_bytes), 1,
+     (uint64_t)1 << 40, "BYTES", "largest KServe v2 / TF Serving JSON document (413)"},
+    {"max-batch", "ATROUSD_MAX_BATCH", OPT_UINT, FIELD(max_batch), 1, 1024, "N",
+     "repository-model rows stacked into one compute call; 1 = no batching"},
+    {"max-queue-delay-us", "ATROUSD_MAX_QUEUE_DELAY_US", OPT_UINT, FIELD(max_queue_delay_us), 0,
+     1000000, "US", "with --max-batch > 1, longest wait of a batch for company"},
     {"log-level", "ATROUSD_LOG_LEVEL", OPT_LEVEL, FIELD(log_level), 0, 0, "LEVEL",
      "debug | info | warn | error"},
     {"log-format", "ATROUSD_LOG_FORMAT", OPT_FORMAT, FIELD(log_format), 0, 0, "FORMAT",
@@ -99,6 +108,9 @@ void atrousd_config_defaults(struct atrousd_config *cfg)
     cfg->request_timeout_ms = ATROUSD_DEFAULT_REQUEST_TIMEOUT_MS;
     cfg->drain_timeout_s = ATROUSD_DEFAULT_DRAIN_TIMEOUT_S;
     cfg->cache_capacity = ATROUSD_DEFAULT_CACHE_CAPACITY;
+    cfg->max_json_bytes = ATROUSD_DEFAULT_MAX_JSON_BYTES;
+    cfg->max_batch = ATROUSD_DEFAULT_MAX_BATCH;
+    cfg->max_queue_delay_us = ATROUSD_DEFAULT_MAX_QUEUE_DELAY_US;
     cfg->log_level = ATROUSD_LOG_INFO;
     cfg->log_format = ATROUSD_LOG_JSON;
 }
@@ -173,6 +185,9 @@ static void describe_expected(const struct option_def *opt, char *buf, size_t si
     case OPT_HOST:
         snprintf(buf, size, "a numeric IPv4 or IPv6 address");
         break;
+    case OPT_PATH:
+        snprintf(buf, size, "a path shorter than %d bytes", ATROUSD_PATH_MAX);
+        break;
     case OPT_UINT:
         snprintf(buf, size, "an integer from %" PRIu64 " to %" PRIu64, opt->min, opt->max);
         break;
@@ -199,6 +214,11 @@ static bool apply(struct atrousd_config *cfg, const struct option_def *opt, cons
         ok = valid_host(value);
         if (ok)
             snprintf(field, ATROUSD_HOST_MAX, "%s", value);
+        break;
+    case OPT_PATH:
+        ok = strlen(value) < ATROUSD_PATH_MAX;
+        if (ok)
+            snprintf(field, ATROUSD_PATH_MAX, "%s", value);
         break;
     case OPT_UINT:
     case OPT_BYTES:
@@ -285,6 +305,9 @@ static void default_text(const struct option_def *opt, const struct atrousd_conf
     case OPT_HOST:
         snprintf(buf, size, "%s", field);
         break;
+    case OPT_PATH:
+        snprintf(buf, size, "%s", field[0] ? field : "none");
+        break;
     case OPT_UINT:
     case OPT_BYTES:
         snprintf(buf, size, "%" PRIu64, *(const uint64_t *)(const void *)field);
@@ -349,6 +372,7 @@ void atrousd_config_write_json(struct atrous_jw *w, const void *arg)
         atrous_jw_key(w, key);
         switch (options[i].kind) {
         case OPT_HOST:
+        case OPT_PATH:
             atrous_jw_string(w, field);
             break;
         case OPT_UINT:

@@ -34,6 +34,12 @@ struct atrous_jw;
 #define ATROUSD_DEFAULT_REQUEST_TIMEOUT_MS     30000
 #define ATROUSD_DEFAULT_DRAIN_TIMEOUT_S        20
 #define ATROUSD_DEFAULT_CACHE_CAPACITY         256
+#define ATROUSD_DEFAULT_MAX_JSON_BYTES         ((uint64_t)16 << 20)
+#define ATROUSD_DEFAULT_MAX_BATCH              1 /* 1 = no batching */
+#define ATROUSD_DEFAULT_MAX_QUEUE_DELAY_US     0 /* batch only what is already waiting */
+
+/* Longest --model-dir path. */
+#define ATROUSD_PATH_MAX 1024
 
 struct atrousd_config {
     char host[ATROUSD_HOST_MAX];      /* numeric IPv4 or IPv6 address to listen on */
@@ -53,6 +59,10 @@ struct atrousd_config {
     uint64_t request_timeout_ms;      /* longest wait in the compute queue (504); 0 = none */
     uint64_t drain_timeout_s;         /* SIGTERM: longest wait for in-flight requests */
     uint64_t cache_capacity;          /* compiled oneDNN primitives kept */
+    char model_dir[ATROUSD_PATH_MAX]; /* model repository folder; "" = none */
+    uint64_t max_json_bytes;          /* KServe / TF Serving JSON document limit (413) */
+    uint64_t max_batch;               /* rows stacked into one oneDNN call; 1 = off */
+    uint64_t max_queue_delay_us;      /* longest wait for batch company */
     enum atrousd_log_level log_level;
     enum atrousd_log_format log_format;
 };

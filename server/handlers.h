@@ -15,7 +15,10 @@
 #include "atrous_binary.h"
 #include "atrous_engine.h"
 #include "atrous_error.h"
+#include "atrous_kserve.h"
+#include "atrous_model.h"
 #include "atrous_request.h"
+#include "atrous_tfserving.h"
 #include "router.h"
 #include "server_ctx.h"
 
@@ -38,6 +41,7 @@ struct http_exchange {
     const char *content_type;     /* NULL when absent */
     const char *content_encoding; /* NULL when absent */
     const char *accept;           /* NULL when absent */
+    const char *inference_header_length; /* KServe binary extension's header, NULL if absent */
     const char *request_id;       /* already sanitised; never NULL */
     bool has_content_length;      /* false for chunked or absent bodies */
     uint64_t content_length;
@@ -51,6 +55,11 @@ struct request_plan {
     enum atrous_wire_form request_form;  /* op only */
     enum atrous_wire_form response_form; /* op only */
     size_t body_expected;                /* binary op: the size the query implies */
+    struct atrous_kserve_route kserve;   /* KServe endpoints: the parsed path */
+    struct atrous_tfs_route tfs;         /* TF Serving endpoints: the parsed path */
+    const struct atrous_model *model;    /* model routes: borrowed; NULL = the generic model */
+    size_t metrics_model;                /* atrousd_ctx_model_metrics_index; 0: no model */
+    const void *batch_class;             /* non-NULL: may be batched with requests of this class */
 };
 
 /* One answer. The reply owns body (malloc'd; free()-able) until it is handed on. */
@@ -62,6 +71,7 @@ struct http_reply {
     const char *allow;                           /* Allow header (405), static, or NULL */
     unsigned retry_after_s;                      /* Retry-After header when non-zero */
     char output_shape[ATROUSD_SHAPE_HEADER_MAX]; /* X-Output-Shape when non-empty */
+    size_t inference_header_length; /* KServe binary answer: its JSON header's length, else 0 */
     bool close_connection;                       /* add Connection: close */
     /* For the access log and metrics. */
     const char *error_code; /* the "code" of an error body, or NULL */
@@ -69,6 +79,7 @@ struct http_reply {
     char error_detail[ATROUS_ERROR_MESSAGE_MAX]; /* 5xx: what the client is not told */
     bool has_stages;
     uint64_t parse_us, queue_us, compute_us, serialize_us;
+    size_t batch_size; /* requests computed together with this one (itself included), 0 if none */
 };
 
 /* Makes an empty reply; releases what a reply owns (both accept an initialised reply). */
@@ -77,15 +88,17 @@ void http_reply_release(struct http_reply *reply);
 
 /*
  * Everything decidable from the request line and headers, before any body byte is read:
- * 404, 405 (+Allow), 503 while warming up or draining, 415, 406, 413 from Content-Length,
- * and for binary requests the query (400/413) and the size it implies against Content-Length
- * (400). Returns true when reply holds the final answer; false when the request proceeds
- * (plan is then filled).
+ * 404 (paths, and models the repository lacks), 405 (+Allow), 503 while warming up or
+ * draining, 415, 406, 413 from Content-Length (and from --max-json-bytes for KServe and TF
+ * Serving JSON), and for binary op requests the query (400/413) and the size it implies against
+ * Content-Length (400). Returns true when reply holds the final answer; false when the request
+ * proceeds (plan is then filled).
  */
 bool atrousd_precheck(struct server_ctx *ctx, const struct http_exchange *ex,
                       struct request_plan *plan, struct http_reply *reply);
 
-/* Answers a GET endpoint (/healthz, /readyz, /metrics, /v1/info). Cheap; any thread. */
+/* Answers a GET endpoint (/healthz, /readyz, /metrics, /v1/info, the KServe health, metadata,
+ * readiness and config documents, TF Serving status and metadata). Cheap; any thread. */
 void atrousd_handle_endpoint(struct server_ctx *ctx, const struct http_exchange *ex,
                              const struct request_plan *plan, struct http_reply *reply);
 
@@ -97,6 +110,36 @@ void atrousd_handle_endpoint(struct server_ctx *ctx, const struct http_exchange 
 void atrousd_handle_op(struct server_ctx *ctx, const struct http_exchange *ex,
                        const struct request_plan *plan, struct atrous_workspace *workspace,
                        struct http_reply *reply);
+
+/*
+ * Runs a KServe infer or TF Serving predict on a complete body: decode (JSON or the binary
+ * tensor extension), validate, compute (a repository model's prepared filters, or the generic
+ * model's own), encode. For a compute worker, like atrousd_handle_op.
+ */
+void atrousd_handle_model(struct server_ctx *ctx, const struct http_exchange *ex,
+                          const struct request_plan *plan, struct atrous_workspace *workspace,
+                          struct http_reply *reply);
+
+/* Whichever of atrousd_handle_op and atrousd_handle_model the plan's endpoint needs. */
+void atrousd_handle_compute(struct server_ctx *ctx, const struct http_exchange *ex,
+                            const struct request_plan *plan, struct atrous_workspace *workspace,
+                            struct http_reply *reply);
+
+/* One request of a batch. */
+struct atrousd_call {
+    const struct http_exchange *ex;
+    const struct request_plan *plan; /* planned with a batch_class */
+    struct http_reply *reply;
+};
+
+/*
+ * Runs count model requests at once, as atrousd_handle_model would one by one, with the same
+ * answers: each is decoded and validated on its own; those of the same repository model with
+ * the same H and W are stacked along N into one compute call of at most --max-batch rows (and
+ * within the element limits), whose output is split back to them; the others run alone.
+ */
+void atrousd_handle_model_batch(struct server_ctx *ctx, const struct atrousd_call *calls,
+                                size_t count, struct atrous_workspace *workspace);
 
 /*
  * The whole request synchronously on the calling thread: precheck (with Content-Length taken

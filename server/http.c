@@ -145,6 +145,8 @@ static void read_headers(struct request *req, const char *url, const char *metho
     ex->content_encoding =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
     ex->accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+    ex->inference_header_length =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Inference-Header-Content-Length");
     const char *id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
     if (atrousd_request_id_sane(id))
         snprintf(req->request_id, sizeof(req->request_id), "%s", id);
@@ -190,6 +192,11 @@ static enum MHD_Result answer(struct request *req)
     }
     if (r->output_shape[0])
         ok &= MHD_add_response_header(resp, "X-Output-Shape", r->output_shape) == MHD_YES;
+    if (r->inference_header_length > 0) {
+        char ihcl[24];
+        snprintf(ihcl, sizeof(ihcl), "%zu", r->inference_header_length);
+        ok &= MHD_add_response_header(resp, "Inference-Header-Content-Length", ihcl) == MHD_YES;
+    }
     if (r->close_connection || atomic_load(&req->ctx->draining))
         ok &= MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close") == MHD_YES;
     enum MHD_Result result = MHD_NO;
@@ -257,9 +264,9 @@ static bool body_reserve(struct request *req, size_t need)
 
 /* What the framing headers of one request say, all of them (not just the first of each). */
 struct framing {
-    const char *length;     /* the first Content-Length */
-    bool lengths_disagree;  /* a later Content-Length differs from the first */
-    const char *transfer;   /* the first Transfer-Encoding */
+    const char *length;    /* the first Content-Length */
+    bool lengths_disagree; /* a later Content-Length differs from the first */
+    const char *transfer;  /* the first Transfer-Encoding */
     unsigned transfer_count;
 };
 
@@ -319,7 +326,7 @@ static enum MHD_Result begin(struct request *req, const char *url, const char *m
     if (framing_rejected(req) || atrousd_precheck(req->ctx, &req->ex, &req->plan, &req->reply))
         return answer(req);
     req->state = REQ_BODY;
-    if (req->plan.endpoint != ATROUSD_EP_OP)
+    if (!atrousd_route_computes(req->plan.endpoint))
         return MHD_YES; /* GET bodies are read and dropped */
     size_t initial;
     if (req->ex.has_content_length)
@@ -339,7 +346,7 @@ static enum MHD_Result receive(struct request *req, const char *data, size_t siz
 {
     struct server_ctx *ctx = req->ctx;
     req->bytes_in += size;
-    if (req->state == REQ_DISCARD || req->plan.endpoint != ATROUSD_EP_OP) {
+    if (req->state == REQ_DISCARD || !atrousd_route_computes(req->plan.endpoint)) {
         /* Dropped bytes are bounded too: past the limit plus a grace, close. */
         return req->bytes_in > ctx->config.max_body_bytes + ATROUSD_DISCARD_MAX_BYTES ? MHD_NO
                                                                                       : MHD_YES;
@@ -357,41 +364,78 @@ static enum MHD_Result receive(struct request *req, const char *data, size_t siz
     return MHD_YES;
 }
 
+static struct request *job_request(struct atrousd_job *job)
+{
+    return (struct request *)((char *)job - offsetof(struct request, job));
+}
+
+/* Records how long a job waited; true (with a 504 answer) when over --request-timeout. */
+static bool job_expired(struct request *req, uint64_t now_ns)
+{
+    uint64_t waited_ns = now_ns - req->job.enqueued_ns;
+    uint64_t limit_ms = req->ctx->config.request_timeout_ms;
+    req->reply.queue_us = waited_ns / 1000u;
+    if (limit_ms == 0 || waited_ns <= limit_ms * 1000000u)
+        return false;
+    atrousd_reply_error(&req->reply, 504, "deadline_exceeded", NULL, req->request_id,
+                        "the request waited %" PRIu64 " ms for a compute worker, over "
+                        "--request-timeout %" PRIu64 " ms",
+                        waited_ns / 1000000u, limit_ms);
+    return true;
+}
+
 static void run_job(struct atrousd_job *job, struct atrous_workspace *ws)
 {
-    struct request *req = (struct request *)((char *)job - offsetof(struct request, job));
-    struct server_ctx *ctx = req->ctx;
-    uint64_t waited_ns = atrousd_now_ns() - job->enqueued_ns;
-    uint64_t limit_ms = ctx->config.request_timeout_ms;
-    if (limit_ms > 0 && waited_ns > limit_ms * 1000000u) {
-        atrousd_reply_error(&req->reply, 504, "deadline_exceeded", NULL, req->request_id,
-                            "the request waited %" PRIu64 " ms for a compute worker, over "
-                            "--request-timeout %" PRIu64 " ms",
-                            waited_ns / 1000000u, limit_ms);
-    } else {
-        atrousd_handle_op(ctx, &req->ex, &req->plan, ws, &req->reply);
-    }
-    req->reply.queue_us = waited_ns / 1000u;
+    struct request *req = job_request(job);
+    if (!job_expired(req, atrousd_now_ns()))
+        atrousd_handle_compute(req->ctx, &req->ex, &req->plan, ws, &req->reply);
     /* From here the I/O thread owns req again and may free it at any moment. */
     MHD_resume_connection(req->conn);
 }
 
+/* Model requests a worker took together (compute_queue.h): the handlers stack those of the same
+ * shape into one compute call. */
+static void run_batch(struct atrousd_job *const *jobs, size_t count, struct atrous_workspace *ws)
+{
+    struct request *first = job_request(jobs[0]);
+    struct atrousd_call *calls = calloc(count, sizeof(*calls));
+    size_t n = 0;
+    uint64_t now = atrousd_now_ns();
+    for (size_t i = 0; i < count; i++) {
+        struct request *req = job_request(jobs[i]);
+        if (job_expired(req, now))
+            continue;
+        if (calls == NULL) { /* no memory to batch: one by one */
+            atrousd_handle_compute(req->ctx, &req->ex, &req->plan, ws, &req->reply);
+            continue;
+        }
+        calls[n++] = (struct atrousd_call){&req->ex, &req->plan, &req->reply};
+    }
+    if (n > 0)
+        atrousd_handle_model_batch(first->ctx, calls, n, ws);
+    free(calls);
+    /* Each resume hands its request back to the I/O thread, which may free it at once. */
+    for (size_t i = 0; i < count; i++)
+        MHD_resume_connection(job_request(jobs[i])->conn);
+}
+
 static void cancel_job(struct atrousd_job *job)
 {
-    struct request *req = (struct request *)((char *)job - offsetof(struct request, job));
+    struct request *req = job_request(job);
     req->reply.close_connection = true;
     atrousd_reply_error(&req->reply, 503, "unavailable", NULL, req->request_id,
                         "the server stopped before this request was computed; retry");
     MHD_resume_connection(req->conn);
 }
 
-/* Last access call of the body: answer a GET endpoint, or hand the op to a worker. */
+/* Last access call of the body: answer a GET endpoint, or hand a compute request (the op,
+ * KServe infer, TF Serving predict) to a worker. */
 static enum MHD_Result dispatch(struct request *req)
 {
     struct server_ctx *ctx = req->ctx;
     req->ex.body = req->body;
     req->ex.body_len = req->body_len;
-    if (req->plan.endpoint != ATROUSD_EP_OP) {
+    if (!atrousd_route_computes(req->plan.endpoint)) {
         if (req->bytes_in > ctx->config.max_body_bytes) {
             atrousd_reply_error(&req->reply, 413, atrous_status_code(ATROUS_TOO_LARGE), "body",
                                 req->request_id, "body: over --max-body-bytes %" PRIu64,
@@ -409,6 +453,8 @@ static enum MHD_Result dispatch(struct request *req)
     }
     req->job.run = run_job;
     req->job.cancel = cancel_job;
+    req->job.batch_class = req->plan.batch_class;
+    req->job.run_batch = run_batch;
     req->state = REQ_QUEUED;
     /* Suspend before the push: the worker's resume must find the connection suspended. */
     MHD_suspend_connection(req->conn);
@@ -463,6 +509,13 @@ static void log_access(const struct request *req, unsigned status, uint64_t tota
     fields[n++] = LOG_UINT("compute_us", r->compute_us);
     fields[n++] = LOG_UINT("serialize_us", r->serialize_us);
     fields[n++] = LOG_UINT("total_us", total_us);
+    if (req->plan.metrics_model > 0) {
+        const struct atrous_model *m = req->plan.model;
+        fields[n++] = LOG_STR("model", m ? m->name : ATROUS_GENERIC_MODEL_NAME);
+        fields[n++] = LOG_STR("version", m ? m->version : ATROUS_GENERIC_MODEL_VERSION);
+    }
+    if (r->batch_size > 1)
+        fields[n++] = LOG_UINT("batch", r->batch_size);
     if (r->error_code)
         fields[n++] = LOG_STR("code", r->error_code);
     if (r->error_code && r->error_message[0])
@@ -517,6 +570,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     log_access(req, status, total_us, termination_name(toe));
     struct atrousd_request_sample sample = {
         .endpoint = req->ex.path ? req->plan.endpoint : ATROUSD_EP_UNKNOWN,
+        .model = req->plan.metrics_model,
         .status = status,
         .total_us = total_us,
         .bytes_in = req->bytes_in,

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "atrous_json_writer.h"
+#include "atrous_model.h"
 #include "server_ctx.h"
 #include "version.h"
 
@@ -84,7 +85,59 @@ static void write_limits(struct atrous_jw *w, const struct atrousd_config *c)
     key_uint(w, "connection_timeout_s", c->connection_timeout_s);
     key_uint(w, "request_timeout_ms", c->request_timeout_ms);
     key_uint(w, "drain_timeout_s", c->drain_timeout_s);
+    key_uint(w, "max_json_bytes", c->max_json_bytes);
+    key_uint(w, "max_batch", c->max_batch);
+    key_uint(w, "max_queue_delay_us", c->max_queue_delay_us);
     atrous_jw_object_end(w);
+}
+
+/* [dims...], after "key": when key is not NULL. */
+static void write_dims(struct atrous_jw *w, const char *key, const int64_t *dims, int rank)
+{
+    if (key != NULL)
+        atrous_jw_key(w, key);
+    atrous_jw_array_begin(w);
+    for (int i = 0; i < rank; i++)
+        atrous_jw_int(w, dims[i]);
+    atrous_jw_array_end(w);
+}
+
+/* The repository's models: what each computes and how far it is prepared. */
+static void write_models(struct atrous_jw *w, const struct server_ctx *ctx)
+{
+    atrous_jw_key(w, "model_dir");
+    if (ctx->config.model_dir[0])
+        atrous_jw_string(w, ctx->config.model_dir);
+    else
+        atrous_jw_null(w);
+    atrous_jw_key(w, "models");
+    atrous_jw_array_begin(w);
+    size_t count = atrous_model_repo_count(ctx->repo);
+    for (size_t i = 0; i < count; i++) {
+        const struct atrous_model *m = atrous_model_repo_at(ctx->repo, i);
+        int64_t input[4], output[4];
+        atrous_model_io_dims(m, input, output);
+        atrous_jw_object_begin(w);
+        atrous_jw_key(w, "name");
+        atrous_jw_string(w, m->name);
+        atrous_jw_key(w, "version");
+        atrous_jw_string(w, m->version);
+        key_uint(w, "rate", (uint64_t)m->rate);
+        atrous_jw_key(w, "padding");
+        atrous_jw_string(w, atrous_padding_name(m->padding));
+        write_dims(w, "filters_shape", m->filters_shape.dims, m->filters_shape.rank);
+        write_dims(w, "input_shape", input, 4);
+        write_dims(w, "output_shape", output, 4);
+        key_uint(w, "max_batch_size", (uint64_t)m->max_batch_size);
+        atrous_jw_key(w, "warmup");
+        atrous_jw_array_begin(w);
+        for (size_t k = 0; k < m->warmup_count; k++)
+            write_dims(w, NULL, m->warmup[k], 4);
+        atrous_jw_array_end(w);
+        key_uint(w, "prepared_layouts", atrous_filters_layout_count(m->prepared));
+        atrous_jw_object_end(w);
+    }
+    atrous_jw_array_end(w);
 }
 
 char *atrousd_info_render(struct server_ctx *ctx, size_t *len)
@@ -110,6 +163,7 @@ char *atrousd_info_render(struct server_ctx *ctx, size_t *len)
     atrous_jw_key(w, "threads");
     atrousd_info_write_threads(w, ctx);
     write_limits(w, &ctx->config);
+    write_models(w, ctx);
     atrous_jw_key(w, "status");
     atrous_jw_object_begin(w);
     atrous_jw_key(w, "ready");

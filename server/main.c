@@ -1,7 +1,7 @@
 /*
- * main.c - atrousd: parse the configuration, budget the threads, start the engine, the
- * compute workers and the HTTP listener, run the start-up self-test that opens /readyz, then
- * wait for SIGTERM/SIGINT on a signalfd and drain.
+ * main.c - atrousd: parse the configuration, budget the threads, start the engine, load the
+ * model repository, start the compute workers and the HTTP listener, run the start-up
+ * self-test that opens /readyz, then wait for SIGTERM/SIGINT on a signalfd and drain.
  *
  * Exit status: 0 after a clean drain (or --help/--version), 1 when start-up fails or the
  * health probe fails, 2 on invalid flags, 128+signal when a second signal cuts a drain short.
@@ -133,6 +133,14 @@ int main(int argc, char **argv)
         goto out;
     }
     warn_if_clamped(&cfg, ctx);
+    /* Models load and warm before the listener opens: the repository is read-only once
+     * requests can see it. A bad model folder is logged and skipped; an unreadable directory
+     * stops the start. */
+    if (atrousd_ctx_load_models(ctx, &err) != ATROUS_OK) {
+        atrousd_logf(ATROUSD_LOG_ERROR, "could not load the model repository %s: %s",
+                     cfg.model_dir, err.message);
+        goto out;
+    }
     if (atrousd_ctx_start_workers(ctx, &err) != ATROUS_OK) {
         atrousd_logf(ATROUSD_LOG_ERROR, "could not start compute workers: %s", err.message);
         goto out;

@@ -126,6 +126,16 @@ bool atrousd_media_accept(const char *accept, enum atrous_wire_form request_form
     return true;
 }
 
+bool atrousd_media_model_body(const char *content_type)
+{
+    enum atrous_wire_form form;
+    if (content_type == NULL || atrousd_media_content_form(content_type, &form))
+        return true;
+    char range[MEDIA_RANGE_MAX];
+    media_range(content_type, content_type + strlen(content_type), range, sizeof(range));
+    return strcasecmp(range, ATROUSD_MEDIA_FORM) == 0;
+}
+
 const char *atrousd_media_type(enum atrous_wire_form form)
 {
     return form == ATROUS_FORM_BINARY ? ATROUSD_MEDIA_BINARY : ATROUSD_MEDIA_JSON;

@@ -26,6 +26,13 @@ bool atrousd_media_content_form(const char *content_type, enum atrous_wire_form 
 bool atrousd_media_accept(const char *accept, enum atrous_wire_form request_form,
                           enum atrous_wire_form *out);
 
+#define ATROUSD_MEDIA_FORM "application/x-www-form-urlencoded"
+
+/* True when a KServe infer or TF Serving predict body may carry this Content-Type: absent,
+ * JSON, binary (the binary tensor extension), or curl's default for -d (form-urlencoded), since
+ * those protocols read the body whatever its label. */
+bool atrousd_media_model_body(const char *content_type);
+
 /* The media type string of a form. */
 const char *atrousd_media_type(enum atrous_wire_form form);
 

@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Histogram bucket upper bounds in microseconds (rendered in seconds); +Inf is implicit. */
 static const uint64_t bucket_us[] = {
@@ -25,8 +26,24 @@ struct histogram {
     _Atomic uint64_t sum_us;
 };
 
+/* The statuses a model route can answer get a counter each per model; the rest share one. */
+static const unsigned model_statuses[] = {200, 400, 404, 405, 408, 413, 415, 429, 500, 503, 504};
+#define MODEL_STATUS_SLOTS (sizeof(model_statuses) / sizeof(model_statuses[0]) + 1)
+#define MODEL_EP_FIRST     ATROUSD_EP_V2_SERVER
+#define MODEL_EP_SLOTS     (ATROUSD_EP_UNKNOWN - MODEL_EP_FIRST)
+
+/* One model's series, by endpoint (KServe and TF Serving endpoints only). */
+struct model_series {
+    char *name, *version;
+    _Atomic uint64_t requests[MODEL_EP_SLOTS][MODEL_STATUS_SLOTS];
+    struct histogram duration[MODEL_EP_SLOTS];
+};
+
 struct atrousd_metrics {
     _Atomic uint64_t requests[ATROUSD_EP_COUNT][STATUS_SLOTS];
+    struct model_series *models; /* set once before serving */
+    size_t model_count;
+    _Atomic uint64_t batches, batched_requests;
     struct histogram duration[ATROUSD_EP_COUNT];
     struct histogram stages[ATROUSD_STAGE_COUNT];
     _Atomic uint64_t bytes_in[ATROUSD_EP_COUNT];
@@ -41,9 +58,67 @@ struct atrousd_metrics *atrousd_metrics_create(void)
     return calloc(1, sizeof(struct atrousd_metrics));
 }
 
+static void free_models(struct atrousd_metrics *m)
+{
+    for (size_t i = 0; i < m->model_count; i++) {
+        free(m->models[i].name);
+        free(m->models[i].version);
+    }
+    free(m->models);
+    m->models = NULL;
+    m->model_count = 0;
+}
+
 void atrousd_metrics_free(struct atrousd_metrics *m)
 {
+    if (m != NULL)
+        free_models(m);
     free(m);
+}
+
+bool atrousd_metrics_set_models(struct atrousd_metrics *m, const char *const *names,
+                                const char *const *versions, size_t count)
+{
+    free_models(m);
+    if (count == 0)
+        return true;
+    m->models = calloc(count, sizeof(*m->models));
+    if (m->models == NULL)
+        return false;
+    m->model_count = count;
+    for (size_t i = 0; i < count; i++) {
+        m->models[i].name = strdup(names[i]);
+        m->models[i].version = strdup(versions[i]);
+        if (m->models[i].name == NULL || m->models[i].version == NULL) {
+            free_models(m);
+            return false;
+        }
+    }
+    return true;
+}
+
+void atrousd_metrics_record_batch(struct atrousd_metrics *m, size_t requests)
+{
+    atomic_fetch_add_explicit(&m->batches, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->batched_requests, requests, memory_order_relaxed);
+}
+
+static size_t model_status_slot(unsigned status)
+{
+    for (size_t i = 0; i < MODEL_STATUS_SLOTS - 1; i++) {
+        if (model_statuses[i] == status)
+            return i;
+    }
+    return MODEL_STATUS_SLOTS - 1;
+}
+
+/* The model series of a sample, or NULL when it has none. */
+static struct model_series *model_of(const struct atrousd_metrics *m, size_t model,
+                                     enum atrousd_endpoint ep)
+{
+    if (model == 0 || model > m->model_count || ep < MODEL_EP_FIRST || ep >= ATROUSD_EP_UNKNOWN)
+        return NULL;
+    return &m->models[model - 1];
 }
 
 static void observe(struct histogram *h, uint64_t us)
@@ -69,6 +144,13 @@ void atrousd_metrics_record(struct atrousd_metrics *m, const struct atrousd_requ
     atomic_fetch_add_explicit(&m->bytes_in[ep], s->bytes_in, memory_order_relaxed);
     atomic_fetch_add_explicit(&m->bytes_out[ep], s->bytes_out, memory_order_relaxed);
     observe(&m->duration[ep], s->total_us);
+    struct model_series *ms = model_of(m, s->model, ep);
+    if (ms != NULL) {
+        size_t e = (size_t)(ep - MODEL_EP_FIRST);
+        atomic_fetch_add_explicit(&ms->requests[e][model_status_slot(s->status)], 1,
+                                  memory_order_relaxed);
+        observe(&ms->duration[e], s->total_us);
+    }
     if (s->has_stages) {
         for (int i = 0; i < ATROUSD_STAGE_COUNT; i++)
             observe(&m->stages[i], s->stage_us[i]);
@@ -81,6 +163,16 @@ uint64_t atrousd_metrics_count(const struct atrousd_metrics *m, enum atrousd_end
     if (endpoint >= ATROUSD_EP_COUNT)
         return 0;
     return atomic_load_explicit(&m->requests[endpoint][status_slot(status)], memory_order_relaxed);
+}
+
+uint64_t atrousd_metrics_model_count(const struct atrousd_metrics *m, size_t model,
+                                     enum atrousd_endpoint endpoint, unsigned status)
+{
+    const struct model_series *ms = model_of(m, model, endpoint);
+    if (ms == NULL)
+        return 0;
+    return atomic_load_explicit(
+        &ms->requests[endpoint - MODEL_EP_FIRST][model_status_slot(status)], memory_order_relaxed);
 }
 
 static uint64_t load(const _Atomic uint64_t *v)
@@ -188,6 +280,67 @@ static void render_requests(FILE *f, const struct atrousd_metrics *m)
     }
 }
 
+/* `model="...",version="...",endpoint="...",` for a model series. */
+static void model_labels(char *buf, size_t size, const struct model_series *ms, size_t e)
+{
+    char *p = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&p, &n);
+    buf[0] = '\0';
+    if (f == NULL)
+        return;
+    fputs("model=\"", f);
+    label_value(f, ms->name);
+    fputs("\",version=\"", f);
+    label_value(f, ms->version);
+    fprintf(f, "\",endpoint=\"%s\",",
+            atrousd_route_label((enum atrousd_endpoint)(e + MODEL_EP_FIRST)));
+    if (fclose(f) == 0)
+        snprintf(buf, size, "%s", p);
+    free(p);
+}
+
+/* Per-model series: only those that saw a request, so that a large repository stays short. */
+static void render_models(FILE *f, const struct atrousd_metrics *m)
+{
+    char labels[256];
+    header(f, "atrousd_model_requests_total", "counter",
+           "Finished KServe v2 and TF Serving requests by model, version, endpoint and status.");
+    for (size_t i = 0; i < m->model_count; i++) {
+        for (size_t e = 0; e < MODEL_EP_SLOTS; e++) {
+            for (size_t st = 0; st < MODEL_STATUS_SLOTS; st++) {
+                uint64_t v = load(&m->models[i].requests[e][st]);
+                if (v == 0)
+                    continue;
+                model_labels(labels, sizeof(labels), &m->models[i], e);
+                if (st < MODEL_STATUS_SLOTS - 1)
+                    fprintf(f, "atrousd_model_requests_total{%sstatus=\"%u\"} %llu\n", labels,
+                            model_statuses[st], (unsigned long long)v);
+                else
+                    fprintf(f, "atrousd_model_requests_total{%sstatus=\"other\"} %llu\n", labels,
+                            (unsigned long long)v);
+            }
+        }
+    }
+    header(f, "atrousd_model_request_duration_seconds", "histogram",
+           "Time from the request line to the end of the response, by model, version and "
+           "endpoint.");
+    for (size_t i = 0; i < m->model_count; i++) {
+        for (size_t e = 0; e < MODEL_EP_SLOTS; e++) {
+            if (load(&m->models[i].duration[e].count) == 0)
+                continue;
+            model_labels(labels, sizeof(labels), &m->models[i], e);
+            render_histogram(f, "atrousd_model_request_duration_seconds", labels,
+                             &m->models[i].duration[e]);
+        }
+    }
+    counter(f, "atrousd_batches_total",
+            "Compute calls that ran several repository-model requests stacked along N.",
+            load(&m->batches));
+    counter(f, "atrousd_batched_requests_total", "Requests computed as part of a batch.",
+            load(&m->batched_requests));
+}
+
 char *atrousd_metrics_render(const struct atrousd_metrics *m,
                              const struct atrousd_metrics_snapshot *s, size_t *len)
 {
@@ -208,6 +361,7 @@ char *atrousd_metrics_render(const struct atrousd_metrics *m,
     gauge(f, "atrousd_draining", "1 after SIGTERM, while in-flight requests finish.",
           s->draining ? 1 : 0);
     render_requests(f, m);
+    render_models(f, m);
     gauge(f, "atrousd_http_requests_in_flight", "Requests received and not yet answered.",
           (double)s->in_flight);
     gauge(f, "atrousd_request_body_buffered_bytes", "Request body memory held right now.",

@@ -28,6 +28,7 @@ struct atrousd_metrics;
 /* What one finished request contributes. */
 struct atrousd_request_sample {
     enum atrousd_endpoint endpoint;
+    size_t model; /* 1 + index into atrousd_metrics_set_models' list; 0: no model */
     unsigned status; /* 100..599; other values are counted as 0 ("no response") */
     uint64_t total_us;
     uint64_t bytes_in, bytes_out;
@@ -52,8 +53,24 @@ struct atrousd_metrics_snapshot {
 struct atrousd_metrics *atrousd_metrics_create(void);
 void atrousd_metrics_free(struct atrousd_metrics *m);
 
+/*
+ * Gives the model routes' series their labels: model i of the list is names[i] version
+ * versions[i] (copied). Call once before serving (not thread-safe). Returns false on out of
+ * memory (the per-model series are then left out).
+ */
+bool atrousd_metrics_set_models(struct atrousd_metrics *m, const char *const *names,
+                                const char *const *versions, size_t count);
+
+/* Records one compute call that ran requests (>= 2) stacked together. Thread-safe. */
+void atrousd_metrics_record_batch(struct atrousd_metrics *m, size_t requests);
+
 /* Records one finished request. Thread-safe. */
 void atrousd_metrics_record(struct atrousd_metrics *m, const struct atrousd_request_sample *s);
+
+/* The number of finished requests of model (numbered as in the sample) on endpoint with this
+ * status (for tests). */
+uint64_t atrousd_metrics_model_count(const struct atrousd_metrics *m, size_t model,
+                                     enum atrousd_endpoint endpoint, unsigned status);
 
 /* The number of finished requests with this endpoint and status (for tests). */
 uint64_t atrousd_metrics_count(const struct atrousd_metrics *m, enum atrousd_endpoint endpoint,

@@ -1,11 +1,16 @@
 /*
  * router.h - the service's endpoints: which path is which, which methods each allows (the
- * Allow header of a 405), and the label each carries in metrics.
+ * Allow header of a 405), and the label each carries in metrics. The native endpoints are
+ * exact paths; the KServe v2 (/v2/...) and TF Serving (/v1/models/...) paths are parsed by
+ * their codecs, which also read the model name and version out of them.
  */
 #ifndef ATROUSD_ROUTER_H
 #define ATROUSD_ROUTER_H
 
 #include <stdbool.h>
+
+#include "atrous_kserve.h"
+#include "atrous_tfserving.h"
 
 #define ATROUSD_OP_PATH "/v1/atrous_conv2d_transpose"
 
@@ -15,12 +20,37 @@ enum atrousd_endpoint {
     ATROUSD_EP_READYZ,  /* GET /readyz */
     ATROUSD_EP_METRICS, /* GET /metrics */
     ATROUSD_EP_INFO,    /* GET /v1/info */
-    ATROUSD_EP_UNKNOWN, /* anything else: 404 */
+    /* KServe v2 */
+    ATROUSD_EP_V2_SERVER,         /* GET /v2 */
+    ATROUSD_EP_V2_LIVE,           /* GET /v2/health/live */
+    ATROUSD_EP_V2_READY,          /* GET /v2/health/ready */
+    ATROUSD_EP_V2_MODEL_METADATA, /* GET /v2/models/{name}[/versions/{v}] */
+    ATROUSD_EP_V2_MODEL_READY,    /* GET .../ready */
+    ATROUSD_EP_V2_MODEL_CONFIG,   /* GET .../config */
+    ATROUSD_EP_V2_INFER,          /* POST .../infer */
+    /* TF Serving v1 */
+    ATROUSD_EP_TFS_STATUS,   /* GET /v1/models/{name}[/versions/{v}] */
+    ATROUSD_EP_TFS_METADATA, /* GET .../metadata */
+    ATROUSD_EP_TFS_PREDICT,  /* POST ...:predict */
+    ATROUSD_EP_UNKNOWN,      /* anything else: 404 */
     ATROUSD_EP_COUNT
 };
 
-/* The endpoint a path (without the query string) names. Exact match, case-sensitive. */
+/* The endpoint a path (without the query string) names. Exact match, case-sensitive, for the
+ * native paths; the codecs' parsers for /v2 and /v1/models paths. */
 enum atrousd_endpoint atrousd_route(const char *path);
+
+/* atrousd_route(), also filling the parsed KServe or TF Serving route (model name and version)
+ * when the path is one; either out-parameter may be NULL. */
+enum atrousd_endpoint atrousd_route_parse(const char *path, struct atrous_kserve_route *kserve,
+                                          struct atrous_tfs_route *tfs);
+
+/* True for endpoints that take a request body and run on a compute worker (the op, KServe
+ * infer, TF Serving predict). */
+bool atrousd_route_computes(enum atrousd_endpoint endpoint);
+
+/* True for endpoints that name a model (KServe model routes, TF Serving routes). */
+bool atrousd_route_names_model(enum atrousd_endpoint endpoint);
 
 /* True when method may be used on the endpoint (HEAD wherever GET is). */
 bool atrousd_route_allows(enum atrousd_endpoint endpoint, const char *method);

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "version.h"
 
 static uint64_t random_seed(void)
@@ -51,6 +52,10 @@ enum atrous_status atrousd_ctx_create(const struct atrousd_config *config,
     ctx->op_limits.max_output_elements = (size_t)config->max_output_elements;
     ctx->decode_limits.max_tensor_elements = (size_t)config->max_tensor_elements;
     ctx->decode_limits.max_depth = 0;
+    ctx->kserve_limits.max_tensor_elements = (size_t)config->max_tensor_elements;
+    ctx->kserve_limits.max_json_bytes = (size_t)config->max_json_bytes;
+    ctx->tfs_limits.max_tensor_elements = (size_t)config->max_tensor_elements;
+    ctx->tfs_limits.max_json_bytes = (size_t)config->max_json_bytes;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     ctx->start_time = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
@@ -63,6 +68,8 @@ enum atrous_status atrousd_ctx_create(const struct atrousd_config *config,
     }
     struct atrous_engine_config engine_config = {.cache_capacity = (size_t)config->cache_capacity};
     if ((st = atrous_engine_create(&engine_config, &ctx->engine, err)))
+        goto out;
+    if ((st = atrous_model_repo_create_empty(&ctx->repo, err)))
         goto out;
     atrous_engine_get_info(ctx->engine, &ctx->engine_info);
     *out = ctx;
@@ -78,6 +85,8 @@ enum atrous_status atrousd_ctx_start_workers(struct server_ctx *ctx, struct atro
         .workers = ctx->budget.compute_workers,
         .omp_threads = ctx->budget.omp_threads,
         .capacity = (size_t)ctx->config.queue_depth,
+        .max_batch = (size_t)ctx->config.max_batch,
+        .max_delay_us = ctx->config.max_queue_delay_us,
     };
     return atrousd_queue_create(ctx->engine, &qc, &ctx->queue, err);
 }
@@ -87,9 +96,115 @@ void atrousd_ctx_free(struct server_ctx *ctx)
     if (ctx == NULL)
         return;
     atrousd_queue_free(ctx->queue);
+    atrous_model_repo_free(ctx->repo); /* its prepared filters belong to the engine */
     atrous_engine_free(ctx->engine);
     atrousd_metrics_free(ctx->metrics);
     free(ctx);
+}
+
+static void report_model(void *arg, const char *dir, const struct atrous_error *err)
+{
+    (void)arg;
+    struct atrousd_log_field fields[] = {
+        LOG_STR("dir", dir),
+        LOG_STR("code", atrous_status_code(err->status)),
+        LOG_STR("field", err->field[0] ? err->field : NULL),
+        LOG_STR("error", err->message),
+    };
+    atrousd_log_fields(ATROUSD_LOG_ERROR, "model folder skipped", fields,
+                       sizeof(fields) / sizeof(fields[0]));
+}
+
+static void log_model(const struct atrous_model *m)
+{
+    char filters[128];
+    atrous_shape_format(&m->filters_shape, filters, sizeof(filters));
+    struct atrousd_log_field fields[] = {
+        LOG_STR("model", m->name),
+        LOG_STR("version", m->version),
+        LOG_STR("dir", m->dir),
+        LOG_INT("rate", m->rate),
+        LOG_STR("padding", atrous_padding_name(m->padding)),
+        LOG_STR("filters_shape", filters),
+        LOG_UINT("prepared_layouts", atrous_filters_layout_count(m->prepared)),
+    };
+    atrousd_log_fields(ATROUSD_LOG_INFO, "model loaded", fields,
+                       sizeof(fields) / sizeof(fields[0]));
+}
+
+/* Labels the per-model metrics: the generic model first, then the repository in order. */
+static void label_model_metrics(struct server_ctx *ctx)
+{
+    size_t count = atrous_model_repo_count(ctx->repo);
+    const char **names = calloc(count + 1, sizeof(*names));
+    const char **versions = calloc(count + 1, sizeof(*versions));
+    bool ok = names != NULL && versions != NULL;
+    if (ok) {
+        names[0] = ATROUS_GENERIC_MODEL_NAME;
+        versions[0] = ATROUS_GENERIC_MODEL_VERSION;
+        for (size_t i = 0; i < count; i++) {
+            names[i + 1] = atrous_model_repo_at(ctx->repo, i)->name;
+            versions[i + 1] = atrous_model_repo_at(ctx->repo, i)->version;
+        }
+        ok = atrousd_metrics_set_models(ctx->metrics, names, versions, count + 1);
+    }
+    if (!ok)
+        atrousd_logf(ATROUSD_LOG_WARN, "out of memory for per-model metrics; left out");
+    free(names);
+    free(versions);
+}
+
+enum atrous_status atrousd_ctx_load_models(struct server_ctx *ctx, struct atrous_error *err)
+{
+    struct atrous_model_repo *repo = NULL;
+    size_t failed = 0;
+    enum atrous_status st;
+    if (ctx->config.model_dir[0] == '\0') {
+        st = atrous_model_repo_create_empty(&repo, err);
+    } else {
+        struct atrous_model_limits limits = {
+            .max_filters_elements = (size_t)ctx->config.max_tensor_elements,
+        };
+        st = atrous_model_repo_load(ctx->config.model_dir, &limits, report_model, NULL, &repo,
+                                    &failed, err);
+        if (st == ATROUS_OK) {
+            /* Warm-up primitives are cached per team size: the workers' one. */
+            atrous_engine_set_thread_parallelism(ctx->budget.omp_threads);
+            failed += atrous_model_repo_prepare(repo, ctx->engine, report_model, NULL);
+        }
+    }
+    if (st != ATROUS_OK)
+        return st;
+    atrous_model_repo_free(ctx->repo);
+    ctx->repo = repo;
+    size_t count = atrous_model_repo_count(repo);
+    for (size_t i = 0; i < count; i++)
+        log_model(atrous_model_repo_at(repo, i));
+    label_model_metrics(ctx);
+    if (ctx->config.model_dir[0] != '\0') {
+        struct atrousd_log_field fields[] = {
+            LOG_STR("model_dir", ctx->config.model_dir),
+            LOG_UINT("models", count),
+            LOG_UINT("folders_skipped", failed),
+        };
+        atrousd_log_fields(failed ? ATROUSD_LOG_WARN : ATROUSD_LOG_INFO, "model repository loaded",
+                           fields, sizeof(fields) / sizeof(fields[0]));
+    }
+    return ATROUS_OK;
+}
+
+size_t atrousd_ctx_model_metrics_index(const struct server_ctx *ctx,
+                                       const struct atrous_model *model)
+{
+    if (model == NULL)
+        return 1;
+    size_t first = 0;
+    size_t n = atrous_model_repo_versions(ctx->repo, model->name, &first);
+    for (size_t i = first; i < first + n; i++) {
+        if (atrous_model_repo_at(ctx->repo, i) == model)
+            return i + 2;
+    }
+    return 0;
 }
 
 void atrousd_ctx_request_id(struct server_ctx *ctx, char *buf, size_t size)

@@ -13,7 +13,10 @@
 #include <stdint.h>
 
 #include "atrous_engine.h"
+#include "atrous_kserve.h"
+#include "atrous_model.h"
 #include "atrous_request.h"
+#include "atrous_tfserving.h"
 #include "compute_queue.h"
 #include "config.h"
 #include "cpus.h"
@@ -32,6 +35,9 @@ struct server_ctx {
     struct atrousd_metrics *metrics; /* owned */
     struct atrous_limits op_limits;  /* from --max-tensor/output-elements */
     struct atrous_decode_limits decode_limits;
+    struct atrous_model_repo *repo; /* owned; empty without --model-dir; read-only once serving */
+    struct atrous_kserve_limits kserve_limits; /* --max-tensor-elements, --max-json-bytes */
+    struct atrous_tfs_limits tfs_limits;
     uint16_t port;     /* bound port, once listening */
     double start_time; /* Unix time */
     uint64_t request_id_seed;
@@ -52,10 +58,24 @@ enum atrous_status atrousd_ctx_create(const struct atrousd_config *config,
                                       const struct atrousd_thread_budget *budget,
                                       struct server_ctx **out, struct atrous_error *err);
 
+/*
+ * Loads the model repository of --model-dir (an empty one without it) and prepares every model
+ * on the calling thread with the workers' OpenMP team size. A model folder that fails is logged
+ * (one line with the folder and the reason) and skipped; only a directory that cannot be read
+ * at all fails the call. Also labels the per-model metrics. Call before serving.
+ */
+enum atrous_status atrousd_ctx_load_models(struct server_ctx *ctx, struct atrous_error *err);
+
+/* The metrics number of the model a route names (struct atrousd_request_sample.model): 1 for
+ * the generic model (model NULL), 2 + its repository index for a repository model. */
+size_t atrousd_ctx_model_metrics_index(const struct server_ctx *ctx,
+                                       const struct atrous_model *model);
+
 /* Starts the compute workers and the queue (budget.compute_workers x budget.omp_threads). */
 enum atrous_status atrousd_ctx_start_workers(struct server_ctx *ctx, struct atrous_error *err);
 
-/* Frees the queue (cancelling waiting jobs), the engine and the metrics. Accepts NULL. */
+/* Frees the queue (cancelling waiting jobs), the models, the engine and the metrics. Accepts
+ * NULL. */
 void atrousd_ctx_free(struct server_ctx *ctx);
 
 /* Writes a fresh request id (24 hex digits, unique within the process) into buf. */
