@@ -197,11 +197,33 @@ int test_daemon_start(struct test_daemon *d, const char *const *args, char *why,
     return 0;
 }
 
+bool test_daemon_alive(struct test_daemon *d)
+{
+    return d->pid > 0 && !reap(d);
+}
+
 int test_daemon_signal(struct test_daemon *d, int sig)
 {
     if (d->pid <= 0 || reap(d))
         return -1;
     return kill(d->pid, sig);
+}
+
+/* Copies a sanitizer report (ASan, LSan, UBSan) from the daemon's log to stderr, so that the
+ * reason a daemon did not exit cleanly is not lost when its log file is removed. */
+static void print_sanitizer_report(const struct test_daemon *d)
+{
+    static const char *const markers[] = {"==ERROR: ", "runtime error: ", "==WARNING: "};
+    char *log = test_daemon_log(d);
+    const char *from = NULL;
+    for (size_t i = 0; log != NULL && i < sizeof(markers) / sizeof(markers[0]); i++) {
+        const char *at = strstr(log, markers[i]);
+        if (at != NULL && (from == NULL || at < from))
+            from = at;
+    }
+    if (from != NULL)
+        fprintf(stderr, "daemon %d: sanitizer report from its log:\n%.8000s\n", (int)d->pid, from);
+    free(log);
 }
 
 int test_daemon_stop(struct test_daemon *d)
@@ -216,6 +238,8 @@ int test_daemon_stop(struct test_daemon *d)
         } else if (WIFEXITED(d->wait_status)) {
             code = WEXITSTATUS(d->wait_status);
         }
+        if (code != 0)
+            print_sanitizer_report(d);
         d->pid = 0;
     }
     if (d->log_path[0]) {

@@ -40,6 +40,9 @@ int test_daemon_start(struct test_daemon *d, const char *const *args, char *why,
 /* Sends a signal. */
 int test_daemon_signal(struct test_daemon *d, int sig);
 
+/* True while the process runs (it has not exited; reaps it when it has). */
+bool test_daemon_alive(struct test_daemon *d);
+
 /* Waits for the process to exit; returns 0 with d->wait_status set, -1 on timeout. */
 int test_daemon_wait_exit(struct test_daemon *d, int timeout_ms);
 

@@ -16,6 +16,10 @@ for bin in "$@"; do
   failed=$((failed + ${f:-0}))
   if [ -z "$p" ] && [ -z "$f" ] || { [ "$rc" -ne 0 ] && [ -z "$f" ]; }; then
     broken+=("$name (exit $rc)")
+  elif printf '%s\n' "$out" | grep -q 'FAILED  \] GROUP \(SETUP\|TEARDOWN\)'; then
+    # cmocka 1.1 exits 0 when a group teardown fails, e.g. when a test's daemon did not exit
+    # 0 on SIGTERM because a sanitizer (LeakSanitizer at exit) reported an error.
+    broken+=("$name (group fixture failed)")
   fi
 done
 if [ ${#broken[@]} -gt 0 ]; then
