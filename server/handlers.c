@@ -697,13 +697,17 @@ void atrousd_handle_model_batch(struct server_ctx *ctx, const struct atrousd_cal
         if (r->done || r->st != ATROUS_OK)
             continue;
         size_t n = 0;
-        int64_t rows = r->problem.batch;
+        int64_t rows = r->problem.batch, limit = max_rows;
+        const struct atrous_model *model = r->plan->model;
+        /* A model's max_batch_size bounds its batches too, as Triton's batcher does. */
+        if (model != NULL && model->max_batch_size > 0 && model->max_batch_size < limit)
+            limit = model->max_batch_size;
         group[n++] = r;
-        for (size_t j = i + 1; j < count && rows > 0 && r->plan->model != NULL; j++) {
+        for (size_t j = i + 1; j < count && rows > 0 && model != NULL; j++) {
             struct model_run *q = &runs[j];
-            if (!q->done && q->st == ATROUS_OK && q->plan->model == r->plan->model &&
+            if (!q->done && q->st == ATROUS_OK && q->plan->model == model &&
                 q->problem.in_h == r->problem.in_h && q->problem.in_w == r->problem.in_w &&
-                q->problem.batch > 0 && rows + q->problem.batch <= max_rows) {
+                q->problem.batch > 0 && rows + q->problem.batch <= limit) {
                 group[n++] = q;
                 rows += q->problem.batch;
             }
