@@ -879,6 +879,32 @@ static void test_v2_infer_without_outputs_returns_all_outputs(void **state)
     CTX_END();
 }
 
+/* "Tensor elements may be presented in their natural multi-dimensional representation, or as
+ * a flattened one-dimensional representation": the request's data nested [N][H][W][C], and an
+ * id with quotes, a backslash and non-ASCII text that must come back unchanged. */
+static void test_v2_nested_input_data_and_an_id_with_escapes(void **state)
+{
+    CTX;
+    struct fixture *f = *state;
+    const char *id = "quote\" backslash\\ caf\u00e9 \u2603";
+    for (size_t m = 0; m < REPO_COUNT; m++) {
+        const struct sc_case *c = &f->repo[m];
+        json_t *req = repo_request(c, id, -1);
+        json_t *value = json_array_get(json_object_get(req, "inputs"), 0);
+        json_object_set_new(value, "data", sc_nested(c->value, c->value_shape, 4));
+        struct sc_infer_response r;
+        struct http_client_response raw = {0};
+        char what[256];
+        snprintf(what, sizeof(what), "%s, nested \"data\"", REPO_MODELS[m].name);
+        if (infer_json(cx, port_of(state), REPO_MODELS[m].name, req, &r, &raw) == 0)
+            check_infer_result(cx, what, &r, REPO_MODELS[m].name, id, c, false);
+        sc_infer_response_free(&r);
+        http_client_response_free(&raw);
+        json_decref(req);
+    }
+    CTX_END();
+}
+
 /* --- inference, binary tensor data extension ---------------------------------------------- */
 
 /* The headers a response with binary data must carry. */
@@ -1696,6 +1722,7 @@ int main(void)
         cmocka_unit_test(test_v2_generic_model_infers_corpus_cases_json),
         cmocka_unit_test(test_v2_repository_models_infer_corpus_cases_json),
         cmocka_unit_test(test_v2_infer_without_outputs_returns_all_outputs),
+        cmocka_unit_test(test_v2_nested_input_data_and_an_id_with_escapes),
         cmocka_unit_test(test_v2_binary_inputs_and_binary_output),
         cmocka_unit_test(test_v2_mixed_inputs_and_request_level_binary_data_output),
         cmocka_unit_test(test_v2_repository_model_binary_request_json_response),
