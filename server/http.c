@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "deadline.h"
 #include "handlers.h"
 #include "log.h"
 #include "server_ctx.h"
@@ -39,6 +40,7 @@ struct atrousd_http {
     struct MHD_Daemon *daemon;
     struct server_ctx *ctx;
     MHD_socket quiesced_fd;
+    struct atrousd_deadlines *deadlines; /* one per connection, for receiving each request */
 };
 
 enum request_state {
@@ -69,7 +71,23 @@ struct request {
     unsigned status_sent;
     uint64_t bytes_out;
     bool nul_in_path; /* the raw path holds "%00", which the decoded path would hide */
+    struct atrousd_deadline *deadline; /* the connection's (borrowed), or NULL */
+    uint64_t body_start_ns;            /* when the headers were complete */
 };
+
+/*
+ * The deadline for receiving a request whose headers (or body) started at from_ns, with bytes
+ * of body received so far: --connection-timeout, plus a second for every
+ * ATROUSD_MIN_BODY_BYTES_PER_S bytes. libmicrohttpd's own timeout only bounds idle time, which
+ * a client trickling a byte a second never reaches (deadline.h). 0 (none) when the timeout is.
+ */
+static uint64_t receive_deadline(const struct server_ctx *ctx, uint64_t from_ns, uint64_t bytes)
+{
+    uint64_t timeout_s = ctx->config.connection_timeout_s;
+    if (timeout_s == 0)
+        return 0;
+    return from_ns + timeout_s * 1000000000u + bytes * (1000000000u / ATROUSD_MIN_BODY_BYTES_PER_S);
+}
 
 static void body_free(struct request *req)
 {
@@ -89,6 +107,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     req->ctx = ctx;
     req->conn = conn;
     req->start_ns = atrousd_now_ns();
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    req->deadline = info ? info->socket_context : NULL;
     /* libmicrohttpd hands on_access the percent-decoded path as a C string, so
      * "/healthz%00.txt" would arrive as "/healthz"; only the raw URI shows it. */
     size_t path_len = strcspn(uri, "?");
@@ -165,8 +186,9 @@ static enum MHD_Result answer(struct request *req)
     struct http_reply *r = &req->reply;
     struct MHD_Response *resp;
     size_t len = r->body ? r->body_len : 0;
-    /* The request body is not needed once the answer exists. */
+    /* The request body is not needed once the answer exists, nor a deadline to receive it. */
     body_free(req);
+    atrousd_deadline_set(req->deadline, 0);
     if (len > 0) {
         resp = MHD_create_response_from_buffer_with_free_callback(len, r->body, free);
         if (resp != NULL)
@@ -316,6 +338,8 @@ static bool framing_rejected(struct request *req)
 /* First access call: every decision that needs only the headers. */
 static enum MHD_Result begin(struct request *req, const char *url, const char *method)
 {
+    req->body_start_ns = atrousd_now_ns();
+    atrousd_deadline_set(req->deadline, receive_deadline(req->ctx, req->body_start_ns, 0));
     read_headers(req, url, method);
     if (req->nul_in_path) {
         req->reply.close_connection = true;
@@ -346,6 +370,7 @@ static enum MHD_Result receive(struct request *req, const char *data, size_t siz
 {
     struct server_ctx *ctx = req->ctx;
     req->bytes_in += size;
+    atrousd_deadline_set(req->deadline, receive_deadline(ctx, req->body_start_ns, req->bytes_in));
     if (req->state == REQ_DISCARD || !atrousd_route_computes(req->plan.endpoint)) {
         /* Dropped bytes are bounded too: past the limit plus a grace, close. */
         return req->bytes_in > ctx->config.max_body_bytes + ATROUSD_DISCARD_MAX_BYTES ? MHD_NO
@@ -456,6 +481,7 @@ static enum MHD_Result dispatch(struct request *req)
     req->job.batch_class = req->plan.batch_class;
     req->job.run_batch = run_batch;
     req->state = REQ_QUEUED;
+    atrousd_deadline_set(req->deadline, 0); /* received: computing has its own timeout */
     /* Suspend before the push: the worker's resume must find the connection suspended. */
     MHD_suspend_connection(req->conn);
     atrousd_queue_push(ctx->queue, &req->job);
@@ -561,13 +587,20 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     /* libmicrohttpd closes timed-out connections without a response: we record the 408 the
      * client would have been sent, and for connections we closed on purpose (a body far over
      * the limit) the answer we had decided. */
-    if (status == 0 && toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED)
+    const char *termination = termination_name(toe);
+    if (status == 0 && atrousd_deadline_expired(req->deadline)) {
         status = 408;
-    else if (status == 0)
+        termination = "timeout: request not received within --connection-timeout";
+    } else if (status == 0 && toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED) {
+        status = 408;
+    } else if (status == 0) {
         status = req->reply.status;
+    }
+    /* A kept-alive connection has the same time again for its next request. */
+    atrousd_deadline_set(req->deadline, receive_deadline(ctx, atrousd_now_ns(), 0));
     if (req->request_id[0] == '\0')
         atrousd_ctx_request_id(ctx, req->request_id, sizeof(req->request_id));
-    log_access(req, status, total_us, termination_name(toe));
+    log_access(req, status, total_us, termination);
     struct atrousd_request_sample sample = {
         .endpoint = req->ex.path ? req->plan.endpoint : ATROUSD_EP_UNKNOWN,
         .model = req->plan.metrics_model,
@@ -584,6 +617,24 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     http_reply_release(&req->reply);
     free(req);
     atomic_fetch_sub(&ctx->in_flight, 1);
+}
+
+/* A connection opens: its request must arrive within the deadline; it closes (before
+ * libmicrohttpd closes its socket): forget it. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct atrousd_http *http = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        atrousd_deadline_remove(http->deadlines, *socket_context);
+        *socket_context = NULL;
+        return;
+    }
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (info != NULL)
+        *socket_context = atrousd_deadline_add(http->deadlines, info->connect_fd,
+                                               receive_deadline(http->ctx, atrousd_now_ns(), 0));
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -617,6 +668,12 @@ enum atrous_status atrousd_http_start(struct server_ctx *ctx, struct atrousd_htt
         return atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory for the HTTP adapter");
     http->ctx = ctx;
     http->quiesced_fd = MHD_INVALID_SOCKET;
+    http->deadlines = atrousd_deadlines_create();
+    if (http->deadlines == NULL) {
+        free(http);
+        return atrous_error_set(err, ATROUS_NO_MEMORY, "",
+                                "could not start the connection deadline thread");
+    }
     /* One polling thread is the internal thread itself; more form a pool (each with its own
      * epoll set), an option libmicrohttpd warns about when given 1. */
     struct MHD_OptionItem pool[] = {
@@ -629,13 +686,15 @@ enum atrous_status atrousd_http_start(struct server_ctx *ctx, struct atrousd_htt
     http->daemon = MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, on_access, ctx, MHD_OPTION_EXTERNAL_LOGGER,
         on_mhd_log, ctx, MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_URI_LOG_CALLBACK, on_uri, ctx,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, ctx, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)cfg->max_connections_per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)cfg->connection_memory_bytes, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        (unsigned)ATROUSD_LISTEN_BACKLOG, MHD_OPTION_ARRAY, pool, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, ctx, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+        http, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout_s,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_connections_per_ip,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->connection_memory_bytes,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)ATROUSD_LISTEN_BACKLOG, MHD_OPTION_ARRAY, pool,
+        MHD_OPTION_END);
     if (http->daemon == NULL) {
+        atrousd_deadlines_destroy(http->deadlines);
         free(http);
         return atrous_error_set(err, ATROUS_INTERNAL, "port",
                                 "could not listen on %s port %" PRIu64
@@ -666,6 +725,7 @@ void atrousd_http_stop(struct atrousd_http *http)
     if (http == NULL)
         return;
     MHD_stop_daemon(http->daemon);
+    atrousd_deadlines_destroy(http->deadlines); /* every connection is closed and forgotten */
     if (http->quiesced_fd != MHD_INVALID_SOCKET)
         close(http->quiesced_fd);
     free(http);

@@ -197,6 +197,16 @@ int test_daemon_start(struct test_daemon *d, const char *const *args, char *why,
     return 0;
 }
 
+int64_t test_now_ms(void)
+{
+    return now_ms();
+}
+
+void test_pause_ms(int ms)
+{
+    pause_ms(ms);
+}
+
 bool test_daemon_alive(struct test_daemon *d)
 {
     return d->pid > 0 && !reap(d);

@@ -43,6 +43,10 @@ int test_daemon_signal(struct test_daemon *d, int sig);
 /* True while the process runs (it has not exited; reaps it when it has). */
 bool test_daemon_alive(struct test_daemon *d);
 
+/* The monotonic clock in milliseconds, and a sleep, for tests that pace clients. */
+int64_t test_now_ms(void);
+void test_pause_ms(int ms);
+
 /* Waits for the process to exit; returns 0 with d->wait_status set, -1 on timeout. */
 int test_daemon_wait_exit(struct test_daemon *d, int timeout_ms);
 

@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "corpus.h"
@@ -106,13 +105,6 @@ static int teardown(void **state)
 static uint16_t port_of(void **state)
 {
     return ((struct fixture *)*state)->daemon->port;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* --- the proof after every case --------------------------------------------------------- */
@@ -628,9 +620,9 @@ static void test_hostile_content_length_lies(void **state)
     fd = open_post(state, HTTP_CLIENT_OP_PATH, "application/json", length,
                    "X-Request-Id: hostile-long-content-length\r\n");
     assert_int_equal(http_client_send(fd, json, strlen(json), HTTP_CLIENT_TIMEOUT_MS), 0);
-    int64_t t0 = now_ms();
+    int64_t t0 = test_now_ms();
     assert_int_equal(http_client_read(fd, false, HTTP_CLIENT_TIMEOUT_MS, &r), -1);
-    assert_true(now_ms() - t0 >= (CONN_TIMEOUT_S - 1) * 1000);
+    assert_true(test_now_ms() - t0 >= (CONN_TIMEOUT_S - 1) * 1000);
     close(fd);
     struct fixture *f = *state;
     assert_int_equal(test_daemon_wait_log(f->daemon, "hostile-long-content-length", 10000), 0);
@@ -995,9 +987,9 @@ static void test_hostile_ambiguous_framing_is_400_and_closed(void **state)
         assert_error(&r, 400, "invalid_argument", NULL);
         assert_string_equal(http_client_header(&r, "Connection"), "close");
         http_client_response_free(&r);
-        int64_t t0 = now_ms();
+        int64_t t0 = test_now_ms();
         assert_int_equal(http_client_wait_closed(fd, HTTP_CLIENT_TIMEOUT_MS), 0);
-        assert_true(now_ms() - t0 < CONN_TIMEOUT_S * 1000);
+        assert_true(test_now_ms() - t0 < CONN_TIMEOUT_S * 1000);
         close(fd);
     }
     /* The same Content-Length twice is not ambiguous. */
@@ -1078,11 +1070,10 @@ static double wait_gauge_at_most(void **state, const char *series, double max)
 {
     struct fixture *f = *state;
     double v = -1;
-    for (int64_t deadline = now_ms() + 10000; now_ms() < deadline;) {
+    for (int64_t deadline = test_now_ms() + 10000; test_now_ms() < deadline;) {
         if (test_daemon_metric(f->daemon, series, &v) == 0 && v <= max)
             break;
-        struct timespec pause = {.tv_nsec = 20 * 1000000L};
-        nanosleep(&pause, NULL);
+        test_pause_ms(20);
     }
     return v;
 }
