@@ -1,6 +1,7 @@
 /*
- * fuzz_input.h - the byte encoding the validation fuzz target reads, shared by the target and
- * the seed maker so that seeds built from the conformance corpus decode to those cases.
+ * fuzz_input.h - the byte encodings the fuzz targets read (validation's tagged numbers below,
+ * then the KServe and whole-request prefixes), shared by the targets and the seed maker so that
+ * seeds built from the conformance corpus decode to those cases.
  *
  * Numbers are "tagged": a tag byte below FUZZ_TAG_RAW is the value itself (small numbers are
  * what interesting shapes are made of); FUZZ_TAG_RAW is followed by 8 raw little-endian bytes
@@ -10,8 +11,10 @@
 #ifndef TESTS_FUZZ_INPUT_H
 #define TESTS_FUZZ_INPUT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #define FUZZ_TAG_RAW 255
@@ -64,6 +67,95 @@ static inline void fuzz_put_number(uint8_t *buf, size_t *len, int64_t v)
 static inline uint8_t fuzz_count_byte(size_t count)
 {
     return count == 4 ? 0 : (uint8_t)(FUZZ_RANK_BIAS + count);
+}
+
+/*
+ * fuzz_kserve: [flags][h0][h1][h2] then the body. flags bit 0: an Inference-Header-Content-Length
+ * header is sent; bit 1: the generic model (else the repository model); bit 2: the header's
+ * text is the three bytes h0 h1 h2 as they are (else the decimal of h0 | h1 << 8 | h2 << 16).
+ */
+#define FUZZ_KSERVE_PREFIX       4
+#define FUZZ_KSERVE_IHCL         1
+#define FUZZ_KSERVE_GENERIC      2
+#define FUZZ_KSERVE_IHCL_RAW     4
+
+/* The repository model fuzz_kserve, fuzz_tfserving and fuzz_request serve: filters
+ * [3, 3, 4, 2] (element i is ((i * 5) % 9 - 4) / 8, as tests/models/example), rate 2, SAME,
+ * named "m", input [-1, -1, -1, 2], max_batch_size 8. */
+#define FUZZ_MODEL_NAME "m"
+#define FUZZ_MODEL_IC   2
+
+/*
+ * fuzz_request: [method][path][content type][accept][ihcl flags][h0][h1][h2], then, when the path
+ * byte picks FUZZ_PATH_CUSTOM, the path up to '\n'; then the query string up to '\n' (may be
+ * empty: "\n"); then the body. Bytes index the tables below modulo their size; the ihcl flags
+ * are fuzz_kserve's.
+ */
+#define FUZZ_REQUEST_PREFIX 8
+static const char *const fuzz_methods[] = {"GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS"};
+static const char *const fuzz_paths[] = {
+    "/v2/models/m/infer",
+    "/v2/models/atrous_conv2d_transpose/infer",
+    "/v2/models/m/versions/1/infer",
+    "/v1/models/m:predict",
+    "/v1/models/m/versions/1:predict",
+    "/v1/atrous_conv2d_transpose",
+    "/v2/models/m",
+    "/v2/models/m/ready",
+    "/v2/models/m/config",
+    "/v2/models/atrous_conv2d_transpose",
+    "/v2/health/ready",
+    "/v2/health/live",
+    "/v2",
+    "/v1/models/m",
+    "/v1/models/m/metadata",
+    "/v1/info",
+    "/metrics",
+    "/healthz",
+    "/readyz",
+    NULL, /* FUZZ_PATH_CUSTOM: the path follows in the input */
+};
+#define FUZZ_PATH_COUNT  (sizeof(fuzz_paths) / sizeof(fuzz_paths[0]))
+#define FUZZ_PATH_CUSTOM (FUZZ_PATH_COUNT - 1)
+static const char *const fuzz_content_types[] = {
+    NULL, "application/json", "application/octet-stream", "application/x-www-form-urlencoded",
+    "text/html", "application/json; charset=utf-8"};
+static const char *const fuzz_accepts[] = {NULL, "application/json", "application/octet-stream",
+                                           "*/*", "application/xml"};
+#define FUZZ_TABLE_COUNT(t) (sizeof(t) / sizeof((t)[0]))
+
+/* The index of s in a table (for the seed maker), or 0. */
+static inline uint8_t fuzz_table_index(const char *const *table, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (table[i] != NULL && s != NULL && strcmp(table[i], s) == 0)
+            return (uint8_t)i;
+    }
+    return 0;
+}
+
+/* The Inference-Header-Content-Length value flags and h0..h2 ask for (buf: 16 bytes), or NULL. */
+static inline const char *fuzz_ihcl(const uint8_t *prefix4, char *buf)
+{
+    if (!(prefix4[0] & FUZZ_KSERVE_IHCL))
+        return NULL;
+    if (prefix4[0] & FUZZ_KSERVE_IHCL_RAW) {
+        memcpy(buf, prefix4 + 1, 3);
+        buf[3] = '\0';
+        return buf;
+    }
+    unsigned v = prefix4[1] | (unsigned)prefix4[2] << 8 | (unsigned)prefix4[3] << 16;
+    snprintf(buf, 16, "%u", v);
+    return buf;
+}
+
+/* Writes the four prefix bytes of a KServe input with a header of length len (or none). */
+static inline void fuzz_put_ihcl(uint8_t *out4, bool generic, bool has, size_t len)
+{
+    out4[0] = (uint8_t)((has ? FUZZ_KSERVE_IHCL : 0) | (generic ? FUZZ_KSERVE_GENERIC : 0));
+    out4[1] = (uint8_t)len;
+    out4[2] = (uint8_t)(len >> 8);
+    out4[3] = (uint8_t)(len >> 16);
 }
 
 #endif

@@ -2,7 +2,13 @@
  * make_seeds.c - writes the fuzz targets' seed corpora from the conformance corpus, so that
  * fuzzing starts from every valid, invalid and quirky case rather than from nothing.
  *
- *   make_seeds OUT_DIR     writes OUT_DIR/validate/, OUT_DIR/json/, OUT_DIR/binary/
+ *   make_seeds OUT_DIR     writes OUT_DIR/validate/, OUT_DIR/json/, OUT_DIR/binary/,
+ *                          OUT_DIR/kserve/, OUT_DIR/tfserving/, OUT_DIR/npy/, OUT_DIR/request/
+ *
+ * The KServe seeds send each case to the generic model (JSON and the binary extension) and,
+ * for cases whose value has the fuzz model's channel count (fuzz_model.h), to that model; the
+ * TF Serving seeds those values as rows and columns; the npy seeds each case's filters as a
+ * .npy file; the request seeds whole exchanges (fuzz_input.h) for every route.
  *
  * Cases whose encoding exceeds SEED_MAX_BYTES are left out (libFuzzer runs with a matching
  * -max_len; huge inputs only slow it down). Reads the corpus from $ATROUS_TEST_DATA or
@@ -17,6 +23,7 @@
 
 #include "corpus.h"
 #include "fuzz_input.h"
+#include "fuzz_model.h"
 
 #define SEED_MAX_BYTES 65536
 
@@ -127,16 +134,23 @@ static void shape_list(struct text *t, const int64_t *dims, size_t count)
         text_printf(t, "%s%lld", i ? "," : "", (long long)dims[i]);
 }
 
+/* The binary form's query string for case c. */
+static void binary_query(struct text *t, const struct corpus_case *c)
+{
+    text_printf(t, "value_shape=");
+    shape_list(t, c->value_shape.dims, (size_t)c->value_shape.rank);
+    text_printf(t, "&filters_shape=");
+    shape_list(t, c->filters_shape.dims, (size_t)c->filters_shape.rank);
+    text_printf(t, "&output_shape=");
+    shape_list(t, c->output_shape, c->output_shape_len);
+    text_printf(t, "&rate=%lld&padding=%s", (long long)c->rate, c->padding);
+}
+
 static int write_binary_seed(const char *dir, const struct corpus_case *c)
 {
     struct text t = {malloc(4096), 0, 4096};
-    text_printf(&t, "value_shape=");
-    shape_list(&t, c->value_shape.dims, (size_t)c->value_shape.rank);
-    text_printf(&t, "&filters_shape=");
-    shape_list(&t, c->filters_shape.dims, (size_t)c->filters_shape.rank);
-    text_printf(&t, "&output_shape=");
-    shape_list(&t, c->output_shape, c->output_shape_len);
-    text_printf(&t, "&rate=%lld&padding=%s\n", (long long)c->rate, c->padding);
+    binary_query(&t, c);
+    text_printf(&t, "\n");
     size_t body = (c->value_count + c->filters_count) * sizeof(float);
     int rc = 0;
     if (t.len + body <= SEED_MAX_BYTES) {
@@ -154,18 +168,289 @@ static int write_binary_seed(const char *dir, const struct corpus_case *c)
     return rc;
 }
 
+static struct text text_new(void)
+{
+    struct text t = {malloc(4096), 0, 4096};
+    if (t.data == NULL)
+        abort();
+    return t;
+}
+
+static void text_put(struct text *t, const void *data, size_t len)
+{
+    if (t->len + len + 1 > t->cap) {
+        t->cap = (t->len + len + 1) * 2;
+        t->data = realloc(t->data, t->cap);
+        if (t->data == NULL)
+            abort();
+    }
+    if (len > 0)
+        memcpy(t->data + t->len, data, len);
+    t->len += len;
+}
+
+static void dims_list(struct text *t, const int64_t *dims, size_t n)
+{
+    text_printf(t, "[");
+    shape_list(t, dims, n);
+    text_printf(t, "]");
+}
+
+static void floats_list(struct text *t, const float *data, size_t n)
+{
+    text_printf(t, "[");
+    for (size_t i = 0; i < n; i++)
+        text_printf(t, "%s%.9g", i ? "," : "", data[i]);
+    text_printf(t, "]");
+}
+
+/* data as nested lists of dims[0..rank); returns what follows. */
+static const float *nested_list(struct text *t, const int64_t *dims, int rank, const float *data)
+{
+    if (rank == 0) {
+        text_printf(t, "%.9g", *data);
+        return data + 1;
+    }
+    text_printf(t, "[");
+    for (int64_t i = 0; i < dims[0]; i++) {
+        if (i)
+            text_printf(t, ",");
+        data = nested_list(t, dims + 1, rank - 1, data);
+    }
+    text_printf(t, "]");
+    return data;
+}
+
+/* A KServe infer body for case c: the generic model's five arguments or the fuzz model's
+ * value; JSON data, or binary parts after the JSON header (whose length goes to *header). */
+static void kserve_body(const struct corpus_case *c, bool generic, bool binary, struct text *t,
+                        size_t *header)
+{
+    struct text parts = text_new();
+    text_printf(t, "{\"inputs\":[");
+    for (int k = 0; k < (generic ? 2 : 1); k++) {
+        const struct atrous_shape *s = k ? &c->filters_shape : &c->value_shape;
+        const float *data = k ? c->filters : c->value;
+        size_t n = k ? c->filters_count : c->value_count;
+        text_printf(t, "%s{\"name\":\"%s\",\"datatype\":\"FP32\",\"shape\":", k ? "," : "",
+                    k ? "filters" : "value");
+        dims_list(t, s->dims, (size_t)s->rank);
+        if (binary) {
+            text_printf(t, ",\"parameters\":{\"binary_data_size\":%zu}}", n * sizeof(float));
+            text_put(&parts, data, n * sizeof(float));
+        } else {
+            text_printf(t, ",\"data\":");
+            floats_list(t, data, n);
+            text_printf(t, "}");
+        }
+    }
+    if (generic) {
+        text_printf(t, ",{\"name\":\"output_shape\",\"datatype\":\"INT64\",\"shape\":[%zu],"
+                       "\"data\":",
+                    c->output_shape_len);
+        dims_list(t, c->output_shape, c->output_shape_len);
+        text_printf(t, "}");
+    }
+    text_printf(t, "]");
+    if (generic)
+        text_printf(t, ",\"parameters\":{\"rate\":%lld,\"padding\":\"%s\"}", (long long)c->rate,
+                    c->padding);
+    if (binary)
+        text_printf(t, ",\"outputs\":[{\"name\":\"output\",\"parameters\":"
+                       "{\"binary_data\":true}}]");
+    text_printf(t, "}");
+    *header = t->len;
+    text_put(t, parts.data, parts.len);
+    free(parts.data);
+}
+
+/* A TF Serving :predict body for the fuzz model: rows or columns. */
+static void predict_body(const struct corpus_case *c, bool columns, struct text *t)
+{
+    const int64_t *d = c->value_shape.dims;
+    if (columns) {
+        text_printf(t, "{\"inputs\":");
+        nested_list(t, d, 4, c->value);
+        text_printf(t, "}");
+        return;
+    }
+    text_printf(t, "{\"instances\":[");
+    const float *v = c->value;
+    for (int64_t n = 0; n < d[0]; n++) {
+        if (n)
+            text_printf(t, ",");
+        v = nested_list(t, d + 1, 3, v);
+    }
+    text_printf(t, "]}");
+}
+
+static int write_text_seed(const char *dir, const char *name, const struct text *t)
+{
+    return t->len <= SEED_MAX_BYTES ? write_file(dir, name, t->data, t->len) : 0;
+}
+
+static bool fits_fuzz_model(const struct corpus_case *c)
+{
+    return c->value_shape.rank == 4 && c->value_shape.dims[3] == FUZZ_MODEL_IC &&
+           c->value_count > 0;
+}
+
+static int write_kserve_seeds(const char *dir, const struct corpus_case *c)
+{
+    int rc = 0;
+    for (int variant = 0; variant < 4 && rc == 0; variant++) {
+        bool generic = variant < 2, binary = variant % 2 == 1;
+        if (!generic && !fits_fuzz_model(c))
+            continue;
+        struct text t = text_new(), body = text_new();
+        size_t header = 0;
+        uint8_t prefix[FUZZ_KSERVE_PREFIX];
+        kserve_body(c, generic, binary, &body, &header);
+        fuzz_put_ihcl(prefix, generic, binary, header);
+        text_put(&t, prefix, sizeof(prefix));
+        text_put(&t, body.data, body.len);
+        char name[256];
+        snprintf(name, sizeof(name), "%s_%s_%s", c->name, generic ? "generic" : "model",
+                 binary ? "binary" : "json");
+        rc = write_text_seed(dir, name, &t);
+        free(t.data);
+        free(body.data);
+    }
+    return rc;
+}
+
+static int write_tfserving_seeds(const char *dir, const struct corpus_case *c)
+{
+    int rc = 0;
+    for (int columns = 0; columns < 2 && rc == 0 && fits_fuzz_model(c); columns++) {
+        struct text t = text_new();
+        char name[256];
+        predict_body(c, columns, &t);
+        snprintf(name, sizeof(name), "%s_%s", c->name, columns ? "columns" : "rows");
+        rc = write_text_seed(dir, name, &t);
+        free(t.data);
+    }
+    return rc;
+}
+
+/* The case's filters as a .npy file, version 1.0 (and 2.0 for every third case). */
+static int write_npy_seed(const char *dir, const struct corpus_case *c, size_t index)
+{
+    int major = index % 3 == 2 ? 2 : 1;
+    struct text dict = text_new(), t = text_new();
+    text_printf(&dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
+    for (int i = 0; i < c->filters_shape.rank; i++)
+        text_printf(&dict, "%lld, ", (long long)c->filters_shape.dims[i]);
+    text_printf(&dict, "), }");
+    size_t prefix = major == 1 ? 10 : 12;
+    size_t total = (prefix + dict.len + 1 + 63) / 64 * 64, header_len = total - prefix;
+    uint8_t head[12] = {0x93, 'N', 'U', 'M', 'P', 'Y', (uint8_t)major, 0};
+    for (size_t i = 0; i < prefix - 8; i++)
+        head[8 + i] = (uint8_t)(header_len >> (8 * i));
+    text_put(&t, head, prefix);
+    text_put(&t, dict.data, dict.len);
+    while (t.len < total - 1)
+        text_put(&t, " ", 1);
+    text_put(&t, "\n", 1);
+    text_put(&t, c->filters, c->filters_count * sizeof(float));
+    int rc = write_text_seed(dir, c->name, &t);
+    free(dict.data);
+    free(t.data);
+    return rc;
+}
+
+/* One fuzz_request exchange: method, a path of the table, Content-Type, no Accept. */
+static int write_request_seed(const char *dir, const char *name, const char *method,
+                              const char *path, const char *content_type, bool ihcl,
+                              size_t header, const char *query, const struct text *body)
+{
+    struct text t = text_new();
+    uint8_t prefix[FUZZ_REQUEST_PREFIX] = {
+        fuzz_table_index(fuzz_methods, FUZZ_TABLE_COUNT(fuzz_methods), method),
+        fuzz_table_index(fuzz_paths, FUZZ_PATH_COUNT, path),
+        fuzz_table_index(fuzz_content_types, FUZZ_TABLE_COUNT(fuzz_content_types), content_type),
+        0,
+    };
+    fuzz_put_ihcl(prefix + 4, false, ihcl, header);
+    text_put(&t, prefix, sizeof(prefix));
+    text_printf(&t, "%s\n", query ? query : "");
+    if (body != NULL)
+        text_put(&t, body->data, body->len);
+    int rc = write_text_seed(dir, name, &t);
+    free(t.data);
+    return rc;
+}
+
+static int write_request_seeds(const char *dir, const struct corpus_case *c, size_t index)
+{
+    char name[256];
+    int rc = 0;
+    struct text body = text_new(), query = text_new();
+    size_t header = 0;
+    if (index < FUZZ_PATH_CUSTOM) { /* every GET route once */
+        snprintf(name, sizeof(name), "get_%zu", index);
+        rc |= write_request_seed(dir, name, "GET", fuzz_paths[index], NULL, false, 0, NULL, NULL);
+    }
+    /* The native op, JSON and binary. */
+    body.len = 0;
+    text_printf(&body, "{");
+    json_tensor(&body, "value", &c->value_shape, c->value, c->value_count);
+    text_printf(&body, ",");
+    json_tensor(&body, "filters", &c->filters_shape, c->filters, c->filters_count);
+    text_printf(&body, ",\"output_shape\":");
+    dims_list(&body, c->output_shape, c->output_shape_len);
+    text_printf(&body, ",\"rate\":%lld,\"padding\":\"%s\"}", (long long)c->rate, c->padding);
+    snprintf(name, sizeof(name), "%s_op_json", c->name);
+    rc |= write_request_seed(dir, name, "POST", "/v1/atrous_conv2d_transpose", "application/json",
+                             false, 0, NULL, &body);
+    binary_query(&query, c);
+    body.len = 0;
+    text_put(&body, c->value, c->value_count * sizeof(float));
+    text_put(&body, c->filters, c->filters_count * sizeof(float));
+    snprintf(name, sizeof(name), "%s_op_binary", c->name);
+    rc |= write_request_seed(dir, name, "POST", "/v1/atrous_conv2d_transpose",
+                             "application/octet-stream", false, 0, query.data, &body);
+    /* KServe: the generic model, and the fuzz model when the value fits it. */
+    for (int variant = 0; variant < 4; variant++) {
+        bool generic = variant < 2, binary = variant % 2 == 1;
+        if (!generic && !fits_fuzz_model(c))
+            continue;
+        body.len = 0;
+        kserve_body(c, generic, binary, &body, &header);
+        snprintf(name, sizeof(name), "%s_v2_%s_%s", c->name, generic ? "generic" : "model",
+                 binary ? "binary" : "json");
+        rc |= write_request_seed(dir, name, "POST",
+                                 generic ? "/v2/models/atrous_conv2d_transpose/infer"
+                                         : "/v2/models/m/infer",
+                                 binary ? "application/octet-stream" : "application/json", binary,
+                                 header, NULL, &body);
+    }
+    if (fits_fuzz_model(c)) {
+        body.len = 0;
+        predict_body(c, index % 2 == 1, &body);
+        snprintf(name, sizeof(name), "%s_tfs", c->name);
+        rc |= write_request_seed(dir, name, "POST", "/v1/models/m:predict", "application/json",
+                                 false, 0, NULL, &body);
+    }
+    free(body.data);
+    free(query.data);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2 || !strcmp(argv[1], "--help")) {
-        printf("usage: %s OUT_DIR\nWrites fuzz seed corpora (validate/, json/, binary/) from the "
-               "conformance corpus in $ATROUS_TEST_DATA or %s.\n",
+        printf("usage: %s OUT_DIR\nWrites fuzz seed corpora (validate/, json/, binary/, kserve/, "
+               "tfserving/, npy/, request/) from the conformance corpus in $ATROUS_TEST_DATA or "
+               "%s.\n",
                argv[0], CORPUS_DEFAULT_DIR);
         return argc == 2 ? 0 : 2;
     }
-    const char *targets[] = {"validate", "json", "binary"};
-    char dirs[3][1024];
+    const char *targets[] = {"validate", "json",      "binary", "kserve",
+                             "tfserving", "npy", "request"};
+    char dirs[7][1024];
     mkdir(argv[1], 0755);
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 7; i++) {
         snprintf(dirs[i], sizeof(dirs[i]), "%s/%s", argv[1], targets[i]);
         mkdir(dirs[i], 0755);
     }
@@ -186,7 +471,9 @@ int main(int argc, char **argv)
                 return 1;
             }
             if (write_validate_seed(dirs[0], &c) || write_json_seed(dirs[1], &c) ||
-                write_binary_seed(dirs[2], &c))
+                write_binary_seed(dirs[2], &c) || write_kserve_seeds(dirs[3], &c) ||
+                write_tfserving_seeds(dirs[4], &c) || write_npy_seed(dirs[5], &c, written) ||
+                write_request_seeds(dirs[6], &c, written))
                 return 1;
             written++;
             corpus_case_free(&c);
