@@ -15,3 +15,6 @@ echo "== JSON codec vs jansson (1M floats)"
 echo
 echo "== HTTP (wrk): atrousd against the reference minimal server"
 BUILD=$build "$(dirname "$0")/bench_http.sh"
+echo
+echo "== same-shape micro-batching (wrk, KServe v2 binary): off vs --max-batch 8"
+BUILD=$build "$(dirname "$0")/bench_batching.sh"

@@ -1,6 +1,7 @@
 -- wrk script for make bench: POSTs the file $BENCH_BODY (binary or JSON) to the URL given on
--- wrk's command line (path and query included), with $BENCH_CONTENT_TYPE and an optional
--- $BENCH_ACCEPT, and prints one machine-readable summary line at the end:
+-- wrk's command line (path and query included), with $BENCH_CONTENT_TYPE, an optional
+-- $BENCH_ACCEPT and optional $BENCH_HEADERS, and prints one machine-readable summary line at
+-- the end:
 --   BENCH requests=N duration_s=S rps=R p50_ms=A p99_ms=B errors_status=C errors_socket=E
 local path = os.getenv("BENCH_BODY")
 local f = assert(io.open(path, "rb"), "cannot open BENCH_BODY " .. tostring(path))
@@ -11,6 +12,16 @@ wrk.headers["Content-Type"] = os.getenv("BENCH_CONTENT_TYPE") or "application/oc
 local accept = os.getenv("BENCH_ACCEPT")
 if accept and accept ~= "" then
   wrk.headers["Accept"] = accept
+end
+-- Optional extra headers, "Name: value;Name2: value2" (e.g. KServe's
+-- Inference-Header-Content-Length for a binary-extension body).
+local extra = os.getenv("BENCH_HEADERS")
+if extra and extra ~= "" then
+  for item in string.gmatch(extra, "[^;]+") do
+    local name, value = string.match(item, "^%s*([^:]+):%s*(.-)%s*$")
+    assert(name, "BENCH_HEADERS: not 'Name: value': " .. item)
+    wrk.headers[name] = value
+  end
 end
 
 -- No response() callback: defining one makes wrk hand every reply to Lua, which costs more
