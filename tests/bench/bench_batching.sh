@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Same-shape micro-batching (--max-batch) measured with wrk against the real daemon: when
-# stacking concurrent KServe v2 requests into one oneDNN call pays off and when it does not.
+# KServe v2 repository models under wrk against the real daemon: first the binary tensor
+# extension against JSON for the large model (8 connections, random values, batching off),
+# then same-shape micro-batching (--max-batch): when stacking concurrent requests into one
+# oneDNN call pays off and when it does not.
 #
 #   BUILD=build BENCH_SECONDS=10 tests/bench/bench_batching.sh
 #
-# Two repository models, both 3x3, rate 2, SAME, zero filters (speed does not depend on the
-# values): "small" 1x8x8x4 -> 4 (a few microseconds of compute: per-call overhead dominates)
+# Two repository models, both 3x3, rate 2, SAME (speed does not depend on the values; the
+# large one has random filters so that its JSON answers have realistic lengths): "small" 1x8x8x4 -> 4 (a few microseconds of compute: per-call overhead dominates)
 # and "large" 1x64x64x32 -> 32 (about a millisecond: compute dominates). Each is loaded with
 # binary-extension requests (value in, output out as binary) at 8 and 32 connections, with
 # batching off, on without delay (--max-batch 8: only requests already queued are stacked) and
@@ -65,6 +67,50 @@ stop() { kill "$daemon_pid"; wait "$daemon_pid" 2>/dev/null || true; daemon_pid=
 model small 8 8 4
 model large 64 64 32
 
+# The large model's value as random floats, as a JSON body and as a binary-extension body, and
+# random filters for it.
+python3 - "$work" <<'PY'
+import json, random, struct, sys
+random.seed(7)
+v = [random.uniform(-1, 1) for _ in range(64 * 64 * 32)]
+inp = {"name": "value", "datatype": "FP32", "shape": [1, 64, 64, 32]}
+with open(sys.argv[1] + "/large.json", "w") as f:
+    json.dump({"inputs": [dict(inp, data=[float("%.9g" % x) for x in v])]}, f)
+hdr = json.dumps({"inputs": [dict(inp, parameters={"binary_data_size": 4 * len(v)})],
+                  "outputs": [{"name": "output", "parameters": {"binary_data": True}}]})
+with open(sys.argv[1] + "/large.bin", "wb") as f:
+    f.write(hdr.encode() + struct.pack("<%df" % len(v), *v))
+with open(sys.argv[1] + "/large.ihcl", "w") as f:
+    f.write(str(len(hdr)))
+with open(sys.argv[1] + "/models/large/f.bin", "wb") as f:  # random filters: a real output
+    f.write(struct.pack("<9216f", *(random.uniform(-0.1, 0.1) for _ in range(9216))))
+PY
+
+# wrk_v2 NAME BODY CONTENT_TYPE CONNS [IHCL]: the BENCH line of one run on model NAME.
+wrk_v2() {
+  BENCH_BODY="$2" BENCH_CONTENT_TYPE="$3" BENCH_HEADERS="${5:+Inference-Header-Content-Length: $5}" \
+    wrk -t1 -c"$4" -d"${secs}s" -s "$here/wrk/post_file.lua" \
+    "http://127.0.0.1:$port/v2/models/$1/infer" | grep '^BENCH' || true
+}
+
+field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
+
+printf '%-34s %10s %9s %9s %10s\n' "large 1x64x64x32->32, 8 conns" "req/s" "p50 ms" "p99 ms" "body bytes"
+start
+for form in binary json; do
+  if [ "$form" = binary ]; then
+    line=$(wrk_v2 large "$work/large.bin" application/octet-stream 8 "$(cat "$work/large.ihcl")")
+    body=$(stat -c %s "$work/large.bin")
+  else
+    line=$(wrk_v2 large "$work/large.json" application/json 8)
+    body=$(stat -c %s "$work/large.json")
+  fi
+  printf '%-34s %10s %9s %9s %10s\n' "KServe v2 $form in, $form out" "$(field rps "$line")" \
+    "$(field p50_ms "$line")" "$(field p99_ms "$line")" "$body"
+done
+stop
+echo
+
 printf '%-6s %-5s %-22s %10s %9s %9s %11s\n' model conns batching "req/s" "p50 ms" "p99 ms" "per batch"
 for mode in off on on-delay; do
   case $mode in
@@ -76,16 +122,12 @@ for mode in off on on-delay; do
     for conns in 8 32; do
       start "${flags[@]}"
       b0=$(metric atrousd_batches_total); r0=$(metric atrousd_batched_requests_total)
-      line=$(BENCH_BODY="$work/$name.bin" BENCH_CONTENT_TYPE=application/octet-stream \
-        BENCH_HEADERS="Inference-Header-Content-Length: $(cat "$work/$name.ihcl")" \
-        wrk -t1 -c"$conns" -d"${secs}s" -s "$here/wrk/post_file.lua" \
-        "http://127.0.0.1:$port/v2/models/$name/infer" | grep '^BENCH' || true)
+      line=$(wrk_v2 "$name" "$work/$name.bin" application/octet-stream "$conns" \
+        "$(cat "$work/$name.ihcl")")
       b1=$(metric atrousd_batches_total); r1=$(metric atrousd_batched_requests_total)
       stop
-      rps=$(sed -n 's/.*rps=\([0-9.]*\).*/\1/p' <<<"$line")
-      p50=$(sed -n 's/.*p50_ms=\([0-9.]*\).*/\1/p' <<<"$line")
-      p99=$(sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' <<<"$line")
-      errs=$(sed -n 's/.*errors_status=\([0-9]*\).*/\1/p' <<<"$line")
+      rps=$(field rps "$line"); p50=$(field p50_ms "$line"); p99=$(field p99_ms "$line")
+      errs=$(field errors_status "$line")
       per=$(awk -v b=$((b1 - b0)) -v r=$((r1 - r0)) 'BEGIN { if (b > 0) printf "%.1f", r / b; else print "-" }')
       printf '%-6s %-5s %-22s %10s %9s %9s %11s%s\n' "$name" "$conns" "$label" "${rps:-0}" \
         "${p50:-?}" "${p99:-?}" "$per" "$([ "${errs:-0}" != 0 ] && echo "  errors=$errs")"
