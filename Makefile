@@ -6,6 +6,8 @@
 #   make check    the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench    build and run the benchmarks (not part of make test)
 #   make fuzz     libFuzzer targets (clang), FUZZ_SECONDS=N each (default 60)
+#   make soak     wrk soak (SOAK_SECONDS, default 60), overload and drain under load
+#   make valgrind the HTTP integration tests with the daemon under valgrind memcheck
 #   make deps     install the Debian packages the build needs (run by the targets above)
 #   make format   clang-format every C file in place
 #   make clean    remove build/
@@ -141,6 +143,25 @@ $(BUILD)/fuzz-bin/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(TEST_SUPPORT_A) $(S
 $(BUILD)/fuzz-bin/make_seeds: $(BUILD)/obj/tests/fuzz/make_seeds.o $(TEST_SUPPORT_A) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $^ -o $@ $(LDFLAGS_ALL) $(LIBS)
+
+# Soak, overload and drain under load with wrk against build/atrousd on 127.0.0.1 (minutes and
+# both cores, so not part of make test); tests/soak/soak.sh says what each phase checks.
+SOAK_SECONDS ?= 60
+.PHONY: soak valgrind
+soak: $(DAEMON)
+	@$(call ensure_packages,wrk curl)
+	@BUILD=$(BUILD) SOAK_SECONDS=$(SOAK_SECONDS) tests/soak/soak.sh
+
+# The HTTP integration tests with the daemon under valgrind memcheck: a definite leak or a
+# memory error fails the test (tests/valgrind/atrousd.sh). make check's LeakSanitizer is what
+# CI runs; this is the second opinion, on oneDNN's AVX2 path (valgrind has no AVX-512). The
+# lifecycle and overload tests are left out: their 40-GFLOP requests take minutes under it.
+VALGRIND_TESTS ?= test_http_api test_http_hostile test_http_limits test_http_slowloris \
+	test_http_conformance
+valgrind: $(DAEMON) $(patsubst %,$(BUILD)/tests/%,$(VALGRIND_TESTS))
+	@$(call ensure_packages,valgrind)
+	@ATROUSD_BIN=$(abspath tests/valgrind/atrousd.sh) ATROUSD_VALGRIND_DAEMON=$(abspath $(DAEMON)) \
+	  tests/run_tests.sh $(patsubst %,$(BUILD)/tests/%,$(VALGRIND_TESTS))
 
 format:
 	clang-format -i $(wildcard lib/*.[ch] proto/*.[ch] server/*.[ch] tests/*.[ch] tests/*/*.[ch])

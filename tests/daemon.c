@@ -219,11 +219,16 @@ int test_daemon_signal(struct test_daemon *d, int sig)
     return kill(d->pid, sig);
 }
 
-/* Copies a sanitizer report (ASan, LSan, UBSan) from the daemon's log to stderr, so that the
- * reason a daemon did not exit cleanly is not lost when its log file is removed. */
+/* Copies a sanitizer report (ASan, LSan, UBSan, or valgrind under make valgrind) from the
+ * daemon's log to stderr, so that the reason a daemon did not exit cleanly is not lost when
+ * its log file is removed. */
 static void print_sanitizer_report(const struct test_daemon *d)
 {
-    static const char *const markers[] = {"==ERROR: ", "runtime error: ", "==WARNING: "};
+    static const char *const markers[] = {
+        "==ERROR: ",         "runtime error: ",         "==WARNING: ",
+        "== Invalid ",       "== Conditional jump",     "== Use of uninitialised",
+        "== Syscall param ", "are definitely lost in ", "== Mismatched free",
+    };
     char *log = test_daemon_log(d);
     const char *from = NULL;
     for (size_t i = 0; log != NULL && i < sizeof(markers) / sizeof(markers[0]); i++) {
