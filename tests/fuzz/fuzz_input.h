@@ -88,8 +88,8 @@ static inline uint8_t fuzz_count_byte(size_t count)
 /*
  * fuzz_request: [method][path][content type][accept][ihcl flags][h0][h1][h2], then, when the path
  * byte picks FUZZ_PATH_CUSTOM, the path up to '\n'; then the query string up to '\n' (may be
- * empty: "\n"); then the body. Bytes index the tables below modulo their size; the ihcl flags
- * are fuzz_kserve's.
+ * empty: "\n"); then the body. Bytes index the tables below modulo their size (the method byte's
+ * low 7 bits; its high bit also runs the request as a batch); the ihcl flags are fuzz_kserve's.
  */
 #define FUZZ_REQUEST_PREFIX 8
 static const char *const fuzz_methods[] = {"GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS"};

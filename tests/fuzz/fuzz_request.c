@@ -8,7 +8,10 @@
  *
  * Every answer must have a status from 200 to 599, a body length that matches its body, an
  * error body (JSON with "error") for every status >= 400, and a KServe binary answer's header
- * length within its body.
+ * length within its body. When the method byte's high bit is set and the request is a batchable
+ * model request (the context has --max-batch 4), it is also run as a batch of three copies
+ * through atrousd_handle_model_batch (stacked into one compute call): each copy must get the
+ * status the request got alone, with a well-formed answer.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +46,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     cfg.max_tensor_elements = 1 << 14;
     cfg.max_output_elements = 1 << 16;
     cfg.cache_capacity = 64;
+    cfg.max_batch = 4;
     if (mkdtemp(dir) == NULL || fuzz_model_write(dir) != 0)
         abort();
     snprintf(cfg.model_dir, sizeof(cfg.model_dir), "%s", dir);
@@ -60,6 +64,45 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     remove(dir);
     atomic_store(&ctx->ready, true);
     return 0;
+}
+
+static void check_reply(const struct http_reply *reply)
+{
+    if (reply->status < 200 || reply->status > 599 ||
+        (reply->body == NULL) != (reply->body_len == 0))
+        abort();
+    if (reply->status >= 400 && (reply->body == NULL || strstr(reply->body, "\"error\"") == NULL))
+        abort();
+    if (reply->inference_header_length > reply->body_len)
+        abort();
+}
+
+/* Three copies of a batchable request through the batch path: the same status as alone. */
+static void check_batch(const struct http_exchange *ex, unsigned status_alone)
+{
+    struct http_exchange whole = *ex;
+    struct request_plan plan;
+    struct http_reply first;
+    whole.has_content_length = true;
+    whole.content_length = ex->body_len;
+    http_reply_init(&first);
+    bool answered = atrousd_precheck(ctx, &whole, &plan, &first);
+    http_reply_release(&first);
+    if (answered || plan.batch_class == NULL)
+        return;
+    struct http_reply replies[3];
+    struct atrousd_call calls[3];
+    for (int i = 0; i < 3; i++) {
+        http_reply_init(&replies[i]);
+        calls[i] = (struct atrousd_call){&whole, &plan, &replies[i]};
+    }
+    atrousd_handle_model_batch(ctx, calls, 3, NULL);
+    for (int i = 0; i < 3; i++) {
+        check_reply(&replies[i]);
+        if (replies[i].status != status_alone)
+            abort();
+        http_reply_release(&replies[i]);
+    }
 }
 
 /* The bytes up to '\n' (or the end) as a NUL-terminated copy; *pos moves past the '\n'. */
@@ -114,7 +157,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char ihcl_buf[16];
     struct atrous_query_param params[MAX_PARAMS];
     struct http_exchange ex = {
-        .method = fuzz_methods[data[0] % FUZZ_TABLE_COUNT(fuzz_methods)],
+        .method = fuzz_methods[(data[0] & 0x7f) % FUZZ_TABLE_COUNT(fuzz_methods)],
         .path = custom ? custom : fuzz_paths[path_index],
         .content_type = fuzz_content_types[data[2] % FUZZ_TABLE_COUNT(fuzz_content_types)],
         .accept = fuzz_accepts[data[3] % FUZZ_TABLE_COUNT(fuzz_accepts)],
@@ -135,12 +178,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct http_reply reply;
     http_reply_init(&reply);
     atrousd_handle(ctx, &ex, &reply);
-    if (reply.status < 200 || reply.status > 599 || (reply.body == NULL) != (reply.body_len == 0))
-        abort();
-    if (reply.status >= 400 && (reply.body == NULL || strstr(reply.body, "\"error\"") == NULL))
-        abort();
-    if (reply.inference_header_length > reply.body_len)
-        abort();
+    check_reply(&reply);
+    if (data[0] & 0x80)
+        check_batch(&ex, reply.status);
     http_reply_release(&reply);
     atrous_aligned_free(body);
     free(query);

@@ -359,11 +359,14 @@ static int write_npy_seed(const char *dir, const struct corpus_case *c, size_t i
     return rc;
 }
 
-/* One fuzz_request exchange: method, a path of the table, Content-Type, no Accept. */
+/* One fuzz_request exchange: method, a path of the table, Content-Type, no Accept; a name
+ * ending in "_batch" sets the method byte's high bit (also run as a batch). */
 static int write_request_seed(const char *dir, const char *name, const char *method,
                               const char *path, const char *content_type, bool ihcl,
                               size_t header, const char *query, const struct text *body)
 {
+    size_t name_len = strlen(name);
+    bool batch = name_len > 6 && strcmp(name + name_len - 6, "_batch") == 0;
     struct text t = text_new();
     uint8_t prefix[FUZZ_REQUEST_PREFIX] = {
         fuzz_table_index(fuzz_methods, FUZZ_TABLE_COUNT(fuzz_methods), method),
@@ -372,6 +375,8 @@ static int write_request_seed(const char *dir, const char *name, const char *met
         0,
     };
     fuzz_put_ihcl(prefix + 4, false, ihcl, header);
+    if (batch)
+        prefix[0] |= 0x80;
     text_put(&t, prefix, sizeof(prefix));
     text_printf(&t, "%s\n", query ? query : "");
     if (body != NULL)
@@ -417,8 +422,8 @@ static int write_request_seeds(const char *dir, const struct corpus_case *c, siz
             continue;
         body.len = 0;
         kserve_body(c, generic, binary, &body, &header);
-        snprintf(name, sizeof(name), "%s_v2_%s_%s", c->name, generic ? "generic" : "model",
-                 binary ? "binary" : "json");
+        snprintf(name, sizeof(name), "%s_v2_%s_%s%s", c->name, generic ? "generic" : "model",
+                 binary ? "binary" : "json", generic ? "" : "_batch");
         rc |= write_request_seed(dir, name, "POST",
                                  generic ? "/v2/models/atrous_conv2d_transpose/infer"
                                          : "/v2/models/m/infer",
@@ -428,7 +433,7 @@ static int write_request_seeds(const char *dir, const struct corpus_case *c, siz
     if (fits_fuzz_model(c)) {
         body.len = 0;
         predict_body(c, index % 2 == 1, &body);
-        snprintf(name, sizeof(name), "%s_tfs", c->name);
+        snprintf(name, sizeof(name), "%s_tfs%s", c->name, index % 2 ? "_batch" : "");
         rc |= write_request_seed(dir, name, "POST", "/v1/models/m:predict", "application/json",
                                  false, 0, NULL, &body);
     }
