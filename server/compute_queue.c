@@ -30,6 +30,7 @@ struct atrousd_queue {
     size_t waiting;  /* jobs linked */
     size_t reserved; /* slots claimed, not yet pushed */
     size_t active;   /* jobs being run */
+    size_t idle;     /* workers waiting for a job */
     size_t capacity;
     size_t max_batch;      /* <= 1: no batching */
     uint64_t max_delay_ns;
@@ -46,12 +47,20 @@ uint64_t atrousd_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Takes the waiting jobs of the batch's class (queue order) into w->batch, up to max_batch. */
+/* Takes the waiting jobs of the batch's class (queue order) into w->batch, up to max_batch,
+ * and never more than this worker's share when other workers are idle: stacking work that an
+ * idle core could run at once would only serialise it. */
 static void take_company(struct atrousd_queue *q, struct worker *w)
 {
     const void *cls = w->batch[0]->batch_class;
     struct atrousd_job **link = &q->head, *prev = NULL;
-    while (*link != NULL && w->batch_count < q->max_batch) {
+    size_t limit = q->max_batch;
+    if (q->idle > 0) {
+        size_t share = (q->waiting + 1 + q->idle) / (q->idle + 1); /* ceil((waiting+1)/(idle+1)) */
+        if (share < limit)
+            limit = share;
+    }
+    while (*link != NULL && w->batch_count < limit) {
         struct atrousd_job *job = *link;
         if (job->batch_class != cls) {
             prev = job;
@@ -94,8 +103,11 @@ static void *worker_main(void *arg)
     atrous_engine_set_thread_parallelism(q->omp_threads);
     pthread_mutex_lock(&q->lock);
     for (;;) {
-        while (q->head == NULL && !q->closed)
+        while (q->head == NULL && !q->closed) {
+            q->idle++;
             pthread_cond_wait(&q->wake, &q->lock);
+            q->idle--;
+        }
         if (q->head == NULL)
             break; /* closed and nothing left: cancelled jobs were unlinked by the closer */
         struct atrousd_job *job = q->head;
