@@ -24,9 +24,11 @@
  * request asks: "outputs": [{"name": "output", "parameters": {"binary_data": true}}], or the
  * request parameter "binary_data_output": true (a per-output flag overrides it).
  *
- * Status codes the server should use: ATROUS_INVALID_ARGUMENT 400, ATROUS_TOO_LARGE 413,
- * ATROUS_NO_MEMORY 500; a model the URL names but the repository lacks 404. Every error body
- * is {"error": "..."} (atrous_kserve_encode_error).
+ * Status codes the server uses: ATROUS_INVALID_ARGUMENT 400, ATROUS_TOO_LARGE 413,
+ * ATROUS_NO_MEMORY 503 (overload: retryable), an engine failure 500; a model the URL names but
+ * the repository lacks 404. Error bodies carry "error" as KServe clients read it; atrousd sends
+ * its native error body ({"error", "code", "field", "request_id"}), and
+ * atrous_kserve_encode_error writes the bare {"error": "..."}.
  */
 #ifndef ATROUS_KSERVE_H
 #define ATROUS_KSERVE_H

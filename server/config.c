@@ -334,7 +334,9 @@ char *atrousd_config_usage(const char *program)
         return NULL;
     fprintf(f,
             "Usage: %s [flags]\n"
-            "Serves tf.nn.atrous_conv2d_transpose over HTTP (POST /v1/atrous_conv2d_transpose).\n"
+            "Serves tf.nn.atrous_conv2d_transpose over HTTP (POST /v1/atrous_conv2d_transpose),\n"
+            "and the models of --model-dir over KServe v2 (/v2/...) and TF Serving "
+            "(/v1/models/...).\n"
             "Every flag has an environment twin; the flag wins over the environment.\n\n",
             program);
     for (size_t i = 0; i < OPTION_COUNT; i++) {
