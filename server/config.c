@@ -80,6 +80,9 @@ static const struct option_def options[] = {
      "repository-model rows stacked into one compute call; 1 = no batching"},
     {"max-queue-delay-us", "ATROUSD_MAX_QUEUE_DELAY_US", OPT_UINT, FIELD(max_queue_delay_us), 0,
      1000000, "US", "with --max-batch > 1, longest wait of a batch for company"},
+    {"inline-max-flops", "ATROUSD_INLINE_MAX_FLOPS", OPT_UINT, FIELD(inline_max_flops), 0,
+     (uint64_t)1 << 40, "FLOPS",
+     "binary op requests estimated up to this cost run on their I/O thread; 0 = never"},
     {"log-level", "ATROUSD_LOG_LEVEL", OPT_LEVEL, FIELD(log_level), 0, 0, "LEVEL",
      "debug | info | warn | error"},
     {"log-format", "ATROUSD_LOG_FORMAT", OPT_FORMAT, FIELD(log_format), 0, 0, "FORMAT",
@@ -111,6 +114,7 @@ void atrousd_config_defaults(struct atrousd_config *cfg)
     cfg->max_json_bytes = ATROUSD_DEFAULT_MAX_JSON_BYTES;
     cfg->max_batch = ATROUSD_DEFAULT_MAX_BATCH;
     cfg->max_queue_delay_us = ATROUSD_DEFAULT_MAX_QUEUE_DELAY_US;
+    cfg->inline_max_flops = ATROUSD_DEFAULT_INLINE_MAX_FLOPS;
     cfg->log_level = ATROUSD_LOG_INFO;
     cfg->log_format = ATROUSD_LOG_JSON;
 }

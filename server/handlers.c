@@ -135,6 +135,33 @@ static bool refuse_compute(struct server_ctx *ctx, const struct http_exchange *e
     return false;
 }
 
+/*
+ * Estimates a binary op's cost from its query's shapes (before validation: a shape of another
+ * rank or with a negative dim is never inline; the worker rejects it) and decides whether the I/O
+ * thread may run it (--inline-max-flops, ATROUSD_INLINE_MAX_BYTES). Doubles, so no product
+ * overflows; the estimate ignores padding, so it errs on the costly side.
+ */
+static void plan_inline(const struct server_ctx *ctx, const struct atrous_request *head,
+                        size_t body_bytes, struct request_plan *plan)
+{
+    const struct atrous_shape *f = &head->filters_shape;
+    plan->cost_flops = 0;
+    plan->run_inline = false;
+    if (f->rank != 4 || head->value_shape.rank != 4 || head->output_shape_len != 4)
+        return;
+    double out = 1, taps = (double)f->dims[0] * (double)f->dims[1] * (double)f->dims[3];
+    for (int i = 0; i < 4; i++) {
+        if (head->output_shape[i] < 0 || f->dims[i] < 0 || head->value_shape.dims[i] < 0)
+            return;
+        out *= (double)head->output_shape[i];
+    }
+    plan->cost_flops = 2.0 * out * taps;
+    double bytes = (double)body_bytes + 4.0 * out;
+    plan->run_inline = ctx->config.inline_max_flops > 0 &&
+                       plan->cost_flops <= (double)ctx->config.inline_max_flops &&
+                       bytes <= (double)ATROUSD_INLINE_MAX_BYTES;
+}
+
 static bool precheck_op(struct server_ctx *ctx, const struct http_exchange *ex,
                         struct request_plan *plan, struct http_reply *reply)
 {
@@ -170,6 +197,8 @@ static bool precheck_op(struct server_ctx *ctx, const struct http_exchange *ex,
     atrous_error_clear(&err);
     enum atrous_status st = atrous_binary_decode_query(ex->query, ex->query_count,
                                                        &ctx->decode_limits, &head, &implied, &err);
+    if (st == ATROUS_OK)
+        plan_inline(ctx, &head, implied, plan);
     atrous_request_release(&head);
     if (st != ATROUS_OK) {
         reply_status(reply, st, &err, id);

@@ -28,6 +28,10 @@
 /* Room for "X-Output-Shape: n,n,n,n" values. */
 #define ATROUSD_SHAPE_HEADER_MAX 128
 
+/* A request runs inline only when its body and output together are at most this many bytes
+ * too: copying and sending large tensors costs the I/O thread more than the FLOPs say. */
+#define ATROUSD_INLINE_MAX_BYTES ((size_t)256 << 10)
+
 /* Retry-After (seconds) on 429 and 503 answers. */
 #define ATROUSD_RETRY_AFTER_S 1
 
@@ -60,6 +64,8 @@ struct request_plan {
     const struct atrous_model *model;    /* model routes: borrowed; NULL = the generic model */
     size_t metrics_model;                /* atrousd_ctx_model_metrics_index; 0: no model */
     const void *batch_class;             /* non-NULL: may be batched with requests of this class */
+    double cost_flops; /* binary op: 2*N*OH*OW*OC*KH*KW*IC from the query's shapes, else 0 */
+    bool run_inline;   /* binary op cheap enough for the I/O thread (--inline-max-flops) */
 };
 
 /* One answer. The reply owns body (malloc'd; free()-able) until it is handed on. */
@@ -92,7 +98,7 @@ void http_reply_release(struct http_reply *reply);
  * draining, 415, 406, 413 from Content-Length (and from --max-json-bytes for KServe and TF
  * Serving JSON), and for binary op requests the query (400/413) and the size it implies against
  * Content-Length (400). Returns true when reply holds the final answer; false when the request
- * proceeds (plan is then filled).
+ * proceeds (plan is then filled; a binary op gets its cost estimate and run_inline).
  */
 bool atrousd_precheck(struct server_ctx *ctx, const struct http_exchange *ex,
                       struct request_plan *plan, struct http_reply *reply);

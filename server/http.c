@@ -21,6 +21,7 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,11 +37,17 @@
 /* Longest path quoted in the access log. */
 #define LOG_PATH_MAX 256
 
+/* Workspaces for inline computes: at most one per I/O thread is ever taken at once. */
+#define INLINE_WORKSPACES_MAX 64
+
 struct atrousd_http {
     struct MHD_Daemon *daemon;
     struct server_ctx *ctx;
     MHD_socket quiesced_fd;
     struct atrousd_deadlines *deadlines; /* one per connection, for receiving each request */
+    pthread_mutex_t spare_lock;
+    struct atrous_workspace *spare[INLINE_WORKSPACES_MAX]; /* free inline workspaces */
+    size_t spare_count;
 };
 
 enum request_state {
@@ -54,6 +61,7 @@ enum request_state {
 /* Everything one request owns; freed in on_completed. */
 struct request {
     struct server_ctx *ctx;
+    struct atrousd_http *http;
     struct MHD_Connection *conn;
     enum request_state state;
     uint64_t start_ns;
@@ -73,6 +81,7 @@ struct request {
     bool nul_in_path; /* the raw path holds "%00", which the decoded path would hide */
     struct atrousd_deadline *deadline; /* the connection's (borrowed), or NULL */
     uint64_t body_start_ns;            /* when the headers were complete */
+    bool ran_inline; /* computed on the I/O thread (--inline-max-flops) */
 };
 
 /*
@@ -100,11 +109,13 @@ static void body_free(struct request *req)
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
-    struct server_ctx *ctx = cls;
+    struct atrousd_http *http = cls;
+    struct server_ctx *ctx = http->ctx;
     struct request *req = calloc(1, sizeof(*req));
     if (req == NULL)
         return NULL; /* on_access refuses the request */
     req->ctx = ctx;
+    req->http = http;
     req->conn = conn;
     req->start_ns = atrousd_now_ns();
     const union MHD_ConnectionInfo *info =
@@ -453,6 +464,48 @@ static void cancel_job(struct atrousd_job *job)
     MHD_resume_connection(req->conn);
 }
 
+/* Takes a free inline workspace, creating one when none is; NULL when out of memory. */
+static struct atrous_workspace *spare_take(struct atrousd_http *http)
+{
+    struct atrous_workspace *ws = NULL;
+    pthread_mutex_lock(&http->spare_lock);
+    if (http->spare_count > 0)
+        ws = http->spare[--http->spare_count];
+    pthread_mutex_unlock(&http->spare_lock);
+    if (ws == NULL && atrous_workspace_create(http->ctx->engine, &ws, NULL) != ATROUS_OK)
+        ws = NULL;
+    return ws;
+}
+
+static void spare_give(struct atrousd_http *http, struct atrous_workspace *ws)
+{
+    pthread_mutex_lock(&http->spare_lock);
+    if (http->spare_count < INLINE_WORKSPACES_MAX) {
+        http->spare[http->spare_count++] = ws;
+        ws = NULL;
+    }
+    pthread_mutex_unlock(&http->spare_lock);
+    atrous_workspace_free(ws);
+}
+
+/*
+ * Computes a cheap binary op (request_plan.run_inline) right here on the I/O thread: no queue
+ * slot, no suspend/resume hand-off, no worker wake-up. The cost bound (--inline-max-flops) is
+ * what keeps /healthz answering in milliseconds on this thread. One OpenMP thread: the I/O
+ * thread never grows a team. False (nothing done) when no workspace could be had.
+ */
+static bool run_inline(struct request *req)
+{
+    struct atrous_workspace *ws = spare_take(req->http);
+    if (ws == NULL)
+        return false;
+    atrous_engine_set_thread_parallelism(1);
+    atrousd_handle_compute(req->ctx, &req->ex, &req->plan, ws, &req->reply);
+    spare_give(req->http, ws);
+    req->ran_inline = true;
+    return true;
+}
+
 /* Last access call of the body: answer a GET endpoint, or hand a compute request (the op,
  * KServe infer, TF Serving predict) to a worker. */
 static enum MHD_Result dispatch(struct request *req)
@@ -470,6 +523,8 @@ static enum MHD_Result dispatch(struct request *req)
         atrousd_handle_endpoint(ctx, &req->ex, &req->plan, &req->reply);
         return answer(req);
     }
+    if (req->plan.run_inline && run_inline(req))
+        return answer(req);
     if (ctx->queue == NULL || !atrousd_queue_reserve(ctx->queue)) {
         atrousd_reply_error(&req->reply, 429, "resource_exhausted", NULL, req->request_id,
                             "the compute queue is full (--queue-depth %" PRIu64 "); retry later",
@@ -542,6 +597,8 @@ static void log_access(const struct request *req, unsigned status, uint64_t tota
     }
     if (r->batch_size > 1)
         fields[n++] = LOG_UINT("batch", r->batch_size);
+    if (req->ran_inline)
+        fields[n++] = LOG_UINT("inline", 1);
     if (r->error_code)
         fields[n++] = LOG_STR("code", r->error_code);
     if (r->error_code && r->error_message[0])
@@ -668,8 +725,10 @@ enum atrous_status atrousd_http_start(struct server_ctx *ctx, struct atrousd_htt
         return atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory for the HTTP adapter");
     http->ctx = ctx;
     http->quiesced_fd = MHD_INVALID_SOCKET;
+    pthread_mutex_init(&http->spare_lock, NULL);
     http->deadlines = atrousd_deadlines_create();
     if (http->deadlines == NULL) {
+        pthread_mutex_destroy(&http->spare_lock);
         free(http);
         return atrous_error_set(err, ATROUS_NO_MEMORY, "",
                                 "could not start the connection deadline thread");
@@ -685,7 +744,7 @@ enum atrous_status atrousd_http_start(struct server_ctx *ctx, struct atrousd_htt
     /* Every libmicrohttpd limit is set explicitly rather than left to its defaults. */
     http->daemon = MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, on_access, ctx, MHD_OPTION_EXTERNAL_LOGGER,
-        on_mhd_log, ctx, MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_URI_LOG_CALLBACK, on_uri, ctx,
+        on_mhd_log, ctx, MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_URI_LOG_CALLBACK, on_uri, http,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, ctx, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
         http, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout_s,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
@@ -695,6 +754,7 @@ enum atrous_status atrousd_http_start(struct server_ctx *ctx, struct atrousd_htt
         MHD_OPTION_END);
     if (http->daemon == NULL) {
         atrousd_deadlines_destroy(http->deadlines);
+        pthread_mutex_destroy(&http->spare_lock);
         free(http);
         return atrous_error_set(err, ATROUS_INTERNAL, "port",
                                 "could not listen on %s port %" PRIu64
@@ -728,5 +788,8 @@ void atrousd_http_stop(struct atrousd_http *http)
     atrousd_deadlines_destroy(http->deadlines); /* every connection is closed and forgotten */
     if (http->quiesced_fd != MHD_INVALID_SOCKET)
         close(http->quiesced_fd);
+    for (size_t i = 0; i < http->spare_count; i++)
+        atrous_workspace_free(http->spare[i]);
+    pthread_mutex_destroy(&http->spare_lock);
     free(http);
 }

@@ -145,6 +145,62 @@ static void test_handle_binary_form_reads_the_query(void **state)
     http_reply_release(&reply);
 }
 
+/* The precheck's cost estimate decides which binary requests the I/O thread runs itself:
+ * 2*N*OH*OW*OC*KH*KW*IC against --inline-max-flops (0 = never), JSON never. */
+static void test_precheck_plans_inline_by_cost(void **state)
+{
+    struct server_ctx *ctx = *state;
+    const struct atrous_query_param query[] = {
+        {"value_shape", "1,32,32,16"},  {"filters_shape", "3,3,16,16"},
+        {"output_shape", "1,32,32,16"}, {"rate", "2"},
+        {"padding", "SAME"},
+    };
+    struct http_exchange ex = exchange("POST", ATROUSD_OP_PATH, "application/octet-stream", NULL);
+    ex.query = query;
+    ex.query_count = 5;
+    uint64_t saved = ctx->config.max_body_bytes;
+    ctx->config.max_body_bytes = (uint64_t)1 << 20;
+    struct request_plan plan;
+    struct http_reply reply;
+    const uint64_t thresholds[] = {ATROUSD_DEFAULT_INLINE_MAX_FLOPS, 4718591, 4718592, 0};
+    const bool inline_expected[] = {true, false, true, false};
+    for (size_t i = 0; i < 4; i++) {
+        ctx->config.inline_max_flops = thresholds[i];
+        memset(&plan, 0, sizeof(plan));
+        http_reply_init(&reply);
+        assert_false(atrousd_precheck(ctx, &ex, &plan, &reply));
+        assert_true(plan.cost_flops == 2.0 * 32 * 32 * 16 * 3 * 3 * 16); /* 4,718,592 */
+        assert_int_equal(plan.run_inline, inline_expected[i]);
+        http_reply_release(&reply);
+    }
+
+    /* Cheap in FLOPs but over ATROUSD_INLINE_MAX_BYTES of tensors: the queue. */
+    const struct atrous_query_param wide[] = {
+        {"value_shape", "1,128,128,4"},  {"filters_shape", "1,1,1,4"},
+        {"output_shape", "1,128,128,1"}, {"rate", "1"},
+        {"padding", "VALID"},
+    };
+    ex.query = wide;
+    ctx->config.inline_max_flops = ATROUSD_DEFAULT_INLINE_MAX_FLOPS;
+    memset(&plan, 0, sizeof(plan));
+    http_reply_init(&reply);
+    assert_false(atrousd_precheck(ctx, &ex, &plan, &reply));
+    assert_true(plan.cost_flops < (double)ATROUSD_DEFAULT_INLINE_MAX_FLOPS);
+    assert_false(plan.run_inline);
+    http_reply_release(&reply);
+
+    /* JSON requests are decoded on a worker: never inline. */
+    ex = exchange("POST", ATROUSD_OP_PATH, "application/json", sample_json);
+    ex.has_content_length = true;
+    ex.content_length = strlen(sample_json);
+    memset(&plan, 0, sizeof(plan));
+    http_reply_init(&reply);
+    assert_false(atrousd_precheck(ctx, &ex, &plan, &reply));
+    assert_false(plan.run_inline);
+    http_reply_release(&reply);
+    ctx->config.max_body_bytes = saved;
+}
+
 static void test_handle_rejects_by_route_method_and_media(void **state)
 {
     struct http_reply reply;
@@ -309,6 +365,7 @@ int main(void)
         cmocka_unit_test(test_media_accept_prefers_specific_ranges_and_q),
         cmocka_unit_test(test_router_matches_exact_paths),
         cmocka_unit_test(test_request_id_sanity),
+        cmocka_unit_test(test_precheck_plans_inline_by_cost),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -40,6 +40,9 @@ static int setup(void **state)
                           "1",
                           "--request-timeout",
                           "50",
+                          /* The tiny requests must queue, not run on the I/O thread. */
+                          "--inline-max-flops",
+                          "0",
                           NULL};
     return test_daemon_group_setup(state, args);
 }
