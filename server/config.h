@@ -19,7 +19,7 @@ struct atrous_jw;
 /* Defaults, named once (README.md and proto/README.md quote them). */
 #define ATROUSD_DEFAULT_HOST                   "0.0.0.0"
 #define ATROUSD_DEFAULT_PORT                   8080
-#define ATROUSD_DEFAULT_IO_THREADS             1
+#define ATROUSD_DEFAULT_IO_THREADS             0 /* 0 = one per usable CPU */
 #define ATROUSD_DEFAULT_COMPUTE_THREADS        0 /* 0 = one per usable CPU */
 #define ATROUSD_DEFAULT_OMP_THREADS            1
 #define ATROUSD_DEFAULT_QUEUE_DEPTH            64
@@ -40,13 +40,16 @@ struct atrous_jw;
 /* About 100 us of one AVX-512 core (a 1x32x32x16->16 3x3 problem, 4.7 MFLOP, takes ~70 us). */
 #define ATROUSD_DEFAULT_INLINE_MAX_FLOPS       8000000
 
+/* Most I/O threads, also when 0 picks one per usable CPU. */
+#define ATROUSD_IO_THREADS_MAX 64
+
 /* Longest --model-dir path. */
 #define ATROUSD_PATH_MAX 1024
 
 struct atrousd_config {
     char host[ATROUSD_HOST_MAX];      /* numeric IPv4 or IPv6 address to listen on */
     uint64_t port;                    /* 0 = any free port (logged at start) */
-    uint64_t io_threads;              /* libmicrohttpd polling threads */
+    uint64_t io_threads;              /* libmicrohttpd polling threads; 0 = usable CPUs */
     uint64_t compute_threads;         /* compute workers; 0 = usable CPUs / omp_threads */
     uint64_t omp_threads;             /* oneDNN OpenMP team size per worker */
     uint64_t queue_depth;             /* requests waiting for a worker before 429 */

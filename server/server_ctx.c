@@ -46,6 +46,13 @@ enum atrous_status atrousd_ctx_create(const struct atrousd_config *config,
     else
         atrousd_cpus_budget(ctx->cpus.usable, (int)config->compute_threads,
                             (int)config->omp_threads, &ctx->budget);
+    /* I/O threads mostly wait in epoll; one per usable CPU lets every core receive, send and
+     * run the cheap inline requests (--inline-max-flops) at once. */
+    if (ctx->config.io_threads == 0)
+        ctx->config.io_threads = ctx->cpus.usable < 1 ? 1
+                                 : ctx->cpus.usable > ATROUSD_IO_THREADS_MAX
+                                     ? ATROUSD_IO_THREADS_MAX
+                                     : (uint64_t)ctx->cpus.usable;
     ctx->config.compute_threads = (uint64_t)ctx->budget.compute_workers;
     ctx->config.omp_threads = (uint64_t)ctx->budget.omp_threads;
     ctx->op_limits.max_input_elements = (size_t)config->max_tensor_elements;

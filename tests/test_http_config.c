@@ -49,7 +49,7 @@ static void test_config_defaults_match_the_contract(void **state)
     assert_string_equal(cfg.host, "0.0.0.0");
     assert_int_equal(cfg.port, 8080);
     assert_int_equal(cfg.max_body_bytes, 64 << 20);
-    assert_int_equal(cfg.io_threads, 1);
+    assert_int_equal(cfg.io_threads, 0); /* one per usable CPU */
     assert_int_equal(cfg.compute_threads, 0);
     assert_int_equal(cfg.omp_threads, 1);
     assert_int_equal(cfg.log_level, ATROUSD_LOG_INFO);
@@ -88,7 +88,7 @@ static void test_config_rejects_bad_values_naming_flag_and_env(void **state)
     (void)state;
     const char *const bad[][3] = {
         {"--port", "65536", NULL},       {"--port", "-1", NULL},
-        {"--io-threads", "0", NULL},     {"--max-body-bytes", "12x", NULL},
+        {"--io-threads", "65", NULL},    {"--max-body-bytes", "12x", NULL},
         {"--queue-depth", "", NULL},     {"--log-level", "INFO", NULL},
         {"--host", "example.com", NULL}, {"--request-timeout", "99999999999999999999", NULL},
     };
