@@ -85,6 +85,8 @@ static const struct option_def options[] = {
      "binary op requests estimated up to this cost run on their I/O thread; 0 = never"},
     {"log-level", "ATROUSD_LOG_LEVEL", OPT_LEVEL, FIELD(log_level), 0, 0, "LEVEL",
      "debug | info | warn | error"},
+    {"log-flush-ms", "ATROUSD_LOG_FLUSH_MS", OPT_UINT, FIELD(log_flush_ms), 0, 10000, "MS",
+     "info lines (the access log) are buffered at most this long; 0 = one write per line"},
     {"log-format", "ATROUSD_LOG_FORMAT", OPT_FORMAT, FIELD(log_format), 0, 0, "FORMAT",
      "json | text"},
 };
@@ -115,6 +117,7 @@ void atrousd_config_defaults(struct atrousd_config *cfg)
     cfg->max_batch = ATROUSD_DEFAULT_MAX_BATCH;
     cfg->max_queue_delay_us = ATROUSD_DEFAULT_MAX_QUEUE_DELAY_US;
     cfg->inline_max_flops = ATROUSD_DEFAULT_INLINE_MAX_FLOPS;
+    cfg->log_flush_ms = ATROUSD_DEFAULT_LOG_FLUSH_MS;
     cfg->log_level = ATROUSD_LOG_INFO;
     cfg->log_format = ATROUSD_LOG_JSON;
 }

@@ -1,11 +1,13 @@
 /*
- * log.c - JSON-lines or text log lines written with one write(2) each, so that lines from
- * different threads never interleave within a line.
+ * log.c - JSON-lines or text log lines. Each line is written whole by one write(2), so lines
+ * from different threads never interleave within a line; with a buffer (atrousd_log_buffer_
+ * start) info and debug lines are gathered and many whole lines go out in one write(2).
  */
 #include "log.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,18 @@ static struct {
     int fd;
     enum atrousd_log_format format;
 } log_sink = {2, ATROUSD_LOG_JSON};
+
+/* The sink's buffer: whole lines waiting for one write(2). Every write to the fd takes the
+ * lock while buffering is on, so lines keep their order. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    char data[ATROUSD_LOG_BUFFER_BYTES];
+    size_t len;
+    bool on, stop;
+    uint64_t flush_ms;
+    pthread_t flusher;
+} log_buf = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
 
 /* A free-text message longer than this is truncated. */
 #define LOG_MESSAGE_MAX 1024
@@ -199,6 +213,95 @@ static char *render_text(enum atrousd_log_level level, const char *ts, const cha
     return out;
 }
 
+/* Writes out the buffer; the lock is held. */
+static void buffer_flush_locked(void)
+{
+    if (log_buf.len == 0)
+        return;
+    struct iovec iov = {log_buf.data, log_buf.len};
+    write_all(&iov, 1);
+    log_buf.len = 0;
+}
+
+/* Writes a line with its newline: into the buffer when buffering is on and the line is info or
+ * debug, else at once (after what is buffered, so lines keep their order). */
+static void emit(enum atrousd_log_level level, const char *line, size_t len)
+{
+    struct iovec iov[2] = {{(void *)line, len}, {"\n", 1}};
+    if (!log_buf.on) {
+        write_all(iov, 2);
+        return;
+    }
+    pthread_mutex_lock(&log_buf.lock);
+    bool buffered = level <= ATROUSD_LOG_INFO && len + 1 <= sizeof(log_buf.data);
+    if (!buffered || log_buf.len + len + 1 > sizeof(log_buf.data))
+        buffer_flush_locked();
+    if (buffered) {
+        memcpy(log_buf.data + log_buf.len, line, len);
+        log_buf.data[log_buf.len + len] = '\n';
+        log_buf.len += len + 1;
+    } else {
+        write_all(iov, 2);
+    }
+    pthread_mutex_unlock(&log_buf.lock);
+}
+
+/* Flushes the buffer every flush_ms until stopped: the delay of a buffered line is bounded. */
+static void *flusher_main(void *arg)
+{
+    (void)arg;
+    pthread_setname_np(pthread_self(), "atrousd-log");
+    pthread_mutex_lock(&log_buf.lock);
+    while (!log_buf.stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        uint64_t ns = (uint64_t)until.tv_nsec + log_buf.flush_ms * 1000000u;
+        until.tv_sec += (time_t)(ns / 1000000000u);
+        until.tv_nsec = (long)(ns % 1000000000u);
+        pthread_cond_timedwait(&log_buf.wake, &log_buf.lock, &until);
+        buffer_flush_locked();
+    }
+    pthread_mutex_unlock(&log_buf.lock);
+    return NULL;
+}
+
+bool atrousd_log_buffer_start(uint64_t flush_ms)
+{
+    if (flush_ms == 0 || log_buf.on)
+        return log_buf.on;
+    log_buf.flush_ms = flush_ms;
+    log_buf.stop = false;
+    log_buf.len = 0;
+    if (pthread_create(&log_buf.flusher, NULL, flusher_main, NULL) != 0)
+        return false;
+    log_buf.on = true;
+    return true;
+}
+
+void atrousd_log_flush(void)
+{
+    if (!log_buf.on)
+        return;
+    pthread_mutex_lock(&log_buf.lock);
+    buffer_flush_locked();
+    pthread_mutex_unlock(&log_buf.lock);
+}
+
+void atrousd_log_buffer_stop(void)
+{
+    if (!log_buf.on)
+        return;
+    pthread_mutex_lock(&log_buf.lock);
+    log_buf.stop = true;
+    pthread_cond_signal(&log_buf.wake);
+    pthread_mutex_unlock(&log_buf.lock);
+    pthread_join(log_buf.flusher, NULL);
+    pthread_mutex_lock(&log_buf.lock);
+    buffer_flush_locked();
+    log_buf.on = false;
+    pthread_mutex_unlock(&log_buf.lock);
+}
+
 void atrousd_log_fields(enum atrousd_log_level level, const char *msg,
                         const struct atrousd_log_field *fields, size_t count)
 {
@@ -215,13 +318,10 @@ void atrousd_log_fields(enum atrousd_log_level level, const char *msg,
         char fallback[LOG_MESSAGE_MAX];
         int n = snprintf(fallback, sizeof(fallback), "%s %s (log line lost: out of memory)\n", ts,
                          atrousd_log_level_name(level));
-        struct iovec iov = {fallback, n > 0 ? (size_t)n : 0};
-        write_all(&iov, 1);
+        emit(level, fallback, n > 1 ? (size_t)n - 1 : 0);
         return;
     }
-    /* Line and newline in one system call, so concurrent lines never interleave. */
-    struct iovec iov[2] = {{line, len}, {"\n", 1}};
-    write_all(iov, 2);
+    emit(level, line, len);
     free(line);
 }
 

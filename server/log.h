@@ -67,6 +67,24 @@ struct atrousd_log_field {
  * open). Defaults: info, JSON, fd 2. Not thread-safe: call before starting threads. */
 void atrousd_log_configure(enum atrousd_log_level level, enum atrousd_log_format format, int fd);
 
+/* The buffer of atrousd_log_buffer_start: about 200 access-log lines. */
+#define ATROUSD_LOG_BUFFER_BYTES ((size_t)64 << 10)
+
+/*
+ * From now on info and debug lines are gathered (whole) in one buffer and written together
+ * when it fills or at the latest flush_ms later (a flusher thread); warn and error lines first
+ * write out what is buffered and then go out at once. Each line stays one line: never split,
+ * never interleaved. flush_ms 0 keeps one write per line. Returns true when buffering is on.
+ * Call after atrousd_log_configure; stop it before the process exits.
+ */
+bool atrousd_log_buffer_start(uint64_t flush_ms);
+
+/* Writes out what is buffered now (before _exit, say). Thread-safe; cheap when not buffering. */
+void atrousd_log_flush(void);
+
+/* Writes out what is buffered and stops the flusher: lines are written one by one again. */
+void atrousd_log_buffer_stop(void);
+
 /* True when a line of this level would be written. */
 bool atrousd_log_enabled(enum atrousd_log_level level);
 
