@@ -34,6 +34,7 @@ struct atrousd_queue {
     size_t capacity;
     size_t max_batch;      /* <= 1: no batching */
     uint64_t max_delay_ns;
+    uint64_t large_max_wait_ns;
     bool closed;
     int omp_threads;
     int worker_count;
@@ -198,6 +199,7 @@ enum atrous_status atrousd_queue_create(struct atrous_engine *engine,
     q->worker_count = config->workers < 1 ? 1 : config->workers;
     q->max_batch = config->max_batch;
     q->max_delay_ns = config->max_delay_us * 1000u;
+    q->large_max_wait_ns = config->large_max_wait_us * 1000u;
     for (int i = 0; i < q->worker_count; i++) {
         struct worker *w = &q->workers[i];
         w->queue = q;
@@ -253,6 +255,27 @@ void atrousd_queue_unreserve(struct atrousd_queue *q)
     pthread_mutex_unlock(&q->lock);
 }
 
+/*
+ * Links a job: large ones at the tail; a small one before the first large job that has waited
+ * less than large_max_wait (after every small job and every older large job). Ages only grow,
+ * so a small job never lands ahead of an earlier small one. Lock held; at most capacity steps.
+ */
+static void link_job(struct atrousd_queue *q, struct atrousd_job *job)
+{
+    struct atrousd_job **link = &q->head;
+    if (job->small) {
+        while (*link != NULL && ((*link)->small ||
+                                 job->enqueued_ns - (*link)->enqueued_ns > q->large_max_wait_ns))
+            link = &(*link)->next;
+    } else if (q->tail != NULL) {
+        link = &q->tail->next;
+    }
+    job->next = *link;
+    *link = job;
+    if (job->next == NULL)
+        q->tail = job;
+}
+
 void atrousd_queue_push(struct atrousd_queue *q, struct atrousd_job *job)
 {
     job->next = NULL;
@@ -270,11 +293,7 @@ void atrousd_queue_push(struct atrousd_queue *q, struct atrousd_job *job)
         return;
     }
     q->waiting++;
-    if (q->tail)
-        q->tail->next = job;
-    else
-        q->head = job;
-    q->tail = job;
+    link_job(q, job);
     pthread_cond_signal(&q->wake);
     pthread_mutex_unlock(&q->lock);
 }

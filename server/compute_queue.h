@@ -15,6 +15,11 @@
  * join it directly. It then calls run_batch once with them all (run when it found no company).
  * With max_batch 1, or for jobs without a class, nothing of this runs: a job is handed to the
  * first free worker as before.
+ *
+ * Priority: a job marked small is queued ahead of the waiting large jobs, except those that
+ * have already waited longer than large_max_wait_us (which it queues behind): small jobs keep
+ * their order among themselves, and a large job is overtaken only while it is young, so it is
+ * never starved. Large jobs keep their order among themselves.
  */
 #ifndef ATROUSD_COMPUTE_QUEUE_H
 #define ATROUSD_COMPUTE_QUEUE_H
@@ -44,6 +49,7 @@ struct atrousd_job {
     uint64_t enqueued_ns; /* CLOCK_MONOTONIC, set by atrousd_queue_push */
     struct atrousd_job *next;
     const void *batch_class;     /* NULL: never batched; else jobs of equal class may be */
+    bool small;                  /* cheap: queued ahead of young large jobs */
     atrousd_batch_run_fn run_batch; /* required when batch_class is set */
 };
 
@@ -53,6 +59,7 @@ struct atrousd_queue_config {
     size_t capacity; /* >= 1, jobs waiting (not counting those being run) */
     size_t max_batch;      /* jobs run together at most; 0 or 1 = no batching */
     uint64_t max_delay_us; /* longest a batch's first job waits for company */
+    uint64_t large_max_wait_us; /* small jobs no longer overtake a large one waiting this long */
 };
 
 struct atrousd_queue;

@@ -32,6 +32,13 @@
  * too: copying and sending large tensors costs the I/O thread more than the FLOPs say. */
 #define ATROUSD_INLINE_MAX_BYTES ((size_t)256 << 10)
 
+/* A queued compute job counts as small (ahead of young large ones, compute_queue.h) when its
+ * binary op estimate is at most ATROUSD_SMALL_JOB_FLOPS (about 1 ms of one core), or, for the
+ * forms whose shapes are known only once decoded (JSON, KServe, TF Serving), when its body is
+ * at most ATROUSD_SMALL_JOB_BYTES. */
+#define ATROUSD_SMALL_JOB_FLOPS 64e6
+#define ATROUSD_SMALL_JOB_BYTES ((size_t)1 << 20)
+
 /* Retry-After (seconds) on 429 and 503 answers. */
 #define ATROUSD_RETRY_AFTER_S 1
 

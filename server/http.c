@@ -534,6 +534,8 @@ static enum MHD_Result dispatch(struct request *req)
     req->job.run = run_job;
     req->job.cancel = cancel_job;
     req->job.batch_class = req->plan.batch_class;
+    req->job.small = req->plan.cost_flops > 0 ? req->plan.cost_flops <= ATROUSD_SMALL_JOB_FLOPS
+                                              : req->body_len <= ATROUSD_SMALL_JOB_BYTES;
     req->job.run_batch = run_batch;
     req->state = REQ_QUEUED;
     atrousd_deadline_set(req->deadline, 0); /* received: computing has its own timeout */

@@ -94,6 +94,7 @@ enum atrous_status atrousd_ctx_start_workers(struct server_ctx *ctx, struct atro
         .capacity = (size_t)ctx->config.queue_depth,
         .max_batch = (size_t)ctx->config.max_batch,
         .max_delay_us = ctx->config.max_queue_delay_us,
+        .large_max_wait_us = ATROUSD_LARGE_MAX_WAIT_US,
     };
     return atrousd_queue_create(ctx->engine, &qc, &ctx->queue, err);
 }

@@ -22,6 +22,10 @@
 #include "cpus.h"
 #include "metrics.h"
 
+/* Small compute jobs (ATROUSD_SMALL_JOB_*) are queued ahead of large ones that have waited less
+ * than this: about two 1x64x64x256 -> 256 requests of one core. */
+#define ATROUSD_LARGE_MAX_WAIT_US 100000
+
 /* Request ids we accept from X-Request-Id are at most this long; generated ones are 24. */
 #define ATROUSD_REQUEST_ID_MAX 128
 

@@ -168,6 +168,83 @@ static void test_queue_shutdown_cancels_waiting_jobs(void **state)
     job_set_free(&s);
 }
 
+/* A job that records when it ran among its set. */
+struct order_job {
+    struct atrousd_job job; /* first: the queue hands this pointer back */
+    int id;
+    int *order;
+    atomic_int *next;
+};
+
+static void order_run(struct atrousd_job *job, struct atrous_workspace *ws)
+{
+    (void)ws;
+    struct order_job *o = (struct order_job *)job;
+    o->order[atomic_fetch_add(o->next, 1)] = o->id;
+}
+
+/* Runs, behind one blocked job, four jobs pushed in id order (small ones as marked, a pause of
+ * pause_ms before the second) on a queue whose large jobs stop being overtaken after
+ * large_max_wait_us; order receives the ids in the order they ran. */
+static void run_in_priority(const bool small[4], int pause_ms, uint64_t large_max_wait_us,
+                            int order[4])
+{
+    struct job_set s;
+    job_set_init(&s, 1, 8);
+    atrousd_queue_free(s.q);
+    struct atrousd_queue_config config = {
+        .workers = 1, .omp_threads = 1, .capacity = 8, .large_max_wait_us = large_max_wait_us};
+    assert_int_equal(atrousd_queue_create(s.engine, &config, &s.q, NULL), ATROUS_OK);
+    submit(&s, 0);
+    wait_until(s.q, 1, 0);
+    atomic_int next = 0;
+    struct order_job jobs[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (struct order_job){
+            .job = {.run = order_run, .cancel = cancel, .small = small[i]},
+            .id = i,
+            .order = order,
+            .next = &next};
+        if (i == 1 && pause_ms > 0)
+            nanosleep(&(struct timespec){0, pause_ms * 1000000L}, NULL);
+        assert_true(atrousd_queue_reserve(s.q));
+        atrousd_queue_push(s.q, &jobs[i].job);
+    }
+    job_set_release(&s);
+    wait_until(s.q, 0, 0);
+    assert_int_equal(atomic_load(&next), 4);
+    job_set_free(&s);
+}
+
+static void test_queue_small_jobs_go_ahead_of_young_large_ones(void **state)
+{
+    (void)state;
+    int order[4];
+    /* large 0, large 1, small 2, small 3: the small ones first, each class in order. */
+    run_in_priority((const bool[4]){false, false, true, true}, 0, 10000000, order);
+    assert_int_equal(order[0], 2);
+    assert_int_equal(order[1], 3);
+    assert_int_equal(order[2], 0);
+    assert_int_equal(order[3], 1);
+}
+
+static void test_queue_small_jobs_never_overtake_old_large_ones(void **state)
+{
+    (void)state;
+    int order[4];
+    /* large 0, (20 ms: large 0 is now past the 1 ms bound) small 1, large 2, small 3: small 1
+     * queues behind old large 0, small 3 ahead of young large 2 but behind small 1. */
+    run_in_priority((const bool[4]){false, true, false, true}, 20, 1000, order);
+    assert_int_equal(order[0], 0);
+    assert_int_equal(order[1], 1);
+    assert_int_equal(order[2], 3);
+    assert_int_equal(order[3], 2);
+    /* The bound 0: never overtaken, plain FIFO. */
+    run_in_priority((const bool[4]){false, false, true, true}, 1, 0, order);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(order[i], i);
+}
+
 static void test_metrics_render_counts_and_histograms(void **state)
 {
     (void)state;
@@ -221,6 +298,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_queue_admits_up_to_capacity_then_refuses),
         cmocka_unit_test(test_queue_shutdown_cancels_waiting_jobs),
+        cmocka_unit_test(test_queue_small_jobs_go_ahead_of_young_large_ones),
+        cmocka_unit_test(test_queue_small_jobs_never_overtake_old_large_ones),
         cmocka_unit_test(test_metrics_render_counts_and_histograms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
