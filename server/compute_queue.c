@@ -18,8 +18,8 @@ struct worker {
     /* Batching only (queue max_batch > 1); under the queue lock. */
     struct atrousd_job **batch; /* max_batch slots */
     size_t batch_count;
-    const void *forming;     /* the class of a batch waiting for company, else NULL */
-    pthread_cond_t joined;   /* signalled when a job joins the forming batch */
+    const void *forming;   /* the class of a batch waiting for company, else NULL */
+    pthread_cond_t joined; /* signalled when a job joins the forming batch */
     bool joined_init;
 };
 
@@ -32,7 +32,7 @@ struct atrousd_queue {
     size_t active;   /* jobs being run */
     size_t idle;     /* workers waiting for a job */
     size_t capacity;
-    size_t max_batch;      /* <= 1: no batching */
+    size_t max_batch; /* <= 1: no batching */
     uint64_t max_delay_ns;
     uint64_t large_max_wait_ns;
     bool closed;
@@ -264,8 +264,8 @@ static void link_job(struct atrousd_queue *q, struct atrousd_job *job)
 {
     struct atrousd_job **link = &q->head;
     if (job->small) {
-        while (*link != NULL && ((*link)->small ||
-                                 job->enqueued_ns - (*link)->enqueued_ns > q->large_max_wait_ns))
+        while (*link != NULL &&
+               ((*link)->small || job->enqueued_ns - (*link)->enqueued_ns > q->large_max_wait_ns))
             link = &(*link)->next;
     } else if (q->tail != NULL) {
         link = &q->tail->next;

@@ -81,7 +81,7 @@ struct request {
     bool nul_in_path; /* the raw path holds "%00", which the decoded path would hide */
     struct atrousd_deadline *deadline; /* the connection's (borrowed), or NULL */
     uint64_t body_start_ns;            /* when the headers were complete */
-    bool ran_inline; /* computed on the I/O thread (--inline-max-flops) */
+    bool ran_inline;                   /* computed on the I/O thread (--inline-max-flops) */
 };
 
 /*

@@ -20,7 +20,7 @@
 #include "http_client.h"
 
 /* The flood runs this long; the health checks poll meanwhile. */
-#define FLOOD_MS 1500
+#define FLOOD_MS      1500
 #define FLOOD_THREADS 2
 /* Generous for a shared, loaded CI machine: a queue hop behind compute would not pass it
  * reliably either way, but a stall of the I/O thread (seconds) would fail it. */

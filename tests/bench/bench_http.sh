@@ -156,7 +156,7 @@ sed -n "$((log_start + 1)),${log_end}p" "$DAEMON_LOG" | grep '"status": *200' | 
   { n++; t += num("total_us"); c += num("compute_us"); p += num("parse_us"); q += num("queue_us"); s += num("serialize_us") }
   END { if (n) printf "server time per small binary request (%d logged): total %.1f us = compute %.1f + parse %.1f + queue %.1f + serialize %.1f + other %.1f\n", n, t/n, c/n, p/n, q/n, s/n, (t-c-p-q-s)/n }'
 threads=$(awk '/^Threads:/ {print $2}' "/proc/$DAEMON_PID/status")
-echo "threads: $threads in the process for $(nproc) usable CPUs ($(grep -o '"compute_threads": *[0-9]*' "$DAEMON_LOG" | head -1), OpenMP 1 per worker; the rest are the I/O, signal and main threads, idle while compute runs)"
+echo "threads: $threads in the process for $(nproc) usable CPUs ($(grep -o '"compute_threads": *[0-9]*' "$DAEMON_LOG" | head -1), $(grep -o '"io_threads": *[0-9]*' "$DAEMON_LOG" | head -1), OpenMP 1 per worker; the rest are the main (signals), connection-deadline and log-flusher threads; I/O threads compute only requests under --inline-max-flops)"
 stop_pid "$DAEMON_PID"
 
 # send_one FORM NAME: one request on its own connection (bash /dev/tcp), answer discarded.
