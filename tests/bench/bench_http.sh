@@ -45,12 +45,15 @@ stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 # Starts the reference server for one shape (N,H,W,IC,OC); sets REF_PID and REF_PORT.
 start_reference() {
   IFS=, read -r n h w ic oc <<<"$1"
+  # A fresh output file per server: reading a reused one could find the previous server's
+  # port before the new process truncates it.
+  local out="$work/ref.$1.out"
   "$build/bench/minimal_server" --port 0 --value "$n,$h,$w,$ic" --filters "3,3,$oc,$ic" \
-    --rate 2 --padding SAME --threads "$(nproc)" >"$work/ref.out" 2>&1 &
+    --rate 2 --padding SAME --threads "$(nproc)" >"$out" 2>&1 &
   REF_PID=$!
   pids+=("$REF_PID")
   for _ in $(seq 200); do
-    REF_PORT=$(grep -o 'port [0-9]*' "$work/ref.out" 2>/dev/null | grep -o '[0-9]*' || true)
+    REF_PORT=$(grep -o 'port [0-9]*' "$out" 2>/dev/null | grep -o '[0-9]*' || true)
     [ -n "$REF_PORT" ] && return 0
     sleep 0.05
   done
