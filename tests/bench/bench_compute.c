@@ -204,6 +204,7 @@ int main(int argc, char **argv)
         return 1;
     }
     int worst_ok = 1;
+    char misses[1024] = "";
     for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
         const struct shape_case *sc = &cases[c];
         int64_t oh = sc->h, ow = sc->w;
@@ -281,8 +282,15 @@ int main(int argc, char **argv)
         printf("%-28s %10.4f %10.4f %10.4f %8.1f %6.1f%% %7.3fx %7.3fx  %s%s\n", sc->label,
                dir_ms, lib_ms, fresh_ms, gflops, 100 * gflops / peak, ratio, fresh_ms / dir_ms,
                impl, maxdiff > 1e-3 ? "  RESULTS DIFFER" : "");
-        if (ratio > 1.05)
+        if (ratio > 1.05) {
             worst_ok = 0;
+            /* A miss is reported with its absolute cost: on a sub-microsecond call, the
+             * library's fixed per-call work (key compare, re-pointing memory, the filters
+             * compare) is the whole difference. */
+            snprintf(misses + strlen(misses), sizeof(misses) - strlen(misses),
+                     "  MISSED  %s: %.3fx = %.0f ns more per call than direct (%.0f ns)\n",
+                     sc->label, ratio, (lib_ms - dir_ms) * 1e6, dir_ms * 1e6);
+        }
         direct_free(&d);
         atrous_aligned_free(value);
         atrous_aligned_free(filters);
@@ -290,8 +298,8 @@ int main(int argc, char **argv)
         atrous_aligned_free(out_lib);
         atrous_aligned_free(out_dir);
     }
-    printf("target: library within 5%% of direct for every shape: %s\n",
-           worst_ok ? "met" : "NOT met (see lib/dir)");
+    printf("target: library within 5%% of direct for every shape: %s\n%s",
+           worst_ok ? "met" : "not met", misses);
     atrous_workspace_free(ws);
     atrous_engine_free(engine);
     return 0;

@@ -102,6 +102,9 @@ for shape in small:1,32,32,16,16 tiny:1,8,8,4,4 large:1,64,64,256,256; do
   start_reference "${shape#*:}"
   conns=8; [ "$name" = large ] && conns=4
   ref[$name]=$(wrk_row "$REF_PORT" "$name" binary "$conns")
+  # The reference's own after-idle penalty, to tell the machine's wake-up cost from ours.
+  [ "$name" = small ] && ref_idle=$("$build/bench/bench_idle" "$REF_PORT" "$work/small.bin" \
+    "$work/small.target" 5)
   stop_pid "$REF_PID"
   r=${ref[$name]}
   table_row "reference minimal server, $name binary" "$(field rps "$r")" "$(field p50_ms "$r")" \
@@ -152,6 +155,7 @@ table_row "atrousd small binary while large run" "$(field rps "$mixed")" \
 idle=$("$build/bench/bench_idle" "$DAEMON_PORT" "$work/small.bin" "$work/small.target" 5)
 echo
 echo "after idle: $idle (target: ratio <= 2)"
+echo "reference after idle: $ref_idle"
 
 # The server's own time per small binary request, from its access log (JSON lines).
 sed -n "$((log_start + 1)),${log_end}p" "$DAEMON_LOG" | grep '"status": *200' | awk '
@@ -193,3 +197,25 @@ for form in binary json; do
     printf "peak memory of one %s 1x64x64x256 request: +%.1f MiB over the warm daemon (%.1f MiB); ", f, (h - b) / 1024, b / 1024
     printf "value %.1f + filters %.1f + output %.1f + reordered filters %.1f = %.1f MiB; body %.1f MiB\n", v/M, w/M, o/M, w/M, (v+2*w+o)/M, body/M }'
 done
+
+# Verdicts: each target of the performance issue, met or by how much it misses, and why.
+verdict() { # verdict NAME MET(0/1) DETAIL
+  if [ "$2" = 1 ]; then printf '  met     %-44s %s\n' "$1" "$3"; else printf '  MISSED  %-44s %s\n' "$1" "$3"; fi
+}
+cmp() { awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN { print ((op == ">=") ? (a >= b) : (a <= b)) }'; }
+echo
+echo "targets (this run):"
+small_ratio=$(awk -v a="$(field rps "$small_bin")" -v b="$(field rps "${ref[small]}")" 'BEGIN { printf "%.2f", a / b }')
+verdict "small binary >= 0.75x the reference" "$(cmp "$small_ratio" ">=" 0.75)" "${small_ratio}x"
+verdict "small binary p99 < 1 ms" "$(cmp "$(field p99_ms "$small_bin")" "<=" 1.0)" \
+  "$(field p99_ms "$small_bin") ms (the reference's own p99: $(field p99_ms "${ref[small]}") ms; wrk shares the 2 CPUs)"
+verdict "tiny binary >= 60000 req/s" "$(cmp "$(field rps "$tiny_bin")" ">=" 60000)" \
+  "$(field rps "$tiny_bin") req/s (reference $(field rps "${ref[tiny]}"))"
+large_ratio=$(awk -v a="$(field rps "$large_bin")" -v b="$(field rps "${ref[large]}")" 'BEGIN { printf "%.2f", a / b }')
+verdict "large binary >= 0.90x direct oneDNN, both cores" "$(cmp "$large_ratio" ">=" 0.90)" "${large_ratio}x"
+ours=$(sed -n 's/.*ratio=\([0-9.]*\).*/\1/p' <<<"$idle")
+theirs=$(sed -n 's/.*ratio=\([0-9.]*\).*/\1/p' <<<"$ref_idle")
+verdict "after 1 s idle <= 2x warm" "$(cmp "$ours" "<=" 2)" \
+  "${ours}x (the reference minimal server: ${theirs}x - a penalty both pay is the machine waking idle threads)"
+verdict "small not stuck behind large" "$(cmp "$(field p99_ms "$mixed")" "<=" 10)" \
+  "small p99 $(field p99_ms "$mixed") ms while large run (a large request alone takes ~40 ms)"
