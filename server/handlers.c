@@ -222,8 +222,7 @@ static bool precheck_op(struct server_ctx *ctx, const struct http_exchange *ex,
     return false;
 }
 
-/* A strict decimal header value; false when it is not one. */
-static bool header_decimal(const char *v, uint64_t *out)
+bool atrousd_header_decimal(const char *v, uint64_t *out)
 {
     uint64_t n = 0;
     if (v == NULL || *v < '0' || *v > '9')
@@ -271,7 +270,7 @@ static bool precheck_model(struct server_ctx *ctx, const struct http_exchange *e
     uint64_t json_len = 0;
     bool known = false;
     if (plan->endpoint == ATROUSD_EP_V2_INFER && ex->inference_header_length != NULL)
-        known = header_decimal(ex->inference_header_length, &json_len);
+        known = atrousd_header_decimal(ex->inference_header_length, &json_len);
     else if (ex->has_content_length)
         known = true, json_len = ex->content_length;
     if (known && json_len > ctx->config.max_json_bytes) {

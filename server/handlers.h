@@ -170,6 +170,10 @@ void atrousd_reply_error(struct http_reply *reply, unsigned status, const char *
                          const char *field, const char *request_id, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 
+/* A strict decimal header value (Content-Length, Inference-Header-Content-Length): digits only,
+ * at least one, no overflow. False when v is NULL or not one. */
+bool atrousd_header_decimal(const char *v, uint64_t *out);
+
 /* True when an X-Request-Id value may be reused: 1..ATROUSD_REQUEST_ID_MAX printable ASCII
  * characters without spaces. */
 bool atrousd_request_id_sane(const char *id);

@@ -146,23 +146,6 @@ static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const c
     return MHD_YES;
 }
 
-/* Strict decimal Content-Length; false when absent or not a plain number. */
-static bool content_length(struct MHD_Connection *conn, uint64_t *out)
-{
-    const char *v =
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (v == NULL || *v < '0' || *v > '9')
-        return false;
-    uint64_t n = 0;
-    for (; *v >= '0' && *v <= '9'; v++) {
-        if (n > (UINT64_MAX - 9) / 10)
-            return false;
-        n = n * 10 + (uint64_t)(*v - '0');
-    }
-    *out = n;
-    return *v == '\0';
-}
-
 static void read_headers(struct request *req, const char *url, const char *method)
 {
     struct MHD_Connection *conn = req->conn;
@@ -188,7 +171,11 @@ static void read_headers(struct request *req, const char *url, const char *metho
     /* Transfer-Encoding wins over Content-Length (RFC 9112 section 6.3). */
     const char *te =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
-    ex->has_content_length = te == NULL && content_length(conn, &ex->content_length);
+    ex->has_content_length =
+        te == NULL &&
+        atrousd_header_decimal(
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH),
+            &ex->content_length);
 }
 
 /* Queues req->reply as the response; the reply's body moves into libmicrohttpd. */
