@@ -130,14 +130,6 @@ const char *atrous__jr_kind_name(enum atrous__jr_kind kind)
     return "not a JSON value";
 }
 
-void atrous__jr_skip_literal(struct atrous__jr *r, enum atrous__jr_kind kind)
-{
-    if (kind == ATROUS__JR_NULL || (kind == ATROUS__JR_BOOLEAN && *r->p == 't'))
-        r->p += 4;
-    else if (kind == ATROUS__JR_BOOLEAN)
-        r->p += 5;
-}
-
 static int hex_value(char c)
 {
     if (c >= '0' && c <= '9')

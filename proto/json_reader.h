@@ -93,9 +93,6 @@ enum atrous__jr_kind atrous__jr_peek_kind(const struct atrous__jr *r);
 /* "an object", "a string", ...: for messages such as "rate must be an integer, got a string". */
 const char *atrous__jr_kind_name(enum atrous__jr_kind kind);
 
-/* Consumes a literal true, false or null (the kind was checked by atrous__jr_peek_kind). */
-void atrous__jr_skip_literal(struct atrous__jr *r, enum atrous__jr_kind kind);
-
 /*
  * Scans the string at the cursor (which is at its opening quote). The decoded bytes go to buf:
  * the first min(length, cap) of them followed by a NUL, so buf holds cap + 1 bytes; *len gets
