@@ -18,68 +18,29 @@
 #include "corpus.h"
 #include "daemon.h"
 #include "http_client.h"
+#include "http_fixture.h"
 #include "naive_ref.h"
 
 /* The corpus case most tests send: SAME padding at rate 2, batch 2. */
 #define SAMPLE_CASE "sweep_k2x2_r2_same"
 
-struct fixture {
-    struct test_daemon *daemon; /* from test_daemon_group_setup */
-    struct corpus_case sample;
-    struct http_op_args args;
-};
-
 static int setup(void **state)
 {
-    struct fixture *f = calloc(1, sizeof(*f));
-    char why[2048];
-    char **paths = NULL;
-    size_t count = 0;
-    if (f == NULL || corpus_list("valid", &paths, &count, why, sizeof(why)) != 0) {
-        fprintf(stderr, "corpus: %s\n", why);
-        free(f);
-        return -1;
-    }
-    int loaded = -1;
-    for (size_t i = 0; i < count && loaded != 0; i++) {
-        if (strstr(paths[i], SAMPLE_CASE) != NULL)
-            loaded = corpus_load(paths[i], &f->sample, why, sizeof(why));
-    }
-    corpus_paths_free(paths, count);
-    if (loaded != 0) {
-        fprintf(stderr, "corpus case %s: not found or unreadable\n", SAMPLE_CASE);
-        free(f);
-        return -1;
-    }
-    http_op_args_from_case(&f->sample, &f->args);
-    void *daemon = NULL;
-    if (test_daemon_group_setup(&daemon, NULL) != 0) {
-        corpus_case_free(&f->sample);
-        free(f);
-        return -1;
-    }
-    f->daemon = daemon;
-    *state = f;
-    return 0;
+    return http_fixture_setup(state, SAMPLE_CASE, NULL);
 }
 
 static int teardown(void **state)
 {
-    struct fixture *f = *state;
-    void *daemon = f->daemon;
-    int rc = test_daemon_group_teardown(&daemon);
-    corpus_case_free(&f->sample);
-    free(f);
-    return rc;
+    return http_fixture_teardown(state);
 }
 
-static uint16_t port_of(const struct fixture *f)
+static uint16_t port_of(const struct http_fixture *f)
 {
     return f->daemon->port;
 }
 
 /* GET (or HEAD) a path on a fresh connection. */
-static void get(struct fixture *f, const char *method, const char *path,
+static void get(struct http_fixture *f, const char *method, const char *path,
                 struct http_client_response *r)
 {
     assert_int_equal(http_client_request(port_of(f), method, path, NULL, NULL, 0, r), 0);
@@ -108,7 +69,7 @@ static void assert_error(const struct http_client_response *r, int status, const
 }
 
 /* Asserts a 200 answer of the sample case in the given form. */
-static void assert_sample_output(struct fixture *f, const struct http_client_response *r,
+static void assert_sample_output(struct http_fixture *f, const struct http_client_response *r,
                                  const char *content_type)
 {
     struct http_op_output out;
@@ -135,7 +96,7 @@ static void test_http_healthz_answers_ok(void **state)
 
 static void test_http_readyz_is_ready_after_the_selftest(void **state)
 {
-    struct fixture *f = *state;
+    struct http_fixture *f = *state;
     struct http_client_response r;
     get(f, "GET", "/readyz", &r);
     assert_int_equal(r.status, 200);
@@ -241,7 +202,7 @@ static void test_http_metrics_are_prometheus_text(void **state)
 
 static void test_http_json_request_answers_json(void **state)
 {
-    struct fixture *f = *state;
+    struct http_fixture *f = *state;
     struct http_client_response r;
     assert_int_equal(http_op_call(port_of(f), &f->args, HTTP_OP_JSON, NULL, NULL, &r), 0);
     assert_sample_output(f, &r, "application/json");
@@ -251,7 +212,7 @@ static void test_http_json_request_answers_json(void **state)
 
 static void test_http_binary_request_answers_binary(void **state)
 {
-    struct fixture *f = *state;
+    struct http_fixture *f = *state;
     struct http_client_response r;
     assert_int_equal(http_op_call(port_of(f), &f->args, HTTP_OP_BINARY, NULL, NULL, &r), 0);
     assert_sample_output(f, &r, "application/octet-stream");
@@ -261,7 +222,7 @@ static void test_http_binary_request_answers_binary(void **state)
 
 static void test_http_accept_switches_the_answer_both_ways(void **state)
 {
-    struct fixture *f = *state;
+    struct http_fixture *f = *state;
     struct http_client_response r;
     assert_int_equal(
         http_op_call(port_of(f), &f->args, HTTP_OP_JSON, "application/octet-stream", NULL, &r), 0);
@@ -276,7 +237,7 @@ static void test_http_accept_switches_the_answer_both_ways(void **state)
 
 static void test_http_accept_wildcards_and_quality(void **state)
 {
-    struct fixture *f = *state;
+    struct http_fixture *f = *state;
     struct {
         enum http_op_form form;
         const char *accept, *expected;
@@ -299,7 +260,7 @@ static void test_http_accept_wildcards_and_quality(void **state)
 
 static void test_http_unsupported_accept_is_406(void **state)
 {
-    struct fixture *f = *state;
+    struct http_fixture *f = *state;
     struct http_client_response r;
     assert_int_equal(http_op_call(port_of(f), &f->args, HTTP_OP_JSON, "text/html", NULL, &r), 0);
     assert_error(&r, 406, "not_acceptable", NULL);
@@ -308,7 +269,7 @@ static void test_http_unsupported_accept_is_406(void **state)
 
 static void test_http_content_type_parameters_are_ignored(void **state)
 {
-    struct fixture *f = *state;
+    struct http_fixture *f = *state;
     size_t len = 0;
     char *body = http_op_json(&f->args, &len);
     const char *headers[] = {"Content-Type: Application/JSON ; charset=utf-8", NULL};
@@ -322,7 +283,7 @@ static void test_http_content_type_parameters_are_ignored(void **state)
 
 static void test_http_unsupported_content_type_is_415(void **state)
 {
-    struct fixture *f = *state;
+    struct http_fixture *f = *state;
     const char *text[] = {"Content-Type: text/plain", NULL};
     const char *gzip[] = {"Content-Type: application/json", "Content-Encoding: gzip", NULL};
     const char *const *cases[] = {text, gzip, NULL /* no Content-Type at all */};
@@ -335,7 +296,7 @@ static void test_http_unsupported_content_type_is_415(void **state)
     }
 }
 
-static void post_json_text(struct fixture *f, const char *json, struct http_client_response *r)
+static void post_json_text(struct http_fixture *f, const char *json, struct http_client_response *r)
 {
     const char *headers[] = {"Content-Type: application/json", NULL};
     assert_int_equal(http_client_request(port_of(f), "POST", HTTP_CLIENT_OP_PATH, headers, json,
@@ -389,7 +350,7 @@ static void test_http_nested_array_tensors_are_accepted(void **state)
 
 static void test_http_op_errors_name_the_argument(void **state)
 {
-    struct fixture *f = *state;
+    struct http_fixture *f = *state;
     struct http_op_args a = f->args;
     a.rate = 0;
     struct http_client_response r;
@@ -402,7 +363,7 @@ static void test_http_op_errors_name_the_argument(void **state)
 
 /* Sends only the headers of a binary request and reads the answer: it must come before any
  * body byte is sent. */
-static void binary_headers_only(struct fixture *f, const char *target, const char *length,
+static void binary_headers_only(struct http_fixture *f, const char *target, const char *length,
                                 struct http_client_response *r)
 {
     int fd = http_client_connect(port_of(f), HTTP_CLIENT_TIMEOUT_MS);
@@ -418,7 +379,7 @@ static void binary_headers_only(struct fixture *f, const char *target, const cha
 
 static void test_http_binary_length_mismatch_is_400_before_the_body(void **state)
 {
-    struct fixture *f = *state;
+    struct http_fixture *f = *state;
     char *target = http_op_binary_target(&f->args);
     struct http_client_response r;
     binary_headers_only(f, target, "100", &r);
@@ -451,7 +412,7 @@ static void test_http_binary_query_errors_are_400(void **state)
 
 static void test_http_request_id_is_echoed_when_sane(void **state)
 {
-    struct fixture *f = *state;
+    struct http_fixture *f = *state;
     const char *sane[] = {"X-Request-Id: abc-123_XYZ.42", NULL};
     struct http_client_response r;
     assert_int_equal(http_client_request(port_of(f), "GET", "/healthz", sane, NULL, 0, &r), 0);
@@ -475,7 +436,7 @@ static void test_http_request_id_is_echoed_when_sane(void **state)
 
 static void test_http_access_log_line_has_every_field(void **state)
 {
-    struct fixture *f = *state;
+    struct http_fixture *f = *state;
     const char *headers[] = {"X-Request-Id: access-log-check-1", NULL};
     struct http_client_response r;
     assert_int_equal(http_op_call(port_of(f), &f->args, HTTP_OP_BINARY, NULL, headers, &r), 0);
@@ -509,7 +470,7 @@ static void test_http_access_log_line_has_every_field(void **state)
 
 static void test_http_keep_alive_serves_several_requests(void **state)
 {
-    struct fixture *f = *state;
+    struct http_fixture *f = *state;
     int fd = http_client_connect(port_of(f), HTTP_CLIENT_TIMEOUT_MS);
     assert_true(fd >= 0);
     size_t len = 0;
@@ -537,7 +498,7 @@ static void test_http_keep_alive_serves_several_requests(void **state)
 
 static void test_http_chunked_upload_is_accepted(void **state)
 {
-    struct fixture *f = *state;
+    struct http_fixture *f = *state;
     size_t len = 0;
     char *body = http_op_json(&f->args, &len);
     int fd = http_client_connect(port_of(f), HTTP_CLIENT_TIMEOUT_MS);
@@ -564,7 +525,7 @@ static void test_http_chunked_upload_is_accepted(void **state)
 
 static void test_http_expect_100_continue_works(void **state)
 {
-    struct fixture *f = *state;
+    struct http_fixture *f = *state;
     const char *headers[] = {"Expect: 100-continue", NULL};
     struct http_client_response r;
     assert_int_equal(http_op_call(port_of(f), &f->args, HTTP_OP_BINARY, NULL, headers, &r), 0);
@@ -575,7 +536,7 @@ static void test_http_expect_100_continue_works(void **state)
 /* Held-out problems: random shapes and data, checked against the naive reference. */
 static void test_http_random_problems_match_the_naive_loop(void **state)
 {
-    struct fixture *f = *state;
+    struct http_fixture *f = *state;
     struct naive_rng rng = {naive_ref_seed("test_http_api")};
     for (int i = 0; i < 4; i++) {
         struct naive_problem p;

@@ -26,6 +26,7 @@
 #include "corpus.h"
 #include "daemon.h"
 #include "http_client.h"
+#include "http_fixture.h"
 
 /* The corpus case every test ends with, in both forms. */
 #define SAMPLE_CASE "sweep_k2x2_r2_same"
@@ -49,62 +50,22 @@
     HTTP_CLIENT_OP_PATH "?value_shape=1,2,2,1&filters_shape=2,2,1,1&output_shape=1,4,4,1"
 #define SMALL_BODY_BYTES 32
 
-struct fixture {
-    struct test_daemon *daemon;
-    struct corpus_case sample;
-    struct http_op_args args;
-};
-
 static int setup(void **state)
 {
-    struct fixture *f = calloc(1, sizeof(*f));
-    char why[2048];
-    char **paths = NULL;
-    size_t count = 0;
-    if (f == NULL || corpus_list("valid", &paths, &count, why, sizeof(why)) != 0) {
-        fprintf(stderr, "corpus: %s\n", f ? why : "out of memory");
-        free(f);
-        return -1;
-    }
-    int loaded = -1;
-    for (size_t i = 0; i < count && loaded != 0; i++) {
-        if (strstr(paths[i], SAMPLE_CASE) != NULL)
-            loaded = corpus_load(paths[i], &f->sample, why, sizeof(why));
-    }
-    corpus_paths_free(paths, count);
-    if (loaded != 0) {
-        fprintf(stderr, "corpus case %s: not found or unreadable\n", SAMPLE_CASE);
-        free(f);
-        return -1;
-    }
-    http_op_args_from_case(&f->sample, &f->args);
     char timeout[16];
     snprintf(timeout, sizeof(timeout), "%d", CONN_TIMEOUT_S);
     const char *args[] = {"--max-body-bytes", "1m", "--connection-timeout", timeout, NULL};
-    void *daemon = NULL;
-    if (test_daemon_group_setup(&daemon, args) != 0) {
-        corpus_case_free(&f->sample);
-        free(f);
-        return -1;
-    }
-    f->daemon = daemon;
-    *state = f;
-    return 0;
+    return http_fixture_setup(state, SAMPLE_CASE, args);
 }
 
 static int teardown(void **state)
 {
-    struct fixture *f = *state;
-    void *daemon = f->daemon;
-    int rc = test_daemon_group_teardown(&daemon);
-    corpus_case_free(&f->sample);
-    free(f);
-    return rc;
+    return http_fixture_teardown(state);
 }
 
 static uint16_t port_of(void **state)
 {
-    return ((struct fixture *)*state)->daemon->port;
+    return ((struct http_fixture *)*state)->daemon->port;
 }
 
 /* --- the proof after every case --------------------------------------------------------- */
@@ -113,7 +74,7 @@ static uint16_t port_of(void **state)
  * as binary. */
 static void assert_still_serving(void **state)
 {
-    struct fixture *f = *state;
+    struct http_fixture *f = *state;
     assert_true(test_daemon_alive(f->daemon));
     struct http_client_response r;
     assert_int_equal(http_client_request(port_of(state), "GET", "/healthz", NULL, NULL, 0, &r), 0);
@@ -558,7 +519,7 @@ static int open_post(void **state, const char *target, const char *content_type,
 /* The sample JSON padded with trailing spaces to exactly size bytes (malloc'd). */
 static char *padded_json(void **state, size_t size)
 {
-    struct fixture *f = *state;
+    struct http_fixture *f = *state;
     size_t len = 0;
     char *json = http_op_json(&f->args, &len);
     assert_non_null(json);
@@ -624,7 +585,7 @@ static void test_hostile_content_length_lies(void **state)
     assert_int_equal(http_client_read(fd, false, HTTP_CLIENT_TIMEOUT_MS, &r), -1);
     assert_true(test_now_ms() - t0 >= (CONN_TIMEOUT_S - 1) * 1000);
     close(fd);
-    struct fixture *f = *state;
+    struct http_fixture *f = *state;
     assert_int_equal(test_daemon_wait_log(f->daemon, "hostile-long-content-length", 10000), 0);
     char *log = test_daemon_log(f->daemon);
     const char *line = strstr(log, "\"request_id\":\"hostile-long-content-length\"");
@@ -795,7 +756,7 @@ static void test_hostile_absurd_rates_are_rejected_by_name(void **state)
 /* The daemon's peak resident memory in KiB (VmHWM), or -1. */
 static long peak_rss_kib(void **state)
 {
-    struct fixture *f = *state;
+    struct http_fixture *f = *state;
     char path[64], line[256];
     snprintf(path, sizeof(path), "/proc/%d/status", (int)f->daemon->pid);
     FILE *in = fopen(path, "re");
@@ -1068,7 +1029,7 @@ static void test_hostile_malformed_framing_is_answered_by_libmicrohttpd(void **s
 /* Polls a gauge until it is at most max; returns its last value. */
 static double wait_gauge_at_most(void **state, const char *series, double max)
 {
-    struct fixture *f = *state;
+    struct http_fixture *f = *state;
     double v = -1;
     for (int64_t deadline = test_now_ms() + 10000; test_now_ms() < deadline;) {
         if (test_daemon_metric(f->daemon, series, &v) == 0 && v <= max)
@@ -1082,7 +1043,7 @@ static void test_hostile_catalogue_leaves_nothing_behind(void **state)
 {
     /* After the whole catalogue: no request context left (the one in flight is the /metrics
      * request itself), no body memory claimed, and no sanitizer report in the log. */
-    struct fixture *f = *state;
+    struct http_fixture *f = *state;
     assert_true(wait_gauge_at_most(state, "atrousd_http_requests_in_flight", 1) <= 1);
     assert_true(wait_gauge_at_most(state, "atrousd_request_body_buffered_bytes", 0) == 0);
     assert_true(wait_gauge_at_most(state, "atrousd_queue_depth", 0) == 0);
