@@ -146,7 +146,34 @@ static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const c
     return MHD_YES;
 }
 
-static void read_headers(struct request *req, const char *url, const char *method)
+/* What the framing headers of one request say, all of them (not just the first of each). */
+struct framing {
+    const char *length;    /* the first Content-Length */
+    bool lengths_disagree; /* a later Content-Length differs from the first */
+    const char *transfer;  /* the first Transfer-Encoding */
+    unsigned transfer_count;
+};
+
+static enum MHD_Result note_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    (void)kind;
+    struct framing *f = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        f->lengths_disagree |= f->length != NULL && strcmp(f->length, value ? value : "") != 0;
+        if (f->length == NULL)
+            f->length = value ? value : "";
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        if (f->transfer_count++ == 0)
+            f->transfer = value ? value : "";
+    }
+    return MHD_YES;
+}
+
+/* Fills req->ex from the request line and headers; *f gets the framing headers, which also
+ * give Content-Length. */
+static void read_headers(struct request *req, const char *url, const char *method,
+                         struct framing *f)
 {
     struct MHD_Connection *conn = req->conn;
     struct http_exchange *ex = &req->ex;
@@ -168,14 +195,11 @@ static void read_headers(struct request *req, const char *url, const char *metho
     else
         atrousd_ctx_request_id(req->ctx, req->request_id, sizeof(req->request_id));
     ex->request_id = req->request_id;
+    *f = (struct framing){0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, note_framing, f);
     /* Transfer-Encoding wins over Content-Length (RFC 9112 section 6.3). */
-    const char *te =
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
     ex->has_content_length =
-        te == NULL &&
-        atrousd_header_decimal(
-            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH),
-            &ex->content_length);
+        f->transfer_count == 0 && atrousd_header_decimal(f->length, &ex->content_length);
 }
 
 /* Queues req->reply as the response; the reply's body moves into libmicrohttpd. */
@@ -282,30 +306,6 @@ static bool body_reserve(struct request *req, size_t need)
     return true;
 }
 
-/* What the framing headers of one request say, all of them (not just the first of each). */
-struct framing {
-    const char *length;    /* the first Content-Length */
-    bool lengths_disagree; /* a later Content-Length differs from the first */
-    const char *transfer;  /* the first Transfer-Encoding */
-    unsigned transfer_count;
-};
-
-static enum MHD_Result note_framing(void *cls, enum MHD_ValueKind kind, const char *key,
-                                    const char *value)
-{
-    (void)kind;
-    struct framing *f = cls;
-    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
-        f->lengths_disagree |= f->length != NULL && strcmp(f->length, value ? value : "") != 0;
-        if (f->length == NULL)
-            f->length = value ? value : "";
-    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
-        if (f->transfer_count++ == 0)
-            f->transfer = value ? value : "";
-    }
-    return MHD_YES;
-}
-
 /*
  * Framing that libmicrohttpd accepts but that a proxy in front could read differently
  * (request smuggling, RFC 9112 sections 6.1 and 6.3): Transfer-Encoding together with
@@ -314,16 +314,14 @@ static enum MHD_Result note_framing(void *cls, enum MHD_ValueKind kind, const ch
  * could ever be sent). Answered 400 with Connection: close before any body byte is read;
  * true when so.
  */
-static bool framing_rejected(struct request *req)
+static bool framing_rejected(struct request *req, const struct framing *f)
 {
-    struct framing f = {0};
     const char *why = NULL;
-    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, note_framing, &f);
-    if (f.transfer_count > 0 && f.length != NULL)
+    if (f->transfer_count > 0 && f->length != NULL)
         why = "Transfer-Encoding and Content-Length are both present; send one of them";
-    else if (f.lengths_disagree)
+    else if (f->lengths_disagree)
         why = "Content-Length is given more than once with different values";
-    else if (f.transfer_count > 1 || (f.transfer && strcasecmp(f.transfer, "chunked") != 0))
+    else if (f->transfer_count > 1 || (f->transfer && strcasecmp(f->transfer, "chunked") != 0))
         why = "Transfer-Encoding must be chunked (no other transfer coding is supported)";
     if (why == NULL)
         return false;
@@ -338,14 +336,15 @@ static enum MHD_Result begin(struct request *req, const char *url, const char *m
 {
     req->body_start_ns = atrousd_now_ns();
     atrousd_deadline_set(req->deadline, receive_deadline(req->ctx, req->body_start_ns, 0));
-    read_headers(req, url, method);
+    struct framing f;
+    read_headers(req, url, method, &f);
     if (req->nul_in_path) {
         req->reply.close_connection = true;
         atrousd_reply_error(&req->reply, 400, atrous_status_code(ATROUS_INVALID_ARGUMENT), NULL,
                             req->request_id, "the path contains an encoded NUL byte (%%00)");
         return answer(req);
     }
-    if (framing_rejected(req) || atrousd_precheck(req->ctx, &req->ex, &req->plan, &req->reply))
+    if (framing_rejected(req, &f) || atrousd_precheck(req->ctx, &req->ex, &req->plan, &req->reply))
         return answer(req);
     req->state = REQ_BODY;
     if (!atrousd_route_computes(req->plan.endpoint))
