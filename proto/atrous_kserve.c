@@ -561,18 +561,7 @@ static enum atrous_status complete(struct decode *d)
     if (m != NULL) {
         if (!d->seen[IN_VALUE])
             return invalid(d, "value", "missing input 'value'");
-        int64_t dims[4];
-        enum atrous_status st = atrous_model_output_shape(m, &op->value_shape, dims, d->err);
-        if (st != ATROUS_OK)
-            return st;
-        memcpy(op->output_shape, dims, sizeof(dims));
-        op->output_shape_len = 4;
-        op->filters_shape = m->filters_shape;
-        op->filters = m->filters;
-        op->rate = m->rate;
-        const char *padding = atrous_padding_name(m->padding);
-        set_padding(op, padding, strlen(padding));
-        return ATROUS_OK;
+        return atrous_model_fill_request(m, op, d->err);
     }
     for (int i = 0; i < IN_COUNT; i++)
         if (!d->seen[i])

@@ -493,6 +493,24 @@ enum atrous_status atrous_model_problem(const struct atrous_model *model,
                               padding, strlen(padding), limits, out, err);
 }
 
+enum atrous_status atrous_model_fill_request(const struct atrous_model *model,
+                                             struct atrous_request *op, struct atrous_error *err)
+{
+    int64_t output_shape[4];
+    enum atrous_status st = atrous_model_output_shape(model, &op->value_shape, output_shape, err);
+    if (st != ATROUS_OK)
+        return st;
+    memcpy(op->output_shape, output_shape, sizeof(output_shape));
+    op->output_shape_len = 4;
+    op->filters_shape = model->filters_shape;
+    op->filters = model->filters;
+    op->rate = model->rate;
+    const char *padding = atrous_padding_name(model->padding);
+    op->padding_len = strlen(padding);
+    memcpy(op->padding, padding, op->padding_len + 1);
+    return ATROUS_OK;
+}
+
 enum atrous_status atrous_model_prepare(struct atrous_model *model, struct atrous_engine *engine,
                                         struct atrous_error *err)
 {

@@ -36,6 +36,7 @@
 #include "atrous_engine.h"
 #include "atrous_error.h"
 #include "atrous_op.h"
+#include "atrous_request.h"
 #include "atrous_tensor.h"
 
 #define ATROUS_MODEL_NAME_MAX         64
@@ -107,6 +108,12 @@ enum atrous_status atrous_model_problem(const struct atrous_model *model,
                                         const struct atrous_shape *value_shape,
                                         const struct atrous_limits *limits,
                                         struct atrous_problem *out, struct atrous_error *err);
+
+/* Completes a request for the model from its value_shape: the output shape by the rule
+ * (checked as atrous_model_output_shape checks it), then the model's filters (borrowed), rate
+ * and padding. On failure the request's output shape and model fields are left as they were. */
+enum atrous_status atrous_model_fill_request(const struct atrous_model *model,
+                                             struct atrous_request *op, struct atrous_error *err);
 
 /*
  * Makes the model's prepared filters on engine (atrous_filters_create) and warms them for

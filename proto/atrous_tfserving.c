@@ -191,7 +191,6 @@ enum atrous_status atrous_tfs_decode_predict(const struct atrous_model *model, c
                                   limits->max_tensor_elements < ATROUS_MAX_ELEMENTS_HARD
                               ? limits->max_tensor_elements
                               : ATROUS_MAX_ELEMENTS_HARD;
-    int64_t output_shape[4];
 
     atrous_tfs_request_init(out);
     out->model = model;
@@ -237,17 +236,8 @@ enum atrous_status atrous_tfs_decode_predict(const struct atrous_model *model, c
     out->columnar = inputs != NULL;
     st = inputs ? decode_inputs(inputs, max_elements, out, err)
                 : decode_instances(instances, max_elements, out, err);
-    if (st != ATROUS_OK ||
-        (st = atrous_model_output_shape(model, &out->op.value_shape, output_shape, err)))
-        goto out;
-    memcpy(out->op.output_shape, output_shape, sizeof(output_shape));
-    out->op.output_shape_len = 4;
-    out->op.filters_shape = model->filters_shape;
-    out->op.filters = model->filters;
-    out->op.rate = model->rate;
-    const char *padding = atrous_padding_name(model->padding);
-    out->op.padding_len = strlen(padding);
-    memcpy(out->op.padding, padding, out->op.padding_len + 1);
+    if (st == ATROUS_OK)
+        st = atrous_model_fill_request(model, &out->op, err);
 out:
     json_decref(root);
     if (st != ATROUS_OK)
