@@ -31,20 +31,13 @@
 #define V1_CASE "sweep_k3x3_r2_same"
 #define V2_CASE "even_k4_r2_same"
 
-struct fixture {
-    struct test_daemon *daemon;
-    char root[256];
-    struct corpus_case *cases;
-    size_t count;
-};
-
 /* Model name of case i in the scratch repository. */
 static void case_model(size_t i, char *buf, size_t size)
 {
     snprintf(buf, size, "case%02zu", i);
 }
 
-static int write_repository(struct fixture *f)
+static int write_repository(struct repo_fixture *f)
 {
     char name[64];
     for (size_t i = 0; i < f->count; i++) {
@@ -80,35 +73,17 @@ static int write_repository(struct fixture *f)
 
 static int setup(void **state)
 {
-    struct fixture *f = calloc(1, sizeof(*f));
-    if (f == NULL || fixture_valid_cases(&f->cases, &f->count) != 0 ||
-        fixture_scratch_dir(f->root, sizeof(f->root), "kserve") != 0 || write_repository(f) != 0) {
-        fprintf(stderr, "setup: cannot build the scratch model repository\n");
-        return -1;
-    }
-    const char *args[] = {"--model-dir", f->root, "--max-json-bytes", JSON_CAP, NULL};
-    void *daemon = NULL;
-    if (test_daemon_group_setup(&daemon, args) != 0)
-        return -1;
-    f->daemon = daemon;
-    *state = f;
-    return 0;
+    return repo_fixture_setup(state, "kserve", JSON_CAP, write_repository);
 }
 
 static int teardown(void **state)
 {
-    struct fixture *f = *state;
-    void *daemon = f->daemon;
-    int rc = test_daemon_group_teardown(&daemon);
-    fixture_remove_tree(f->root);
-    fixture_cases_free(f->cases, f->count);
-    free(f);
-    return rc;
+    return repo_fixture_teardown(state);
 }
 
 static uint16_t port_of(void **state)
 {
-    return ((struct fixture *)*state)->daemon->port;
+    return ((struct repo_fixture *)*state)->daemon->port;
 }
 
 /* GET path; asserts the status and returns the body as JSON (caller decrefs). */
@@ -189,7 +164,7 @@ static void test_kserve_health_and_server_metadata(void **state)
 
 static void test_kserve_repository_models_reproduce_the_corpus(void **state)
 {
-    struct fixture *f = *state;
+    struct repo_fixture *f = *state;
     char path[128], name[64];
     for (size_t i = 0; i < f->count; i++) {
         case_model(i, name, sizeof(name));
@@ -209,7 +184,7 @@ static void test_kserve_repository_models_reproduce_the_corpus(void **state)
 
 static void test_kserve_generic_model_reproduces_the_corpus(void **state)
 {
-    struct fixture *f = *state;
+    struct repo_fixture *f = *state;
     for (size_t i = 0; i < f->count; i++) {
         struct kserve_body_opts o = {.generic = true,
                                      .binary_input = i % 2 == 1,
@@ -222,7 +197,7 @@ static void test_kserve_generic_model_reproduces_the_corpus(void **state)
 
 static void test_kserve_versions_route_to_their_filters(void **state)
 {
-    struct fixture *f = *state;
+    struct repo_fixture *f = *state;
     const struct corpus_case *v1 = fixture_find_case(f->cases, f->count, V1_CASE);
     const struct corpus_case *v2 = fixture_find_case(f->cases, f->count, V2_CASE);
     struct kserve_body_opts o = {0};
@@ -241,7 +216,7 @@ static void test_kserve_versions_route_to_their_filters(void **state)
 
 static void test_kserve_model_documents(void **state)
 {
-    struct fixture *f = *state;
+    struct repo_fixture *f = *state;
     const struct corpus_case *c = &f->cases[0];
     json_t *doc = get_json(state, "/v2/models/case00", 200);
     assert_string_equal(json_string_value(json_object_get(doc, "platform")), "atrousd_onednn");
@@ -337,7 +312,7 @@ static void expect_infer_error(void **state, const char *body, size_t len,
 
 static void test_kserve_bad_requests_are_400(void **state)
 {
-    struct fixture *f = *state;
+    struct repo_fixture *f = *state;
     const char *bodies[] = {
         "{",
         "[]",
@@ -428,7 +403,7 @@ static void test_kserve_limits_and_media_types(void **state)
     /* The body over --max-body-bytes (64 MiB by default). */
     expect_headers_only_answer(state, (uint64_t)1 << 30, "", 413, "too_large");
     /* A binary body may be larger than the JSON cap: only its header counts. */
-    struct fixture *f = *state;
+    struct repo_fixture *f = *state;
     const struct corpus_case *c = fixture_find_case(f->cases, f->count,
                                                     "large_1x33x47x24_to20_k3_r2_same");
     assert_non_null(c);
@@ -448,7 +423,7 @@ static void test_kserve_limits_and_media_types(void **state)
 
 static void test_kserve_bad_folders_are_logged_and_skipped(void **state)
 {
-    struct fixture *f = *state;
+    struct repo_fixture *f = *state;
     char *log = test_daemon_log(f->daemon);
     assert_non_null(log);
     assert_non_null(strstr(log, "model folder skipped"));
@@ -472,7 +447,7 @@ static void test_kserve_bad_folders_are_logged_and_skipped(void **state)
 
 static void test_kserve_metrics_carry_model_labels(void **state)
 {
-    struct fixture *f = *state;
+    struct repo_fixture *f = *state;
     struct kserve_body_opts o = {0};
     infer_case(state, "/v2/models/versioned/versions/1/infer",
                fixture_find_case(f->cases, f->count, V1_CASE), &o);
@@ -503,7 +478,7 @@ static void test_kserve_metrics_carry_model_labels(void **state)
  * infer are asked on connections opened before SIGTERM. */
 static void test_kserve_readiness_and_infer_while_draining(void **state)
 {
-    struct fixture *f = *state;
+    struct repo_fixture *f = *state;
     struct test_daemon d;
     char why[512];
     const char *args[] = {"--model-dir", f->root, NULL};

@@ -23,19 +23,9 @@
 #define JSON_CAP       "512k"
 #define JSON_CAP_BYTES (512u << 10)
 
-struct fixture {
-    struct test_daemon *daemon;
-    char root[256];
-    struct corpus_case *cases;
-    size_t count;
-};
-
-static int setup(void **state)
+/* Every valid case as model "caseNN", and two versions of model "multi". */
+static int write_repository(struct repo_fixture *f)
 {
-    struct fixture *f = calloc(1, sizeof(*f));
-    if (f == NULL || fixture_valid_cases(&f->cases, &f->count) != 0 ||
-        fixture_scratch_dir(f->root, sizeof(f->root), "tfs") != 0)
-        return -1;
     char name[64];
     for (size_t i = 0; i < f->count; i++) {
         snprintf(name, sizeof(name), "case%02zu", i);
@@ -45,29 +35,22 @@ static int setup(void **state)
     if (fixture_write_case_model(f->root, "multi_1", "multi", &f->cases[0], "") != 0 ||
         fixture_write_case_model(f->root, "multi_3", "multi", &f->cases[1], ", \"version\": 3"))
         return -1;
-    const char *args[] = {"--model-dir", f->root, "--max-json-bytes", JSON_CAP, NULL};
-    void *daemon = NULL;
-    if (test_daemon_group_setup(&daemon, args) != 0)
-        return -1;
-    f->daemon = daemon;
-    *state = f;
     return 0;
+}
+
+static int setup(void **state)
+{
+    return repo_fixture_setup(state, "tfs", JSON_CAP, write_repository);
 }
 
 static int teardown(void **state)
 {
-    struct fixture *f = *state;
-    void *daemon = f->daemon;
-    int rc = test_daemon_group_teardown(&daemon);
-    fixture_remove_tree(f->root);
-    fixture_cases_free(f->cases, f->count);
-    free(f);
-    return rc;
+    return repo_fixture_teardown(state);
 }
 
 static uint16_t port_of(void **state)
 {
-    return ((struct fixture *)*state)->daemon->port;
+    return ((struct repo_fixture *)*state)->daemon->port;
 }
 
 enum predict_form {
@@ -139,7 +122,7 @@ static void predict_case(void **state, const char *path, const struct corpus_cas
 
 static void test_tfs_predict_reproduces_the_corpus(void **state)
 {
-    struct fixture *f = *state;
+    struct repo_fixture *f = *state;
     char path[96];
     for (size_t i = 0; i < f->count; i++) {
         snprintf(path, sizeof(path), "/v1/models/case%02zu:predict", i);
@@ -151,7 +134,7 @@ static void test_tfs_predict_reproduces_the_corpus(void **state)
 
 static void test_tfs_versions_route_to_their_filters(void **state)
 {
-    struct fixture *f = *state;
+    struct repo_fixture *f = *state;
     predict_case(state, "/v1/models/multi/versions/1:predict", &f->cases[0], ROWS);
     predict_case(state, "/v1/models/multi/versions/3:predict", &f->cases[1], ROWS);
     predict_case(state, "/v1/models/multi:predict", &f->cases[1], COLUMNS); /* the highest */
@@ -259,7 +242,7 @@ static void test_tfs_errors(void **state)
 
 static void test_tfs_metrics_carry_model_labels(void **state)
 {
-    struct fixture *f = *state;
+    struct repo_fixture *f = *state;
     double v = 0;
     assert_int_equal(test_daemon_metric(f->daemon,
                                         "atrousd_model_requests_total{model=\"multi\","

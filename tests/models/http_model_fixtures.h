@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "corpus.h"
+#include "daemon.h"
 #include "http_client.h"
 #include "models/model_fixtures.h"
 #include "proto_fixtures.h"
@@ -309,6 +310,46 @@ static inline int fixture_error_code(const struct http_client_response *r, char 
     int rc = json_is_string(json_object_get(doc, "error")) ? 0 : -1;
     snprintf(code, size, "%s", json_string_value(json_object_get(doc, "code")) ?: "");
     json_decref(doc);
+    return rc;
+}
+
+/* The group fixture of the model-serving HTTP tests: every valid corpus case, a scratch model
+ * repository that the test file fills (write_models), and a daemon serving it with --model-dir
+ * and --max-json-bytes json_cap. */
+struct repo_fixture {
+    struct test_daemon *daemon;
+    char root[256];
+    struct corpus_case *cases;
+    size_t count;
+};
+
+static inline int repo_fixture_setup(void **state, const char *who, const char *json_cap,
+                                     int (*write_models)(struct repo_fixture *f))
+{
+    struct repo_fixture *f = calloc(1, sizeof(*f));
+    if (f == NULL || fixture_valid_cases(&f->cases, &f->count) != 0 ||
+        fixture_scratch_dir(f->root, sizeof(f->root), who) != 0 || write_models(f) != 0) {
+        fprintf(stderr, "setup: cannot build the scratch model repository\n");
+        return -1;
+    }
+    const char *args[] = {"--model-dir", f->root, "--max-json-bytes", json_cap, NULL};
+    void *daemon = NULL;
+    if (test_daemon_group_setup(&daemon, args) != 0)
+        return -1;
+    f->daemon = daemon;
+    *state = f;
+    return 0;
+}
+
+/* Stops the daemon (failing unless it exits 0), removes the repository, frees the fixture. */
+static inline int repo_fixture_teardown(void **state)
+{
+    struct repo_fixture *f = *state;
+    void *daemon = f->daemon;
+    int rc = test_daemon_group_teardown(&daemon);
+    fixture_remove_tree(f->root);
+    fixture_cases_free(f->cases, f->count);
+    free(f);
     return rc;
 }
 
