@@ -379,16 +379,13 @@ static enum atrous_status read_flat_tensor(struct parser *ps, struct tensor *t)
                 return st;
             if ((st = check_count(ps, t, expected)))
                 return st;
-            atrous_shape_format(&t->shape, text, sizeof(text));
-            if (have_data && t->count != expected)
-                return atrous_error_set(ps->err, ATROUS_INVALID_ARGUMENT, t->name,
-                                        "%s.data has %zu numbers but shape %s has %zu elements",
-                                        t->name, t->count, text, expected);
-            if (!have_data && expected > ps->body_len / 2)
+            if (!have_data && expected > ps->body_len / 2) {
+                atrous_shape_format(&t->shape, text, sizeof(text));
                 return atrous_error_set(ps->err, ATROUS_INVALID_ARGUMENT, t->name,
                                         "%s shape %s has %zu elements, more numbers than a "
                                         "%zu-byte body can hold",
                                         t->name, text, expected, ps->body_len);
+            }
             if (!have_data && (st = arena_reserve(ps, expected, true, t->name)))
                 return st;
         } else if (key_is(key, key_len, "data")) {
@@ -399,17 +396,18 @@ static enum atrous_status read_flat_tensor(struct parser *ps, struct tensor *t)
             if ((st = read_data(ps, t, expected)))
                 return st;
             t->count = ps->arena.len - t->offset;
-            if (have_shape && t->count != expected) {
-                atrous_shape_format(&t->shape, text, sizeof(text));
-                return atrous_error_set(ps->err, ATROUS_INVALID_ARGUMENT, t->name,
-                                        "%s.data has %zu numbers but shape %s has %zu elements",
-                                        t->name, t->count, text, expected);
-            }
         } else {
             atrous__quote(key, key_len, text, sizeof(text));
             return atrous_error_set(ps->err, ATROUS_INVALID_ARGUMENT, t->name,
                                     "unknown member \"%s\" in %s (allowed: shape, data)", text,
                                     t->name);
+        }
+        /* Whichever member came second, the data must now match the shape. */
+        if (have_shape && have_data && t->count != expected) {
+            atrous_shape_format(&t->shape, text, sizeof(text));
+            return atrous_error_set(ps->err, ATROUS_INVALID_ARGUMENT, t->name,
+                                    "%s.data has %zu numbers but shape %s has %zu elements",
+                                    t->name, t->count, text, expected);
         }
         if ((st = next_element(ps, '}', &more)))
             return st;
