@@ -582,12 +582,8 @@ enum atrous_status atrous_kserve_decode_infer(const struct atrous_model *model, 
     enum atrous_status st = ATROUS_OK;
     json_t *root = NULL;
     size_t json_len = len;
-    size_t max_json = limits && limits->max_json_bytes ? limits->max_json_bytes
-                                                       : ATROUS_DOM_DEFAULT_MAX_JSON_BYTES;
-    size_t max_elements = limits && limits->max_tensor_elements &&
-                                  limits->max_tensor_elements < ATROUS_MAX_ELEMENTS_HARD
-                              ? limits->max_tensor_elements
-                              : ATROUS_MAX_ELEMENTS_HARD;
+    size_t max_json = atrous__dom_max_json(limits ? limits->max_json_bytes : 0);
+    size_t max_elements = atrous__dom_max_elements(limits ? limits->max_tensor_elements : 0);
     struct decode d = {model, body, len, header_length != NULL, 0, max_elements, {0}, out, err};
     bool binary_output = false;
 

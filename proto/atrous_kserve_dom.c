@@ -9,6 +9,19 @@
 #include <math.h>
 #include <string.h>
 
+#include "atrous_op.h"
+
+size_t atrous__dom_max_json(size_t configured)
+{
+    return configured ? configured : ATROUS_DOM_DEFAULT_MAX_JSON_BYTES;
+}
+
+size_t atrous__dom_max_elements(size_t configured)
+{
+    return configured && configured < ATROUS_MAX_ELEMENTS_HARD ? configured
+                                                               : ATROUS_MAX_ELEMENTS_HARD;
+}
+
 json_t *atrous__dom_parse(const char *text, size_t len, struct atrous_error *err)
 {
     json_error_t jerr;

@@ -31,6 +31,12 @@
  * 16 MiB of JSON can take a few hundred MiB while parsed. */
 #define ATROUS_DOM_DEFAULT_MAX_JSON_BYTES ((size_t)16 << 20)
 
+/* The limits a codec enforces, from its configured values: the JSON byte cap (0 =
+ * ATROUS_DOM_DEFAULT_MAX_JSON_BYTES) and the per-tensor element cap (0, or above
+ * ATROUS_MAX_ELEMENTS_HARD, = ATROUS_MAX_ELEMENTS_HARD). */
+size_t atrous__dom_max_json(size_t configured);
+size_t atrous__dom_max_elements(size_t configured);
+
 /* Element types the codecs read. */
 enum atrous__dom_type {
     ATROUS__DOM_F32,
