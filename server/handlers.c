@@ -1,7 +1,7 @@
 /*
- * handlers.c - routing decisions, the op pipeline, the KServe v2 / TF Serving model pipeline
- * (with same-shape batching) and the operations endpoints on plain structs. HTTP status codes
- * are chosen here, from the library's status codes.
+ * handlers.c - routing decisions, the one compute pipeline of the op, KServe v2 infer and TF
+ * Serving predict (with same-shape batching for the models) and the operations endpoints on
+ * plain structs. HTTP status codes are chosen here, from the library's status codes.
  */
 #include "handlers.h"
 
@@ -457,77 +457,16 @@ static enum atrous_status compute(struct server_ctx *ctx, struct atrous_workspac
     return atrous_engine_run(ctx->engine, workspace, problem, value, filters, *output, err);
 }
 
-void atrousd_handle_op(struct server_ctx *ctx, const struct http_exchange *ex,
-                       const struct request_plan *plan, struct atrous_workspace *workspace,
-                       struct http_reply *reply)
-{
-    const char *id = ex->request_id;
-    struct atrous_request request;
-    struct atrous_problem problem;
-    struct atrous_error err;
-    float *output = NULL;
-    enum atrous_status st;
-    atrous_request_init(&request);
-    atrous_error_clear(&err);
-    reply->has_stages = true;
-
-    uint64_t t0 = atrousd_now_ns();
-    if (plan->request_form == ATROUS_FORM_JSON)
-        st =
-            atrous_json_decode_request(ex->body, ex->body_len, &ctx->decode_limits, &request, &err);
-    else
-        st = atrous_binary_decode_request(ex->query, ex->query_count, ex->body, ex->body_len,
-                                          &ctx->decode_limits, &request, &err);
-    if (st == ATROUS_OK)
-        st = atrous_request_validate(&request, &ctx->op_limits, &problem, &err);
-    uint64_t t1 = atrousd_now_ns();
-    reply->parse_us = elapsed_us(t0, t1);
-    if (st != ATROUS_OK) {
-        reply_status(reply, st, &err, id);
-        goto out;
-    }
-
-    st = compute(ctx, workspace, &problem, request.value, request.filters, NULL, &output, &err);
-    uint64_t t2 = atrousd_now_ns();
-    reply->compute_us = elapsed_us(t1, t2);
-    if (st != ATROUS_OK) {
-        reply_status(reply, st, &err, id);
-        goto out;
-    }
-
-    struct atrous_shape shape;
-    atrous_problem_output_shape(&problem, &shape);
-    if (plan->response_form == ATROUS_FORM_JSON) {
-        char *body = NULL;
-        size_t len = 0;
-        st = atrous_json_encode_output(&shape, output, &body, &len, &err);
-        if (st != ATROUS_OK) {
-            reply_status(reply, st, &err, id);
-            goto out;
-        }
-        set_body(reply, CONTENT_TYPE_JSON, body, len);
-    } else {
-        /* The output buffer is the body: no copy (aligned_alloc memory is free()-able). */
-        set_body(reply, ATROUSD_MEDIA_BINARY, (char *)output,
-                 problem.output_elements * sizeof(float));
-        output = NULL;
-        atrous_binary_format_shape(&shape, reply->output_shape, sizeof(reply->output_shape));
-    }
-    reply->status = 200;
-    reply->serialize_us = elapsed_us(t2, atrousd_now_ns());
-out:
-    atrous_aligned_free(output);
-    atrous_request_release(&request);
-}
-
-/* One KServe infer or TF Serving predict on its way through a worker. */
-struct model_run {
+/* One compute request (the op, KServe infer, TF Serving predict) on its way through a
+ * worker. */
+struct compute_run {
     const struct http_exchange *ex;
     const struct request_plan *plan;
     struct http_reply *reply;
+    struct atrous_request request; /* the op */
     struct atrous_kserve_request kserve;
     struct atrous_tfs_request tfs;
-    const struct atrous_request *op; /* kserve.op or tfs.op */
+    const struct atrous_request *op; /* request, kserve.op or tfs.op */
     struct atrous_problem problem;
     enum atrous_status st;
     struct atrous_error err;
@@ -537,15 +476,24 @@ struct model_run {
     bool done;            /* computed, or failed before */
 };
 
-static void model_decode(struct server_ctx *ctx, struct model_run *r)
+static void run_decode(struct server_ctx *ctx, struct compute_run *r)
 {
     const struct http_exchange *ex = r->ex;
+    atrous_request_init(&r->request);
     atrous_kserve_request_init(&r->kserve);
     atrous_tfs_request_init(&r->tfs);
     atrous_error_clear(&r->err);
     r->reply->has_stages = true;
     uint64_t t0 = atrousd_now_ns();
-    if (r->plan->endpoint == ATROUSD_EP_TFS_PREDICT) {
+    if (r->plan->endpoint == ATROUSD_EP_OP) {
+        r->op = &r->request;
+        if (r->plan->request_form == ATROUS_FORM_JSON)
+            r->st = atrous_json_decode_request(ex->body, ex->body_len, &ctx->decode_limits,
+                                               &r->request, &r->err);
+        else
+            r->st = atrous_binary_decode_request(ex->query, ex->query_count, ex->body, ex->body_len,
+                                                 &ctx->decode_limits, &r->request, &r->err);
+    } else if (r->plan->endpoint == ATROUSD_EP_TFS_PREDICT) {
         r->op = &r->tfs.op;
         r->st = atrous_tfs_decode_predict(r->plan->model, ex->body, ex->body_len, &ctx->tfs_limits,
                                           &r->tfs, &r->err);
@@ -560,8 +508,8 @@ static void model_decode(struct server_ctx *ctx, struct model_run *r)
     r->reply->parse_us = elapsed_us(t0, atrousd_now_ns());
 }
 
-static void model_compute(struct server_ctx *ctx, struct atrous_workspace *workspace,
-                          struct model_run *r)
+static void run_compute(struct server_ctx *ctx, struct atrous_workspace *workspace,
+                        struct compute_run *r)
 {
     uint64_t t0 = atrousd_now_ns();
     struct atrous_filters *prepared = r->plan->model ? r->plan->model->prepared : NULL;
@@ -574,7 +522,7 @@ static void model_compute(struct server_ctx *ctx, struct atrous_workspace *works
 
 /* The KServe answer: JSON, or with the binary extension the JSON header then the output's
  * bytes in one body (Inference-Header-Content-Length tells them apart). */
-static enum atrous_status encode_kserve(struct model_run *r, const struct atrous_shape *shape)
+static enum atrous_status encode_kserve(struct compute_run *r, const struct atrous_shape *shape)
 {
     struct atrous_kserve_reply kr;
     enum atrous_status st = atrous_kserve_encode_infer(&r->kserve, shape, r->output, &kr, &r->err);
@@ -601,13 +549,35 @@ static enum atrous_status encode_kserve(struct model_run *r, const struct atrous
     return ATROUS_OK;
 }
 
-static void model_encode(struct model_run *r)
+/* The op's answer: JSON, or the output's bytes with X-Output-Shape. An op never runs in a
+ * batch, so its output is its own. */
+static enum atrous_status encode_op(struct compute_run *r, const struct atrous_shape *shape)
+{
+    if (r->plan->response_form == ATROUS_FORM_JSON) {
+        char *body = NULL;
+        size_t len = 0;
+        enum atrous_status st = atrous_json_encode_output(shape, r->output, &body, &len, &r->err);
+        if (st == ATROUS_OK)
+            set_body(r->reply, CONTENT_TYPE_JSON, body, len);
+        return st;
+    }
+    /* The output buffer is the body: no copy (aligned_alloc memory is free()-able). */
+    set_body(r->reply, ATROUSD_MEDIA_BINARY, (char *)r->owned,
+             r->problem.output_elements * sizeof(float));
+    r->owned = NULL;
+    atrous_binary_format_shape(shape, r->reply->output_shape, sizeof(r->reply->output_shape));
+    return ATROUS_OK;
+}
+
+static void run_encode(struct compute_run *r)
 {
     struct http_reply *reply = r->reply;
     if (r->st == ATROUS_OK) {
         struct atrous_shape shape;
         atrous_problem_output_shape(&r->problem, &shape);
-        if (r->plan->endpoint == ATROUSD_EP_TFS_PREDICT) {
+        if (r->plan->endpoint == ATROUSD_EP_OP) {
+            r->st = encode_op(r, &shape);
+        } else if (r->plan->endpoint == ATROUSD_EP_TFS_PREDICT) {
             char *body = NULL;
             size_t len = 0;
             r->st = atrous_tfs_encode_predict(&r->tfs, &shape, r->output, &body, &len, &r->err);
@@ -625,31 +595,32 @@ static void model_encode(struct model_run *r)
         reply->serialize_us = elapsed_us(r->computed_ns, atrousd_now_ns());
 }
 
-static void model_release(struct model_run *r)
+static void run_release(struct compute_run *r)
 {
+    atrous_request_release(&r->request);
     atrous_kserve_request_release(&r->kserve);
     atrous_tfs_request_release(&r->tfs);
     atrous_aligned_free(r->owned);
     r->owned = NULL;
 }
 
-void atrousd_handle_model(struct server_ctx *ctx, const struct http_exchange *ex,
-                          const struct request_plan *plan, struct atrous_workspace *workspace,
-                          struct http_reply *reply)
+void atrousd_handle_compute(struct server_ctx *ctx, const struct http_exchange *ex,
+                            const struct request_plan *plan, struct atrous_workspace *workspace,
+                            struct http_reply *reply)
 {
-    struct model_run r = {.ex = ex, .plan = plan, .reply = reply};
-    model_decode(ctx, &r);
+    struct compute_run r = {.ex = ex, .plan = plan, .reply = reply};
+    run_decode(ctx, &r);
     if (r.st == ATROUS_OK)
-        model_compute(ctx, workspace, &r);
-    model_encode(&r);
-    model_release(&r);
+        run_compute(ctx, workspace, &r);
+    run_encode(&r);
+    run_release(&r);
 }
 
 /* Computes the group's runs (one model, one H and W, decoded and valid) as one call on their
  * values stacked along N, and points each run's output into the stacked output. False when
  * the stacked problem is over a limit or its input does not fit in memory: run them alone. */
 static bool compute_stacked(struct server_ctx *ctx, struct atrous_workspace *workspace,
-                            struct model_run *const *group, size_t n)
+                            struct compute_run *const *group, size_t n)
 {
     const struct atrous_problem *first = &group[0]->problem;
     const struct atrous_model *model = group[0]->plan->model;
@@ -665,8 +636,7 @@ static bool compute_stacked(struct server_ctx *ctx, struct atrous_workspace *wor
     struct atrous_problem stacked;
     struct atrous_error err;
     if (atrous_op_validate(&value_shape, &model->filters_shape, output_shape, 4, model->rate,
-                           padding, strlen(padding), &ctx->op_limits, &stacked,
-                           &err) != ATROUS_OK)
+                           padding, strlen(padding), &ctx->op_limits, &stacked, &err) != ATROUS_OK)
         return false;
     float *value = atrous_aligned_alloc(stacked.value_elements * sizeof(float));
     if (value == NULL)
@@ -686,7 +656,7 @@ static bool compute_stacked(struct server_ctx *ctx, struct atrous_workspace *wor
     atrous_aligned_free(value);
     at = 0;
     for (size_t i = 0; i < n; i++) {
-        struct model_run *r = group[i];
+        struct compute_run *r = group[i];
         r->st = st;
         if (st != ATROUS_OK)
             r->err = err;
@@ -704,8 +674,8 @@ static bool compute_stacked(struct server_ctx *ctx, struct atrous_workspace *wor
 void atrousd_handle_model_batch(struct server_ctx *ctx, const struct atrousd_call *calls,
                                 size_t count, struct atrous_workspace *workspace)
 {
-    struct model_run *runs = calloc(count, sizeof(*runs));
-    struct model_run **group = calloc(count, sizeof(*group));
+    struct compute_run *runs = calloc(count, sizeof(*runs));
+    struct compute_run **group = calloc(count, sizeof(*group));
     if (runs == NULL || group == NULL) {
         for (size_t i = 0; i < count; i++)
             atrousd_reply_error(calls[i].reply, 503, atrous_status_code(ATROUS_NO_MEMORY), NULL,
@@ -714,14 +684,14 @@ void atrousd_handle_model_batch(struct server_ctx *ctx, const struct atrousd_cal
         goto out;
     }
     for (size_t i = 0; i < count; i++) {
-        runs[i] = (struct model_run){.ex = calls[i].ex, .plan = calls[i].plan,
-                                     .reply = calls[i].reply};
-        model_decode(ctx, &runs[i]);
+        runs[i] =
+            (struct compute_run){.ex = calls[i].ex, .plan = calls[i].plan, .reply = calls[i].reply};
+        run_decode(ctx, &runs[i]);
     }
     /* Groups: the first run not yet done, and every later one it can stack with. */
     int64_t max_rows = (int64_t)ctx->config.max_batch;
     for (size_t i = 0; i < count; i++) {
-        struct model_run *r = &runs[i];
+        struct compute_run *r = &runs[i];
         if (r->done || r->st != ATROUS_OK)
             continue;
         size_t n = 0;
@@ -732,7 +702,7 @@ void atrousd_handle_model_batch(struct server_ctx *ctx, const struct atrousd_cal
             limit = model->max_batch_size;
         group[n++] = r;
         for (size_t j = i + 1; j < count && rows > 0 && model != NULL; j++) {
-            struct model_run *q = &runs[j];
+            struct compute_run *q = &runs[j];
             if (!q->done && q->st == ATROUS_OK && q->plan->model == model &&
                 q->problem.in_h == r->problem.in_h && q->problem.in_w == r->problem.in_w &&
                 q->problem.batch > 0 && rows + q->problem.batch <= limit) {
@@ -742,28 +712,18 @@ void atrousd_handle_model_batch(struct server_ctx *ctx, const struct atrousd_cal
         }
         if (n < 2 || !compute_stacked(ctx, workspace, group, n)) {
             for (size_t k = 0; k < n; k++)
-                model_compute(ctx, workspace, group[k]);
+                run_compute(ctx, workspace, group[k]);
         }
         for (size_t k = 0; k < n; k++)
             group[k]->done = true;
     }
     for (size_t i = 0; i < count; i++)
-        model_encode(&runs[i]);
+        run_encode(&runs[i]);
     for (size_t i = 0; i < count; i++)
-        model_release(&runs[i]);
+        run_release(&runs[i]);
 out:
     free(group);
     free(runs);
-}
-
-void atrousd_handle_compute(struct server_ctx *ctx, const struct http_exchange *ex,
-                            const struct request_plan *plan, struct atrous_workspace *workspace,
-                            struct http_reply *reply)
-{
-    if (plan->endpoint == ATROUSD_EP_OP)
-        atrousd_handle_op(ctx, ex, plan, workspace, reply);
-    else
-        atrousd_handle_model(ctx, ex, plan, workspace, reply);
 }
 
 void atrousd_handle(struct server_ctx *ctx, const struct http_exchange *ex,

@@ -116,24 +116,12 @@ void atrousd_handle_endpoint(struct server_ctx *ctx, const struct http_exchange 
                              const struct request_plan *plan, struct http_reply *reply);
 
 /*
- * Runs the op on a complete body: decode, validate, compute (with workspace, which may be
- * NULL), encode. Meant for a compute worker: JSON decoding of large bodies costs more than
- * the compute itself.
+ * Runs a compute request (the op, KServe infer, TF Serving predict) on a complete body:
+ * decode (the op's JSON or binary form, KServe's JSON or binary tensor extension, TF Serving's
+ * JSON), validate, compute (with workspace, which may be NULL; a repository model's prepared
+ * filters, else the request's own), encode. Meant for a compute worker: JSON decoding of large
+ * bodies costs more than the compute itself.
  */
-void atrousd_handle_op(struct server_ctx *ctx, const struct http_exchange *ex,
-                       const struct request_plan *plan, struct atrous_workspace *workspace,
-                       struct http_reply *reply);
-
-/*
- * Runs a KServe infer or TF Serving predict on a complete body: decode (JSON or the binary
- * tensor extension), validate, compute (a repository model's prepared filters, or the generic
- * model's own), encode. For a compute worker, like atrousd_handle_op.
- */
-void atrousd_handle_model(struct server_ctx *ctx, const struct http_exchange *ex,
-                          const struct request_plan *plan, struct atrous_workspace *workspace,
-                          struct http_reply *reply);
-
-/* Whichever of atrousd_handle_op and atrousd_handle_model the plan's endpoint needs. */
 void atrousd_handle_compute(struct server_ctx *ctx, const struct http_exchange *ex,
                             const struct request_plan *plan, struct atrous_workspace *workspace,
                             struct http_reply *reply);
@@ -146,7 +134,7 @@ struct atrousd_call {
 };
 
 /*
- * Runs count model requests at once, as atrousd_handle_model would one by one, with the same
+ * Runs count model requests at once, as atrousd_handle_compute would one by one, with the same
  * answers: each is decoded and validated on its own; those of the same repository model with
  * the same H and W are stacked along N into one compute call of at most --max-batch rows (and
  * within the element limits), whose output is split back to them; the others run alone.
