@@ -102,19 +102,23 @@ static void put_char(struct atrous_jw *w, char c)
     put(w, &c, 1);
 }
 
-/* The comma before a value, unless it follows its key or opens the document. */
-static void before_value(struct atrous_jw *w)
+/* The comma before a member or element of the innermost open container, unless it is the
+ * first. */
+static void separate(struct atrous_jw *w)
 {
-    if (w->after_key) {
-        w->after_key = false;
-        return;
-    }
-    if (w->depth == 0)
-        return;
     struct level *top = &w->stack[w->depth - 1];
     if (top->has_members)
         put_char(w, ',');
     top->has_members = true;
+}
+
+/* The comma before a value, unless it follows its key or opens the document. */
+static void before_value(struct atrous_jw *w)
+{
+    if (w->after_key)
+        w->after_key = false;
+    else if (w->depth > 0)
+        separate(w);
 }
 
 static void push(struct atrous_jw *w, bool object)
@@ -224,12 +228,8 @@ static void put_string(struct atrous_jw *w, const char *s)
 
 void atrous_jw_key(struct atrous_jw *w, const char *key)
 {
-    if (w->depth > 0 && w->stack[w->depth - 1].object) {
-        struct level *top = &w->stack[w->depth - 1];
-        if (top->has_members)
-            put_char(w, ',');
-        top->has_members = true;
-    }
+    if (w->depth > 0 && w->stack[w->depth - 1].object)
+        separate(w);
     put_string(w, key ? key : "");
     put_char(w, ':');
     w->after_key = true;
