@@ -336,6 +336,16 @@ static enum atrous_status parse_input(struct atrous_model *m, const json_t *root
     return ATROUS_OK;
 }
 
+/* The smallest value the model takes: 1 for each dimension the request chooses, else the
+ * fixed one. */
+static void probe_shape(const struct atrous_model *m, struct atrous_shape *out)
+{
+    int64_t dims[4];
+    for (int i = 0; i < 4; i++)
+        dims[i] = m->input_shape[i] == -1 ? 1 : m->input_shape[i];
+    atrous_shape_make(out, dims, 4, NULL);
+}
+
 /* The model must run: its warmup shapes, and a smallest value (1x1, or the fixed dims), pass
  * the op's validation. */
 static enum atrous_status check_runnable(const struct atrous_model *m, const char *path,
@@ -343,10 +353,7 @@ static enum atrous_status check_runnable(const struct atrous_model *m, const cha
 {
     struct atrous_problem p;
     struct atrous_shape shape;
-    int64_t probe[4];
-    for (int i = 0; i < 4; i++)
-        probe[i] = m->input_shape[i] == -1 ? 1 : m->input_shape[i];
-    atrous_shape_make(&shape, probe, 4, NULL);
+    probe_shape(m, &shape);
     if (atrous_model_problem(m, &shape, NULL, &p, err) != ATROUS_OK)
         return fail(err, ATROUS_INVALID_ARGUMENT, path, "", "the model cannot run: %s",
                     err ? err->message : "");
@@ -465,10 +472,7 @@ enum atrous_status atrous_model_output_shape(const struct atrous_model *model,
 void atrous_model_io_dims(const struct atrous_model *model, int64_t input[4], int64_t output[4])
 {
     struct atrous_shape probe;
-    int64_t dims[4];
-    for (int i = 0; i < 4; i++)
-        dims[i] = model->input_shape[i] == -1 ? 1 : model->input_shape[i];
-    atrous_shape_make(&probe, dims, 4, NULL);
+    probe_shape(model, &probe);
     /* atrous_model_load ran this very probe through the op, so the rule cannot fail. */
     if (atrous_model_output_shape(model, &probe, output, NULL) != ATROUS_OK)
         memset(output, 0, 4 * sizeof(output[0]));
