@@ -128,12 +128,12 @@ bool atrousd_media_accept(const char *accept, enum atrous_wire_form request_form
 
 bool atrousd_media_model_body(const char *content_type)
 {
-    enum atrous_wire_form form;
-    if (content_type == NULL || atrousd_media_content_form(content_type, &form))
+    if (content_type == NULL)
         return true;
+    enum atrous_wire_form form;
     char range[MEDIA_RANGE_MAX];
     media_range(content_type, content_type + strlen(content_type), range, sizeof(range));
-    return strcasecmp(range, ATROUSD_MEDIA_FORM) == 0;
+    return form_of(range, &form) || strcasecmp(range, ATROUSD_MEDIA_FORM) == 0;
 }
 
 const char *atrousd_media_type(enum atrous_wire_form form)
