@@ -146,13 +146,8 @@ static enum atrous_status parse_shape(enum param which, const char *text,
     }
     if ((st = atrous_shape_elements(shape, field, elements, err)))
         return st;
-    if (limits && limits->max_tensor_elements && *elements > limits->max_tensor_elements) {
-        atrous_shape_format(shape, quoted, sizeof(quoted));
-        return atrous_error_set(err, ATROUS_TOO_LARGE, field,
-                                "%s shape %s has %zu elements, over the limit of %zu", field,
-                                quoted, *elements, limits->max_tensor_elements);
-    }
-    return ATROUS_OK;
+    return atrous_request_check_elements(field, shape, *elements,
+                                         limits ? limits->max_tensor_elements : 0, err);
 }
 
 /* Finds each parameter once; unknown and repeated keys are errors. */

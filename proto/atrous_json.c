@@ -271,18 +271,6 @@ static inline enum atrous_status read_float(struct parser *ps, const struct tens
     return push_float(ps, t, f);
 }
 
-/* The element limit for a tensor whose count is known before its data. */
-static enum atrous_status check_count(struct parser *ps, const struct tensor *t, size_t count)
-{
-    char text[160];
-    if (count <= ps->max_elements)
-        return ATROUS_OK;
-    atrous_shape_format(&t->shape, text, sizeof(text));
-    return atrous_error_set(ps->err, ATROUS_TOO_LARGE, t->name,
-                            "%s shape %s has %zu elements, over the limit of %zu", t->name, text,
-                            count, ps->max_elements);
-}
-
 /* "shape": an array of at most ATROUS_MAX_RANK non-negative integers. */
 static enum atrous_status read_shape(struct parser *ps, struct tensor *t)
 {
@@ -377,7 +365,8 @@ static enum atrous_status read_flat_tensor(struct parser *ps, struct tensor *t)
                 return st;
             if ((st = atrous_shape_elements(&t->shape, t->name, &expected, ps->err)))
                 return st;
-            if ((st = check_count(ps, t, expected)))
+            if ((st = atrous_request_check_elements(t->name, &t->shape, expected, ps->max_elements,
+                                                    ps->err)))
                 return st;
             if (!have_data && expected > ps->body_len / 2) {
                 atrous_shape_format(&t->shape, text, sizeof(text));

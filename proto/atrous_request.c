@@ -18,6 +18,19 @@ void atrous_request_release(struct atrous_request *request)
     atrous_request_init(request);
 }
 
+enum atrous_status atrous_request_check_elements(const char *field,
+                                                 const struct atrous_shape *shape, size_t elements,
+                                                 size_t max, struct atrous_error *err)
+{
+    char text[160];
+    if (max == 0 || elements <= max)
+        return ATROUS_OK;
+    atrous_shape_format(shape, text, sizeof(text));
+    return atrous_error_set(err, ATROUS_TOO_LARGE, field,
+                            "%s shape %s has %zu elements, over the limit of %zu", field, text,
+                            elements, max);
+}
+
 enum atrous_status atrous_request_validate(const struct atrous_request *request,
                                            const struct atrous_limits *limits,
                                            struct atrous_problem *out, struct atrous_error *err)

@@ -50,6 +50,15 @@ struct atrous_decode_limits {
     size_t max_depth;           /* JSON nesting depth; 0 = ATROUS_JSON_DEFAULT_MAX_DEPTH */
 };
 
+/*
+ * The per-tensor element limit both decoders apply once a shape is known: ATROUS_TOO_LARGE
+ * naming field ("value shape [..] has N elements, over the limit of M") when elements, the
+ * element count of shape, exceeds max. max is 0 or SIZE_MAX for no limit.
+ */
+enum atrous_status atrous_request_check_elements(const char *field,
+                                                 const struct atrous_shape *shape, size_t elements,
+                                                 size_t max, struct atrous_error *err);
+
 /* Makes an empty request (safe to release). The decoders call this themselves: *out need not
  * be initialised before a decode, and is overwritten (not released) by it. */
 void atrous_request_init(struct atrous_request *request);
