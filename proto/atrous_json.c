@@ -331,7 +331,7 @@ static enum atrous_status read_data(struct parser *ps, struct tensor *t, size_t 
         }
         if ((st = read_float(ps, t)))
             return st;
-        if (r->p < r->end && *r->p == ',') {
+        if (atrous__jr_peek_is(r, ',')) {
             r->p++;
             atrous__jr_skip_ws(r);
             continue;

@@ -70,7 +70,7 @@ enum atrous_status atrous__jr_syntax_error(struct atrous__jr *r, const char *wha
 
 enum atrous_status atrous__jr_expect(struct atrous__jr *r, char c, const char *what)
 {
-    if (r->p < r->end && *r->p == c) {
+    if (atrous__jr_peek_is(r, c)) {
         r->p++;
         return ATROUS_OK;
     }
