@@ -6,7 +6,6 @@
 #include "atrous_cache.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +29,6 @@ struct atrous_cache {
     struct atrous_cache_entry **buckets;
     struct atrous_cache_entry *newest, *oldest;
     uint64_t hits, misses, evictions;
-    atomic_uint_fast64_t outside_hits; /* counted by atrous_cache_count_hit, without the lock */
 };
 
 static uint64_t key_hash(const struct atrous_cache_key *key)
@@ -205,11 +203,6 @@ struct atrous_cache_entry *atrous_cache_insert(struct atrous_cache *cache,
     return result;
 }
 
-void atrous_cache_count_hit(struct atrous_cache *cache)
-{
-    atomic_fetch_add_explicit(&cache->outside_hits, 1, memory_order_relaxed);
-}
-
 void atrous_cache_retain(struct atrous_cache *cache, struct atrous_cache_entry *entry)
 {
     pthread_mutex_lock(&cache->lock);
@@ -235,7 +228,7 @@ void atrous_cache_release(struct atrous_cache *cache, struct atrous_cache_entry 
 void atrous_cache_get_stats(struct atrous_cache *cache, struct atrous_cache_stats *out)
 {
     pthread_mutex_lock(&cache->lock);
-    out->hits = cache->hits + atomic_load_explicit(&cache->outside_hits, memory_order_relaxed);
+    out->hits = cache->hits;
     out->misses = cache->misses;
     out->evictions = cache->evictions;
     out->entries = cache->entries;

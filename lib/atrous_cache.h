@@ -52,10 +52,6 @@ struct atrous_cache_entry *atrous_cache_acquire(struct atrous_cache *cache,
 struct atrous_cache_entry *atrous_cache_insert(struct atrous_cache *cache,
                                                const struct atrous_cache_key *key, void *value);
 
-/* Counts a hit that a holder served from a reference it already had (see the engine's
- * workspace fast path), so the counters still describe every lookup. Lock-free. */
-void atrous_cache_count_hit(struct atrous_cache *cache);
-
 /* Takes one more reference on an entry already held (for a holder that outlives the first). */
 void atrous_cache_retain(struct atrous_cache *cache, struct atrous_cache_entry *entry);
 

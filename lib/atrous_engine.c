@@ -40,6 +40,12 @@ extern int omp_get_max_threads(void);
 struct atrous_engine {
     dnnl_engine_t cpu;
     struct atrous_cache *cache;
+    /* Hits served by a workspace's repeat path are counted in the workspace (a shared atomic
+     * would be a locked add on a cache line every thread writes); stats sum the live
+     * workspaces and what freed ones left behind. */
+    pthread_mutex_t workspaces_lock;
+    struct atrous_workspace *workspaces; /* live ones, linked through next/prev */
+    uint64_t freed_repeat_hits;
     /* Identities of prepared filters: never reused, so a workspace may remember which filters
      * it last resolved without holding on to them. */
     atomic_uint_fast64_t next_filters_id;
@@ -64,6 +70,9 @@ struct atrous_filters {
 
 struct atrous_workspace {
     struct atrous_engine *engine;
+    struct atrous_workspace *next, *prev; /* the engine's list of live workspaces */
+    /* Written by the owning thread only (a plain add), read by stats from any thread. */
+    atomic_uint_fast64_t repeat_hits;
     dnnl_stream_t stream;
     void *scratch; /* oneDNN scratchpad (user-managed, so concurrent calls never share one) */
     size_t scratch_capacity;
@@ -85,7 +94,9 @@ struct atrous_workspace {
      * have no room for that layout: they then take the reorder path above). */
     uint64_t prepared_id;
     const void *prepared_weights;
-    bool weights_external; /* weights_mem points at prepared filters, not at `weights` */
+    /* The buffers src, dst and weights_mem point at now: re-pointing is a call into oneDNN,
+     * skipped when a caller passes the same buffer again. */
+    const void *src_at, *dst_at, *weights_at;
 };
 
 /* One compiled problem: what the cache stores. */
@@ -122,7 +133,7 @@ static void onednn_geometry(const struct atrous_problem *p, dnnl_dims_t dilates,
 
 static void make_key(const struct atrous_problem *p, struct atrous_cache_key *key)
 {
-    memset(key, 0, sizeof(*key));
+    _Static_assert(ATROUS_CACHE_KEY_WORDS == 16, "make_key fills every word");
     int64_t *w = key->words;
     w[0] = p->batch;
     w[1] = p->in_h;
@@ -140,6 +151,16 @@ static void make_key(const struct atrous_problem *p, struct atrous_cache_key *ke
     w[13] = p->pad_right;
     /* oneDNN sizes its parallel decomposition for the team size at creation time. */
     w[14] = omp_get_max_threads();
+    w[15] = 0;
+}
+
+/* Branch-free, so that the repeat path's compare is a few vector instructions. */
+static bool same_key(const struct atrous_cache_key *a, const struct atrous_cache_key *b)
+{
+    int64_t diff = 0;
+    for (int i = 0; i < ATROUS_CACHE_KEY_WORDS; i++)
+        diff |= a->words[i] ^ b->words[i];
+    return diff == 0;
 }
 
 static enum atrous_status compile(struct atrous_engine *engine, const struct atrous_problem *p,
@@ -236,6 +257,7 @@ enum atrous_status atrous_engine_create(const struct atrous_engine_config *confi
     if (engine == NULL)
         return atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory creating the engine");
     atomic_init(&engine->next_filters_id, 0);
+    pthread_mutex_init(&engine->workspaces_lock, NULL);
     engine->cache = atrous_cache_create(capacity, compiled_free);
     if (engine->cache == NULL) {
         st = atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory creating the cache");
@@ -256,6 +278,7 @@ void atrous_engine_free(struct atrous_engine *engine)
     atrous_cache_free(engine->cache);
     if (engine->cpu)
         dnnl_engine_destroy(engine->cpu);
+    pthread_mutex_destroy(&engine->workspaces_lock);
     free(engine);
 }
 
@@ -268,7 +291,14 @@ enum atrous_status atrous_workspace_create(struct atrous_engine *engine,
     if (ws == NULL)
         return atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory for a workspace");
     ws->engine = engine;
+    atomic_init(&ws->repeat_hits, 0);
     DNNL_TRY(dnnl_stream_create(&ws->stream, engine->cpu, dnnl_stream_default_flags));
+    pthread_mutex_lock(&engine->workspaces_lock);
+    ws->next = engine->workspaces;
+    if (ws->next)
+        ws->next->prev = ws;
+    engine->workspaces = ws;
+    pthread_mutex_unlock(&engine->workspaces_lock);
     *out = ws;
     ws = NULL;
 out:
@@ -289,7 +319,7 @@ static void unbind(struct atrous_workspace *ws)
     ws->weights_current = false;
     ws->prepared_id = 0;
     ws->prepared_weights = NULL;
-    ws->weights_external = false;
+    ws->src_at = ws->dst_at = ws->weights_at = NULL;
 }
 
 void atrous_workspace_free(struct atrous_workspace *ws)
@@ -297,8 +327,19 @@ void atrous_workspace_free(struct atrous_workspace *ws)
     if (ws == NULL)
         return;
     unbind(ws);
-    if (ws->stream)
+    if (ws->stream) { /* set only once the workspace is on the engine's list */
+        struct atrous_engine *engine = ws->engine;
+        pthread_mutex_lock(&engine->workspaces_lock);
+        if (ws->prev)
+            ws->prev->next = ws->next;
+        else
+            engine->workspaces = ws->next;
+        if (ws->next)
+            ws->next->prev = ws->prev;
+        engine->freed_repeat_hits += atomic_load_explicit(&ws->repeat_hits, memory_order_relaxed);
+        pthread_mutex_unlock(&engine->workspaces_lock);
         dnnl_stream_destroy(ws->stream);
+    }
     atrous_aligned_free(ws->scratch);
     atrous_aligned_free(ws->weights);
     atrous_aligned_free(ws->reordered_from);
@@ -344,6 +385,7 @@ static enum atrous_status bind(struct atrous_workspace *ws, struct atrous_cache_
         DNNL_TRY(dnnl_memory_create(&ws->user_weights, &c->user_weights_md, cpu,
                                     DNNL_MEMORY_NONE));
         DNNL_TRY(dnnl_memory_create(&ws->weights_mem, &c->weights_md, cpu, ws->weights));
+        ws->weights_at = ws->weights;
     } else {
         DNNL_TRY(dnnl_memory_create(&ws->weights_mem, &c->weights_md, cpu, DNNL_MEMORY_NONE));
     }
@@ -360,6 +402,17 @@ static enum atrous_status filters_weights(struct atrous_filters *f, const struct
                                           dnnl_engine_t cpu, dnnl_stream_t stream,
                                           const void **out, struct atrous_error *err);
 
+/* Points mem at handle unless it points there already; *at tracks where it points. */
+static dnnl_status_t point_at(dnnl_memory_t mem, const void **at, const void *handle)
+{
+    if (*at == handle)
+        return dnnl_success;
+    /* oneDNN reads src and weights only; its API takes non-const handles. */
+    dnnl_status_t st = dnnl_memory_set_data_handle(mem, (void *)handle);
+    *at = st == dnnl_success ? handle : NULL;
+    return st;
+}
+
 /* Runs entry's primitive. The weights come from prepared filters when given, else from the raw
  * TensorFlow-layout filters buffer. */
 static enum atrous_status execute(struct atrous_workspace *ws, struct atrous_cache_entry *entry,
@@ -372,9 +425,8 @@ static enum atrous_status execute(struct atrous_workspace *ws, struct atrous_cac
 
     if (ws->bound != entry && (st = bind(ws, entry, key, err)))
         return st;
-    /* oneDNN reads src and weights only; its API takes non-const handles. */
-    DNNL_TRY(dnnl_memory_set_data_handle(ws->src, (void *)value));
-    DNNL_TRY(dnnl_memory_set_data_handle(ws->dst, output));
+    DNNL_TRY(point_at(ws->src, &ws->src_at, value));
+    DNNL_TRY(point_at(ws->dst, &ws->dst_at, output));
     if (prepared != NULL && ws->prepared_id != prepared->id) {
         if ((st = filters_weights(prepared, c, ws->engine->cpu, ws->stream,
                                   &ws->prepared_weights, err)))
@@ -382,15 +434,11 @@ static enum atrous_status execute(struct atrous_workspace *ws, struct atrous_cac
         ws->prepared_id = prepared->id;
     }
     if (prepared != NULL && ws->prepared_weights != NULL) {
-        DNNL_TRY(dnnl_memory_set_data_handle(ws->weights_mem, (void *)ws->prepared_weights));
-        ws->weights_external = true;
+        DNNL_TRY(point_at(ws->weights_mem, &ws->weights_at, ws->prepared_weights));
     } else if (c->weights_reorder) {
         if (prepared != NULL)
             filters = prepared->data; /* no room for this layout: reorder per call */
-        if (ws->weights_external) {
-            DNNL_TRY(dnnl_memory_set_data_handle(ws->weights_mem, ws->weights));
-            ws->weights_external = false;
-        }
+        DNNL_TRY(point_at(ws->weights_mem, &ws->weights_at, ws->weights));
         if (!ws->weights_current ||
             memcmp(ws->reordered_from, filters, c->user_weights_bytes) != 0) {
             ws->weights_current = false;
@@ -402,13 +450,16 @@ static enum atrous_status execute(struct atrous_workspace *ws, struct atrous_cac
             ws->weights_current = true;
         }
     } else {
-        DNNL_TRY(dnnl_memory_set_data_handle(ws->weights_mem, (void *)filters));
+        DNNL_TRY(point_at(ws->weights_mem, &ws->weights_at, filters));
     }
     dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, ws->src},
                               {DNNL_ARG_WEIGHTS, ws->weights_mem},
                               {DNNL_ARG_DST, ws->dst},
                               {DNNL_ARG_SCRATCHPAD, ws->scratch_mem}};
-    DNNL_TRY(dnnl_primitive_execute(c->deconv, ws->stream, 4, args));
+    /* oneDNN copies the arguments into a node-allocated map on every call: a scratchpad the
+     * primitive does not use would cost an allocation per call (a tenth of a tiny problem). */
+    int nargs = c->scratch_bytes ? 4 : 3;
+    DNNL_TRY(dnnl_primitive_execute(c->deconv, ws->stream, nargs, args));
     DNNL_TRY(dnnl_stream_wait(ws->stream));
 out:
     return st;
@@ -439,10 +490,13 @@ static enum atrous_status run(struct atrous_engine *engine, struct atrous_worksp
     }
     struct atrous_cache_key key;
     make_key(problem, &key);
-    if (workspace->bound && memcmp(&workspace->bound_key, &key, sizeof(key)) == 0) {
+    if (workspace->bound && same_key(&workspace->bound_key, &key)) {
         /* The problem this workspace ran last: its reference keeps the primitive alive, so
          * the shared cache (hash, lock) is not needed. */
-        atrous_cache_count_hit(engine->cache);
+        atomic_store_explicit(
+            &workspace->repeat_hits,
+            atomic_load_explicit(&workspace->repeat_hits, memory_order_relaxed) + 1,
+            memory_order_relaxed);
         st = execute(workspace, workspace->bound, &key, value, filters, prepared, output, err);
         goto out;
     }
@@ -689,6 +743,11 @@ enum atrous_status atrous_engine_implementation(struct atrous_engine *engine,
 void atrous_engine_cache_stats(struct atrous_engine *engine, struct atrous_cache_stats *out)
 {
     atrous_cache_get_stats(engine->cache, out);
+    pthread_mutex_lock(&engine->workspaces_lock);
+    out->hits += engine->freed_repeat_hits;
+    for (const struct atrous_workspace *ws = engine->workspaces; ws; ws = ws->next)
+        out->hits += atomic_load_explicit(&ws->repeat_hits, memory_order_relaxed);
+    pthread_mutex_unlock(&engine->workspaces_lock);
 }
 
 static const char *isa_name(dnnl_cpu_isa_t isa)

@@ -229,21 +229,6 @@ static void test_cache_many_keys_are_all_found(void **state)
     free(v);
 }
 
-static void test_cache_counts_hits_served_outside_it(void **state)
-{
-    struct atrous_cache *cache = atrous_cache_create(2, NULL); /* no destroy callback is fine */
-    int dummy;
-    (void)state;
-    put(cache, 1, (struct value *)(void *)&dummy);
-    atrous_cache_count_hit(cache);
-    atrous_cache_count_hit(cache);
-    assert_int_equal(lookup_id(cache, 9), -1);
-    struct atrous_cache_stats s = stats_of(cache);
-    assert_int_equal(s.hits, 2);
-    assert_int_equal(s.misses, 1);
-    atrous_cache_free(cache);
-}
-
 static void test_cache_zero_capacity_means_one_and_null_is_accepted(void **state)
 {
     struct value a = {.id = 1}, b = {.id = 2};
@@ -350,7 +335,6 @@ int main(void)
         cmocka_unit_test(test_cache_stays_within_capacity_and_counts_evictions),
         cmocka_unit_test(test_cache_keys_differ_in_any_word),
         cmocka_unit_test(test_cache_many_keys_are_all_found),
-        cmocka_unit_test(test_cache_counts_hits_served_outside_it),
         cmocka_unit_test(test_cache_zero_capacity_means_one_and_null_is_accepted),
         cmocka_unit_test(test_cache_threads_destroy_every_value_exactly_once),
     };

@@ -122,6 +122,31 @@ static void test_engine_second_identical_call_is_a_cache_hit(void **state)
     atrous_engine_free(engine);
 }
 
+/* The repeat path counts its hits in the workspace: they must survive the workspace and add
+ * up over several. */
+static void test_engine_repeat_hits_are_kept_after_the_workspace_is_freed(void **state)
+{
+    struct atrous_engine *engine = engine_with_capacity(0);
+    struct atrous_workspace *a = workspace_of(engine), *b = workspace_of(engine);
+    struct corpus_case c;
+    (void)state;
+    make_case(1, 5, 6, 2, 3, 3, 2, 2, true, 1, &c);
+    for (int i = 0; i < 3; i++)
+        check_case(engine, a, &c); /* a miss, then 2 repeat hits */
+    for (int i = 0; i < 2; i++)
+        check_case(engine, b, &c); /* a hit through the cache, then 1 repeat hit */
+    assert_int_equal(stats_of(engine).hits, 4);
+    atrous_workspace_free(a);
+    assert_int_equal(stats_of(engine).hits, 4);
+    check_case(engine, b, &c);
+    atrous_workspace_free(b);
+    struct atrous_cache_stats s = stats_of(engine);
+    assert_int_equal(s.hits, 5);
+    assert_int_equal(s.misses, 1);
+    corpus_case_free(&c);
+    atrous_engine_free(engine);
+}
+
 static void test_engine_second_identical_call_without_workspace_is_a_cache_hit(void **state)
 {
     struct atrous_engine *engine = engine_with_capacity(0);
@@ -432,6 +457,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_engine_info_reports_onednn_and_the_isa),
         cmocka_unit_test(test_engine_second_identical_call_is_a_cache_hit),
+        cmocka_unit_test(test_engine_repeat_hits_are_kept_after_the_workspace_is_freed),
         cmocka_unit_test(test_engine_second_identical_call_without_workspace_is_a_cache_hit),
         cmocka_unit_test(
             test_engine_small_cache_keeps_entries_within_capacity_and_counts_evictions),
