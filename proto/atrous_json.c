@@ -85,13 +85,7 @@ struct parser {
 
 static enum atrous_status enter(struct parser *ps)
 {
-    if (ps->depth >= ps->max_depth)
-        return atrous_error_set(ps->err, ATROUS_INVALID_ARGUMENT, "",
-                                "invalid JSON at byte %zu: nesting deeper than %zu levels",
-                                atrous__jr_offset(&ps->r), ps->max_depth);
-    ps->depth++;
-    ps->r.p++;
-    return ATROUS_OK;
+    return atrous__jr_enter(&ps->r, &ps->depth, ps->max_depth);
 }
 
 static void leave(struct parser *ps)

@@ -113,7 +113,7 @@ struct input {
     struct atrous_shape shape;
     size_t count;
     const char *datatype;
-    const json_t *data;
+    const struct atrous__jd_value *data;
     bool binary;
     int64_t binary_size;
 };
@@ -179,10 +179,10 @@ static enum atrous_status parse_header_length(const char *text, size_t body_len,
 }
 
 /* Rejects members of obj that are not in names (NULL-terminated). */
-static enum atrous_status known_keys(struct decode *d, const json_t *obj, const char *const *names,
-                                     const char *where)
+static enum atrous_status known_keys(struct decode *d, const struct atrous__jd_value *obj,
+                                     const char *const *names, const char *where)
 {
-    const char *key = atrous__dom_unknown_key(obj, names);
+    const char *key = atrous__jd_unknown_key(obj, names);
     return key ? invalid(d, key, "unknown key \"%s\" in %s", key, where) : ATROUS_OK;
 }
 
@@ -346,31 +346,31 @@ static enum atrous_status decode_padding(struct decode *d, const struct input *i
         set_padding(&d->out->op, (const char *)part + 4, n);
         return ATROUS_OK;
     }
-    const json_t *s = json_is_array(in->data) && json_array_size(in->data) == 1
-                          ? json_array_get(in->data, 0)
-                          : NULL;
-    while (json_is_array(s) && json_array_size(s) == 1) /* nested [["SAME"]] */
-        s = json_array_get(s, 0);
-    if (!json_is_string(s))
+    struct atrous__jd_value s;
+    bool one = atrous__jd_list_size(in->data) == 1 && atrous__jd_list_at(in->data, 0, &s);
+    while (one && atrous__jd_list_size(&s) == 1) /* nested [["SAME"]] */
+        atrous__jd_list_at(&s, 0, &s);
+    if (!one || atrous__jd_string(&s) == NULL)
         return invalid(d, in->name, "input 'padding' data must be one string, such as [\"SAME\"]");
-    set_padding(&d->out->op, json_string_value(s), json_string_length(s));
+    set_padding(&d->out->op, s.u.string, s.size);
     return ATROUS_OK;
 }
 
 /* Reads the JSON description of inputs[index] into *in. */
-static enum atrous_status describe_input(struct decode *d, const json_t *obj, size_t index,
-                                         struct input *in)
+static enum atrous_status describe_input(struct decode *d, const struct atrous__jd_value *obj,
+                                         size_t index, struct input *in)
 {
     static const char *const keys[] = {"name", "shape", "datatype", "parameters", "data", NULL};
     enum atrous_status st;
     char where[32];
     snprintf(where, sizeof(where), "inputs[%zu]", index);
     memset(in, 0, sizeof(*in));
-    if (!json_is_object(obj))
-        return invalid(d, "inputs", "%s must be an object, got %s", where, atrous__dom_kind(obj));
+    if (obj->kind != ATROUS__JD_OBJECT)
+        return invalid(d, "inputs", "%s must be an object, got %s", where,
+                       atrous__jd_kind_name(obj));
     if ((st = known_keys(d, obj, keys, where)))
         return st;
-    in->name = json_string_value(json_object_get(obj, "name"));
+    in->name = atrous__jd_string(atrous__jd_get(obj, "name"));
     if (in->name == NULL)
         return invalid(d, "inputs", "%s needs a \"name\" string", where);
     in->which = IN_COUNT;
@@ -386,34 +386,33 @@ static enum atrous_status describe_input(struct decode *d, const json_t *obj, si
         return invalid(d, in->name, "input '%s' is given twice", in->name);
     d->seen[in->which] = true;
 
-    const json_t *shape = json_object_get(obj, "shape");
-    if (!json_is_array(shape) || json_array_size(shape) > ATROUS_MAX_RANK)
+    const struct atrous__jd_value *shape = atrous__jd_get(obj, "shape");
+    if (!atrous__jd_is_list(shape) || atrous__jd_list_size(shape) > ATROUS_MAX_RANK)
         return invalid(d, in->name, "input '%s' needs a \"shape\": a list of at most %d integers",
                        in->name, ATROUS_MAX_RANK);
-    in->shape.rank = (int)json_array_size(shape);
+    in->shape.rank = (int)atrous__jd_list_size(shape);
     for (int i = 0; i < in->shape.rank; i++) {
-        const json_t *dim = json_array_get(shape, (size_t)i);
-        if (!json_is_integer(dim) || json_integer_value(dim) < 0)
+        struct atrous__jd_value dim;
+        atrous__jd_list_at(shape, (size_t)i, &dim);
+        if (!atrous__jd_integer(&dim, &in->shape.dims[i]) || in->shape.dims[i] < 0)
             return invalid(d, in->name, "input '%s': shape[%d] must be an integer >= 0", in->name,
                            i);
-        in->shape.dims[i] = (int64_t)json_integer_value(dim);
     }
     if ((st = atrous_shape_elements(&in->shape, in->name, &in->count, d->err)))
         return st;
-    in->datatype = json_string_value(json_object_get(obj, "datatype"));
+    in->datatype = atrous__jd_string(atrous__jd_get(obj, "datatype"));
     if (in->datatype == NULL)
         return invalid(d, in->name, "input '%s' needs a \"datatype\" string", in->name);
 
-    const json_t *params = json_object_get(obj, "parameters");
-    const json_t *size = params ? json_object_get(params, "binary_data_size") : NULL;
-    if (params != NULL && !json_is_object(params))
+    const struct atrous__jd_value *params = atrous__jd_get(obj, "parameters");
+    const struct atrous__jd_value *size = atrous__jd_get(params, "binary_data_size");
+    if (params != NULL && params->kind != ATROUS__JD_OBJECT)
         return invalid(d, in->name, "input '%s': \"parameters\" must be an object", in->name);
-    if (size != NULL && (!json_is_integer(size) || json_integer_value(size) < 0))
+    if (size != NULL && (!atrous__jd_integer(size, &in->binary_size) || in->binary_size < 0))
         return invalid(d, in->name, "input '%s': binary_data_size must be an integer >= 0",
                        in->name);
-    in->data = json_object_get(obj, "data");
+    in->data = atrous__jd_get(obj, "data");
     in->binary = size != NULL;
-    in->binary_size = size ? (int64_t)json_integer_value(size) : 0;
     if (in->binary && in->data != NULL)
         return invalid(d, in->name, "input '%s' has both \"data\" and binary_data_size", in->name);
     if (!in->binary && in->data == NULL)
@@ -423,7 +422,8 @@ static enum atrous_status describe_input(struct decode *d, const json_t *obj, si
     return ATROUS_OK;
 }
 
-static enum atrous_status decode_input(struct decode *d, const json_t *obj, size_t index)
+static enum atrous_status decode_input(struct decode *d, const struct atrous__jd_value *obj,
+                                       size_t index)
 {
     struct input in;
     int64_t rate[1];
@@ -468,32 +468,33 @@ static enum atrous_status decode_input(struct decode *d, const json_t *obj, size
 }
 
 /* Request-level "parameters": binary_data_output, and rate / padding. */
-static enum atrous_status decode_parameters(struct decode *d, const json_t *params,
+static enum atrous_status decode_parameters(struct decode *d, const struct atrous__jd_value *params,
                                             bool *binary_output)
 {
     if (params == NULL)
         return ATROUS_OK;
-    if (!json_is_object(params))
+    if (params->kind != ATROUS__JD_OBJECT)
         return invalid(d, "parameters", "\"parameters\" must be an object");
-    const json_t *binary = json_object_get(params, "binary_data_output");
-    const json_t *rate = json_object_get(params, "rate");
-    const json_t *padding = json_object_get(params, "padding");
+    const struct atrous__jd_value *binary = atrous__jd_get(params, "binary_data_output");
+    const struct atrous__jd_value *rate = atrous__jd_get(params, "rate");
+    const struct atrous__jd_value *padding = atrous__jd_get(params, "padding");
     struct atrous_request *op = &d->out->op;
-    if (binary != NULL && !json_is_boolean(binary))
+    int64_t rate_value = 0;
+    *binary_output = false;
+    if (binary != NULL && !atrous__jd_boolean(binary, binary_output))
         return invalid(d, "binary_data_output", "parameter binary_data_output must be a boolean");
-    *binary_output = json_is_true(binary);
-    if (rate != NULL && !json_is_integer(rate))
+    if (rate != NULL && !atrous__jd_integer(rate, &rate_value))
         return invalid(d, "rate", "parameter rate must be an integer");
-    if (padding != NULL && !json_is_string(padding))
+    if (padding != NULL && atrous__jd_string(padding) == NULL)
         return invalid(d, "padding", "parameter padding must be a string");
     if (d->model != NULL) {
-        if (rate && json_integer_value(rate) != d->model->rate)
+        if (rate && rate_value != d->model->rate)
             return invalid(d, "rate",
                            "model '%s' has rate %" PRId64 "; the rate parameter %" PRId64
                            " differs",
-                           d->model->name, d->model->rate, (int64_t)json_integer_value(rate));
+                           d->model->name, d->model->rate, rate_value);
         if (padding &&
-            strcmp(json_string_value(padding), atrous_padding_name(d->model->padding)) != 0)
+            strcmp(atrous__jd_string(padding), atrous_padding_name(d->model->padding)) != 0)
             return invalid(d, "padding",
                            "model '%s' has padding %s; the padding parameter "
                            "differs",
@@ -504,34 +505,35 @@ static enum atrous_status decode_parameters(struct decode *d, const json_t *para
         if (d->seen[IN_RATE])
             return invalid(d, "rate", "rate is given both as an input and as a parameter");
         d->seen[IN_RATE] = true;
-        op->rate = (int64_t)json_integer_value(rate);
+        op->rate = rate_value;
     }
     if (padding != NULL) {
         if (d->seen[IN_PADDING])
             return invalid(d, "padding", "padding is given both as an input and as a parameter");
         d->seen[IN_PADDING] = true;
-        set_padding(op, json_string_value(padding), json_string_length(padding));
+        set_padding(op, padding->u.string, padding->size);
     }
     return ATROUS_OK;
 }
 
 /* "outputs": which outputs, and whether "output" goes back as binary data. */
-static enum atrous_status decode_outputs(struct decode *d, const json_t *outputs,
+static enum atrous_status decode_outputs(struct decode *d, const struct atrous__jd_value *outputs,
                                          bool *binary_output)
 {
     static const char *const keys[] = {"name", "parameters", NULL};
     enum atrous_status st;
     if (outputs == NULL)
         return ATROUS_OK;
-    if (!json_is_array(outputs))
+    if (!atrous__jd_is_list(outputs))
         return invalid(d, "outputs", "\"outputs\" must be a list");
-    for (size_t i = 0; i < json_array_size(outputs); i++) {
-        const json_t *o = json_array_get(outputs, i);
-        if (!json_is_object(o))
+    struct atrous__jd_value item;
+    for (size_t i = 0; atrous__jd_list_at(outputs, i, &item); i++) {
+        const struct atrous__jd_value *o = &item;
+        if (o->kind != ATROUS__JD_OBJECT)
             return invalid(d, "outputs", "outputs[%zu] must be an object", i);
         if ((st = known_keys(d, o, keys, "outputs")))
             return st;
-        const char *name = json_string_value(json_object_get(o, "name"));
+        const char *name = atrous__jd_string(atrous__jd_get(o, "name"));
         if (name == NULL || strcmp(name, "output") != 0)
             return invalid(d, "outputs",
                            "unknown output '%.64s': the model has one output, "
@@ -539,16 +541,17 @@ static enum atrous_status decode_outputs(struct decode *d, const json_t *outputs
                            name ? name : "(no name)");
         if (i > 0)
             return invalid(d, "outputs", "output 'output' is requested twice");
-        const json_t *params = json_object_get(o, "parameters");
-        if (params != NULL && !json_is_object(params))
+        const struct atrous__jd_value *params = atrous__jd_get(o, "parameters");
+        if (params != NULL && params->kind != ATROUS__JD_OBJECT)
             return invalid(d, "outputs", "outputs[%zu].parameters must be an object", i);
-        const json_t *binary = params ? json_object_get(params, "binary_data") : NULL;
-        if (binary != NULL && !json_is_boolean(binary))
+        const struct atrous__jd_value *binary = atrous__jd_get(params, "binary_data");
+        bool value = false;
+        if (binary != NULL && !atrous__jd_boolean(binary, &value))
             return invalid(d, "outputs", "output parameter binary_data must be a boolean");
-        if (params != NULL && json_object_get(params, "classification") != NULL)
+        if (atrous__jd_get(params, "classification") != NULL)
             return invalid(d, "outputs", "the classification extension is not supported");
         if (binary != NULL)
-            *binary_output = json_is_true(binary);
+            *binary_output = value;
     }
     return ATROUS_OK;
 }
@@ -580,7 +583,9 @@ enum atrous_status atrous_kserve_decode_infer(const struct atrous_model *model, 
     static const char *const keys[] = {"id",         "parameters",    "inputs", "outputs",
                                        "model_name", "model_version", NULL};
     enum atrous_status st = ATROUS_OK;
-    json_t *root = NULL;
+    struct atrous__jd *doc = NULL;
+    const struct atrous__jd_value *root;
+    struct atrous__jd_value item;
     size_t json_len = len;
     size_t max_json = atrous__dom_max_json(limits ? limits->max_json_bytes : 0);
     size_t max_elements = atrous__dom_max_elements(limits ? limits->max_tensor_elements : 0);
@@ -598,36 +603,35 @@ enum atrous_status atrous_kserve_decode_infer(const struct atrous_model *model, 
                               json_len, max_json);
         goto out;
     }
-    if ((root = atrous__dom_parse(body, json_len, err)) == NULL) {
-        st = ATROUS_INVALID_ARGUMENT;
+    if ((st = atrous__dom_parse(body, json_len, &doc, err)))
         goto out;
-    }
+    root = atrous__jd_root(doc);
     d.offset = json_len;
-    if (!json_is_object(root)) {
+    if (root->kind != ATROUS__JD_OBJECT) {
         st = invalid(&d, "", "the inference request must be a JSON object");
         goto out;
     }
     if ((st = known_keys(&d, root, keys, "the inference request")))
         goto out;
-    const json_t *id = json_object_get(root, "id");
+    const struct atrous__jd_value *id = atrous__jd_get(root, "id");
     if (id != NULL) {
-        if (!json_is_string(id) || json_string_length(id) > ATROUS_KSERVE_ID_MAX) {
+        if (atrous__jd_string(id) == NULL || id->size > ATROUS_KSERVE_ID_MAX) {
             st = invalid(&d, "id", "\"id\" must be a string of at most %d bytes",
                          ATROUS_KSERVE_ID_MAX);
             goto out;
         }
-        if ((out->id = strdup(json_string_value(id))) == NULL) {
+        if ((out->id = strdup(id->u.string)) == NULL) {
             st = atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory");
             goto out;
         }
     }
-    const json_t *inputs = json_object_get(root, "inputs");
-    if (!json_is_array(inputs) || json_array_size(inputs) == 0) {
+    const struct atrous__jd_value *inputs = atrous__jd_get(root, "inputs");
+    if (atrous__jd_list_size(inputs) == 0) {
         st = invalid(&d, "inputs", "\"inputs\" must be a non-empty list");
         goto out;
     }
-    for (size_t i = 0; i < json_array_size(inputs); i++)
-        if ((st = decode_input(&d, json_array_get(inputs, i), i)))
+    for (size_t i = 0; atrous__jd_list_at(inputs, i, &item); i++)
+        if ((st = decode_input(&d, &item, i)))
             goto out;
     if (d.offset != len) {
         st = invalid(&d, "",
@@ -636,13 +640,13 @@ enum atrous_status atrous_kserve_decode_infer(const struct atrous_model *model, 
                      len - d.offset);
         goto out;
     }
-    if ((st = decode_parameters(&d, json_object_get(root, "parameters"), &binary_output)) ||
-        (st = decode_outputs(&d, json_object_get(root, "outputs"), &binary_output)) ||
+    if ((st = decode_parameters(&d, atrous__jd_get(root, "parameters"), &binary_output)) ||
+        (st = decode_outputs(&d, atrous__jd_get(root, "outputs"), &binary_output)) ||
         (st = complete(&d)))
         goto out;
     out->binary_output = binary_output;
 out:
-    json_decref(root);
+    atrous__jd_free(doc);
     if (st != ATROUS_OK)
         atrous_kserve_request_release(out);
     return st;

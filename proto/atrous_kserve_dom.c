@@ -1,6 +1,7 @@
 /*
- * atrous_kserve_dom.c - jansson tensors for the KServe v2 and TF Serving codecs: parsing,
- * shape inference of nested arrays, checked copies into typed buffers, flat and nested output.
+ * atrous_kserve_dom.c - tensors for the KServe v2 and TF Serving codecs: parsing into a
+ * json_doc, shape inference of nested lists, checked copies into typed buffers, flat and
+ * nested output.
  */
 #include "atrous_kserve_dom.h"
 
@@ -9,6 +10,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "atrous_json.h"
 #include "atrous_op.h"
 
 size_t atrous__dom_max_json(size_t configured)
@@ -22,64 +24,26 @@ size_t atrous__dom_max_elements(size_t configured)
                                                                : ATROUS_MAX_ELEMENTS_HARD;
 }
 
-json_t *atrous__dom_parse(const char *text, size_t len, struct atrous_error *err)
+enum atrous_status atrous__dom_parse(const char *text, size_t len, struct atrous__jd **out,
+                                     struct atrous_error *err)
 {
-    json_error_t jerr;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (root == NULL)
-        atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "",
-                         "invalid JSON at byte %d (line %d, column %d): %s", jerr.position,
-                         jerr.line, jerr.column, jerr.text);
-    return root;
+    return atrous__jd_parse(text, len, ATROUS_JSON_DEFAULT_MAX_DEPTH, out, err);
 }
 
-const char *atrous__dom_unknown_key(const json_t *obj, const char *const *names)
+enum atrous_status atrous__dom_nested_shape(const struct atrous__jd_value *v, int max_rank,
+                                            const char *field, struct atrous_shape *out,
+                                            struct atrous_error *err)
 {
-    const char *key;
-    json_t *value;
-    json_object_foreach((json_t *)obj, key, value)
-    {
-        const char *const *n = names;
-        while (*n != NULL && strcmp(key, *n) != 0)
-            n++;
-        if (*n == NULL)
-            return key;
-    }
-    return NULL;
-}
-
-const char *atrous__dom_kind(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "a list";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    default:
-        return "null";
-    }
-}
-
-enum atrous_status atrous__dom_nested_shape(const json_t *v, int max_rank, const char *field,
-                                            struct atrous_shape *out, struct atrous_error *err)
-{
+    /* A rectangular list of numbers knows its dims; a general list has its first element's. */
+    struct atrous__jd_value item = *v;
     memset(out, 0, sizeof(*out));
-    while (json_is_array(v)) {
+    while (atrous__jd_is_list(&item)) {
         if (out->rank == max_rank)
             return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, field,
                                     "%s is nested deeper than %d levels", field, max_rank);
-        out->dims[out->rank++] = (int64_t)json_array_size(v);
-        if (json_array_size(v) == 0)
+        out->dims[out->rank++] = (int64_t)atrous__jd_list_size(&item);
+        if (!atrous__jd_list_at(&item, 0, &item))
             break;
-        v = json_array_get(v, 0);
     }
     return ATROUS_OK;
 }
@@ -99,33 +63,18 @@ static enum atrous_status bad_element(struct reader *r, const char *what)
                             r->field, r->index, what);
 }
 
-/* Converts one JSON value to the reader's type and stores it. */
-static enum atrous_status put(struct reader *r, const json_t *v)
+/* Stores one exactly scanned number as the reader's integer type. */
+static enum atrous_status put_int(struct reader *r, const struct atrous__jr_number *n)
 {
-    double d;
-    if (json_is_integer(v))
-        d = (double)json_integer_value(v);
-    else if (json_is_real(v))
-        d = json_real_value(v);
-    else
-        return atrous_error_set(r->err, ATROUS_INVALID_ARGUMENT, r->field,
-                                "%s: element %zu must be a number, got %s", r->field, r->index,
-                                atrous__dom_kind(v));
-    if (r->type == ATROUS__DOM_F32) {
-        float f = (float)d;
-        if (isinf(f))
-            return bad_element(r, "is too large for float32");
-        ((float *)r->dst)[r->index++] = f;
-        return ATROUS_OK;
-    }
     int64_t i;
-    if (json_is_integer(v)) {
-        i = (int64_t)json_integer_value(v);
-    } else {
-        /* An integral real such as 4.0; 2^63 is the first double past int64. */
-        if (d != trunc(d) || d < -9223372036854775808.0 || d >= 9223372036854775808.0)
-            return bad_element(r, "must be an integer");
-        i = (int64_t)d;
+    switch (atrous__jr_number_int64(n, &i)) {
+    case ATROUS__JR_INT_OK:
+        break;
+    case ATROUS__JR_INT_NOT_INTEGER:
+        return bad_element(r, "must be an integer");
+    case ATROUS__JR_INT_OUT_OF_RANGE:
+        return bad_element(r, r->type == ATROUS__DOM_I32 ? "is out of the INT32 range"
+                                                         : "is out of the INT64 range");
     }
     if (r->type == ATROUS__DOM_I32) {
         if (i < INT32_MIN || i > INT32_MAX)
@@ -137,53 +86,121 @@ static enum atrous_status put(struct reader *r, const json_t *v)
     return ATROUS_OK;
 }
 
-/* Walks nested lists that must match shape from depth on (depth <= ATROUS_MAX_RANK). */
-static enum atrous_status walk(struct reader *r, const json_t *v, const struct atrous_shape *shape,
-                               int depth)
+/* Stores the numbers of v (NUMBERS), in order: floats from the document's float32 copies,
+ * integers scanned again from the text so that they are exact. */
+static enum atrous_status put_numbers(struct reader *r, const struct atrous__jd_value *v)
 {
+    if (r->type == ATROUS__DOM_F32) {
+        const float *src = atrous__jd_floats(v);
+        float *dst = (float *)r->dst + r->index;
+        for (size_t i = 0; i < v->size; i++) {
+            if (isnan(src[i])) { /* the document's mark for a number past float32 */
+                r->index += i;
+                return bad_element(r, "is too large for float32");
+            }
+            dst[i] = src[i];
+        }
+        r->index += v->size;
+        return ATROUS_OK;
+    }
+    struct atrous__jd_numbers it;
+    struct atrous__jr_number n;
+    enum atrous_status st;
+    atrous__jd_numbers_begin(v, &it);
+    while (atrous__jd_numbers_next(&it, &n))
+        if ((st = put_int(r, &n)))
+            return st;
+    return ATROUS_OK;
+}
+
+/* One element where a number belongs. */
+static enum atrous_status put(struct reader *r, const struct atrous__jd_value *v)
+{
+    if (v->kind != ATROUS__JD_NUMBERS || v->rank != 0)
+        return atrous_error_set(r->err, ATROUS_INVALID_ARGUMENT, r->field,
+                                "%s: element %zu must be a number, got %s", r->field, r->index,
+                                atrous__jd_kind_name(v));
+    return put_numbers(r, v);
+}
+
+/* The nested data differs from shape at depth: what it found there is got. */
+static enum atrous_status mismatch(struct reader *r, const struct atrous_shape *shape, int depth,
+                                   const struct atrous__jd_value *got)
+{
+    char text[160];
+    atrous_shape_format(shape, text, sizeof(text));
+    return atrous_error_set(r->err, ATROUS_INVALID_ARGUMENT, r->field,
+                            "%s: nested data does not match shape %s: at depth %d expected a "
+                            "list of %" PRId64 ", got %s%s",
+                            r->field, text, depth, shape->dims[depth], atrous__jd_kind_name(got),
+                            atrous__jd_is_list(got) ? " of another length" : "");
+}
+
+/* A rectangular list of numbers at depth: its dims checked against shape's from depth on,
+ * finding the difference a walk of its elements would find first, then its numbers stored. */
+static enum atrous_status put_block(struct reader *r, const struct atrous__jd_value *v,
+                                    const struct atrous_shape *shape, int depth)
+{
+    struct atrous__jd_value level = *v;
+    for (int k = depth; k < shape->rank; k++) {
+        if (!atrous__jd_is_list(&level) || atrous__jd_list_size(&level) != (size_t)shape->dims[k])
+            return mismatch(r, shape, k, &level);
+        if (!atrous__jd_list_at(&level, 0, &level))
+            return ATROUS_OK; /* an empty level: no element to store */
+    }
+    if (level.rank > 0)
+        return put(r, &level); /* deeper than the shape: names the first element */
+    return put_numbers(r, v);
+}
+
+/* Walks nested lists that must match shape from depth on (depth <= ATROUS_MAX_RANK). */
+static enum atrous_status walk(struct reader *r, const struct atrous__jd_value *v,
+                               const struct atrous_shape *shape, int depth)
+{
+    struct atrous__jd_value item;
+    if (v->kind == ATROUS__JD_NUMBERS)
+        return put_block(r, v, shape, depth);
     if (depth == shape->rank)
         return put(r, v);
-    if (!json_is_array(v) || json_array_size(v) != (size_t)shape->dims[depth]) {
-        char text[160];
-        atrous_shape_format(shape, text, sizeof(text));
-        return atrous_error_set(r->err, ATROUS_INVALID_ARGUMENT, r->field,
-                                "%s: nested data does not match shape %s: at depth %d expected a "
-                                "list of %" PRId64 ", got %s%s",
-                                r->field, text, depth, shape->dims[depth], atrous__dom_kind(v),
-                                json_is_array(v) ? " of another length" : "");
-    }
-    for (size_t i = 0; i < json_array_size(v); i++) {
-        enum atrous_status st = walk(r, json_array_get(v, i), shape, depth + 1);
+    if (atrous__jd_list_size(v) != (size_t)shape->dims[depth] || !atrous__jd_is_list(v))
+        return mismatch(r, shape, depth, v);
+    for (size_t i = 0; atrous__jd_list_at(v, i, &item); i++) {
+        enum atrous_status st = walk(r, &item, shape, depth + 1);
         if (st != ATROUS_OK)
             return st;
     }
     return ATROUS_OK;
 }
 
-enum atrous_status atrous__dom_read(const json_t *data, const struct atrous_shape *shape,
-                                    bool allow_flat, enum atrous__dom_type type, void *dst,
-                                    const char *field, struct atrous_error *err)
+enum atrous_status atrous__dom_read(const struct atrous__jd_value *data,
+                                    const struct atrous_shape *shape, bool allow_flat,
+                                    enum atrous__dom_type type, void *dst, const char *field,
+                                    struct atrous_error *err)
 {
     struct reader r = {type, dst, 0, field, err};
+    struct atrous__jd_value first;
     size_t count = 0;
     enum atrous_status st = atrous_shape_elements(shape, field, &count, err);
     if (st != ATROUS_OK)
         return st;
-    if (!json_is_array(data))
+    if (!atrous__jd_is_list(data))
         return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, field,
-                                "%s: data must be a list, got %s", field, atrous__dom_kind(data));
-    bool nested = json_array_size(data) > 0 && json_is_array(json_array_get(data, 0));
+                                "%s: data must be a list, got %s", field,
+                                atrous__jd_kind_name(data));
+    bool nested = atrous__jd_list_at(data, 0, &first) && atrous__jd_is_list(&first);
     if (!allow_flat || nested || shape->rank == 1)
         return walk(&r, data, shape, 0);
-    if (json_array_size(data) != count) {
+    if (atrous__jd_list_size(data) != count) {
         char text[160];
         atrous_shape_format(shape, text, sizeof(text));
         return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, field,
                                 "%s: data has %zu elements, shape %s needs %zu", field,
-                                json_array_size(data), text, count);
+                                atrous__jd_list_size(data), text, count);
     }
+    if (data->kind == ATROUS__JD_NUMBERS)
+        return put_numbers(&r, data);
     for (size_t i = 0; i < count; i++)
-        if ((st = put(&r, json_array_get(data, i))))
+        if ((st = put(&r, &data->u.items[i])))
             return st;
     return ATROUS_OK;
 }

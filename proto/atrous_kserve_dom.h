@@ -1,18 +1,18 @@
 /*
- * atrous_kserve_dom.h - tensors in a jansson document, shared by the KServe v2 and TF Serving
- * codecs (atrous_kserve.c, atrous_tfserving.c; the model loader uses its key check). Internal
- * to proto/.
+ * atrous_kserve_dom.h - tensors in a JSON document (json_doc.h), shared by the KServe v2 and
+ * TF Serving codecs (atrous_kserve.c, atrous_tfserving.c). Internal to proto/.
  *
- * Both protocols put tensors in JSON as flat or nested arrays of numbers. These helpers parse
- * the body, infer a nested array's shape, copy numbers into typed buffers with every element
+ * Both protocols put tensors in JSON as flat or nested lists of numbers. These helpers parse
+ * the body, infer a nested list's shape, copy numbers into typed buffers with every element
  * checked (type, range, rectangularity against the shape), and write float tensors back out,
  * flat or nested, through the JSON writer.
  *
- * Cost: jansson builds a DOM, about 40 bytes and one allocation per number on top of the body,
- * so a JSON tensor costs far more memory and time than the same tensor sent with the binary
- * extension. The codecs therefore refuse JSON documents over a byte limit of their own
- * (ATROUS_DOM_DEFAULT_MAX_JSON_BYTES unless configured); large tensors belong in the binary
- * extension. jansson follows strict JSON: NaN and Infinity tokens are rejected here.
+ * Cost: the document keeps a rectangular list of numbers as one value whose numbers were
+ * converted to float32 while parsing (4 bytes each, see json_doc.h), so reading an FP32 tensor
+ * is a checked copy; integers are re-read exactly from the text. A JSON tensor still costs a
+ * few times the time of the binary extension (which is used in place), so the codecs refuse
+ * JSON documents over a byte limit of their own (ATROUS_DOM_DEFAULT_MAX_JSON_BYTES unless
+ * configured). The grammar is strict JSON: NaN and Infinity tokens are rejected.
  */
 #ifndef ATROUS_KSERVE_DOM_H
 #define ATROUS_KSERVE_DOM_H
@@ -21,14 +21,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
-
 #include "atrous_error.h"
 #include "atrous_json_writer.h"
 #include "atrous_tensor.h"
+#include "json_doc.h"
 
-/* The default cap on one JSON document: at ~40 bytes of DOM per number of a few bytes of text,
- * 16 MiB of JSON can take a few hundred MiB while parsed. */
+/* The default cap on one JSON document. A tensor's numbers cost 4 bytes each while parsed (8
+ * while their array grows), but JSON that is not tensors costs a value of a few dozen bytes per
+ * element: 16 MiB of it can take a few hundred MiB while parsed. */
 #define ATROUS_DOM_DEFAULT_MAX_JSON_BYTES ((size_t)16 << 20)
 
 /* The limits a codec enforces, from its configured values: the JSON byte cap (0 =
@@ -44,34 +44,31 @@ enum atrous__dom_type {
     ATROUS__DOM_I64,
 };
 
-/* Parses len bytes of JSON (the whole text must be one value; duplicate keys rejected).
- * Returns the document (json_decref it) or NULL with "invalid JSON at line L column C: ..."
- * (ATROUS_INVALID_ARGUMENT, field ""). */
-json_t *atrous__dom_parse(const char *text, size_t len, struct atrous_error *err);
+/* Parses len bytes of JSON (the whole text must be one value; duplicate keys rejected, nesting
+ * at most ATROUS_JSON_DEFAULT_MAX_DEPTH deep) into *out (atrous__jd_free it). Syntax errors
+ * are "invalid JSON at byte N: ..." (ATROUS_INVALID_ARGUMENT, field ""). */
+enum atrous_status atrous__dom_parse(const char *text, size_t len, struct atrous__jd **out,
+                                     struct atrous_error *err);
 
-/* The first member of obj whose key is not in names (NULL-terminated), or NULL: the codecs
- * reject unknown keys so that typos surface. */
-const char *atrous__dom_unknown_key(const json_t *obj, const char *const *names);
-
-/* "an object", "a string", "a number", ...: for messages. */
-const char *atrous__dom_kind(const json_t *v);
-
-/* The shape of a nested array: the length at each level, following first elements, until a
- * non-array (or an empty array). At most max_rank levels, else ATROUS_INVALID_ARGUMENT naming
+/* The shape of a nested list: the length at each level, following first elements, until a
+ * non-list (or an empty list). At most max_rank levels, else ATROUS_INVALID_ARGUMENT naming
  * field. */
-enum atrous_status atrous__dom_nested_shape(const json_t *v, int max_rank, const char *field,
-                                            struct atrous_shape *out, struct atrous_error *err);
+enum atrous_status atrous__dom_nested_shape(const struct atrous__jd_value *v, int max_rank,
+                                            const char *field, struct atrous_shape *out,
+                                            struct atrous_error *err);
 
 /*
  * Copies the numbers of data into dst (count = elements of shape, already bounded by the
  * caller) as type. data is either nested exactly as shape says (every level checked), or, when
- * allow_flat, a flat list of count numbers. Integers must be integral and in the type's range;
- * floats must be finite JSON numbers that stay finite as float32 (the nearest double, then
- * cast, as TF Serving converts). Messages name field and the element's index.
+ * allow_flat, a flat list of count numbers. Integers must be integral and in the type's range
+ * (read exactly from the text: 1, 1.0 and 1e0 are 1); floats must stay finite as float32 (the
+ * nearest double, then cast, as TF Serving converts). Messages name field and the element's
+ * row-major index.
  */
-enum atrous_status atrous__dom_read(const json_t *data, const struct atrous_shape *shape,
-                                    bool allow_flat, enum atrous__dom_type type, void *dst,
-                                    const char *field, struct atrous_error *err);
+enum atrous_status atrous__dom_read(const struct atrous__jd_value *data,
+                                    const struct atrous_shape *shape, bool allow_flat,
+                                    enum atrous__dom_type type, void *dst, const char *field,
+                                    struct atrous_error *err);
 
 /* Writes count floats as a flat JSON array. */
 void atrous__dom_write_flat(struct atrous_jw *w, const float *data, size_t count);

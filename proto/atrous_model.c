@@ -20,7 +20,6 @@
 
 #include <jansson.h>
 
-#include "atrous_kserve_dom.h"
 #include "atrous_npy.h"
 
 /* Longest filters file name (one path component). */
@@ -169,10 +168,18 @@ static enum atrous_status only_known_keys(const json_t *obj, const char *const *
                                           const char *path, const char *where,
                                           struct atrous_error *err)
 {
-    const char *key = atrous__dom_unknown_key(obj, names);
-    if (key == NULL)
-        return ATROUS_OK;
-    return fail(err, ATROUS_INVALID_ARGUMENT, path, key, "unknown key \"%s\"%s", key, where);
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)obj, key, value)
+    {
+        const char *const *n = names;
+        while (*n != NULL && strcmp(key, *n) != 0)
+            n++;
+        if (*n == NULL)
+            return fail(err, ATROUS_INVALID_ARGUMENT, path, key, "unknown key \"%s\"%s", key,
+                        where);
+    }
+    return ATROUS_OK;
 }
 
 static enum atrous_status parse_name_version(struct atrous_model *m, const json_t *root,

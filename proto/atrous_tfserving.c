@@ -70,19 +70,19 @@ void atrous_tfs_request_release(struct atrous_tfs_request *request)
 }
 
 /* The tensor of an instance or of "inputs": the value itself, or {"value": ...}. */
-static enum atrous_status unwrap(const json_t *v, const char *where, const json_t **out,
-                                 struct atrous_error *err)
+static enum atrous_status unwrap(const struct atrous__jd_value *v, const char *where,
+                                 const struct atrous__jd_value **out, struct atrous_error *err)
 {
     static const char *const keys[] = {"value", NULL};
     *out = v;
-    if (!json_is_object(v))
+    if (v->kind != ATROUS__JD_OBJECT)
         return ATROUS_OK;
-    const char *key = atrous__dom_unknown_key(v, keys);
+    const char *key = atrous__jd_unknown_key(v, keys);
     if (key != NULL)
         return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, key,
                                 "%s names input '%s'; the model's only input is 'value'", where,
                                 key);
-    if ((*out = json_object_get(v, "value")) == NULL)
+    if ((*out = atrous__jd_get(v, "value")) == NULL)
         return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "value", "%s lacks input 'value'",
                                 where);
     return ATROUS_OK;
@@ -116,17 +116,19 @@ static enum atrous_status allocate_value(struct atrous_tfs_request *out,
 
 /* Row format: a list of [H][W][IC] instances (or {"value": ...} objects), stacked into
  * [N, H, W, IC]. */
-static enum atrous_status decode_instances(const json_t *instances, size_t max_elements,
-                                           struct atrous_tfs_request *out, struct atrous_error *err)
+static enum atrous_status decode_instances(const struct atrous__jd_value *instances,
+                                           size_t max_elements, struct atrous_tfs_request *out,
+                                           struct atrous_error *err)
 {
     enum atrous_status st;
     struct atrous_shape one, all;
-    const json_t *first;
+    struct atrous__jd_value item;
+    const struct atrous__jd_value *first;
     char where[48];
-    if (!json_is_array(instances) || json_array_size(instances) == 0)
+    if (!atrous__jd_list_at(instances, 0, &item))
         return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "instances",
                                 "\"instances\" must be a non-empty list of [H][W][IC] values");
-    if ((st = unwrap(json_array_get(instances, 0), "instances[0]", &first, err)) ||
+    if ((st = unwrap(&item, "instances[0]", &first, err)) ||
         (st = atrous__dom_nested_shape(first, 3, "instances[0]", &one, err)))
         return st;
     if (one.rank != 3)
@@ -134,22 +136,23 @@ static enum atrous_status decode_instances(const json_t *instances, size_t max_e
                                 "each instance must be a [H][W][IC] nested list (value without "
                                 "its batch dimension); instances[0] has %d levels",
                                 one.rank);
-    const int64_t dims[4] = {(int64_t)json_array_size(instances), one.dims[0], one.dims[1],
+    const int64_t dims[4] = {(int64_t)atrous__jd_list_size(instances), one.dims[0], one.dims[1],
                              one.dims[2]};
     atrous_shape_make(&all, dims, 4, NULL);
     if ((st = allocate_value(out, &all, max_elements, err)))
         return st;
     const size_t per = (size_t)(one.dims[0] * one.dims[1] * one.dims[2]); /* <= all's count */
-    const bool objects = json_is_object(json_array_get(instances, 0));
-    for (size_t i = 0; i < json_array_size(instances); i++) {
-        const json_t *item = json_array_get(instances, i), *tensor;
+    const bool objects = item.kind == ATROUS__JD_OBJECT;
+    /* A rectangular [N][H][W][IC] list is one value whose rows are views: no copy per row. */
+    for (size_t i = 0; atrous__jd_list_at(instances, i, &item); i++) {
+        const struct atrous__jd_value *tensor;
         snprintf(where, sizeof(where), "instances[%zu]", i);
-        if (json_is_object(item) != objects)
+        if ((item.kind == ATROUS__JD_OBJECT) != objects)
             return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "instances",
                                     "instances must all be lists or all be {\"value\": ...} "
                                     "objects; %s is not like instances[0]",
                                     where);
-        if ((st = unwrap(item, where, &tensor, err)) ||
+        if ((st = unwrap(&item, where, &tensor, err)) ||
             (st = atrous__dom_read(tensor, &one, false, ATROUS__DOM_F32,
                                    per ? out->owned + i * per : NULL, where, err)))
             return st;
@@ -158,12 +161,12 @@ static enum atrous_status decode_instances(const json_t *instances, size_t max_e
 }
 
 /* Columnar format: one [N][H][W][IC] nested list (or {"value": ...}). */
-static enum atrous_status decode_inputs(const json_t *inputs, size_t max_elements,
+static enum atrous_status decode_inputs(const struct atrous__jd_value *inputs, size_t max_elements,
                                         struct atrous_tfs_request *out, struct atrous_error *err)
 {
     enum atrous_status st;
     struct atrous_shape shape;
-    const json_t *tensor;
+    const struct atrous__jd_value *tensor;
     if ((st = unwrap(inputs, "inputs", &tensor, err)) ||
         (st = atrous__dom_nested_shape(tensor, 4, "inputs", &shape, err)))
         return st;
@@ -184,7 +187,8 @@ enum atrous_status atrous_tfs_decode_predict(const struct atrous_model *model, c
 {
     static const char *const keys[] = {"signature_name", "instances", "inputs", NULL};
     enum atrous_status st = ATROUS_OK;
-    json_t *root = NULL;
+    struct atrous__jd *doc = NULL;
+    const struct atrous__jd_value *root;
     size_t max_json = atrous__dom_max_json(limits ? limits->max_json_bytes : 0);
     size_t max_elements = atrous__dom_max_elements(limits ? limits->max_tensor_elements : 0);
 
@@ -197,31 +201,30 @@ enum atrous_status atrous_tfs_decode_predict(const struct atrous_model *model, c
                               len, max_json);
         goto out;
     }
-    if ((root = atrous__dom_parse(body, len, err)) == NULL) {
-        st = ATROUS_INVALID_ARGUMENT;
+    if ((st = atrous__dom_parse(body, len, &doc, err)))
         goto out;
-    }
-    if (!json_is_object(root)) {
+    root = atrous__jd_root(doc);
+    if (root->kind != ATROUS__JD_OBJECT) {
         st = atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "",
                               "the predict request must be a JSON object");
         goto out;
     }
-    const char *unknown = atrous__dom_unknown_key(root, keys);
+    const char *unknown = atrous__jd_unknown_key(root, keys);
     if (unknown != NULL) {
         st = atrous_error_set(err, ATROUS_INVALID_ARGUMENT, unknown,
                               "unknown key \"%s\" in the predict request", unknown);
         goto out;
     }
-    const json_t *signature = json_object_get(root, "signature_name");
-    if (signature != NULL && (!json_is_string(signature) ||
-                              strcmp(json_string_value(signature), ATROUS_TFS_SIGNATURE) != 0)) {
+    const struct atrous__jd_value *signature = atrous__jd_get(root, "signature_name");
+    if (signature != NULL && (atrous__jd_string(signature) == NULL ||
+                              strcmp(signature->u.string, ATROUS_TFS_SIGNATURE) != 0)) {
         st = atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "signature_name",
                               "signature_name must be \"%s\", the model's only signature",
                               ATROUS_TFS_SIGNATURE);
         goto out;
     }
-    const json_t *instances = json_object_get(root, "instances");
-    const json_t *inputs = json_object_get(root, "inputs");
+    const struct atrous__jd_value *instances = atrous__jd_get(root, "instances");
+    const struct atrous__jd_value *inputs = atrous__jd_get(root, "inputs");
     if ((instances != NULL) == (inputs != NULL)) {
         st = atrous_error_set(err, ATROUS_INVALID_ARGUMENT, instances ? "inputs" : "instances",
                               "the request must have either \"instances\" (row format) or "
@@ -235,7 +238,7 @@ enum atrous_status atrous_tfs_decode_predict(const struct atrous_model *model, c
     if (st == ATROUS_OK)
         st = atrous_model_fill_request(model, &out->op, err);
 out:
-    json_decref(root);
+    atrous__jd_free(doc);
     if (st != ATROUS_OK)
         atrous_tfs_request_release(out);
     return st;

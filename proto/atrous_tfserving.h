@@ -12,8 +12,8 @@
  *
  * Decoding produces the struct atrous_request the native codecs produce (filters borrowed from
  * the model, output_shape by its rule), so the server validates and runs it identically.
- * Numbers are strict JSON read through jansson (see atrous_kserve_dom.h for the cost and the
- * JSON size limit): NaN and Infinity tokens, which TF Serving accepts, are rejected here.
+ * Numbers are strict JSON read into a lean document (see atrous_kserve_dom.h for the cost and
+ * the JSON size limit): NaN and Infinity tokens, which TF Serving accepts, are rejected here.
  * Status codes as in atrous_kserve.h: 400 for ATROUS_INVALID_ARGUMENT, 413 for
  * ATROUS_TOO_LARGE, 404 when atrous_tfs_find_model fails; errors are {"error": "..."}
  * (atrous_kserve_encode_error), as TF Serving writes them.

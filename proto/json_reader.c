@@ -68,6 +68,17 @@ enum atrous_status atrous__jr_syntax_error(struct atrous__jr *r, const char *wha
     return error_at(r, r->p, what);
 }
 
+enum atrous_status atrous__jr_enter(struct atrous__jr *r, size_t *depth, size_t max_depth)
+{
+    if (*depth >= max_depth)
+        return atrous_error_set(r->err, ATROUS_INVALID_ARGUMENT, "",
+                                "invalid JSON at byte %zu: nesting deeper than %zu levels",
+                                atrous__jr_offset(r), max_depth);
+    ++*depth;
+    r->p++;
+    return ATROUS_OK;
+}
+
 enum atrous_status atrous__jr_expect(struct atrous__jr *r, char c, const char *what)
 {
     if (atrous__jr_peek_is(r, c)) {

@@ -84,6 +84,10 @@ static inline bool atrous__jr_peek_is(const struct atrous__jr *r, char c)
  * ATROUS_INVALID_ARGUMENT. */
 enum atrous_status atrous__jr_syntax_error(struct atrous__jr *r, const char *what);
 
+/* Enters the container whose bracket is at the cursor: consumes the bracket and counts it in
+ * *depth, or fails with "invalid JSON at byte N: nesting deeper than max_depth levels". */
+enum atrous_status atrous__jr_enter(struct atrous__jr *r, size_t *depth, size_t max_depth);
+
 /* Consumes c or fails with a syntax error saying what was expected. */
 enum atrous_status atrous__jr_expect(struct atrous__jr *r, char c, const char *what);
 
