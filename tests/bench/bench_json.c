@@ -10,10 +10,16 @@
  *   ours encode:    atrous_json_encode_output
  * Both encoders' outputs are decoded back and compared bit-exactly with the input floats.
  *
+ * Then the KServe v2 JSON infer body of a 1x64x64x32 FP32 input (131,072 numbers, flat "data")
+ * for a 3x3x32x32 repository model:
+ *   jansson v2:     json_loadb (what the codec did before) + reading inputs[0].data as float
+ *   atrousd v2:     atrous_kserve_decode_infer (the lean document, floats into the request)
+ *
  * Usage: bench_json [--floats N] [--repeat R]
  */
 #include <jansson.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +29,8 @@
 #include <unistd.h>
 
 #include "atrous_json.h"
+#include "atrous_kserve.h"
+#include "atrous_model.h"
 
 static double now_seconds(void)
 {
@@ -59,12 +67,47 @@ static char *make_request(const float *data, size_t n, size_t *len)
     used += (size_t)sprintf(doc + used, "]},\"filters\":{\"shape\":[1,1,16,16],\"data\":[");
     for (size_t i = 0; i < 256; i++)
         used += (size_t)sprintf(doc + used, "%s0.5", i ? "," : "");
-    used += (size_t)sprintf(doc + used,
-                            "]},\"output_shape\":[1,%zu,1,16],\"rate\":1,\"padding\":\"SAME\"}",
-                            n / 16);
+    used += (size_t)sprintf(
+        doc + used, "]},\"output_shape\":[1,%zu,1,16],\"rate\":1,\"padding\":\"SAME\"}", n / 16);
     *len = used;
     return doc;
 }
+
+/* The KServe v2 row: value [1, 64, 64, 32], n = 131072 floats. */
+#define V2_FLOATS (64 * 64 * 32)
+
+static char *make_v2_request(const float *data, size_t n, size_t *len)
+{
+    size_t cap = n * 20 + 4096, used = 0;
+    char *doc = malloc(cap);
+    used += (size_t)sprintf(doc, "{\"inputs\":[{\"name\":\"value\",\"datatype\":\"FP32\","
+                                 "\"shape\":[1,64,64,32],\"data\":[");
+    for (size_t i = 0; i < n; i++)
+        used += (size_t)sprintf(doc + used, "%s%.9g", i ? "," : "", data[i]);
+    used += (size_t)sprintf(doc + used, "]}]}");
+    *len = used;
+    return doc;
+}
+
+/* A repository model in memory taking [N, H, W, 32] (the codec needs no engine). */
+static struct atrous_model *make_v2_model(void)
+{
+    struct atrous_model *m = calloc(1, sizeof(*m));
+    snprintf(m->name, sizeof(m->name), "m64");
+    snprintf(m->version, sizeof(m->version), "1");
+    m->version_number = 1;
+    m->rate = 2;
+    m->padding = ATROUS_PADDING_SAME;
+    m->filters_shape = (struct atrous_shape){.rank = 4, .dims = {3, 3, 32, 32}};
+    m->filters_elements = 3 * 3 * 32 * 32;
+    m->filters = atrous_aligned_alloc(m->filters_elements * sizeof(float));
+    memset(m->filters, 0, m->filters_elements * sizeof(float));
+    m->input_shape[0] = m->input_shape[1] = m->input_shape[2] = -1;
+    m->input_shape[3] = 32;
+    return m;
+}
+
+static struct atrous_model *v2_model;
 
 struct result {
     double seconds;
@@ -72,11 +115,14 @@ struct result {
     int exact;
 };
 
-static void decode_jansson(const char *doc, size_t len, size_t n, float *sink)
+/* The op body's value.data, or (v2) the KServe body's inputs[0].data, parsed as the KServe
+ * codec used to (duplicate keys rejected). */
+static void decode_jansson(const char *doc, size_t len, size_t n, float *sink, bool v2)
 {
     json_error_t e;
-    json_t *root = json_loadb(doc, len, 0, &e);
-    json_t *data = json_object_get(json_object_get(root, "value"), "data");
+    json_t *root = json_loadb(doc, len, v2 ? JSON_REJECT_DUPLICATES : 0, &e);
+    json_t *data = v2 ? json_object_get(json_array_get(json_object_get(root, "inputs"), 0), "data")
+                      : json_object_get(json_object_get(root, "value"), "data");
     for (size_t i = 0; i < n; i++)
         sink[i] = (float)json_number_value(json_array_get(data, i));
     json_decref(root);
@@ -94,6 +140,18 @@ static int decode_ours(const char *doc, size_t len, size_t n, float *sink)
     memcpy(sink, req.value, n * sizeof(float));
     atrous_request_release(&req);
     return 0;
+}
+
+static void decode_v2_ours(const char *doc, size_t len, size_t n, float *sink)
+{
+    struct atrous_kserve_request req;
+    struct atrous_error err;
+    if (atrous_kserve_decode_infer(v2_model, doc, len, NULL, NULL, &req, &err) != ATROUS_OK) {
+        fprintf(stderr, "bench_json: v2 decode failed: %s\n", err.message);
+        exit(1);
+    }
+    memcpy(sink, req.op.value, n * sizeof(float));
+    atrous_kserve_request_release(&req);
 }
 
 static char *encode_jansson(const float *data, size_t n, size_t *len)
@@ -140,7 +198,14 @@ static int read_back(const char *text, size_t len, const float *want, size_t n)
     return exact;
 }
 
-enum contender { DECODE_JANSSON, DECODE_OURS, ENCODE_JANSSON, ENCODE_OURS };
+enum contender {
+    DECODE_JANSSON,
+    DECODE_OURS,
+    ENCODE_JANSSON,
+    ENCODE_OURS,
+    DECODE_V2_JANSSON,
+    DECODE_V2_OURS,
+};
 
 static struct result run_child(enum contender who, const float *data, size_t n, const char *doc,
                                size_t doc_len, int repeat)
@@ -164,10 +229,12 @@ static struct result run_child(enum contender who, const float *data, size_t n, 
             last = NULL;
             double t0 = now_seconds();
             switch (who) {
-            case DECODE_JANSSON: decode_jansson(doc, doc_len, n, sink); break;
+            case DECODE_JANSSON: decode_jansson(doc, doc_len, n, sink, false); break;
             case DECODE_OURS: decode_ours(doc, doc_len, n, sink); break;
             case ENCODE_JANSSON: last = encode_jansson(data, n, &last_len); break;
             case ENCODE_OURS: last = encode_ours(data, n, &last_len); break;
+            case DECODE_V2_JANSSON: decode_jansson(doc, doc_len, n, sink, true); break;
+            case DECODE_V2_OURS: decode_v2_ours(doc, doc_len, n, sink); break;
             }
             double dt = now_seconds() - t0;
             if (dt < best)
@@ -218,19 +285,33 @@ int main(int argc, char **argv)
     printf("%-10s %-10s %12s %10s %12s %8s %s\n", "operation", "codec", "floats/s", "MB/s",
            "bytes/float", "ratio", "round trip");
     const char *names[] = {"jansson", "atrousd"};
-    for (int op = 0; op < 2; op++) {
+    const char *ops[] = {"decode", "encode", "v2 decode"};
+    float *v2_data = malloc(V2_FLOATS * sizeof(float));
+    fill(v2_data, V2_FLOATS);
+    size_t v2_len;
+    char *v2_doc = make_v2_request(v2_data, V2_FLOATS, &v2_len);
+    v2_model = make_v2_model();
+    for (int op = 0; op < 3; op++) {
         struct result base = {0};
+        if (op == 2)
+            printf("KServe v2 infer body, value [1,64,64,32]: %d floats (%.1f MB)\n", V2_FLOATS,
+                   v2_len / 1e6);
         for (int c = 0; c < 2; c++) {
             enum contender who = (enum contender)(op * 2 + c);
-            struct result r = run_child(who, data, n, doc, doc_len, repeat);
+            const size_t count = op == 2 ? V2_FLOATS : n;
+            const size_t len = op == 2 ? v2_len : doc_len;
+            struct result r = op == 2 ? run_child(who, v2_data, count, v2_doc, len, repeat)
+                                      : run_child(who, data, count, doc, len, repeat);
             if (c == 0)
                 base = r;
-            printf("%-10s %-10s %12.3g %10.1f %12.1f %7.2fx %s\n", op ? "encode" : "decode",
-                   names[c], n / r.seconds, doc_len / r.seconds / 1e6,
-                   r.rss_kb * 1024.0 / (double)n, base.seconds / r.seconds,
-                   r.exact ? "bit-exact" : "NOT EXACT");
+            printf("%-10s %-10s %12.3g %10.1f %12.1f %7.2fx %s\n", ops[op], names[c],
+                   count / r.seconds, len / r.seconds / 1e6, r.rss_kb * 1024.0 / (double)count,
+                   base.seconds / r.seconds, r.exact ? "bit-exact" : "NOT EXACT");
         }
     }
+    atrous_model_free(v2_model);
+    free(v2_doc);
+    free(v2_data);
     printf("targets: decode >= 5x jansson, encode >= 4x jansson, memory a small multiple of the "
            "4 bytes/float binary size\n");
     free(doc);
