@@ -651,6 +651,192 @@ static void test_kserve_rejects_bad_envelopes_and_types(void **state)
         check_bad(s, &tests[i], NULL);
 }
 
+/* Cases of the JSON reader that the corpus does not reach, as check_bad runs them. */
+static void test_kserve_json_reader_edges(void **state)
+{
+    struct suite *s = *state;
+#define GENERIC_WITH(output_shape_type, output_shape_data)                                         \
+    "{\"inputs\": [{\"name\": \"value\", \"datatype\": \"FP32\", \"shape\": [1], \"data\": [1]}, " \
+    "{\"name\": \"filters\", \"datatype\": \"FP32\", \"shape\": [1], \"data\": [1]}, "             \
+    "{\"name\": \"output_shape\", \"datatype\": \"" output_shape_type "\", \"shape\": [4], "       \
+    "\"data\": " output_shape_data "}], \"parameters\": {\"rate\": 1, \"padding\": \"SAME\"}}"
+    const struct bad_request tests[] = {
+        {"INT64 at both edges", true,
+         GENERIC_WITH("INT64", "[9223372036854775807, -9223372036854775808, 1e2, 4.0]"), 0, NULL,
+         ATROUS_OK, ""},
+        {"INT64 past the edge", true, GENERIC_WITH("INT64", "[1, 9223372036854775808, 1, 1]"), 0,
+         NULL, ATROUS_INVALID_ARGUMENT, "output_shape: element 1 is out of the INT64 range"},
+        {"INT32 at the edge", true, GENERIC_WITH("INT32", "[2147483647, -2147483648, 1, 1]"), 0,
+         NULL, ATROUS_OK, ""},
+        {"INT32 past the edge", true, GENERIC_WITH("INT32", "[1, 1, 1, -2147483649]"), 0, NULL,
+         ATROUS_INVALID_ARGUMENT, "output_shape: element 3 is out of the INT32 range"},
+        {"integers nested like the shape", true, GENERIC_WITH("INT64", "[[1, 2, 3, 4]]"), 0, NULL,
+         ATROUS_INVALID_ARGUMENT, "at depth 0 expected a list of 4, got a list of another length"},
+        {"shape dims must be integer literals", false,
+         "{\"inputs\": [{\"name\": \"value\", \"datatype\": \"FP32\", \"shape\": [1, 1, 1, 2.0], "
+         "\"data\": [0.5, 1]}]}",
+         0, NULL, ATROUS_INVALID_ARGUMENT, "shape[3] must be an integer >= 0"},
+        {"data deeper than the shape", false,
+         "{\"inputs\": [{\"name\": \"value\", \"datatype\": \"FP32\", \"shape\": [1, 1, 1, 2], "
+         "\"data\": [[[[[0.5], [1]]]]]}]}",
+         0, NULL, ATROUS_INVALID_ARGUMENT, "value: element 0 must be a number, got a list"},
+        {"data shallower than the shape", false,
+         "{\"inputs\": [{\"name\": \"value\", \"datatype\": \"FP32\", \"shape\": [1, 1, 1, 2], "
+         "\"data\": [[[0.5]]]}]}",
+         0, NULL, ATROUS_INVALID_ARGUMENT, "at depth 3 expected a list of 2, got a number"},
+        {"ragged deep inside", false,
+         "{\"inputs\": [{\"name\": \"value\", \"datatype\": \"FP32\", \"shape\": [1, 2, 1, 2], "
+         "\"data\": [[[[1, 2]], [[3, 4, 5]]]]}]}",
+         0, NULL, ATROUS_INVALID_ARGUMENT,
+         "at depth 3 expected a list of 2, got a list of "
+         "another length"},
+        {"a number where a list of 0 goes", false,
+         "{\"inputs\": [{\"name\": \"value\", \"datatype\": \"FP32\", \"shape\": [2, 0, 1, 2], "
+         "\"data\": [[], 5]}]}",
+         0, NULL, ATROUS_INVALID_ARGUMENT, "at depth 1 expected a list of 0, got a number"},
+        {"float32 overflow in nested data", false,
+         "{\"inputs\": [{\"name\": \"value\", \"datatype\": \"FP32\", \"shape\": [1, 1, 2, 2], "
+         "\"data\": [[[[1, 2], [3, 1e39]]]]}]}",
+         0, NULL, ATROUS_INVALID_ARGUMENT, "value: element 3 is too large for float32"},
+        {"mixed list", false,
+         "{\"inputs\": [{\"name\": \"value\", \"datatype\": \"FP32\", \"shape\": [1, 1, 1, 3], "
+         "\"data\": [1, 2, null]}]}",
+         0, NULL, ATROUS_INVALID_ARGUMENT, "value: element 2 must be a number, got null"},
+        {"nesting past the document's depth", false,
+         "{\"inputs\": [{\"name\": \"value\", \"datatype\": \"FP32\", \"shape\": [1], \"data\": "
+         "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]"
+         "]"
+         "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}]}",
+         0, NULL, ATROUS_INVALID_ARGUMENT, "nesting deeper than 64 levels"},
+        {"inputs not objects", false, "{\"inputs\": [[1, 2]]}", 0, NULL, ATROUS_INVALID_ARGUMENT,
+         "inputs[0] must be an object, got a list"},
+        {"outputs not objects", false, VALUE_JSON(", \"outputs\": [1]"), 0, NULL,
+         ATROUS_INVALID_ARGUMENT, "outputs[0] must be an object"},
+    };
+#undef GENERIC_WITH
+    for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+        check_bad(s, &tests[i], NULL);
+    /* The exact values, read back. */
+    struct atrous_kserve_request req;
+    struct atrous_error err;
+    const char *body = tests[0].json;
+    assert_int_equal(atrous_kserve_decode_infer(NULL, body, strlen(body), NULL, NULL, &req, &err),
+                     ATROUS_OK);
+    assert_true(req.op.output_shape[0] == INT64_MAX && req.op.output_shape[1] == INT64_MIN);
+    assert_true(req.op.output_shape[2] == 100 && req.op.output_shape[3] == 4);
+    atrous_kserve_request_release(&req);
+}
+
+/* Copies text into b with JSON whitespace between every two tokens. */
+static void put_spaced(struct proto_buf *b, const char *text, size_t len)
+{
+    static const char ws[] = " \t\r\n";
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        const char c = text[i];
+        proto_buf_put(b, &c, 1);
+        if (c == '"' && (i == 0 || text[i - 1] != '\\'))
+            in_string = !in_string;
+        if (!in_string && strchr("{}[],:", c) != NULL)
+            proto_buf_put(b, ws + i % 4, 4 - i % 4);
+    }
+}
+
+/*
+ * float32 through the v2 JSON path bit-exactly: random bit patterns (every finite float is as
+ * likely as its bits: subnormals, both zeros, the extremes), written with %.9g and in the
+ * shortest form, flat and nested, compact and with whitespace between every token.
+ */
+static void test_kserve_json_float32_round_trip(void **state)
+{
+    struct suite *s = *state;
+    enum { H = 64, W = 64, C = 2, COUNT = H * W * C, ROUNDS = 8 };
+    const int64_t dims[4] = {1, H, W, C};
+    struct atrous_shape shape;
+    float *want = malloc(COUNT * sizeof(float));
+    uint64_t seed = 0x2545F4914F6CDD1DULL;
+    atrous_shape_make(&shape, dims, 4, NULL);
+    for (int round = 0; round < ROUNDS; round++) {
+        for (size_t i = 0; i < COUNT; i++) {
+            uint32_t bits;
+            do {
+                seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+                bits = (uint32_t)(seed >> 32);
+            } while ((bits & 0x7F800000u) == 0x7F800000u); /* NaN and Infinity are not JSON */
+            memcpy(&want[i], &bits, sizeof(bits));
+        }
+        const bool shortest = round & 1, nested = round & 2, spaced = round & 4;
+        struct proto_buf body = {0}, text = {0};
+        put_input_head(&text, "value", "FP32", dims, 4);
+        proto_buf_printf(&text, ", \"data\": ");
+        for (int64_t i = 0, row = W * C; i < COUNT; i++) {
+            if (nested)
+                proto_buf_printf(&text, "%s",
+                                 i == 0         ? "[[[["
+                                 : i % row == 0 ? "]], [["
+                                 : i % C == 0   ? "], ["
+                                                : "");
+            else if (i == 0)
+                proto_buf_printf(&text, "[");
+            if (i % C != 0 || (!nested && i > 0))
+                proto_buf_printf(&text, ", ");
+            if (shortest)
+                proto_buf_float(&text, want[i]);
+            else
+                proto_buf_printf(&text, "%.9g", want[i]);
+        }
+        proto_buf_printf(&text, nested ? "]]]]}" : "]}");
+        proto_buf_printf(&body, "{\"inputs\": [");
+        if (spaced)
+            put_spaced(&body, text.data, text.len);
+        else
+            proto_buf_put(&body, text.data, text.len);
+        proto_buf_printf(&body, "]}");
+        struct atrous_kserve_request req;
+        struct atrous_error err;
+        if (atrous_kserve_decode_infer(s->example, body.data, body.len, NULL, NULL, &req, &err) !=
+            ATROUS_OK)
+            fail_msg("round %d: %s", round, err.message);
+        assert_int_equal(req.op.value_shape.rank, 4);
+        assert_int_equal(req.op.value_shape.dims[1], H);
+        for (size_t i = 0; i < COUNT; i++)
+            if (memcmp(&req.op.value[i], &want[i], sizeof(float)) != 0)
+                fail_msg("round %d: element %zu: got %a, sent %.9g (%a)", round, i,
+                         (double)req.op.value[i], (double)want[i], (double)want[i]);
+        atrous_kserve_request_release(&req);
+        proto_buf_free(&body);
+        proto_buf_free(&text);
+    }
+    free(want);
+}
+
+/* Every prefix of a valid body (binary or not) is a 400 naming the JSON, never a crash. */
+static void test_kserve_rejects_every_truncation(void **state)
+{
+    struct suite *s = *state;
+    const char *text =
+        "{\"id\": \"a\\u00e9\", \"inputs\": [{\"name\": \"value\", \"datatype\": \"FP32\", "
+        "\"shape\": [1, 1, 2, 2], \"data\": [[[[0.5, -1.5e-3], [2E+1, 3]]]], \"parameters\": "
+        "{}}], \"parameters\": {\"binary_data_output\": false}, \"outputs\": [{\"name\": "
+        "\"output\", \"parameters\": {\"binary_data\": true}}]}";
+    const size_t len = strlen(text);
+    for (size_t cut = 0; cut <= len; cut++) {
+        struct atrous_kserve_request req;
+        struct atrous_error err;
+        char *body = malloc(cut ? cut : 1); /* ASan sees reads past the cut */
+        memcpy(body, text, cut);
+        enum atrous_status st =
+            atrous_kserve_decode_infer(s->example, body, cut, NULL, NULL, &req, &err);
+        if (cut == len)
+            assert_int_equal(st, ATROUS_OK);
+        else if (st != ATROUS_INVALID_ARGUMENT || strstr(err.message, "invalid JSON") == NULL ||
+                 err.field[0] != '\0')
+            fail_msg("cut at %zu: status %d: %s", cut, st, st ? err.message : "accepted");
+        atrous_kserve_request_release(&req);
+        free(body);
+    }
+}
+
 static void test_kserve_limits(void **state)
 {
     struct suite *s = *state;
@@ -898,6 +1084,9 @@ int main(void)
         cmocka_unit_test(test_kserve_binary_data_in_place_when_aligned),
         cmocka_unit_test(test_kserve_rejects_malformed_binary_bodies),
         cmocka_unit_test(test_kserve_rejects_bad_envelopes_and_types),
+        cmocka_unit_test(test_kserve_json_reader_edges),
+        cmocka_unit_test(test_kserve_json_float32_round_trip),
+        cmocka_unit_test(test_kserve_rejects_every_truncation),
         cmocka_unit_test(test_kserve_limits),
         cmocka_unit_test(test_kserve_paths),
         cmocka_unit_test(test_kserve_find_model),

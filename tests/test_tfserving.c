@@ -211,6 +211,12 @@ static void test_tfserving_rejects_bad_bodies(void **state)
          ATROUS_INVALID_ARGUMENT, "max_batch_size 8"},
         {"float32 overflow", "{\"inputs\": [[[[1, 1e39]]]]}", ATROUS_INVALID_ARGUMENT,
          "too large for float32"},
+        {"float32 overflow in the second instance", "{\"instances\": [[[[1, 2]]], [[[3, 1e39]]]]}",
+         ATROUS_INVALID_ARGUMENT, "instances[1]: element 1 is too large for float32"},
+        {"instances with whitespace everywhere",
+         " {\n\"instances\"\t:\r\n[ [ [ [ 1 ,\t2 ] ] ] ,\n[[[3,4]]]\n]\t}\n", ATROUS_OK, ""},
+        {"Infinity token", "{\"instances\": [[[[1, -Infinity]]]]}", ATROUS_INVALID_ARGUMENT,
+         "invalid JSON"},
     };
     for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
         struct atrous_error err;
@@ -229,6 +235,35 @@ static void test_tfserving_rejects_bad_bodies(void **state)
         }
         atrous_tfs_request_release(&req);
         assert_null(req.owned);
+    }
+}
+
+/* Every prefix of a valid body, row and columnar, is a 400 naming the JSON, never a crash. */
+static void test_tfserving_rejects_every_truncation(void **state)
+{
+    struct suite *s = *state;
+    static const char *const bodies[] = {
+        "{\"signature_name\": \"serving_default\", \"instances\": [{\"value\": [[[1.5, "
+        "-2e-3]]]}, {\"value\": [[[3, 4E+1]]]}]}",
+        "{\"inputs\": [[[[1, 2]], [[3, 4]]]]}",
+    };
+    for (size_t b = 0; b < sizeof(bodies) / sizeof(bodies[0]); b++) {
+        const size_t len = strlen(bodies[b]);
+        for (size_t cut = 0; cut <= len; cut++) {
+            struct atrous_error err;
+            struct atrous_tfs_request req;
+            char *body = malloc(cut ? cut : 1); /* ASan sees reads past the cut */
+            memcpy(body, bodies[b], cut);
+            enum atrous_status st =
+                atrous_tfs_decode_predict(s->example, body, cut, NULL, &req, &err);
+            if (cut == len)
+                assert_int_equal(st, ATROUS_OK);
+            else if (st != ATROUS_INVALID_ARGUMENT || strstr(err.message, "invalid JSON") == NULL)
+                fail_msg("body %zu cut at %zu: status %d: %s", b, cut, st,
+                         st ? err.message : "accepted");
+            atrous_tfs_request_release(&req);
+            free(body);
+        }
     }
 }
 
@@ -368,6 +403,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tfserving_cases_through_repository_models),
         cmocka_unit_test(test_tfserving_rejects_bad_bodies),
+        cmocka_unit_test(test_tfserving_rejects_every_truncation),
         cmocka_unit_test(test_tfserving_limits),
         cmocka_unit_test(test_tfserving_paths_and_lookup),
         cmocka_unit_test(test_tfserving_documents),
