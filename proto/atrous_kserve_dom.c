@@ -90,6 +90,8 @@ static enum atrous_status put_int(struct reader *r, const struct atrous__jr_numb
  * integers scanned again from the text so that they are exact. */
 static enum atrous_status put_numbers(struct reader *r, const struct atrous__jd_value *v)
 {
+    if (v->size == 0) /* dst and the document's floats may both be NULL then */
+        return ATROUS_OK;
     if (r->type == ATROUS__DOM_F32) {
         const float *src = atrous__jd_floats(v);
         float *dst = (float *)r->dst + r->index;

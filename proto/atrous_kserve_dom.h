@@ -26,9 +26,9 @@
 #include "atrous_tensor.h"
 #include "json_doc.h"
 
-/* The default cap on one JSON document. A tensor's numbers cost 4 bytes each while parsed (8
- * while their array grows), but JSON that is not tensors costs a value of a few dozen bytes per
- * element: 16 MiB of it can take a few hundred MiB while parsed. */
+/* The default cap on one JSON document. A tensor's numbers cost 4 bytes each while parsed (up
+ * to 12 while their array grows), but JSON that is not tensors costs a value of a few dozen bytes
+ * per element: 16 MiB of it can take a few hundred MiB while parsed. */
 #define ATROUS_DOM_DEFAULT_MAX_JSON_BYTES ((size_t)16 << 20)
 
 /* The limits a codec enforces, from its configured values: the JSON byte cap (0 =

@@ -577,7 +577,7 @@ bool atrous__jd_integer(const struct atrous__jd_value *v, int64_t *out)
 
 const float *atrous__jd_floats(const struct atrous__jd_value *v)
 {
-    return v->doc->numbers + v->first;
+    return v->doc->numbers ? v->doc->numbers + v->first : NULL; /* NULL: the body has none */
 }
 
 void atrous__jd_numbers_begin(const struct atrous__jd_value *v, struct atrous__jd_numbers *it)

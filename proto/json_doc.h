@@ -17,10 +17,11 @@
  * Syntax errors are ATROUS_INVALID_ARGUMENT with field "" and the message
  * "invalid JSON at byte N: ...".
  *
- * Cost: a valid request holding tensors costs 4 bytes per number (the float32 copies, grown by
- * doubling, so at most 8 while parsing) plus a node of a few dozen bytes per innermost list,
- * object member and string. Bodies that are not tensors (long mixed lists, many strings) cost
- * a node per value, as jansson did: the codecs bound them with their JSON byte limit.
+ * Cost: a request holding tensors costs 4 bytes per number (the float32 copies; their array
+ * grows by doubling, so up to 8, and 12 for the moment it moves) plus 16 bytes per innermost
+ * list of a nested tensor (its length, kept after its parent folds it). Bodies that are not
+ * tensors (long mixed lists, many strings) cost a value of 56 bytes per element, about what
+ * jansson spent: the codecs bound them with their JSON byte limit.
  */
 #ifndef ATROUS_JSON_DOC_H
 #define ATROUS_JSON_DOC_H
