@@ -371,7 +371,7 @@ static enum atrous_status parse_object(struct parser *ps)
         return no_memory(ps);
     for (size_t i = 0; i < n; i++)
         members[i] = ps->members[base + i].m;
-    if ((st = check_duplicates(ps, base)))
+    if (n > 1 && (st = check_duplicates(ps, base)))
         return st;
     ps->nmembers = base;
     const struct atrous__jd_value v = {

@@ -131,6 +131,10 @@ static void test_json_doc_keeps_ragged_and_mixed_lists_element_by_element(void *
     const struct atrous__jd_value *k = atrous__jd_get(&e, "k");
     assert_true(k != NULL && atrous__jd_floats(k)[1] == 10.0f);
     atrous__jd_free(doc);
+    /* Empty containers (the fuzzer's first finding: no keys to sort in {}). */
+    doc = parse_ok("{\"o\": {}, \"l\": [{}, []]}");
+    assert_int_equal(atrous__jd_get(atrous__jd_root(doc), "o")->size, 0);
+    atrous__jd_free(doc);
 }
 
 static void test_json_doc_is_strict_json(void **state)
