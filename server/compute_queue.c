@@ -248,6 +248,14 @@ bool atrousd_queue_reserve(struct atrousd_queue *q)
     return ok;
 }
 
+bool atrousd_queue_full(struct atrousd_queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    bool full = q->closed || q->waiting + q->reserved >= q->capacity;
+    pthread_mutex_unlock(&q->lock);
+    return full;
+}
+
 void atrousd_queue_unreserve(struct atrousd_queue *q)
 {
     pthread_mutex_lock(&q->lock);

@@ -72,6 +72,10 @@ enum atrous_status atrousd_queue_create(struct atrous_engine *engine,
 /* Claims a slot. False when the queue is full or shut down. Thread-safe. */
 bool atrousd_queue_reserve(struct atrousd_queue *q);
 
+/* True when a reservation would fail now (full or shut down). A hint: the answer may change at
+ * once; only atrousd_queue_reserve() claims. Thread-safe. */
+bool atrousd_queue_full(struct atrousd_queue *q);
+
 /* Returns a claimed slot unused. */
 void atrousd_queue_unreserve(struct atrousd_queue *q);
 

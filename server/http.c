@@ -4,7 +4,8 @@
  * One request's life, all on the connection's I/O thread except the compute step:
  *   URI callback      allocate the request context (freed in the completion callback)
  *   first access call headers only: atrousd_precheck answers 404/405/406/413/415/503 or
- *                     the binary query's 400/413 before any body byte is read
+ *                     the binary query's 400/413 before any body byte is read, and a
+ *                     request bound for a full compute queue gets its 429 here too
  *   body calls        copy into one 64-byte aligned buffer sized from Content-Length (or
  *                     grown for chunked bodies, cut off at --max-body-bytes)
  *   last call         GET endpoints answer at once; the op reserves a queue slot (429 when
@@ -331,6 +332,18 @@ static bool framing_rejected(struct request *req, const struct framing *f)
     return true;
 }
 
+static bool queue_full(struct server_ctx *ctx)
+{
+    return ctx->queue == NULL || atrousd_queue_full(ctx->queue);
+}
+
+static void reply_queue_full(struct request *req)
+{
+    atrousd_reply_error(&req->reply, 429, "resource_exhausted", NULL, req->request_id,
+                        "the compute queue is full (--queue-depth %" PRIu64 "); retry later",
+                        req->ctx->config.queue_depth);
+}
+
 /* First access call: every decision that needs only the headers. */
 static enum MHD_Result begin(struct request *req, const char *url, const char *method)
 {
@@ -358,6 +371,15 @@ static enum MHD_Result begin(struct request *req, const char *url, const char *m
         initial = ATROUSD_CHUNKED_INITIAL_BYTES < req->ctx->config.max_body_bytes
                       ? ATROUSD_CHUNKED_INITIAL_BYTES
                       : (size_t)req->ctx->config.max_body_bytes;
+    if (!req->plan.run_inline && queue_full(req->ctx)) {
+        /* It would almost surely be refused once its body is in: refuse it before the upload
+         * rather than read (and make the client send) megabytes for a 429. A queue that is
+         * not full now is checked again, and a slot claimed, when the body is complete. */
+        req->reply.close_connection = true; /* the body is never read */
+        req->state = REQ_DISCARD;
+        reply_queue_full(req);
+        return answer(req);
+    }
     if (initial > 0 && !body_reserve(req, initial))
         return answer(req); /* nothing was read yet: answer at once */
     return MHD_YES;
@@ -512,9 +534,7 @@ static enum MHD_Result dispatch(struct request *req)
     if (req->plan.run_inline && run_inline(req))
         return answer(req);
     if (ctx->queue == NULL || !atrousd_queue_reserve(ctx->queue)) {
-        atrousd_reply_error(&req->reply, 429, "resource_exhausted", NULL, req->request_id,
-                            "the compute queue is full (--queue-depth %" PRIu64 "); retry later",
-                            ctx->config.queue_depth);
+        reply_queue_full(req);
         return answer(req);
     }
     req->job.run = run_job;

@@ -1,8 +1,9 @@
 /*
  * test_http_overload.c - the compute queue under pressure, with one worker and a queue of
  * one: while a heavy request computes and a second waits, a third is refused at once with
- * 429 + Retry-After, and the waiting one, held past --request-timeout before its compute
- * could start, gets 504. /healthz keeps answering throughout.
+ * 429 + Retry-After (from its headers alone, before its body is sent, when the queue is
+ * already full), and the waiting one, held past --request-timeout before its compute could
+ * start, gets 504. /healthz keeps answering throughout.
  *
  * Ordering is established by polling the daemon's own gauges (compute_active, queue_depth),
  * never by sleeping; the heavy request takes hundreds of milliseconds of compute, far longer
@@ -84,9 +85,29 @@ static void test_http_full_queue_is_429_and_late_start_is_504(void **state)
     assert_string_equal(http_client_header(&r, "Retry-After"), "1");
     http_client_response_free(&r);
     close(refused);
+    /* Still full: a request announcing 13 MB gets its 429 from the headers alone, without
+     * the body ever being sent, and the connection is closed since the body is never read. */
+    char *target = http_op_binary_target(&heavy);
+    assert_non_null(target);
+    int early = http_client_connect(d->port, HTTP_CLIENT_TIMEOUT_MS);
+    assert_true(early >= 0);
+    assert_int_equal(http_client_sendf(early,
+                                       "POST %s HTTP/1.1\r\nHost: test\r\n"
+                                       "Content-Type: application/octet-stream\r\n"
+                                       "Content-Length: %zu\r\n\r\n",
+                                       target, (heavy.value_count + heavy.filters_count) * sizeof(float)),
+                     0);
+    free(target);
+    assert_int_equal(http_client_read(early, false, HTTP_CLIENT_TIMEOUT_MS, &r), 0);
+    assert_error(&r, 429, "resource_exhausted");
+    assert_string_equal(http_client_header(&r, "Connection"), "close");
+    http_client_response_free(&r);
+    assert_int_equal(http_client_wait_closed(early, HTTP_CLIENT_TIMEOUT_MS), 0);
+    close(early);
+
     double active = 0;
     assert_int_equal(test_daemon_metric(d, "atrousd_compute_active", &active), 0);
-    assert_true(active == 1); /* still computing the heavy one when the 429 came */
+    assert_true(active == 1); /* still computing the heavy one when the 429s came */
 
     /* Health checks do not wait behind compute. */
     assert_int_equal(http_client_request(d->port, "GET", "/healthz", NULL, NULL, 0, &r), 0);

@@ -16,5 +16,8 @@ echo
 echo "== HTTP (wrk): atrousd against the reference minimal server"
 BUILD=$build "$(dirname "$0")/bench_http.sh"
 echo
+echo "== tuning knobs (wrk): one flag changed from the defaults per row"
+BUILD=$build "$(dirname "$0")/bench_knobs.sh"
+echo
 echo "== same-shape micro-batching (wrk, KServe v2 binary): off vs --max-batch 8"
 BUILD=$build "$(dirname "$0")/bench_batching.sh"
