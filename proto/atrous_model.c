@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "atrous_npy.h"
+#include "wire_text.h"
 
 /* Longest filters file name (one path component). */
 #define FILE_NAME_MAX 255
@@ -172,10 +173,7 @@ static enum atrous_status only_known_keys(const json_t *obj, const char *const *
     json_t *value;
     json_object_foreach((json_t *)obj, key, value)
     {
-        const char *const *n = names;
-        while (*n != NULL && strcmp(key, *n) != 0)
-            n++;
-        if (*n == NULL)
+        if (!atrous__name_listed(key, names))
             return fail(err, ATROUS_INVALID_ARGUMENT, path, key, "unknown key \"%s\"%s", key,
                         where);
     }

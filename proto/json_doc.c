@@ -486,10 +486,7 @@ const char *atrous__jd_unknown_key(const struct atrous__jd_value *obj, const cha
 {
     for (size_t i = 0; obj != NULL && obj->kind == ATROUS__JD_OBJECT && i < obj->size; i++) {
         const char *key = obj->u.members[i].key;
-        const char *const *n = names;
-        while (*n != NULL && strcmp(key, *n) != 0)
-            n++;
-        if (*n == NULL)
+        if (!atrous__name_listed(key, names))
             return key;
     }
     return NULL;

@@ -89,3 +89,10 @@ void atrous__quote(const char *s, size_t len, char *buf, size_t size)
     }
     buf[used] = '\0';
 }
+
+bool atrous__name_listed(const char *name, const char *const *names)
+{
+    while (*names != NULL && strcmp(name, *names) != 0)
+        names++;
+    return *names != NULL;
+}

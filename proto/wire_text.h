@@ -6,6 +6,7 @@
 #ifndef ATROUS_WIRE_TEXT_H
 #define ATROUS_WIRE_TEXT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,5 +35,8 @@ size_t atrous__utf8_encode(uint32_t cp, unsigned char *out);
  * other bytes are kept, and a cut is marked with "...".
  */
 void atrous__quote(const char *s, size_t len, char *buf, size_t size);
+
+/* True when name is one of names (NULL-terminated): the codecs' known-key checks. */
+bool atrous__name_listed(const char *name, const char *const *names);
 
 #endif
