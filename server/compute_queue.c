@@ -238,10 +238,16 @@ out:
     return st;
 }
 
+/* A slot is free: open, and waiting plus claimed jobs below the capacity. */
+static bool has_room_locked(const struct atrousd_queue *q)
+{
+    return !q->closed && q->waiting + q->reserved < q->capacity;
+}
+
 bool atrousd_queue_reserve(struct atrousd_queue *q)
 {
     pthread_mutex_lock(&q->lock);
-    bool ok = !q->closed && q->waiting + q->reserved < q->capacity;
+    bool ok = has_room_locked(q);
     if (ok)
         q->reserved++;
     pthread_mutex_unlock(&q->lock);
@@ -251,7 +257,7 @@ bool atrousd_queue_reserve(struct atrousd_queue *q)
 bool atrousd_queue_full(struct atrousd_queue *q)
 {
     pthread_mutex_lock(&q->lock);
-    bool full = q->closed || q->waiting + q->reserved >= q->capacity;
+    bool full = !has_room_locked(q);
     pthread_mutex_unlock(&q->lock);
     return full;
 }

@@ -337,12 +337,7 @@ static bool queue_full(struct server_ctx *ctx)
     return ctx->queue == NULL || atrousd_queue_full(ctx->queue);
 }
 
-static void reply_queue_full(struct request *req)
-{
-    atrousd_reply_error(&req->reply, 429, "resource_exhausted", NULL, req->request_id,
-                        "the compute queue is full (--queue-depth %" PRIu64 "); retry later",
-                        req->ctx->config.queue_depth);
-}
+#define QUEUE_FULL_MESSAGE "the compute queue is full (--queue-depth %" PRIu64 "); retry later"
 
 /* First access call: every decision that needs only the headers. */
 static enum MHD_Result begin(struct request *req, const char *url, const char *method)
@@ -362,6 +357,14 @@ static enum MHD_Result begin(struct request *req, const char *url, const char *m
     req->state = REQ_BODY;
     if (!atrousd_route_computes(req->plan.endpoint))
         return MHD_YES; /* GET bodies are read and dropped */
+    if (!req->plan.run_inline && queue_full(req->ctx)) {
+        /* It would almost surely be refused once its body is in: refuse it before the upload
+         * rather than read (and make the client send) megabytes for a 429. A queue that is
+         * not full now is checked again, and a slot claimed, when the body is complete. */
+        fail_body(req, 429, "resource_exhausted", QUEUE_FULL_MESSAGE,
+                  req->ctx->config.queue_depth);
+        return answer(req);
+    }
     size_t initial;
     if (req->ex.has_content_length)
         initial = (size_t)req->ex.content_length; /* <= --max-body-bytes: prechecked */
@@ -371,15 +374,6 @@ static enum MHD_Result begin(struct request *req, const char *url, const char *m
         initial = ATROUSD_CHUNKED_INITIAL_BYTES < req->ctx->config.max_body_bytes
                       ? ATROUSD_CHUNKED_INITIAL_BYTES
                       : (size_t)req->ctx->config.max_body_bytes;
-    if (!req->plan.run_inline && queue_full(req->ctx)) {
-        /* It would almost surely be refused once its body is in: refuse it before the upload
-         * rather than read (and make the client send) megabytes for a 429. A queue that is
-         * not full now is checked again, and a slot claimed, when the body is complete. */
-        req->reply.close_connection = true; /* the body is never read */
-        req->state = REQ_DISCARD;
-        reply_queue_full(req);
-        return answer(req);
-    }
     if (initial > 0 && !body_reserve(req, initial))
         return answer(req); /* nothing was read yet: answer at once */
     return MHD_YES;
@@ -534,7 +528,8 @@ static enum MHD_Result dispatch(struct request *req)
     if (req->plan.run_inline && run_inline(req))
         return answer(req);
     if (ctx->queue == NULL || !atrousd_queue_reserve(ctx->queue)) {
-        reply_queue_full(req);
+        atrousd_reply_error(&req->reply, 429, "resource_exhausted", NULL, req->request_id,
+                            QUEUE_FULL_MESSAGE, ctx->config.queue_depth);
         return answer(req);
     }
     req->job.run = run_job;
