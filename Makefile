@@ -10,6 +10,7 @@
 #   make valgrind the HTTP integration tests with the daemon under valgrind memcheck
 #   make deps     install the Debian packages the build needs (run by the targets above)
 #   make format   clang-format every C file in place
+#   make format-check  fail when a C file is not formatted (run by .ci/run)
 #   make clean    remove build/
 #   make docker   build the container image atrousd:latest (docker/README.md)
 #   make docker-test  build it and run the container smoke test (docker/smoke.sh)
@@ -46,7 +47,7 @@ TEST_SUPPORT_A := $(BUILD)/libtestsupport.a
 DAEMON := $(BUILD)/atrousd
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-.PHONY: all run test check bench fuzz fuzz-build deps format clean help
+.PHONY: all run test check bench fuzz fuzz-build deps format format-check clean help
 .DEFAULT_GOAL := all
 # Keep objects that only pattern rules mention (make would delete them as intermediates and
 # rebuild them every time).
@@ -163,8 +164,17 @@ valgrind: $(DAEMON) $(patsubst %,$(BUILD)/tests/%,$(VALGRIND_TESTS))
 	@ATROUSD_BIN=$(abspath tests/valgrind/atrousd.sh) ATROUSD_VALGRIND_DAEMON=$(abspath $(DAEMON)) \
 	  tests/run_tests.sh $(patsubst %,$(BUILD)/tests/%,$(VALGRIND_TESTS))
 
+# Every C file of the tree, wherever subfolders put it; clang-format 14 with .clang-format.
+C_FILES = $(shell find lib proto server tests -name '*.[ch]' | sort)
+CLANG_FORMAT_PACKAGE := clang-format-14
 format:
-	clang-format -i $(wildcard lib/*.[ch] proto/*.[ch] server/*.[ch] tests/*.[ch] tests/*/*.[ch])
+	@$(call ensure_packages,$(CLANG_FORMAT_PACKAGE))
+	clang-format-14 -i $(C_FILES)
+
+# Fails, naming each file and line, when a C file is not as `make format` would write it.
+format-check:
+	@$(call ensure_packages,$(CLANG_FORMAT_PACKAGE))
+	@clang-format-14 --dry-run --Werror $(C_FILES) && echo "format-check: $(words $(C_FILES)) files ok"
 
 clean:
 	rm -rf $(BUILD)

@@ -14,9 +14,9 @@ struct atrous_cache_entry {
     struct atrous_cache_key key;
     uint64_t hash;
     void *value;
-    size_t refs;       /* the map's own reference plus one per holder */
-    bool in_map;       /* false once evicted */
-    struct atrous_cache_entry *chain; /* next in the bucket */
+    size_t refs;                              /* the map's own reference plus one per holder */
+    bool in_map;                              /* false once evicted */
+    struct atrous_cache_entry *chain;         /* next in the bucket */
     struct atrous_cache_entry *newer, *older; /* LRU list */
 };
 

@@ -29,10 +29,9 @@ extern int omp_get_max_threads(void);
     do {                                                                                           \
         dnnl_status_t dnnl_st_ = (call);                                                           \
         if (dnnl_st_ != dnnl_success) {                                                            \
-            st = atrous_error_set(err, dnnl_st_ == dnnl_out_of_memory ? ATROUS_NO_MEMORY          \
-                                                                      : ATROUS_ENGINE,             \
-                                  "", "oneDNN call failed: %s: %s", #call,                         \
-                                  dnnl_status2str(dnnl_st_));                                      \
+            st = atrous_error_set(                                                                 \
+                err, dnnl_st_ == dnnl_out_of_memory ? ATROUS_NO_MEMORY : ATROUS_ENGINE, "",        \
+                "oneDNN call failed: %s: %s", #call, dnnl_status2str(dnnl_st_));                   \
             goto out;                                                                              \
         }                                                                                          \
     } while (0)
@@ -63,7 +62,7 @@ struct atrous_filters {
     struct atrous_shape shape; /* [KH, KW, OC, IC] */
     float *data;               /* TensorFlow layout, aligned */
     size_t bytes;
-    pthread_mutex_t lock;      /* serialises adding layouts; readers never take it */
+    pthread_mutex_t lock;       /* serialises adding layouts; readers never take it */
     atomic_size_t layout_count; /* layouts[0, layout_count) are published */
     struct filters_layout layouts[ATROUS_FILTERS_MAX_LAYOUTS];
 };
@@ -120,8 +119,8 @@ static void compiled_free(void *value)
 
 /* Pads and dilations of a problem as oneDNN wants them. A dimension with a 1-tap filter gets
  * dilation 0: the result is the same and huge rates then never reach oneDNN's int fields. */
-static void onednn_geometry(const struct atrous_problem *p, dnnl_dims_t dilates,
-                            dnnl_dims_t pad_l, dnnl_dims_t pad_r)
+static void onednn_geometry(const struct atrous_problem *p, dnnl_dims_t dilates, dnnl_dims_t pad_l,
+                            dnnl_dims_t pad_r)
 {
     dilates[0] = p->filter_h == 1 ? 0 : p->rate - 1;
     dilates[1] = p->filter_w == 1 ? 0 : p->rate - 1;
@@ -193,8 +192,8 @@ static enum atrous_status compile(struct atrous_engine *engine, const struct atr
 
     dnnl_deconvolution_desc_t desc;
     DNNL_TRY(dnnl_dilated_deconvolution_forward_desc_init(
-        &desc, dnnl_forward_inference, dnnl_deconvolution_direct, &c->src_md, &any_weights_md,
-        NULL, &c->dst_md, strides, dilates, pad_l, pad_r));
+        &desc, dnnl_forward_inference, dnnl_deconvolution_direct, &c->src_md, &any_weights_md, NULL,
+        &c->dst_md, strides, dilates, pad_l, pad_r));
 
     DNNL_TRY(dnnl_primitive_attr_create(&attr));
     /* Strict f32 whatever ONEDNN_DEFAULT_FPMATH_MODE says: bf16/tf32 math breaks 1e-4. */
@@ -213,9 +212,8 @@ static enum atrous_status compile(struct atrous_engine *engine, const struct atr
     DNNL_TRY(dnnl_primitive_create(&c->deconv, pd));
 
     if (!dnnl_memory_desc_equal(&c->weights_md, &c->user_weights_md)) {
-        DNNL_TRY(dnnl_reorder_primitive_desc_create(&reorder_pd, &c->user_weights_md,
-                                                    engine->cpu, &c->weights_md, engine->cpu,
-                                                    NULL));
+        DNNL_TRY(dnnl_reorder_primitive_desc_create(&reorder_pd, &c->user_weights_md, engine->cpu,
+                                                    &c->weights_md, engine->cpu, NULL));
         DNNL_TRY(dnnl_primitive_create(&c->weights_reorder, reorder_pd));
     }
     *out = c;
@@ -283,8 +281,7 @@ void atrous_engine_free(struct atrous_engine *engine)
 }
 
 enum atrous_status atrous_workspace_create(struct atrous_engine *engine,
-                                           struct atrous_workspace **out,
-                                           struct atrous_error *err)
+                                           struct atrous_workspace **out, struct atrous_error *err)
 {
     enum atrous_status st = ATROUS_OK;
     struct atrous_workspace *ws = calloc(1, sizeof(*ws));
@@ -382,8 +379,7 @@ static enum atrous_status bind(struct atrous_workspace *ws, struct atrous_cache_
     DNNL_TRY(dnnl_memory_create(&ws->dst, &c->dst_md, cpu, DNNL_MEMORY_NONE));
     DNNL_TRY(dnnl_memory_create(&ws->scratch_mem, &c->scratch_md, cpu, ws->scratch));
     if (c->weights_reorder) {
-        DNNL_TRY(dnnl_memory_create(&ws->user_weights, &c->user_weights_md, cpu,
-                                    DNNL_MEMORY_NONE));
+        DNNL_TRY(dnnl_memory_create(&ws->user_weights, &c->user_weights_md, cpu, DNNL_MEMORY_NONE));
         DNNL_TRY(dnnl_memory_create(&ws->weights_mem, &c->weights_md, cpu, ws->weights));
         ws->weights_at = ws->weights;
     } else {
@@ -399,8 +395,8 @@ out:
 }
 
 static enum atrous_status filters_weights(struct atrous_filters *f, const struct compiled *c,
-                                          dnnl_engine_t cpu, dnnl_stream_t stream,
-                                          const void **out, struct atrous_error *err);
+                                          dnnl_engine_t cpu, dnnl_stream_t stream, const void **out,
+                                          struct atrous_error *err);
 
 /* Points mem at handle unless it points there already; *at tracks where it points. */
 static dnnl_status_t point_at(dnnl_memory_t mem, const void **at, const void *handle)
@@ -428,8 +424,8 @@ static enum atrous_status execute(struct atrous_workspace *ws, struct atrous_cac
     DNNL_TRY(point_at(ws->src, &ws->src_at, value));
     DNNL_TRY(point_at(ws->dst, &ws->dst_at, output));
     if (prepared != NULL && ws->prepared_id != prepared->id) {
-        if ((st = filters_weights(prepared, c, ws->engine->cpu, ws->stream,
-                                  &ws->prepared_weights, err)))
+        if ((st = filters_weights(prepared, c, ws->engine->cpu, ws->stream, &ws->prepared_weights,
+                                  err)))
             goto out;
         ws->prepared_id = prepared->id;
     }
@@ -469,8 +465,8 @@ out:
  * non-NULL. */
 static enum atrous_status run(struct atrous_engine *engine, struct atrous_workspace *workspace,
                               const struct atrous_problem *problem, const float *value,
-                              const float *filters, struct atrous_filters *prepared,
-                              float *output, struct atrous_error *err)
+                              const float *filters, struct atrous_filters *prepared, float *output,
+                              struct atrous_error *err)
 {
     enum atrous_status st = ATROUS_OK;
     struct atrous_workspace *temporary = NULL;
@@ -493,10 +489,10 @@ static enum atrous_status run(struct atrous_engine *engine, struct atrous_worksp
     if (workspace->bound && same_key(&workspace->bound_key, &key)) {
         /* The problem this workspace ran last: its reference keeps the primitive alive, so
          * the shared cache (hash, lock) is not needed. */
-        atomic_store_explicit(
-            &workspace->repeat_hits,
-            atomic_load_explicit(&workspace->repeat_hits, memory_order_relaxed) + 1,
-            memory_order_relaxed);
+        atomic_store_explicit(&workspace->repeat_hits,
+                              atomic_load_explicit(&workspace->repeat_hits, memory_order_relaxed) +
+                                  1,
+                              memory_order_relaxed);
         st = execute(workspace, workspace->bound, &key, value, filters, prepared, output, err);
         goto out;
     }
@@ -512,8 +508,7 @@ out:
 enum atrous_status atrous_engine_run(struct atrous_engine *engine,
                                      struct atrous_workspace *workspace,
                                      const struct atrous_problem *problem, const float *value,
-                                     const float *filters, float *output,
-                                     struct atrous_error *err)
+                                     const float *filters, float *output, struct atrous_error *err)
 {
     return run(engine, workspace, problem, value, filters, NULL, output, err);
 }
@@ -594,9 +589,8 @@ size_t atrous_filters_layout_count(const struct atrous_filters *filters)
 }
 
 /* The published layout equal to md, or NULL. Scans layouts[from, count). */
-static const struct filters_layout *find_layout(const struct atrous_filters *f,
-                                                const dnnl_memory_desc_t *md, size_t from,
-                                                size_t count)
+static const struct filters_layout *
+find_layout(const struct atrous_filters *f, const dnnl_memory_desc_t *md, size_t from, size_t count)
 {
     for (size_t i = from; i < count; i++)
         if (dnnl_memory_desc_equal(&f->layouts[i].md, md))
@@ -634,8 +628,8 @@ out:
  * TensorFlow's layout, else a reordered copy. *out is NULL when a new layout has no room left;
  * the caller then reorders per call. */
 static enum atrous_status filters_weights(struct atrous_filters *f, const struct compiled *c,
-                                          dnnl_engine_t cpu, dnnl_stream_t stream,
-                                          const void **out, struct atrous_error *err)
+                                          dnnl_engine_t cpu, dnnl_stream_t stream, const void **out,
+                                          struct atrous_error *err)
 {
     enum atrous_status st = ATROUS_OK;
     if (c->weights_reorder == NULL) {
@@ -753,17 +747,28 @@ void atrous_engine_cache_stats(struct atrous_engine *engine, struct atrous_cache
 static const char *isa_name(dnnl_cpu_isa_t isa)
 {
     switch (isa) {
-    case dnnl_cpu_isa_sse41: return "sse41";
-    case dnnl_cpu_isa_avx: return "avx";
-    case dnnl_cpu_isa_avx2: return "avx2";
-    case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
-    case dnnl_cpu_isa_avx512_mic: return "avx512_mic";
-    case dnnl_cpu_isa_avx512_mic_4ops: return "avx512_mic_4ops";
-    case dnnl_cpu_isa_avx512_core: return "avx512_core";
-    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
-    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
-    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
-    default: return "unknown";
+    case dnnl_cpu_isa_sse41:
+        return "sse41";
+    case dnnl_cpu_isa_avx:
+        return "avx";
+    case dnnl_cpu_isa_avx2:
+        return "avx2";
+    case dnnl_cpu_isa_avx2_vnni:
+        return "avx2_vnni";
+    case dnnl_cpu_isa_avx512_mic:
+        return "avx512_mic";
+    case dnnl_cpu_isa_avx512_mic_4ops:
+        return "avx512_mic_4ops";
+    case dnnl_cpu_isa_avx512_core:
+        return "avx512_core";
+    case dnnl_cpu_isa_avx512_core_vnni:
+        return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core_bf16:
+        return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_amx:
+        return "avx512_core_amx";
+    default:
+        return "unknown";
     }
 }
 
@@ -771,8 +776,8 @@ void atrous_engine_get_info(const struct atrous_engine *engine, struct atrous_en
 {
     (void)engine;
     const dnnl_version_t *v = dnnl_version();
-    snprintf(out->onednn_version, sizeof(out->onednn_version), "%d.%d.%d (commit %.12s)",
-             v->major, v->minor, v->patch, v->hash ? v->hash : "unknown");
+    snprintf(out->onednn_version, sizeof(out->onednn_version), "%d.%d.%d (commit %.12s)", v->major,
+             v->minor, v->patch, v->hash ? v->hash : "unknown");
     dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
     snprintf(out->cpu_isa, sizeof(out->cpu_isa), "%s", isa_name(isa));
     out->avx512 = (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core;

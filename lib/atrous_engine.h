@@ -49,8 +49,7 @@ void atrous_engine_free(struct atrous_engine *engine);
 /* Creates a per-thread workspace (use it from one thread at a time). Free it before the
  * engine. */
 enum atrous_status atrous_workspace_create(struct atrous_engine *engine,
-                                           struct atrous_workspace **out,
-                                           struct atrous_error *err);
+                                           struct atrous_workspace **out, struct atrous_error *err);
 void atrous_workspace_free(struct atrous_workspace *workspace);
 
 /*
@@ -63,8 +62,7 @@ void atrous_workspace_free(struct atrous_workspace *workspace);
 enum atrous_status atrous_engine_run(struct atrous_engine *engine,
                                      struct atrous_workspace *workspace,
                                      const struct atrous_problem *problem, const float *value,
-                                     const float *filters, float *output,
-                                     struct atrous_error *err);
+                                     const float *filters, float *output, struct atrous_error *err);
 
 /*
  * Prepared filters: a model's filters, held once by the process and run by many requests.

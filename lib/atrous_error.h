@@ -17,10 +17,10 @@
  * part of the wire contract (the "code" field of error bodies). */
 #define ATROUS_ERR_MAP(X)                                                                          \
     X(OK, "ok", "success")                                                                         \
-    X(INVALID_ARGUMENT, "invalid_argument", "an argument is malformed or inconsistent")           \
-    X(TOO_LARGE, "too_large", "a tensor or size exceeds a configured or arithmetic limit")        \
-    X(NO_MEMORY, "out_of_memory", "memory could not be allocated")                                \
-    X(ENGINE, "engine_failure", "the compute engine (oneDNN) failed")                             \
+    X(INVALID_ARGUMENT, "invalid_argument", "an argument is malformed or inconsistent")            \
+    X(TOO_LARGE, "too_large", "a tensor or size exceeds a configured or arithmetic limit")         \
+    X(NO_MEMORY, "out_of_memory", "memory could not be allocated")                                 \
+    X(ENGINE, "engine_failure", "the compute engine (oneDNN) failed")                              \
     X(INTERNAL, "internal", "an internal invariant failed")
 
 enum atrous_status {
@@ -32,7 +32,7 @@ enum atrous_status {
 
 /* Longest message we keep; longer ones are truncated (never overflowed). */
 #define ATROUS_ERROR_MESSAGE_MAX 400
-#define ATROUS_ERROR_FIELD_MAX 32
+#define ATROUS_ERROR_FIELD_MAX   32
 
 struct atrous_error {
     enum atrous_status status;

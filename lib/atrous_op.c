@@ -96,19 +96,18 @@ static enum atrous_status spatial_error(const struct atrous_problem *p, int d,
                                 t->output, t->value, what, what, in, got);
     int64_t need;
     if (!required_output_size(p, d, &need))
-        return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "output_shape",
-                                "output_shape %s does not fit value %s and filters %s: with VALID "
-                                "padding the output %s must be value %s + (filter %s - 1) * rate "
-                                "= %" PRId64 " + %" PRId64 " * %" PRId64
-                                ", which overflows 64-bit sizes",
-                                t->output, t->value, t->filters, what, what, what, in, k - 1,
-                                p->rate);
+        return atrous_error_set(
+            err, ATROUS_INVALID_ARGUMENT, "output_shape",
+            "output_shape %s does not fit value %s and filters %s: with VALID "
+            "padding the output %s must be value %s + (filter %s - 1) * rate "
+            "= %" PRId64 " + %" PRId64 " * %" PRId64 ", which overflows 64-bit sizes",
+            t->output, t->value, t->filters, what, what, what, in, k - 1, p->rate);
     return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "output_shape",
                             "output_shape %s does not fit value %s and filters %s: with VALID "
                             "padding the output %s must be value %s + (filter %s - 1) * rate = "
                             "%" PRId64 " + %" PRId64 " * %" PRId64 " = %" PRId64 ", got %" PRId64,
-                            t->output, t->value, t->filters, what, what, what, in, k - 1,
-                            p->rate, need, got);
+                            t->output, t->value, t->filters, what, what, what, in, k - 1, p->rate,
+                            need, got);
 }
 
 static enum atrous_status batch_error(const struct atrous_problem *p, int64_t out_batch,
@@ -130,8 +129,7 @@ static enum atrous_status out_channel_error(const struct atrous_problem *p, int6
                             t->output, p->out_c, t->filters, filters_oc);
 }
 
-static enum atrous_status padding_error(const char *padding, size_t len,
-                                        struct atrous_error *err)
+static enum atrous_status padding_error(const char *padding, size_t len, struct atrous_error *err)
 {
     char text[200];
     format_padding(padding, len, text, sizeof(text));
@@ -264,8 +262,7 @@ enum atrous_status atrous_op_validate(const struct atrous_shape *value,
                                     "value shape %s has a negative dimension", t.value);
         if (filters->dims[i] < 1)
             return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "filters",
-                                    "filters shape %s must have every dimension >= 1",
-                                    t.filters);
+                                    "filters shape %s must have every dimension >= 1", t.filters);
     }
     p.batch = value->dims[0];
     p.in_h = value->dims[1];

@@ -42,10 +42,10 @@ struct atrous_limits {
 
 /* A validated problem: every size the engine needs, derived once. */
 struct atrous_problem {
-    int64_t batch, in_h, in_w, in_c;        /* value [N, H, W, IC] */
-    int64_t filter_h, filter_w;             /* filters [KH, KW, OC, IC] */
-    int64_t out_h, out_w, out_c;            /* output [N, OH, OW, OC] */
-    int64_t rate;                           /* >= 1 */
+    int64_t batch, in_h, in_w, in_c; /* value [N, H, W, IC] */
+    int64_t filter_h, filter_w;      /* filters [KH, KW, OC, IC] */
+    int64_t out_h, out_w, out_c;     /* output [N, OH, OW, OC] */
+    int64_t rate;                    /* >= 1 */
     enum atrous_padding padding;
     int64_t pad_top, pad_bottom, pad_left, pad_right;
     size_t value_elements, filters_elements, output_elements;

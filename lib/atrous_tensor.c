@@ -11,8 +11,8 @@ enum atrous_status atrous_shape_make(struct atrous_shape *out, const int64_t *di
                                      struct atrous_error *err)
 {
     if (rank < 0 || rank > ATROUS_MAX_RANK)
-        return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "",
-                                "rank %d is outside 0..%d", rank, ATROUS_MAX_RANK);
+        return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "", "rank %d is outside 0..%d", rank,
+                                ATROUS_MAX_RANK);
     memset(out, 0, sizeof(*out));
     out->rank = rank;
     for (int i = 0; i < rank; i++)
@@ -77,8 +77,7 @@ void atrous_shape_format(const struct atrous_shape *shape, char *buf, size_t siz
         used += (size_t)n;
         if (used >= size)
             return;
-        n = snprintf(buf + used, size - used, "%s%lld", i ? ", " : "",
-                     (long long)shape->dims[i]);
+        n = snprintf(buf + used, size - used, "%s%lld", i ? ", " : "", (long long)shape->dims[i]);
     }
     if (n < 0)
         return;

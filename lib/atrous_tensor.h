@@ -22,13 +22,13 @@
 #define ATROUS_TENSOR_ALIGN 64
 
 struct atrous_shape {
-    int rank;                       /* 0..ATROUS_MAX_RANK */
-    int64_t dims[ATROUS_MAX_RANK];  /* may hold negative values until validated */
+    int rank;                      /* 0..ATROUS_MAX_RANK */
+    int64_t dims[ATROUS_MAX_RANK]; /* may hold negative values until validated */
 };
 
 struct atrous_tensor {
     struct atrous_shape shape;
-    float *data;  /* ATROUS_TENSOR_ALIGN-aligned when owned; NULL when the tensor is empty */
+    float *data; /* ATROUS_TENSOR_ALIGN-aligned when owned; NULL when the tensor is empty */
     bool owns_data;
 };
 

@@ -29,8 +29,7 @@ struct atrous_query_param {
  * body. ATROUS_INVALID_ARGUMENT names the parameter at fault (field "value", "filters",
  * "output_shape", "rate", "padding", or the unknown key itself); ATROUS_TOO_LARGE past limits.
  */
-enum atrous_status atrous_binary_decode_query(const struct atrous_query_param *params,
-                                              size_t count,
+enum atrous_status atrous_binary_decode_query(const struct atrous_query_param *params, size_t count,
                                               const struct atrous_decode_limits *limits,
                                               struct atrous_request *out, size_t *body_bytes,
                                               struct atrous_error *err);

@@ -37,8 +37,7 @@
  */
 enum atrous_status atrous_json_decode_request(const char *body, size_t len,
                                               const struct atrous_decode_limits *limits,
-                                              struct atrous_request *out,
-                                              struct atrous_error *err);
+                                              struct atrous_request *out, struct atrous_error *err);
 
 /*
  * Encodes {"output": {"shape": ..., "dtype": "float32", "data": ...}} for a tensor of shape
@@ -46,8 +45,7 @@ enum atrous_status atrous_json_decode_request(const char *body, size_t len,
  * (no NUL counted, but one follows). ATROUS_NO_MEMORY or ATROUS_TOO_LARGE on failure.
  */
 enum atrous_status atrous_json_encode_output(const struct atrous_shape *shape, const float *data,
-                                             char **out, size_t *out_len,
-                                             struct atrous_error *err);
+                                             char **out, size_t *out_len, struct atrous_error *err);
 
 /*
  * Encodes the error body every error answer carries:

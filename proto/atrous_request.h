@@ -30,18 +30,18 @@ enum atrous_wire_form {
 };
 
 struct atrous_request {
-    struct atrous_shape value_shape;   /* as given: any rank up to ATROUS_MAX_RANK */
+    struct atrous_shape value_shape; /* as given: any rank up to ATROUS_MAX_RANK */
     struct atrous_shape filters_shape;
-    const float *value;                /* value_shape's element count, NHWC row-major;
-                                          NULL when the tensor has no elements */
-    const float *filters;              /* [KH, KW, OC, IC] row-major; NULL when empty */
+    const float *value;                    /* value_shape's element count, NHWC row-major;
+                                              NULL when the tensor has no elements */
+    const float *filters;                  /* [KH, KW, OC, IC] row-major; NULL when empty */
     int64_t output_shape[ATROUS_MAX_RANK]; /* the first min(len, ATROUS_MAX_RANK) given */
-    size_t output_shape_len;           /* as given, <= ATROUS_OUTPUT_SHAPE_LEN_MAX */
+    size_t output_shape_len;               /* as given, <= ATROUS_OUTPUT_SHAPE_LEN_MAX */
     int64_t rate;
     char padding[ATROUS_PADDING_MAX + 1]; /* NUL-terminated, truncated copy */
-    size_t padding_len;                /* true byte length as given */
-    float *storage;                    /* decoder-owned tensor data (JSON, or a misaligned
-                                          binary body copied); NULL if borrowed */
+    size_t padding_len;                   /* true byte length as given */
+    float *storage;                       /* decoder-owned tensor data (JSON, or a misaligned
+                                             binary body copied); NULL if borrowed */
 };
 
 /* Limits a decoder enforces before allocating. 0 means no limit of that kind. */

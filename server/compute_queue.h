@@ -48,17 +48,17 @@ struct atrousd_job {
     atrousd_job_cancel_fn cancel;
     uint64_t enqueued_ns; /* CLOCK_MONOTONIC, set by atrousd_queue_push */
     struct atrousd_job *next;
-    const void *batch_class;     /* NULL: never batched; else jobs of equal class may be */
-    bool small;                  /* cheap: queued ahead of young large jobs */
+    const void *batch_class;        /* NULL: never batched; else jobs of equal class may be */
+    bool small;                     /* cheap: queued ahead of young large jobs */
     atrousd_batch_run_fn run_batch; /* required when batch_class is set */
 };
 
 struct atrousd_queue_config {
-    int workers;     /* >= 1 */
-    int omp_threads; /* >= 1, OpenMP team per worker */
-    size_t capacity; /* >= 1, jobs waiting (not counting those being run) */
-    size_t max_batch;      /* jobs run together at most; 0 or 1 = no batching */
-    uint64_t max_delay_us; /* longest a batch's first job waits for company */
+    int workers;                /* >= 1 */
+    int omp_threads;            /* >= 1, OpenMP team per worker */
+    size_t capacity;            /* >= 1, jobs waiting (not counting those being run) */
+    size_t max_batch;           /* jobs run together at most; 0 or 1 = no batching */
+    uint64_t max_delay_us;      /* longest a batch's first job waits for company */
     uint64_t large_max_wait_us; /* small jobs no longer overtake a large one waiting this long */
 };
 

@@ -357,8 +357,9 @@ char *atrousd_config_usage(const char *program)
             "GET http://127.0.0.1:<port>/readyz (2 s timeout); exit 0 on 200, else 1");
     fprintf(f, "  %-34s %s\n", "--version", "print the version and exit");
     fprintf(f, "  %-34s %s\n", "--help", "print this help and exit");
-    fprintf(f, "\nExit status: 0 after a clean drain, 1 on a start-up failure (or a failed probe),\n"
-               "2 on bad flags, 128+N when a second signal N cuts a drain short.\n");
+    fprintf(f,
+            "\nExit status: 0 after a clean drain, 1 on a start-up failure (or a failed probe),\n"
+            "2 on bad flags, 128+N when a second signal N cuts a drain short.\n");
     if (fclose(f) != 0) {
         free(out);
         return NULL;

@@ -38,8 +38,8 @@ struct atrous_jw;
 #define ATROUSD_DEFAULT_MAX_BATCH              1 /* 1 = no batching */
 #define ATROUSD_DEFAULT_MAX_QUEUE_DELAY_US     0 /* batch only what is already waiting */
 /* About 100 us of one AVX-512 core (a 1x32x32x16->16 3x3 problem, 4.7 MFLOP, takes ~70 us). */
-#define ATROUSD_DEFAULT_INLINE_MAX_FLOPS       8000000
-#define ATROUSD_DEFAULT_LOG_FLUSH_MS           50 /* info lines reach the sink within this */
+#define ATROUSD_DEFAULT_INLINE_MAX_FLOPS 8000000
+#define ATROUSD_DEFAULT_LOG_FLUSH_MS     50 /* info lines reach the sink within this */
 
 /* Most I/O threads, also when 0 picks one per usable CPU. */
 #define ATROUSD_IO_THREADS_MAX 64

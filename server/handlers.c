@@ -452,8 +452,8 @@ static enum atrous_status compute(struct server_ctx *ctx, struct atrous_workspac
         return atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory for %zu output bytes",
                                 bytes);
     if (prepared != NULL)
-        return atrous_engine_run_filters(ctx->engine, workspace, problem, value, prepared,
-                                         *output, err);
+        return atrous_engine_run_filters(ctx->engine, workspace, problem, value, prepared, *output,
+                                         err);
     return atrous_engine_run(ctx->engine, workspace, problem, value, filters, *output, err);
 }
 

@@ -48,13 +48,13 @@ struct http_exchange {
     const char *path; /* without the query string */
     const struct atrous_query_param *query;
     size_t query_count;
-    bool query_truncated;         /* more than ATROUSD_MAX_QUERY_PARAMS were sent */
-    const char *content_type;     /* NULL when absent */
-    const char *content_encoding; /* NULL when absent */
-    const char *accept;           /* NULL when absent */
+    bool query_truncated;                /* more than ATROUSD_MAX_QUERY_PARAMS were sent */
+    const char *content_type;            /* NULL when absent */
+    const char *content_encoding;        /* NULL when absent */
+    const char *accept;                  /* NULL when absent */
     const char *inference_header_length; /* KServe binary extension's header, NULL if absent */
-    const char *request_id;       /* already sanitised; never NULL */
-    bool has_content_length;      /* false for chunked or absent bodies */
+    const char *request_id;              /* already sanitised; never NULL */
+    bool has_content_length;             /* false for chunked or absent bodies */
     uint64_t content_length;
     const void *body; /* the whole body, once received */
     size_t body_len;
@@ -85,7 +85,7 @@ struct http_reply {
     unsigned retry_after_s;                      /* Retry-After header when non-zero */
     char output_shape[ATROUSD_SHAPE_HEADER_MAX]; /* X-Output-Shape when non-empty */
     size_t inference_header_length; /* KServe binary answer: its JSON header's length, else 0 */
-    bool close_connection;                       /* add Connection: close */
+    bool close_connection;          /* add Connection: close */
     /* For the access log and metrics. */
     const char *error_code; /* the "code" of an error body, or NULL */
     char error_message[ATROUS_ERROR_MESSAGE_MAX];

@@ -361,8 +361,7 @@ static enum MHD_Result begin(struct request *req, const char *url, const char *m
         /* It would almost surely be refused once its body is in: refuse it before the upload
          * rather than read (and make the client send) megabytes for a 429. A queue that is
          * not full now is checked again, and a slot claimed, when the body is complete. */
-        fail_body(req, 429, "resource_exhausted", QUEUE_FULL_MESSAGE,
-                  req->ctx->config.queue_depth);
+        fail_body(req, 429, "resource_exhausted", QUEUE_FULL_MESSAGE, req->ctx->config.queue_depth);
         return answer(req);
     }
     size_t initial;

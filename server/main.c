@@ -142,8 +142,8 @@ int main(int argc, char **argv)
      * requests can see it. A bad model folder is logged and skipped; an unreadable directory
      * stops the start. */
     if (atrousd_ctx_load_models(ctx, &err) != ATROUS_OK) {
-        atrousd_logf(ATROUSD_LOG_ERROR, "could not load the model repository %s: %s",
-                     cfg.model_dir, err.message);
+        atrousd_logf(ATROUSD_LOG_ERROR, "could not load the model repository %s: %s", cfg.model_dir,
+                     err.message);
         goto out;
     }
     if (atrousd_ctx_start_workers(ctx, &err) != ATROUS_OK) {

@@ -171,8 +171,8 @@ uint64_t atrousd_metrics_model_count(const struct atrousd_metrics *m, size_t mod
     const struct model_series *ms = model_of(m, model, endpoint);
     if (ms == NULL)
         return 0;
-    return atomic_load_explicit(
-        &ms->requests[endpoint - MODEL_EP_FIRST][model_status_slot(status)], memory_order_relaxed);
+    return atomic_load_explicit(&ms->requests[endpoint - MODEL_EP_FIRST][model_status_slot(status)],
+                                memory_order_relaxed);
 }
 
 static uint64_t load(const _Atomic uint64_t *v)

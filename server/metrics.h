@@ -28,7 +28,7 @@ struct atrousd_metrics;
 /* What one finished request contributes. */
 struct atrousd_request_sample {
     enum atrousd_endpoint endpoint;
-    size_t model; /* 1 + index into atrousd_metrics_set_models' list; 0: no model */
+    size_t model;    /* 1 + index into atrousd_metrics_set_models' list; 0: no model */
     unsigned status; /* 100..599; other values are counted as 0 ("no response") */
     uint64_t total_us;
     uint64_t bytes_in, bytes_out;

@@ -60,13 +60,14 @@ enum atrousd_endpoint atrousd_route_parse(const char *path, struct atrous_kserve
         if (strcmp(path, routes[i].path) == 0)
             return (enum atrousd_endpoint)i;
     }
-    if (atrous_kserve_parse_path(path, &k) && k.kind < sizeof(kserve_endpoints) /
-                                                          sizeof(kserve_endpoints[0])) {
+    if (atrous_kserve_parse_path(path, &k) &&
+        k.kind < sizeof(kserve_endpoints) / sizeof(kserve_endpoints[0])) {
         if (kserve != NULL)
             *kserve = k;
         return kserve_endpoints[k.kind];
     }
-    if (atrous_tfs_parse_path(path, &t) && t.kind < sizeof(tfs_endpoints) / sizeof(tfs_endpoints[0])) {
+    if (atrous_tfs_parse_path(path, &t) &&
+        t.kind < sizeof(tfs_endpoints) / sizeof(tfs_endpoints[0])) {
         if (tfs != NULL)
             *tfs = t;
         return tfs_endpoints[t.kind];

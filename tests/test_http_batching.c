@@ -243,8 +243,9 @@ static void test_batching_concurrent_requests_get_their_own_results(void **state
     struct fixture *f = *state;
     struct test_daemon d;
     char why[512];
-    const char *args[] = {"--model-dir",          f->root, "--max-batch", "8", "--compute-threads",
-                          "1",                    "--max-queue-delay-us",  "100000", NULL};
+    const char *args[] = {
+        "--model-dir",          f->root,  "--max-batch", "8", "--compute-threads", "1",
+        "--max-queue-delay-us", "100000", NULL};
     assert_int_equal(test_daemon_start(&d, args, why, sizeof(why)), 0);
     for (int round = 0; round < 3; round++)
         run_mix(f, &d);
@@ -279,8 +280,8 @@ static void test_batching_respects_max_batch_rows(void **state)
     struct fixture *f = *state;
     struct test_daemon d;
     char why[512];
-    const char *args[] = {"--model-dir", f->root, "--max-batch", "2", "--compute-threads", "1",
-                          NULL};
+    const char *args[] = {"--model-dir",       f->root, "--max-batch", "2",
+                          "--compute-threads", "1",     NULL};
     assert_int_equal(test_daemon_start(&d, args, why, sizeof(why)), 0);
     run_mix(f, &d);
     char *log = test_daemon_log(&d);
@@ -303,12 +304,12 @@ struct probe_log {
     pthread_mutex_t lock;
     pthread_cond_t changed;
     bool released;
-    int runs;           /* run() calls (jobs alone) */
-    int batches;        /* run_batch() calls */
-    size_t sizes[16];   /* size of each batch */
+    int runs;         /* run() calls (jobs alone) */
+    int batches;      /* run_batch() calls */
+    size_t sizes[16]; /* size of each batch */
     const void *classes[16];
     int cancelled;
-    int done;           /* jobs finished, alone or batched */
+    int done; /* jobs finished, alone or batched */
 };
 
 static void probe_run(struct atrousd_job *job, struct atrous_workspace *ws)
@@ -389,9 +390,11 @@ static struct atrousd_queue *probe_queue(struct atrous_engine **engine, size_t m
 {
     struct atrous_error err;
     struct atrousd_queue *q = NULL;
-    struct atrousd_queue_config qc = {
-        .workers = 1, .omp_threads = 1, .capacity = 32, .max_batch = max_batch,
-        .max_delay_us = delay_us};
+    struct atrousd_queue_config qc = {.workers = 1,
+                                      .omp_threads = 1,
+                                      .capacity = 32,
+                                      .max_batch = max_batch,
+                                      .max_delay_us = delay_us};
     assert_int_equal(atrous_engine_create(NULL, engine, &err), ATROUS_OK);
     assert_int_equal(atrousd_queue_create(*engine, &qc, &q, &err), ATROUS_OK);
     return q;

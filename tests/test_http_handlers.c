@@ -151,8 +151,10 @@ static void test_precheck_plans_inline_by_cost(void **state)
 {
     struct server_ctx *ctx = *state;
     const struct atrous_query_param query[] = {
-        {"value_shape", "1,32,32,16"},  {"filters_shape", "3,3,16,16"},
-        {"output_shape", "1,32,32,16"}, {"rate", "2"},
+        {"value_shape", "1,32,32,16"},
+        {"filters_shape", "3,3,16,16"},
+        {"output_shape", "1,32,32,16"},
+        {"rate", "2"},
         {"padding", "SAME"},
     };
     struct http_exchange ex = exchange("POST", ATROUSD_OP_PATH, "application/octet-stream", NULL);
@@ -176,8 +178,10 @@ static void test_precheck_plans_inline_by_cost(void **state)
 
     /* Cheap in FLOPs but over ATROUSD_INLINE_MAX_BYTES of tensors: the queue. */
     const struct atrous_query_param wide[] = {
-        {"value_shape", "1,128,128,4"},  {"filters_shape", "1,1,1,4"},
-        {"output_shape", "1,128,128,1"}, {"rate", "1"},
+        {"value_shape", "1,128,128,4"},
+        {"filters_shape", "1,1,1,4"},
+        {"output_shape", "1,128,128,1"},
+        {"rate", "1"},
         {"padding", "VALID"},
     };
     ex.query = wide;

@@ -24,7 +24,7 @@
 #include "http_client.h"
 #include "models/http_model_fixtures.h"
 
-#define JSON_CAP "1m"
+#define JSON_CAP       "1m"
 #define JSON_CAP_BYTES (1u << 20)
 
 /* The cases the versioned model is made of: version 1, then version 2. */
@@ -102,8 +102,8 @@ static json_t *get_json(void **state, const char *path, int status)
 }
 
 /* POSTs an infer body (with Inference-Header-Content-Length when binary input) to path. */
-static void post_infer(void **state, const char *path, const struct proto_buf *b,
-                       size_t header_len, bool binary_input, struct http_client_response *r)
+static void post_infer(void **state, const char *path, const struct proto_buf *b, size_t header_len,
+                       bool binary_input, struct http_client_response *r)
 {
     char ihcl[64];
     snprintf(ihcl, sizeof(ihcl), "Inference-Header-Content-Length: %zu", header_len);
@@ -155,9 +155,8 @@ static void test_kserve_health_and_server_metadata(void **state)
     json_decref(doc);
 
     struct http_client_response r;
-    assert_int_equal(http_client_request(port_of(state), "HEAD", "/v2/health/ready", NULL, NULL, 0,
-                                         &r),
-                     0);
+    assert_int_equal(
+        http_client_request(port_of(state), "HEAD", "/v2/health/ready", NULL, NULL, 0, &r), 0);
     assert_int_equal(r.status, 200);
     http_client_response_free(&r);
 }
@@ -186,9 +185,8 @@ static void test_kserve_generic_model_reproduces_the_corpus(void **state)
 {
     struct repo_fixture *f = *state;
     for (size_t i = 0; i < f->count; i++) {
-        struct kserve_body_opts o = {.generic = true,
-                                     .binary_input = i % 2 == 1,
-                                     .binary_output = i % 3 == 0};
+        struct kserve_body_opts o = {
+            .generic = true, .binary_input = i % 2 == 1, .binary_output = i % 3 == 0};
         infer_case(state, "/v2/models/atrous_conv2d_transpose/infer", &f->cases[i], &o);
     }
     struct kserve_body_opts json = {.generic = true};
@@ -255,10 +253,15 @@ static void expect_error(const struct http_client_response *r, int status, const
 
 static void test_kserve_unknown_models_versions_and_paths_are_404(void **state)
 {
-    const char *paths[] = {"/v2/models/nope", "/v2/models/nope/ready",
-                           "/v2/models/case00/versions/7", "/v2/models/case00/versions/7/config",
-                           "/v2/models/atrous_conv2d_transpose/versions/2", "/v2/models/broken_npy",
-                           "/v2/models/broken_padding/ready", "/v2/models", "/v2/models/case00/x",
+    const char *paths[] = {"/v2/models/nope",
+                           "/v2/models/nope/ready",
+                           "/v2/models/case00/versions/7",
+                           "/v2/models/case00/versions/7/config",
+                           "/v2/models/atrous_conv2d_transpose/versions/2",
+                           "/v2/models/broken_npy",
+                           "/v2/models/broken_padding/ready",
+                           "/v2/models",
+                           "/v2/models/case00/x",
                            "/v2/health"};
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
         struct http_client_response r;
@@ -289,9 +292,9 @@ static void test_kserve_wrong_methods_are_405_with_allow(void **state)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct http_client_response r;
-        assert_int_equal(http_client_request(port_of(state), cases[i].method, cases[i].path, NULL,
-                                             "", 0, &r),
-                         0);
+        assert_int_equal(
+            http_client_request(port_of(state), cases[i].method, cases[i].path, NULL, "", 0, &r),
+            0);
         expect_error(&r, 405, "method_not_allowed");
         assert_string_equal(http_client_header(&r, "Allow"), cases[i].allow);
         http_client_response_free(&r);
@@ -303,8 +306,8 @@ static void expect_infer_error(void **state, const char *body, size_t len,
                                const char *const *headers, int status, const char *code)
 {
     struct http_client_response r;
-    assert_int_equal(http_client_request(port_of(state), "POST", "/v2/models/case00/infer",
-                                         headers, body, len, &r),
+    assert_int_equal(http_client_request(port_of(state), "POST", "/v2/models/case00/infer", headers,
+                                         body, len, &r),
                      0);
     expect_error(&r, status, code);
     http_client_response_free(&r);
@@ -375,8 +378,8 @@ static void test_kserve_bad_requests_are_400(void **state)
 
 /* Sends only the headers of a POST with this Content-Length (and extra header) and reads the
  * answer the server gives before any body byte. */
-static void expect_headers_only_answer(void **state, uint64_t length, const char *extra,
-                                       int status, const char *code)
+static void expect_headers_only_answer(void **state, uint64_t length, const char *extra, int status,
+                                       const char *code)
 {
     int fd = http_client_connect(port_of(state), HTTP_CLIENT_TIMEOUT_MS);
     assert_true(fd >= 0);
@@ -404,8 +407,8 @@ static void test_kserve_limits_and_media_types(void **state)
     expect_headers_only_answer(state, (uint64_t)1 << 30, "", 413, "too_large");
     /* A binary body may be larger than the JSON cap: only its header counts. */
     struct repo_fixture *f = *state;
-    const struct corpus_case *c = fixture_find_case(f->cases, f->count,
-                                                    "large_1x33x47x24_to20_k3_r2_same");
+    const struct corpus_case *c =
+        fixture_find_case(f->cases, f->count, "large_1x33x47x24_to20_k3_r2_same");
     assert_non_null(c);
     char path[64];
     snprintf(path, sizeof(path), "/v2/models/case%02zu/infer", (size_t)(c - f->cases));
@@ -437,8 +440,7 @@ static void test_kserve_bad_folders_are_logged_and_skipped(void **state)
     json_t *first = json_array_get(models, 0);
     assert_string_equal(json_string_value(json_object_get(first, "name")), "case00");
     assert_int_equal(json_integer_value(json_object_get(first, "rate")), f->cases[0].rate);
-    assert_string_equal(json_string_value(json_object_get(first, "padding")),
-                        f->cases[0].padding);
+    assert_string_equal(json_string_value(json_object_get(first, "padding")), f->cases[0].padding);
     assert_int_equal(json_array_size(json_object_get(first, "filters_shape")), 4);
     assert_non_null(json_object_get(first, "input_shape"));
     assert_true(json_is_integer(json_object_get(first, "prepared_layouts")));
@@ -458,9 +460,8 @@ static void test_kserve_metrics_carry_model_labels(void **state)
                                         &v),
                      0);
     assert_true(v >= 1);
-    assert_int_equal(test_daemon_metric(f->daemon,
-                                        "atrousd_model_requests_total{model=\"nope\"", &v),
-                     0);
+    assert_int_equal(
+        test_daemon_metric(f->daemon, "atrousd_model_requests_total{model=\"nope\"", &v), 0);
     assert_true(v == 0); /* unknown models get no series of their own */
     assert_int_equal(test_daemon_metric(f->daemon,
                                         "atrousd_model_request_duration_seconds_count{model="
@@ -506,15 +507,15 @@ static void test_kserve_readiness_and_infer_while_draining(void **state)
     assert_int_equal(test_daemon_signal(&d, SIGTERM), 0);
     assert_int_equal(test_daemon_wait_log(&d, "\"msg\":\"draining\"", 30000), 0);
     struct http_client_response r;
-    assert_int_equal(http_client_sendf(ready_conn, "GET /v2/health/ready HTTP/1.1\r\nHost: t\r\n\r\n"),
-                     0);
+    assert_int_equal(
+        http_client_sendf(ready_conn, "GET /v2/health/ready HTTP/1.1\r\nHost: t\r\n\r\n"), 0);
     assert_int_equal(http_client_read(ready_conn, false, HTTP_CLIENT_TIMEOUT_MS, &r), 0);
     assert_int_equal(r.status, 503);
     assert_string_equal(r.body, "{\"ready\":false}");
     http_client_response_free(&r);
-    assert_int_equal(http_client_sendf(model_conn,
-                                       "GET /v2/models/case00/ready HTTP/1.1\r\nHost: t\r\n\r\n"),
-                     0);
+    assert_int_equal(
+        http_client_sendf(model_conn, "GET /v2/models/case00/ready HTTP/1.1\r\nHost: t\r\n\r\n"),
+        0);
     assert_int_equal(http_client_read(model_conn, false, HTTP_CLIENT_TIMEOUT_MS, &r), 0);
     assert_int_equal(r.status, 503);
     http_client_response_free(&r);
@@ -526,9 +527,8 @@ static void test_kserve_readiness_and_infer_while_draining(void **state)
     http_client_response_free(&r);
 
     /* The request in flight still completes with its result. */
-    assert_int_equal(http_client_send(upload, b.data + b.len / 2, b.len - b.len / 2,
-                                      HTTP_CLIENT_TIMEOUT_MS),
-                     0);
+    assert_int_equal(
+        http_client_send(upload, b.data + b.len / 2, b.len - b.len / 2, HTTP_CLIENT_TIMEOUT_MS), 0);
     assert_int_equal(http_client_read(upload, false, HTTP_CLIENT_TIMEOUT_MS, &r), 0);
     struct fixture_output out;
     if (r.status != 200 || fixture_kserve_output(&r, &out, why, sizeof(why)) != 0 ||

@@ -33,18 +33,10 @@ static const int64_t tiny_filters[4] = {3, 3, 3, 2};
 
 static int setup(void **state)
 {
-    const char *args[] = {"--compute-threads",
-                          "1",
-                          "--omp-threads",
-                          "1",
-                          "--queue-depth",
-                          "1",
-                          "--request-timeout",
-                          "50",
+    const char *args[] = {"--compute-threads", "1", "--omp-threads", "1", "--queue-depth", "1",
+                          "--request-timeout", "50",
                           /* The tiny requests must queue, not run on the I/O thread. */
-                          "--inline-max-flops",
-                          "0",
-                          NULL};
+                          "--inline-max-flops", "0", NULL};
     return test_daemon_group_setup(state, args);
 }
 
@@ -95,7 +87,8 @@ static void test_http_full_queue_is_429_and_late_start_is_504(void **state)
                                        "POST %s HTTP/1.1\r\nHost: test\r\n"
                                        "Content-Type: application/octet-stream\r\n"
                                        "Content-Length: %zu\r\n\r\n",
-                                       target, (heavy.value_count + heavy.filters_count) * sizeof(float)),
+                                       target,
+                                       (heavy.value_count + heavy.filters_count) * sizeof(float)),
                      0);
     free(target);
     assert_int_equal(http_client_read(early, false, HTTP_CLIENT_TIMEOUT_MS, &r), 0);

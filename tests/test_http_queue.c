@@ -200,11 +200,10 @@ static void run_in_priority(const bool small[4], int pause_ms, uint64_t large_ma
     atomic_int next = 0;
     struct order_job jobs[4];
     for (int i = 0; i < 4; i++) {
-        jobs[i] = (struct order_job){
-            .job = {.run = order_run, .cancel = cancel, .small = small[i]},
-            .id = i,
-            .order = order,
-            .next = &next};
+        jobs[i] = (struct order_job){.job = {.run = order_run, .cancel = cancel, .small = small[i]},
+                                     .id = i,
+                                     .order = order,
+                                     .next = &next};
         if (i == 1 && pause_ms > 0)
             nanosleep(&(struct timespec){0, pause_ms * 1000000L}, NULL);
         assert_true(atrousd_queue_reserve(s.q));

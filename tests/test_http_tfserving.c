@@ -186,9 +186,9 @@ static void expect_status(void **state, const char *method, const char *path, co
                           int status, const char *code, const char *message_part)
 {
     struct http_client_response r;
-    assert_int_equal(http_client_request(port_of(state), method, path, NULL, body,
-                                         body ? strlen(body) : 0, &r),
-                     0);
+    assert_int_equal(
+        http_client_request(port_of(state), method, path, NULL, body, body ? strlen(body) : 0, &r),
+        0);
     if (r.status != status)
         fail_msg("%s %s: %d, expected %d: %s", method, path, r.status, status, r.body);
     char got[64];
@@ -207,8 +207,7 @@ static void test_tfs_errors(void **state)
                   "Specific(case00, 2)");
     expect_status(state, "POST", "/v1/models/nope:predict", "{}", 404, "not_found", "nope");
     expect_status(state, "GET", "/v1/models/case00/labels/x", NULL, 404, "not_found", NULL);
-    expect_status(state, "GET", "/v1/models/case00:predict", NULL, 405, "method_not_allowed",
-                  NULL);
+    expect_status(state, "GET", "/v1/models/case00:predict", NULL, 405, "method_not_allowed", NULL);
     expect_status(state, "POST", "/v1/models/case00", "{}", 405, "method_not_allowed", NULL);
     expect_status(state, "POST", "/v1/models/case00:predict",
                   "{\"instances\": [[[[1]]]], \"inputs\": [[[[1]]]]}", 400, "invalid_argument",

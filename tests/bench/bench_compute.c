@@ -76,11 +76,22 @@ __attribute__((target("avx512f"))) static double fma_peak_gflops(void)
         double t0 = now_seconds();
         for (long it = 0; it < iters; it++) {
 #define FMA12(x) x = _mm512_fmadd_ps(x, a, b)
-            FMA12(c0); FMA12(c1); FMA12(c2); FMA12(c3); FMA12(c4); FMA12(c5);
-            FMA12(c6); FMA12(c7); FMA12(c8); FMA12(c9); FMA12(c10); FMA12(c11);
+            FMA12(c0);
+            FMA12(c1);
+            FMA12(c2);
+            FMA12(c3);
+            FMA12(c4);
+            FMA12(c5);
+            FMA12(c6);
+            FMA12(c7);
+            FMA12(c8);
+            FMA12(c9);
+            FMA12(c10);
+            FMA12(c11);
 #undef FMA12
-            __asm__ volatile("" : "+v"(c0), "+v"(c1), "+v"(c2), "+v"(c3), "+v"(c4), "+v"(c5),
-                             "+v"(c6), "+v"(c7), "+v"(c8), "+v"(c9), "+v"(c10), "+v"(c11));
+            __asm__ volatile(""
+                             : "+v"(c0), "+v"(c1), "+v"(c2), "+v"(c3), "+v"(c4), "+v"(c5), "+v"(c6),
+                               "+v"(c7), "+v"(c8), "+v"(c9), "+v"(c10), "+v"(c11));
         }
         double dt = now_seconds() - t0;
         double gflops = (double)iters * 12 * 16 * 2 / dt / 1e9;
@@ -221,8 +232,8 @@ int main(int argc, char **argv)
         struct atrous_problem p;
         atrous_shape_make(&vs, vdims, 4, NULL);
         atrous_shape_make(&fs, fdims, 4, NULL);
-        if (atrous_op_validate(&vs, &fs, out_shape, 4, sc->rate, sc->padding,
-                               strlen(sc->padding), NULL, &p, &err)) {
+        if (atrous_op_validate(&vs, &fs, out_shape, 4, sc->rate, sc->padding, strlen(sc->padding),
+                               NULL, &p, &err)) {
             fprintf(stderr, "bench_compute: %s: %s\n", sc->label, err.message);
             return 1;
         }
@@ -277,8 +288,7 @@ int main(int argc, char **argv)
             }
             t0 = now_seconds();
             for (long i = 0; i < per_round; i++)
-                atrous_engine_run(engine, ws, &p, value, i % 2 ? filters2 : filters, out_lib,
-                                  &err);
+                atrous_engine_run(engine, ws, &p, value, i % 2 ? filters2 : filters, out_lib, &err);
             fresh_t[r] = (now_seconds() - t0) / per_round;
         }
         /* Leave out_lib holding the result for `filters`, which direct used. */
@@ -292,9 +302,9 @@ int main(int argc, char **argv)
         atrous_engine_implementation(engine, &p, impl, sizeof(impl), &err);
         double gflops = atrous_problem_flops(&p) / (lib_ms * 1e-3) / 1e9;
         double ratio = lib_ms / dir_ms;
-        printf("%-28s %10.4f %10.4f %10.4f %8.1f %6.1f%% %7.3fx %7.3fx %9.3f  %s%s\n",
-               sc->label, dir_ms, lib_ms, fresh_ms, gflops, 100 * gflops / peak, ratio,
-               fresh_ms / dir_ms, first_ms, impl, maxdiff > 1e-3 ? "  RESULTS DIFFER" : "");
+        printf("%-28s %10.4f %10.4f %10.4f %8.1f %6.1f%% %7.3fx %7.3fx %9.3f  %s%s\n", sc->label,
+               dir_ms, lib_ms, fresh_ms, gflops, 100 * gflops / peak, ratio, fresh_ms / dir_ms,
+               first_ms, impl, maxdiff > 1e-3 ? "  RESULTS DIFFER" : "");
         if (ratio > 1.05) {
             worst_ok = 0;
             /* A miss is reported with its absolute cost: on a sub-microsecond call, the

@@ -58,8 +58,7 @@ static int compare(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static double one(int fd, const char *target, const void *body, size_t len, const char *kind,
-                  int n)
+static double one(int fd, const char *target, const void *body, size_t len, const char *kind, int n)
 {
     char id[64];
     snprintf(id, sizeof(id), "X-Request-Id: %s-%d", kind, n);
@@ -82,8 +81,8 @@ static void report(double *warm, double *idle, int rounds)
     qsort(warm, 200, sizeof(double), compare);
     qsort(idle, (size_t)rounds, sizeof(double), compare);
     double warm_med = warm[100], idle_med = idle[rounds / 2], idle_max = idle[rounds - 1];
-    printf("IDLE warm_median_ms=%.3f idle_median_ms=%.3f idle_worst_ms=%.3f ratio=%.2f\n",
-           warm_med, idle_med, idle_max, idle_med / warm_med);
+    printf("IDLE warm_median_ms=%.3f idle_median_ms=%.3f idle_worst_ms=%.3f ratio=%.2f\n", warm_med,
+           idle_med, idle_max, idle_med / warm_med);
 }
 
 static int over_http(int port, const char *body_path, const char *target_path, int rounds)
@@ -114,8 +113,8 @@ static int over_http(int port, const char *body_path, const char *target_path, i
 }
 
 static double one_call(struct atrous_engine *engine, struct atrous_workspace *ws,
-                       const struct atrous_problem *p, const float *value,
-                       const float *filters, float *output)
+                       const struct atrous_problem *p, const float *value, const float *filters,
+                       float *output)
 {
     struct atrous_error err;
     double t0 = now_ms();
@@ -137,8 +136,7 @@ static int in_process(int rounds)
     atrous_shape_make(&vs, dims, 4, NULL);
     atrous_shape_make(&fs, fdims, 4, NULL);
     if (atrous_op_validate(&vs, &fs, dims, 4, 2, "SAME", 4, NULL, &p, &err) ||
-        atrous_engine_create(NULL, &engine, &err) ||
-        atrous_workspace_create(engine, &ws, &err)) {
+        atrous_engine_create(NULL, &engine, &err) || atrous_workspace_create(engine, &ws, &err)) {
         fprintf(stderr, "bench_idle: %s\n", err.message);
         return 1;
     }

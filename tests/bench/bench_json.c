@@ -229,12 +229,24 @@ static struct result run_child(enum contender who, const float *data, size_t n, 
             last = NULL;
             double t0 = now_seconds();
             switch (who) {
-            case DECODE_JANSSON: decode_jansson(doc, doc_len, n, sink, false); break;
-            case DECODE_OURS: decode_ours(doc, doc_len, n, sink); break;
-            case ENCODE_JANSSON: last = encode_jansson(data, n, &last_len); break;
-            case ENCODE_OURS: last = encode_ours(data, n, &last_len); break;
-            case DECODE_V2_JANSSON: decode_jansson(doc, doc_len, n, sink, true); break;
-            case DECODE_V2_OURS: decode_v2_ours(doc, doc_len, n, sink); break;
+            case DECODE_JANSSON:
+                decode_jansson(doc, doc_len, n, sink, false);
+                break;
+            case DECODE_OURS:
+                decode_ours(doc, doc_len, n, sink);
+                break;
+            case ENCODE_JANSSON:
+                last = encode_jansson(data, n, &last_len);
+                break;
+            case ENCODE_OURS:
+                last = encode_ours(data, n, &last_len);
+                break;
+            case DECODE_V2_JANSSON:
+                decode_jansson(doc, doc_len, n, sink, true);
+                break;
+            case DECODE_V2_OURS:
+                decode_v2_ours(doc, doc_len, n, sink);
+                break;
             }
             double dt = now_seconds() - t0;
             if (dt < best)

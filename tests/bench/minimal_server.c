@@ -137,10 +137,9 @@ static void init_primitive(struct server *srv, struct shape4 v, struct shape4 f,
     CHECK(dnnl_memory_desc_init_by_tag(&srv->dst_md, 4, dst_dims, dnnl_f32, dnnl_nhwc));
     CHECK(dnnl_memory_desc_init_by_tag(&any_w, 4, w_dims, dnnl_f32, dnnl_format_tag_any));
     dnnl_deconvolution_desc_t desc;
-    CHECK(dnnl_dilated_deconvolution_forward_desc_init(&desc, dnnl_forward_inference,
-                                                       dnnl_deconvolution_direct, &srv->src_md,
-                                                       &any_w, NULL, &srv->dst_md, strides, dil,
-                                                       padl, padr));
+    CHECK(dnnl_dilated_deconvolution_forward_desc_init(
+        &desc, dnnl_forward_inference, dnnl_deconvolution_direct, &srv->src_md, &any_w, NULL,
+        &srv->dst_md, strides, dil, padl, padr));
     dnnl_primitive_desc_t pd;
     CHECK(dnnl_primitive_desc_create(&pd, &desc, NULL, srv->engine, NULL));
     srv->w_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);

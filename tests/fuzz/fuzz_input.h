@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define FUZZ_TAG_RAW 255
+#define FUZZ_TAG_RAW   255
 #define FUZZ_RANK_BIAS 200
 
 struct fuzz_reader {
@@ -74,10 +74,10 @@ static inline uint8_t fuzz_count_byte(size_t count)
  * header is sent; bit 1: the generic model (else the repository model); bit 2: the header's
  * text is the three bytes h0 h1 h2 as they are (else the decimal of h0 | h1 << 8 | h2 << 16).
  */
-#define FUZZ_KSERVE_PREFIX       4
-#define FUZZ_KSERVE_IHCL         1
-#define FUZZ_KSERVE_GENERIC      2
-#define FUZZ_KSERVE_IHCL_RAW     4
+#define FUZZ_KSERVE_PREFIX   4
+#define FUZZ_KSERVE_IHCL     1
+#define FUZZ_KSERVE_GENERIC  2
+#define FUZZ_KSERVE_IHCL_RAW 4
 
 /* The repository model fuzz_kserve, fuzz_tfserving and fuzz_request serve: filters
  * [3, 3, 4, 2] (element i is ((i * 5) % 9 - 4) / 8, as tests/models/example), rate 2, SAME,
@@ -117,9 +117,12 @@ static const char *const fuzz_paths[] = {
 };
 #define FUZZ_PATH_COUNT  (sizeof(fuzz_paths) / sizeof(fuzz_paths[0]))
 #define FUZZ_PATH_CUSTOM (FUZZ_PATH_COUNT - 1)
-static const char *const fuzz_content_types[] = {
-    NULL, "application/json", "application/octet-stream", "application/x-www-form-urlencoded",
-    "text/html", "application/json; charset=utf-8"};
+static const char *const fuzz_content_types[] = {NULL,
+                                                 "application/json",
+                                                 "application/octet-stream",
+                                                 "application/x-www-form-urlencoded",
+                                                 "text/html",
+                                                 "application/json; charset=utf-8"};
 static const char *const fuzz_accepts[] = {NULL, "application/json", "application/octet-stream",
                                            "*/*", "application/xml"};
 #define FUZZ_TABLE_COUNT(t) (sizeof(t) / sizeof((t)[0]))

@@ -47,8 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         float *zeros = calloc(problem.output_elements + 1, sizeof(float));
         char *json = NULL;
         size_t json_len = 0;
-        if (zeros && atrous_json_encode_output(&out_shape, zeros, &json, &json_len, &err) ==
-                         ATROUS_OK &&
+        if (zeros &&
+            atrous_json_encode_output(&out_shape, zeros, &json, &json_len, &err) == ATROUS_OK &&
             json[json_len] != '\0')
             abort(); /* the encoder promises a terminating NUL */
         free(json);

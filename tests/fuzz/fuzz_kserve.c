@@ -51,7 +51,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (body == NULL)
         return 0;
     memcpy(body, data + FUZZ_KSERVE_PREFIX, len);
-    struct atrous_kserve_limits limits = {.max_tensor_elements = 1 << 16, .max_json_bytes = 1 << 16};
+    struct atrous_kserve_limits limits = {.max_tensor_elements = 1 << 16,
+                                          .max_json_bytes = 1 << 16};
     struct atrous_kserve_request req;
     struct atrous_error err;
     atrous_kserve_request_init(&req);
@@ -80,8 +81,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         atrous_problem_output_shape(&problem, &shape);
         float *out = calloc(problem.output_elements + 1, sizeof(float));
         struct atrous_kserve_reply reply;
-        if (out != NULL && atrous_kserve_encode_infer(&req, &shape, out, &reply, &err) ==
-                               ATROUS_OK) {
+        if (out != NULL &&
+            atrous_kserve_encode_infer(&req, &shape, out, &reply, &err) == ATROUS_OK) {
             if (reply.header[reply.header_len] != '\0' || strlen(reply.header) != reply.header_len)
                 abort();
             /* Binary data is what was asked (an empty output has no bytes to point at). */

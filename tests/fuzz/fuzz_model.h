@@ -14,9 +14,9 @@
 #include "atrous_model.h"
 #include "fuzz_input.h"
 
-#define FUZZ_MODEL_KH 3
-#define FUZZ_MODEL_KW 3
-#define FUZZ_MODEL_OC 4
+#define FUZZ_MODEL_KH       3
+#define FUZZ_MODEL_KW       3
+#define FUZZ_MODEL_OC       4
 #define FUZZ_MODEL_ELEMENTS (FUZZ_MODEL_KH * FUZZ_MODEL_KW * FUZZ_MODEL_OC * FUZZ_MODEL_IC)
 
 static inline void fuzz_model_filters(float *out)
@@ -61,8 +61,9 @@ static inline int fuzz_model_write(const char *dir)
     FILE *f = fopen(path, "w");
     if (f == NULL)
         return -1;
-    fprintf(f, "{\"rate\": 2, \"padding\": \"SAME\", \"max_batch_size\": 8, \"filters\": "
-               "{\"shape\": [%d, %d, %d, %d], \"file\": \"filters.bin\"}}\n",
+    fprintf(f,
+            "{\"rate\": 2, \"padding\": \"SAME\", \"max_batch_size\": 8, \"filters\": "
+            "{\"shape\": [%d, %d, %d, %d], \"file\": \"filters.bin\"}}\n",
             FUZZ_MODEL_KH, FUZZ_MODEL_KW, FUZZ_MODEL_OC, FUZZ_MODEL_IC);
     if (fclose(f) != 0)
         return -1;

@@ -17,7 +17,7 @@
 
 /* Problems larger than this are validated but not computed (keeps executions fast). */
 #define MAX_ELEMENTS 4096
-#define MAX_MACS (1 << 18)
+#define MAX_MACS     (1 << 18)
 
 static struct atrous_engine *engine;
 static struct atrous_workspace *workspace;
@@ -120,8 +120,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort(); /* every rejection names an argument and says why */
         return 0;
     }
-    double macs = (double)p.value_elements * (double)p.filter_h * (double)p.filter_w *
-                  (double)p.out_c;
+    double macs =
+        (double)p.value_elements * (double)p.filter_h * (double)p.filter_w * (double)p.out_c;
     if (p.value_elements <= MAX_ELEMENTS && p.output_elements <= MAX_ELEMENTS &&
         p.filters_elements <= MAX_ELEMENTS && macs <= MAX_MACS)
         check_against_reference(&p, &vs, &fs, padding);

@@ -245,8 +245,9 @@ static void kserve_body(const struct corpus_case *c, bool generic, bool binary, 
         }
     }
     if (generic) {
-        text_printf(t, ",{\"name\":\"output_shape\",\"datatype\":\"INT64\",\"shape\":[%zu],"
-                       "\"data\":",
+        text_printf(t,
+                    ",{\"name\":\"output_shape\",\"datatype\":\"INT64\",\"shape\":[%zu],"
+                    "\"data\":",
                     c->output_shape_len);
         dims_list(t, c->output_shape, c->output_shape_len);
         text_printf(t, "}");
@@ -362,8 +363,8 @@ static int write_npy_seed(const char *dir, const struct corpus_case *c, size_t i
 /* One fuzz_request exchange: method, a path of the table, Content-Type, no Accept; a name
  * ending in "_batch" sets the method byte's high bit (also run as a batch). */
 static int write_request_seed(const char *dir, const char *name, const char *method,
-                              const char *path, const char *content_type, bool ihcl,
-                              size_t header, const char *query, const struct text *body)
+                              const char *path, const char *content_type, bool ihcl, size_t header,
+                              const char *query, const struct text *body)
 {
     size_t name_len = strlen(name);
     bool batch = name_len > 6 && strcmp(name + name_len - 6, "_batch") == 0;
@@ -424,11 +425,10 @@ static int write_request_seeds(const char *dir, const struct corpus_case *c, siz
         kserve_body(c, generic, binary, &body, &header);
         snprintf(name, sizeof(name), "%s_v2_%s_%s%s", c->name, generic ? "generic" : "model",
                  binary ? "binary" : "json", generic ? "" : "_batch");
-        rc |= write_request_seed(dir, name, "POST",
-                                 generic ? "/v2/models/atrous_conv2d_transpose/infer"
-                                         : "/v2/models/m/infer",
-                                 binary ? "application/octet-stream" : "application/json", binary,
-                                 header, NULL, &body);
+        rc |= write_request_seed(
+            dir, name, "POST",
+            generic ? "/v2/models/atrous_conv2d_transpose/infer" : "/v2/models/m/infer",
+            binary ? "application/octet-stream" : "application/json", binary, header, NULL, &body);
     }
     if (fits_fuzz_model(c)) {
         body.len = 0;
@@ -451,8 +451,7 @@ int main(int argc, char **argv)
                argv[0], CORPUS_DEFAULT_DIR);
         return argc == 2 ? 0 : 2;
     }
-    const char *targets[] = {"validate", "json",      "binary", "kserve",
-                             "tfserving", "npy", "request"};
+    const char *targets[] = {"validate", "json", "binary", "kserve", "tfserving", "npy", "request"};
     char dirs[7][1024];
     mkdir(argv[1], 0755);
     for (int i = 0; i < 7; i++) {

@@ -35,8 +35,9 @@ static inline int fixture_write_case_model(const char *root, const char *folder,
     if (mkdir(dir, 0755) != 0)
         return -1;
     struct proto_buf b = {0};
-    proto_buf_printf(&b, "{\"name\": \"%s\", \"rate\": %" PRId64 ", \"padding\": \"%s\", "
-                         "\"filters\": {\"shape\": ",
+    proto_buf_printf(&b,
+                     "{\"name\": \"%s\", \"rate\": %" PRId64 ", \"padding\": \"%s\", "
+                     "\"filters\": {\"shape\": ",
                      name, c->rate, c->padding);
     fixture_put_ints(&b, c->filters_shape.dims, (size_t)c->filters_shape.rank);
     proto_buf_printf(&b, ", \"file\": \"filters.npy\"}%s}\n", extra);
@@ -105,10 +106,10 @@ struct kserve_body_opts {
 /* One KServe infer body: b receives the whole body; *header_len the JSON header's length (the
  * Inference-Header-Content-Length) when binary_input, else the whole length. value (count
  * floats of shape) replaces the case's value when not NULL. */
-static inline void fixture_kserve_body(const struct corpus_case *c, const struct atrous_shape *shape,
-                                       const float *value, size_t count,
-                                       const struct kserve_body_opts *o, struct proto_buf *b,
-                                       size_t *header_len)
+static inline void fixture_kserve_body(const struct corpus_case *c,
+                                       const struct atrous_shape *shape, const float *value,
+                                       size_t count, const struct kserve_body_opts *o,
+                                       struct proto_buf *b, size_t *header_len)
 {
     struct proto_buf parts = {0};
     if (value == NULL) {
@@ -124,8 +125,9 @@ static inline void fixture_kserve_body(const struct corpus_case *c, const struct
         const struct atrous_shape *s = t == 0 ? shape : &c->filters_shape;
         const float *data = t == 0 ? value : c->filters;
         size_t n = t == 0 ? count : c->filters_count;
-        proto_buf_printf(b, "%s{\"name\": \"%s\", \"datatype\": \"FP32\", \"shape\": ",
-                         t ? ", " : "", t == 0 ? "value" : "filters");
+        proto_buf_printf(b,
+                         "%s{\"name\": \"%s\", \"datatype\": \"FP32\", \"shape\": ", t ? ", " : "",
+                         t == 0 ? "value" : "filters");
         fixture_put_ints(b, s->dims, (size_t)s->rank);
         if (o->binary_input) {
             proto_buf_printf(b, ", \"parameters\": {\"binary_data_size\": %zu}}", n * 4);
@@ -294,8 +296,8 @@ static inline int fixture_check_output(const struct fixture_output *o, const str
     struct corpus_comparison cmp;
     corpus_compare(o->data, expected, o->count, &cmp);
     if (cmp.failures > 0) {
-        snprintf(why, why_size, "%s: %zu elements off (worst %.3g at %zu)", c->name,
-                 cmp.failures, cmp.worst, cmp.worst_index);
+        snprintf(why, why_size, "%s: %zu elements off (worst %.3g at %zu)", c->name, cmp.failures,
+                 cmp.worst, cmp.worst_index);
         return -1;
     }
     return 0;
