@@ -50,8 +50,10 @@ static const struct option_def options[] = {
      "requests waiting for a worker; beyond it 429"},
     {"max-body-bytes", "ATROUSD_MAX_BODY_BYTES", OPT_BYTES, FIELD(max_body_bytes), 1,
      (uint64_t)1 << 40, "BYTES", "largest request body (413); k/m/g suffixes allowed"},
-    {"max-buffered-bytes", "ATROUSD_MAX_BUFFERED_BYTES", OPT_BYTES, FIELD(max_buffered_bytes), 1,
-     (uint64_t)1 << 44, "BYTES", "request bodies held in memory at once, all connections (429)"},
+    {"max-memory-bytes", "ATROUSD_MAX_MEMORY_BYTES", OPT_BYTES, FIELD(max_memory_bytes), 0,
+     (uint64_t)1 << 50, "BYTES",
+     "memory budget of all requests' bodies, tensors, outputs and answers (503 when full); "
+     "0 = half the container's memory limit (else of the RAM)"},
     {"max-tensor-elements", "ATROUSD_MAX_TENSOR_ELEMENTS", OPT_UINT, FIELD(max_tensor_elements), 1,
      INT32_MAX, "N", "largest value or filters tensor, in elements (413)"},
     {"max-output-elements", "ATROUSD_MAX_OUTPUT_ELEMENTS", OPT_UINT, FIELD(max_output_elements), 1,
@@ -83,6 +85,12 @@ static const struct option_def options[] = {
     {"inline-max-flops", "ATROUSD_INLINE_MAX_FLOPS", OPT_UINT, FIELD(inline_max_flops), 0,
      (uint64_t)1 << 40, "FLOPS",
      "binary op requests estimated up to this cost run on their I/O thread; 0 = never"},
+    {"min-send-rate", "ATROUSD_MIN_SEND_RATE", OPT_BYTES, FIELD(min_send_rate), 1,
+     (uint64_t)1 << 40, "BYTES",
+     "an answer must be read at this many bytes/s, after --connection-timeout of grace, or "
+     "its connection is closed"},
+    {"max-compute-ms", "ATROUSD_MAX_COMPUTE_MS", OPT_UINT, FIELD(max_compute_ms), 1, U32_MAX_VALUE,
+     "MS", "requests whose estimated compute time is over this get 400 too_large"},
     {"log-level", "ATROUSD_LOG_LEVEL", OPT_LEVEL, FIELD(log_level), 0, 0, "LEVEL",
      "debug | info | warn | error"},
     {"log-flush-ms", "ATROUSD_LOG_FLUSH_MS", OPT_UINT, FIELD(log_flush_ms), 0, 10000, "MS",
@@ -92,6 +100,17 @@ static const struct option_def options[] = {
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
+
+/* Old names still accepted, as flag and environment variable; the new name wins when both
+ * are given. --help lists them; the JSON rendering does not (it has the new name). */
+static const struct option_alias {
+    const char *name, *env, *target;
+} aliases[] = {
+    /* --max-buffered-bytes counted request bodies only; the budget counts them with the rest. */
+    {"max-buffered-bytes", "ATROUSD_MAX_BUFFERED_BYTES", "max-memory-bytes"},
+};
+
+#define ALIAS_COUNT (sizeof(aliases) / sizeof(aliases[0]))
 
 void atrousd_config_defaults(struct atrousd_config *cfg)
 {
@@ -103,7 +122,7 @@ void atrousd_config_defaults(struct atrousd_config *cfg)
     cfg->omp_threads = ATROUSD_DEFAULT_OMP_THREADS;
     cfg->queue_depth = ATROUSD_DEFAULT_QUEUE_DEPTH;
     cfg->max_body_bytes = ATROUSD_DEFAULT_MAX_BODY_BYTES;
-    cfg->max_buffered_bytes = ATROUSD_DEFAULT_MAX_BUFFERED_BYTES;
+    cfg->max_memory_bytes = ATROUSD_DEFAULT_MAX_MEMORY_BYTES;
     cfg->max_tensor_elements = ATROUSD_DEFAULT_MAX_TENSOR_ELEMENTS;
     cfg->max_output_elements = ATROUSD_DEFAULT_MAX_OUTPUT_ELEMENTS;
     cfg->max_connections = ATROUSD_DEFAULT_MAX_CONNECTIONS;
@@ -118,6 +137,8 @@ void atrousd_config_defaults(struct atrousd_config *cfg)
     cfg->max_queue_delay_us = ATROUSD_DEFAULT_MAX_QUEUE_DELAY_US;
     cfg->inline_max_flops = ATROUSD_DEFAULT_INLINE_MAX_FLOPS;
     cfg->log_flush_ms = ATROUSD_DEFAULT_LOG_FLUSH_MS;
+    cfg->min_send_rate = ATROUSD_DEFAULT_MIN_SEND_RATE;
+    cfg->max_compute_ms = ATROUSD_DEFAULT_MAX_COMPUTE_MS;
     cfg->log_level = ATROUSD_LOG_INFO;
     cfg->log_format = ATROUSD_LOG_JSON;
 }
@@ -253,6 +274,10 @@ static const struct option_def *find_option(const char *name, size_t len)
         if (strlen(options[i].name) == len && strncmp(options[i].name, name, len) == 0)
             return &options[i];
     }
+    for (size_t i = 0; i < ALIAS_COUNT; i++) {
+        if (strlen(aliases[i].name) == len && strncmp(aliases[i].name, name, len) == 0)
+            return find_option(aliases[i].target, strlen(aliases[i].target));
+    }
     return NULL;
 }
 
@@ -263,6 +288,13 @@ enum atrousd_config_result atrousd_config_parse(struct atrousd_config *cfg, int 
 {
     enum atrousd_config_result mode = ATROUSD_CONFIG_RUN;
     errbuf[0] = '\0';
+    for (size_t i = 0; getenv_fn != NULL && i < ALIAS_COUNT; i++) {
+        const char *value = getenv_fn(aliases[i].env);
+        const struct option_def *opt = find_option(aliases[i].target, strlen(aliases[i].target));
+        if (value != NULL && value[0] != '\0' &&
+            !apply(cfg, opt, value, "environment, as the old name", errbuf, errsize))
+            return ATROUSD_CONFIG_ERROR;
+    }
     for (size_t i = 0; getenv_fn != NULL && i < OPTION_COUNT; i++) {
         const char *value = getenv_fn(options[i].env);
         if (value != NULL && value[0] != '\0' &&
@@ -352,6 +384,12 @@ char *atrousd_config_usage(const char *program)
         snprintf(left, sizeof(left), "--%s %s", options[i].name, options[i].arg);
         fprintf(f, "  %-34s %s\n  %-34s [env %s, default %s]\n", left, options[i].help, "",
                 options[i].env, def);
+    }
+    for (size_t i = 0; i < ALIAS_COUNT; i++) {
+        char left[64], help[96];
+        snprintf(left, sizeof(left), "--%s", aliases[i].name);
+        snprintf(help, sizeof(help), "old name of --%s (deprecated)", aliases[i].target);
+        fprintf(f, "  %-34s %s\n  %-34s [env %s]\n", left, help, "", aliases[i].env);
     }
     fprintf(f, "  %-34s %s\n", "--health-probe",
             "GET http://127.0.0.1:<port>/readyz (2 s timeout); exit 0 on 200, else 1");

@@ -24,7 +24,7 @@ struct atrous_jw;
 #define ATROUSD_DEFAULT_OMP_THREADS            1
 #define ATROUSD_DEFAULT_QUEUE_DEPTH            64
 #define ATROUSD_DEFAULT_MAX_BODY_BYTES         ((uint64_t)64 << 20)
-#define ATROUSD_DEFAULT_MAX_BUFFERED_BYTES     ((uint64_t)1 << 30)
+#define ATROUSD_DEFAULT_MAX_MEMORY_BYTES       0 /* 0 = half the container's memory limit */
 #define ATROUSD_DEFAULT_MAX_TENSOR_ELEMENTS    ((uint64_t)16 << 20)
 #define ATROUSD_DEFAULT_MAX_OUTPUT_ELEMENTS    ((uint64_t)16 << 20)
 #define ATROUSD_DEFAULT_MAX_CONNECTIONS        1024
@@ -40,6 +40,13 @@ struct atrous_jw;
 /* About 100 us of one AVX-512 core (a 1x32x32x16->16 3x3 problem, 4.7 MFLOP, takes ~70 us). */
 #define ATROUSD_DEFAULT_INLINE_MAX_FLOPS 8000000
 #define ATROUSD_DEFAULT_LOG_FLUSH_MS     50 /* info lines reach the sink within this */
+/* An answer must leave at this rate on average, after --connection-timeout of grace: 1 MiB/s is
+ * 8 Mbit/s, below any link a 64 MiB answer is fetched over, and holds such an answer (and its
+ * share of --max-memory-bytes) for at most 30 s + 64 s. */
+#define ATROUSD_DEFAULT_MIN_SEND_RATE ((uint64_t)1 << 20)
+/* The longest estimated compute a request may ask for: a worker held this long delays every
+ * request queued behind it by as much. */
+#define ATROUSD_DEFAULT_MAX_COMPUTE_MS 5000
 
 /* Most I/O threads, also when 0 picks one per usable CPU. */
 #define ATROUSD_IO_THREADS_MAX 64
@@ -55,7 +62,8 @@ struct atrousd_config {
     uint64_t omp_threads;             /* oneDNN OpenMP team size per worker */
     uint64_t queue_depth;             /* requests waiting for a worker before 429 */
     uint64_t max_body_bytes;          /* request body limit (413) */
-    uint64_t max_buffered_bytes;      /* request bodies held at once, all connections (429) */
+    uint64_t max_memory_bytes;        /* the memory budget of every request together (503);
+                                         0 = the default, resolved at start (budget.h) */
     uint64_t max_tensor_elements;     /* per input tensor (413) */
     uint64_t max_output_elements;     /* output tensor (413) */
     uint64_t max_connections;         /* open connections */
@@ -72,6 +80,8 @@ struct atrousd_config {
     uint64_t inline_max_flops;        /* binary op requests up to this cost run on the I/O
                                          thread, skipping the queue; 0 = never */
     uint64_t log_flush_ms;            /* longest an info line is buffered; 0 = write each */
+    uint64_t min_send_rate;           /* answers slower than this (bytes/s) are cut off */
+    uint64_t max_compute_ms;          /* estimated compute over this is refused (400) */
     enum atrousd_log_level log_level;
     enum atrousd_log_format log_format;
 };

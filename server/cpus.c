@@ -80,8 +80,12 @@ static bool cgroup_path(const char *root, const char *controller, char *out, siz
     return found;
 }
 
-/* Smallest v2 quota from the group up to the root; false when none is set. */
-static bool quota_v2(const char *root, double *cpus)
+/* Parses one v2 control file's line into *value; false when it sets no limit. */
+typedef bool (*limit_parser)(const char *line, double *value);
+
+/* The smallest limit that parse reads from file in the v2 group and each of its parents up to
+ * the root (a parent's limit binds its children too); false when none is set. */
+static bool smallest_v2(const char *root, const char *file, limit_parser parse, double *out)
 {
     char group[CPUS_PATH_MAX], path[CPUS_PATH_MAX + 64], line[128];
     if (!cgroup_path(root, "", group, sizeof(group)))
@@ -91,14 +95,12 @@ static bool quota_v2(const char *root, double *cpus)
         size_t len = strlen(group);
         while (len > 1 && group[len - 1] == '/')
             group[--len] = '\0';
-        snprintf(path, sizeof(path), "%s/sys/fs/cgroup%s/cpu.max", root,
-                 strcmp(group, "/") == 0 ? "" : group);
-        long long quota = 0, period = 0;
-        if (read_line(path, line, sizeof(line)) &&
-            sscanf(line, "%lld %lld", &quota, &period) == 2 && quota > 0 && period > 0) {
-            double q = (double)quota / (double)period;
-            if (!found || q < *cpus)
-                *cpus = q;
+        snprintf(path, sizeof(path), "%s/sys/fs/cgroup%s/%s", root,
+                 strcmp(group, "/") == 0 ? "" : group, file);
+        double v = 0;
+        if (read_line(path, line, sizeof(line)) && parse(line, &v)) {
+            if (!found || v < *out)
+                *out = v;
             found = true;
         }
         char *slash = strrchr(group, '/');
@@ -110,6 +112,22 @@ static bool quota_v2(const char *root, double *cpus)
             *slash = '\0';
     }
     return found;
+}
+
+/* cpu.max: "quota period", or "max period" for none. */
+static bool parse_cpu_max(const char *line, double *cpus)
+{
+    long long quota = 0, period = 0;
+    if (sscanf(line, "%lld %lld", &quota, &period) != 2 || quota <= 0 || period <= 0)
+        return false;
+    *cpus = (double)quota / (double)period;
+    return true;
+}
+
+/* Smallest v2 quota from the group up to the root; false when none is set. */
+static bool quota_v2(const char *root, double *cpus)
+{
+    return smallest_v2(root, "cpu.max", parse_cpu_max, cpus);
 }
 
 static bool quota_v1_at(const char *dir, double *cpus)
@@ -188,4 +206,77 @@ void atrousd_cpus_budget(int usable, int requested_workers, int requested_omp,
     }
     out->compute_workers = workers < 1 ? 1 : workers;
     out->omp_threads = omp;
+}
+
+/* memory.max: a byte count, or "max" for none. */
+static bool parse_memory_max(const char *line, double *bytes)
+{
+    char *end = NULL;
+    unsigned long long v = strtoull(line, &end, 10);
+    if (end == line || (*end != '\0' && *end != '\n'))
+        return false;
+    *bytes = (double)v;
+    return true;
+}
+
+/* v1 memory.limit_in_bytes of the group, or of the controller's root inside a container; an
+ * unlimited group reads about 2^63, which the caller's comparison with RAM discards. */
+static bool memory_limit_v1(const char *root, double *bytes)
+{
+    char group[CPUS_PATH_MAX], path[CPUS_PATH_MAX * 2];
+    int64_t v = 0;
+    if (!cgroup_path(root, "memory", group, sizeof(group)))
+        return false;
+    snprintf(path, sizeof(path), "%s/sys/fs/cgroup/memory%s/memory.limit_in_bytes", root,
+             strcmp(group, "/") == 0 ? "" : group);
+    if (!read_int64(path, &v)) {
+        snprintf(path, sizeof(path), "%s/sys/fs/cgroup/memory/memory.limit_in_bytes", root);
+        if (!read_int64(path, &v))
+            return false;
+    }
+    if (v <= 0)
+        return false;
+    *bytes = (double)v;
+    return true;
+}
+
+/* MemTotal of <root>/proc/meminfo in bytes; 0 when unreadable. */
+static uint64_t meminfo_total(const char *root)
+{
+    char path[CPUS_PATH_MAX], line[256];
+    unsigned long long kib = 0;
+    snprintf(path, sizeof(path), "%s/proc/meminfo", root);
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (sscanf(line, "MemTotal: %llu kB", &kib) == 1)
+            break;
+    }
+    fclose(f);
+    return (uint64_t)kib * 1024u;
+}
+
+void atrousd_memory_detect(const char *fs_root, struct atrousd_memory *out)
+{
+    const char *root = fs_root ? fs_root : "";
+    memset(out, 0, sizeof(*out));
+    out->physical = meminfo_total(root);
+    if (out->physical == 0 && root[0] == '\0') {
+        long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+        if (pages > 0 && page > 0)
+            out->physical = (uint64_t)pages * (uint64_t)page;
+    }
+    double limit = 0;
+    if (smallest_v2(root, "memory.max", parse_memory_max, &limit))
+        out->cgroup_version = 2;
+    else if (memory_limit_v1(root, &limit))
+        out->cgroup_version = 1;
+    /* A "limit" at or above the RAM limits nothing (v1 writes about 2^63 for none). */
+    if (out->cgroup_version != 0 && limit >= 1 &&
+        (out->physical == 0 || limit < (double)out->physical)) {
+        out->has_limit = true;
+        out->cgroup_limit = (uint64_t)limit;
+    }
+    out->usable = out->has_limit ? out->cgroup_limit : out->physical;
 }

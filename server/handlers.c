@@ -15,6 +15,7 @@
 #include "atrous_json.h"
 #include "atrous_json_writer.h"
 #include "compute_queue.h"
+#include "governor.h"
 #include "info.h"
 #include "media.h"
 #include "version.h"
@@ -199,6 +200,10 @@ static bool precheck_op(struct server_ctx *ctx, const struct http_exchange *ex,
                                                        &ctx->decode_limits, &head, &implied, &err);
     if (st == ATROUS_OK)
         plan_inline(ctx, &head, implied, plan);
+    /* Shapes that fail validation get the worker's answer, in TensorFlow's order, as before. */
+    if (st == ATROUS_OK)
+        plan->has_problem =
+            atrous_request_validate(&head, &ctx->op_limits, &plan->problem, NULL) == ATROUS_OK;
     atrous_request_release(&head);
     if (st != ATROUS_OK) {
         reply_status(reply, st, &err, id);
@@ -474,6 +479,7 @@ struct compute_run {
     float *owned;         /* output memory this run frees (a batch's, for its first run) */
     uint64_t computed_ns; /* when its compute ended; 0 before */
     bool done;            /* computed, or failed before */
+    bool refused;         /* the governor answered (cost or memory): reply is final */
 };
 
 static void run_decode(struct server_ctx *ctx, struct compute_run *r)
@@ -506,6 +512,11 @@ static void run_decode(struct server_ctx *ctx, struct compute_run *r)
     if (r->st == ATROUS_OK)
         r->st = atrous_request_validate(r->op, &ctx->op_limits, &r->problem, &r->err);
     r->reply->parse_us = elapsed_us(t0, atrousd_now_ns());
+    /* Shapes known: the cost check and the output's memory, before any compute. */
+    r->refused = r->st == ATROUS_OK &&
+                 atrousd_governor_admit_problem(ctx, ex, r->plan, &r->problem, r->reply);
+    if (r->refused)
+        r->st = ATROUS_TOO_LARGE; /* nothing more runs; the reply already holds the answer */
 }
 
 static void run_compute(struct server_ctx *ctx, struct atrous_workspace *workspace,
@@ -572,6 +583,8 @@ static enum atrous_status encode_op(struct compute_run *r, const struct atrous_s
 static void run_encode(struct compute_run *r)
 {
     struct http_reply *reply = r->reply;
+    if (r->refused)
+        return;
     if (r->st == ATROUS_OK) {
         struct atrous_shape shape;
         atrous_problem_output_shape(&r->problem, &shape);

@@ -19,6 +19,7 @@
 #include "atrous_model.h"
 #include "atrous_request.h"
 #include "atrous_tfserving.h"
+#include "budget.h"
 #include "router.h"
 #include "server_ctx.h"
 
@@ -58,6 +59,8 @@ struct http_exchange {
     uint64_t content_length;
     const void *body; /* the whole body, once received */
     size_t body_len;
+    struct atrousd_reservation *memory; /* the request's share of --max-memory-bytes (grown
+                                           once a JSON form's shapes are decoded); NULL: none */
 };
 
 /* What the handlers decided before the body arrived. */
@@ -73,6 +76,8 @@ struct request_plan {
     const void *batch_class;             /* non-NULL: may be batched with requests of this class */
     double cost_flops; /* binary op: 2*N*OH*OW*OC*KH*KW*IC from the query's shapes, else 0 */
     bool run_inline;   /* binary op cheap enough for the I/O thread (--inline-max-flops) */
+    bool has_problem;  /* binary op whose query validated: problem is what it will compute */
+    struct atrous_problem problem; /* its output size and cost are known before the body */
 };
 
 /* One answer. The reply owns body (malloc'd; free()-able) until it is handed on. */

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "deadline.h"
+#include "governor.h"
 #include "handlers.h"
 #include "log.h"
 #include "server_ctx.h"
@@ -75,8 +76,8 @@ struct request {
     char request_id[ATROUSD_REQUEST_ID_MAX + 1];
     unsigned char *body; /* ATROUS_TENSOR_ALIGN-aligned */
     size_t body_len, body_cap;
-    uint64_t claimed;  /* bytes claimed against --max-buffered-bytes */
-    uint64_t bytes_in; /* body bytes received, kept or dropped */
+    struct atrousd_reservation memory; /* its share of --max-memory-bytes (governor.h) */
+    uint64_t bytes_in;                 /* body bytes received, kept or dropped */
     unsigned status_sent;
     uint64_t bytes_out;
     bool nul_in_path; /* the raw path holds "%00", which the decoded path would hide */
@@ -99,13 +100,26 @@ static uint64_t receive_deadline(const struct server_ctx *ctx, uint64_t from_ns,
     return from_ns + timeout_s * 1000000000u + bytes * (1000000000u / ATROUSD_MIN_BODY_BYTES_PER_S);
 }
 
+/*
+ * The deadline for sending an answer of bytes queued at from_ns: --connection-timeout of grace,
+ * then a second per --min-send-rate bytes. It is fixed when the answer is queued, so a reader
+ * that takes a kilobyte now and then (each read restarting libmicrohttpd's idle timer) is cut
+ * off all the same, and the answer's memory with it. 0 (none) when the timeout is.
+ */
+static uint64_t send_deadline(const struct server_ctx *ctx, uint64_t from_ns, uint64_t bytes)
+{
+    uint64_t timeout_s = ctx->config.connection_timeout_s;
+    if (timeout_s == 0)
+        return 0;
+    double drain_ns = (double)bytes / (double)ctx->config.min_send_rate * 1e9;
+    return from_ns + timeout_s * 1000000000u + (uint64_t)drain_ns;
+}
+
 static void body_free(struct request *req)
 {
     atrous_aligned_free(req->body);
     req->body = NULL;
     req->body_len = req->body_cap = 0;
-    atrousd_ctx_buffer_release(req->ctx, req->claimed);
-    req->claimed = 0;
 }
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
@@ -209,9 +223,11 @@ static enum MHD_Result answer(struct request *req)
     struct http_reply *r = &req->reply;
     struct MHD_Response *resp;
     size_t len = r->body ? r->body_len : 0;
-    /* The request body is not needed once the answer exists, nor a deadline to receive it. */
+    /* The request body is not needed once the answer exists, nor a deadline to receive it;
+     * the answer must leave in time, and holds only its own memory until it has. */
     body_free(req);
-    atrousd_deadline_set(req->deadline, 0);
+    atrousd_deadline_set(req->deadline, send_deadline(req->ctx, atrousd_now_ns(), len));
+    atrousd_budget_shrink(&req->memory, len);
     if (len > 0) {
         resp = MHD_create_response_from_buffer_with_free_callback(len, r->body, free);
         if (resp != NULL)
@@ -274,7 +290,7 @@ static void fail_body(struct request *req, unsigned status, const char *code, co
     req->state = REQ_DISCARD;
 }
 
-/* Grows the body buffer to hold at least need bytes, within the memory budget. */
+/* Grows the body buffer to hold at least need bytes (admission reserved the cap). */
 static bool body_reserve(struct request *req, size_t need)
 {
     if (need <= req->body_cap)
@@ -285,14 +301,6 @@ static bool body_reserve(struct request *req, size_t need)
         cap = cap > max / 2 ? max : cap * 2;
     if (cap < need)
         cap = need;
-    if (!atrousd_ctx_buffer_claim(req->ctx, cap - req->body_cap)) {
-        fail_body(req, 429, "resource_exhausted",
-                  "the server holds too many request bodies right now (--max-buffered-bytes "
-                  "%" PRIu64 "); retry later",
-                  req->ctx->config.max_buffered_bytes);
-        return false;
-    }
-    req->claimed += cap - req->body_cap;
     unsigned char *grown = atrous_aligned_alloc(cap);
     if (grown == NULL) {
         fail_body(req, 503, atrous_status_code(ATROUS_NO_MEMORY),
@@ -357,6 +365,12 @@ static enum MHD_Result begin(struct request *req, const char *url, const char *m
     req->state = REQ_BODY;
     if (!atrousd_route_computes(req->plan.endpoint))
         return MHD_YES; /* GET bodies are read and dropped */
+    req->ex.memory = &req->memory;
+    if (atrousd_governor_admit(req->ctx, &req->ex, &req->plan, &req->memory, &req->reply)) {
+        req->reply.close_connection = true; /* the body is not read */
+        req->state = REQ_DISCARD;
+        return answer(req);
+    }
     if (!req->plan.run_inline && queue_full(req->ctx)) {
         /* It would almost surely be refused once its body is in: refuse it before the upload
          * rather than read (and make the client send) megabytes for a 429. A queue that is
@@ -514,6 +528,7 @@ static enum MHD_Result dispatch(struct request *req)
     struct server_ctx *ctx = req->ctx;
     req->ex.body = req->body;
     req->ex.body_len = req->body_len;
+    atrousd_governor_body_complete(&req->ex, &req->plan, req->body_cap, &req->memory);
     if (!atrousd_route_computes(req->plan.endpoint)) {
         if (req->bytes_in > ctx->config.max_body_bytes) {
             atrousd_reply_error(&req->reply, 413, atrous_status_code(ATROUS_TOO_LARGE), "body",
@@ -647,7 +662,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
      * client would have been sent, and for connections we closed on purpose (a body far over
      * the limit) the answer we had decided. */
     const char *termination = termination_name(toe);
-    if (status == 0 && atrousd_deadline_expired(req->deadline)) {
+    if (status != 0 && atrousd_deadline_expired(req->deadline)) {
+        termination = "timeout: answer not read within --connection-timeout and --min-send-rate";
+    } else if (status == 0 && atrousd_deadline_expired(req->deadline)) {
         status = 408;
         termination = "timeout: request not received within --connection-timeout";
     } else if (status == 0 && toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED) {
@@ -673,6 +690,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     };
     atrousd_metrics_record(ctx->metrics, &sample);
     body_free(req);
+    atrousd_budget_release(&req->memory);
     http_reply_release(&req->reply);
     free(req);
     atomic_fetch_sub(&ctx->in_flight, 1);

@@ -71,12 +71,36 @@ void atrousd_info_write_threads(struct atrous_jw *w, const void *arg)
     atrous_jw_object_end(w);
 }
 
+void atrousd_info_write_memory(struct atrous_jw *w, const void *arg)
+{
+    const struct server_ctx *ctx = arg;
+    const struct atrousd_memory *m = &ctx->container;
+    atrous_jw_object_begin(w);
+    key_uint(w, "budget_bytes", ctx->memory.limit);
+    key_uint(w, "in_use_bytes", atrousd_budget_in_use(&ctx->memory));
+    key_uint(w, "peak_bytes", atrousd_budget_peak(&ctx->memory));
+    key_uint(w, "refused", atrousd_budget_refused(&ctx->memory));
+    atrous_jw_key(w, "container_limit_bytes");
+    if (m->has_limit)
+        atrous_jw_uint(w, m->cgroup_limit);
+    else
+        atrous_jw_null(w);
+    atrous_jw_key(w, "cgroup");
+    atrous_jw_string(w, m->cgroup_version == 2   ? "v2 memory.max"
+                        : m->cgroup_version == 1 ? "v1 memory.limit_in_bytes"
+                                                 : "none");
+    key_uint(w, "physical_bytes", m->physical);
+    atrous_jw_object_end(w);
+}
+
 static void write_limits(struct atrous_jw *w, const struct atrousd_config *c)
 {
     atrous_jw_key(w, "limits");
     atrous_jw_object_begin(w);
     key_uint(w, "max_body_bytes", c->max_body_bytes);
-    key_uint(w, "max_buffered_bytes", c->max_buffered_bytes);
+    key_uint(w, "max_memory_bytes", c->max_memory_bytes);
+    key_uint(w, "max_compute_ms", c->max_compute_ms);
+    key_uint(w, "min_send_rate", c->min_send_rate);
     key_uint(w, "max_tensor_elements", c->max_tensor_elements);
     key_uint(w, "max_output_elements", c->max_output_elements);
     key_uint(w, "queue_depth", c->queue_depth);
@@ -163,6 +187,8 @@ char *atrousd_info_render(struct server_ctx *ctx, size_t *len)
     atrous_jw_key(w, "threads");
     atrousd_info_write_threads(w, ctx);
     write_limits(w, &ctx->config);
+    atrous_jw_key(w, "memory");
+    atrousd_info_write_memory(w, ctx);
     write_models(w, ctx);
     atrous_jw_key(w, "status");
     atrous_jw_object_begin(w);

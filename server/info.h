@@ -17,4 +17,9 @@ char *atrousd_info_render(struct server_ctx *ctx, size_t *len);
  * the struct server_ctx. Shared by /v1/info and the start-up log line. */
 void atrousd_info_write_threads(struct atrous_jw *w, const void *arg);
 
+/* Writes the memory budget object (budget, in use, peak, refusals, and the container limit or
+ * RAM it was derived from); arg is the struct server_ctx. Shared by /v1/info and the start-up
+ * log line. */
+void atrousd_info_write_memory(struct atrous_jw *w, const void *arg);
+
 #endif

@@ -7,6 +7,7 @@
  * health probe fails, 2 on invalid flags, 128+signal when a second signal cuts a drain short.
  */
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,12 @@
 
 /* How often the drain loop looks at the in-flight count. */
 #define DRAIN_POLL_MS 20
+
+/* Blocks from this size up are mmap'd, and go back to the kernel when freed: request bodies,
+ * tensors, outputs and answers then leave the RSS with their reservation in the memory budget.
+ * Left to itself glibc raises the threshold to the largest block freed (up to 32 MiB) and keeps
+ * freed blocks below it in its heaps, where they count in the RSS until reused. */
+#define ATROUSD_MMAP_THRESHOLD (128 << 10)
 
 static const char *env_lookup(const char *name)
 {
@@ -116,6 +123,7 @@ int main(int argc, char **argv)
     int status = configure(argc, argv, &cfg, &probe);
     if (status >= 0)
         return status;
+    mallopt(M_MMAP_THRESHOLD, ATROUSD_MMAP_THRESHOLD);
     atrousd_log_configure(cfg.log_level, cfg.log_format, STDERR_FILENO);
     if (probe)
         return atrousd_probe_readyz((uint16_t)cfg.port, ATROUSD_PROBE_TIMEOUT_MS);
@@ -164,6 +172,7 @@ int main(int argc, char **argv)
         LOG_STR("cpu_isa", ctx->engine_info.cpu_isa),
         LOG_BOOL("avx512", ctx->engine_info.avx512),
         LOG_OBJECT("threads", atrousd_info_write_threads, ctx),
+        LOG_OBJECT("memory", atrousd_info_write_memory, ctx),
         LOG_OBJECT("config", atrousd_config_write_json, &effective),
     };
     atrousd_log_fields(ATROUSD_LOG_INFO, "listening", start, sizeof(start) / sizeof(start[0]));

@@ -364,8 +364,18 @@ char *atrousd_metrics_render(const struct atrousd_metrics *m,
     render_models(f, m);
     gauge(f, "atrousd_http_requests_in_flight", "Requests received and not yet answered.",
           (double)s->in_flight);
-    gauge(f, "atrousd_request_body_buffered_bytes", "Request body memory held right now.",
-          (double)s->buffered_bytes);
+    gauge(f, "atrousd_memory_budget_bytes",
+          "The memory budget of all requests together (--max-memory-bytes).",
+          (double)s->memory_budget_bytes);
+    gauge(f, "atrousd_memory_budget_in_use_bytes",
+          "Memory reserved right now by requests (their worst case: bodies, decoded tensors, "
+          "outputs, answers being sent).",
+          (double)s->memory_in_use_bytes);
+    gauge(f, "atrousd_memory_budget_peak_bytes", "The most memory ever reserved at once.",
+          (double)s->memory_peak_bytes);
+    counter(f, "atrousd_memory_budget_refused_total",
+            "Reservations the memory budget could not take (requests answered 503 or 400).",
+            s->memory_refused);
     gauge(f, "atrousd_queue_depth", "Op requests waiting for a compute worker.",
           (double)s->queue_depth);
     gauge(f, "atrousd_queue_capacity", "Queue depth beyond which requests get 429.",

@@ -41,7 +41,7 @@ struct atrousd_metrics_snapshot {
     uint64_t queue_depth, queue_capacity;
     uint64_t compute_active, compute_workers, omp_threads, io_threads, usable_cpus;
     uint64_t in_flight;
-    uint64_t buffered_bytes;
+    uint64_t memory_budget_bytes, memory_in_use_bytes, memory_peak_bytes, memory_refused;
     uint64_t cache_hits, cache_misses, cache_evictions, cache_entries, cache_capacity;
     bool ready, draining;
     double start_time_seconds; /* Unix time the process started */

@@ -1,6 +1,6 @@
 /*
- * server_ctx.c - creation and teardown of the service context, request ids and the body
- * memory budget.
+ * server_ctx.c - creation and teardown of the service context (with the memory budget's
+ * default), request ids.
  */
 #include "server_ctx.h"
 
@@ -53,6 +53,12 @@ enum atrous_status atrousd_ctx_create(const struct atrousd_config *config,
                                  : ctx->cpus.usable > ATROUSD_IO_THREADS_MAX
                                      ? ATROUSD_IO_THREADS_MAX
                                      : (uint64_t)ctx->cpus.usable;
+    atrousd_memory_detect(NULL, &ctx->container);
+    if (ctx->config.max_memory_bytes == 0)
+        ctx->config.max_memory_bytes = ctx->container.usable > 0
+                                           ? ctx->container.usable / ATROUSD_BUDGET_DEFAULT_DIVISOR
+                                           : ATROUSD_BUDGET_FALLBACK_BYTES;
+    atrousd_budget_init(&ctx->memory, ctx->config.max_memory_bytes);
     ctx->config.compute_threads = (uint64_t)ctx->budget.compute_workers;
     ctx->config.omp_threads = (uint64_t)ctx->budget.omp_threads;
     ctx->op_limits.max_input_elements = (size_t)config->max_tensor_elements;
@@ -222,23 +228,6 @@ void atrousd_ctx_request_id(struct server_ctx *ctx, char *buf, size_t size)
              seq & UINT64_C(0xffffffff));
 }
 
-bool atrousd_ctx_buffer_claim(struct server_ctx *ctx, uint64_t bytes)
-{
-    uint64_t limit = ctx->config.max_buffered_bytes;
-    uint64_t cur = atomic_load_explicit(&ctx->buffered_bytes, memory_order_relaxed);
-    do {
-        if (bytes > limit || cur > limit - bytes)
-            return false;
-    } while (!atomic_compare_exchange_weak_explicit(&ctx->buffered_bytes, &cur, cur + bytes,
-                                                    memory_order_relaxed, memory_order_relaxed));
-    return true;
-}
-
-void atrousd_ctx_buffer_release(struct server_ctx *ctx, uint64_t bytes)
-{
-    atomic_fetch_sub_explicit(&ctx->buffered_bytes, bytes, memory_order_relaxed);
-}
-
 void atrousd_ctx_snapshot(struct server_ctx *ctx, struct atrousd_metrics_snapshot *out)
 {
     memset(out, 0, sizeof(*out));
@@ -252,7 +241,10 @@ void atrousd_ctx_snapshot(struct server_ctx *ctx, struct atrousd_metrics_snapsho
     out->io_threads = ctx->config.io_threads;
     out->usable_cpus = (uint64_t)ctx->cpus.usable;
     out->in_flight = atomic_load(&ctx->in_flight);
-    out->buffered_bytes = atomic_load(&ctx->buffered_bytes);
+    out->memory_budget_bytes = ctx->memory.limit;
+    out->memory_in_use_bytes = atrousd_budget_in_use(&ctx->memory);
+    out->memory_peak_bytes = atrousd_budget_peak(&ctx->memory);
+    out->memory_refused = atrousd_budget_refused(&ctx->memory);
     struct atrous_cache_stats cache;
     atrous_engine_cache_stats(ctx->engine, &cache);
     out->cache_hits = cache.hits;

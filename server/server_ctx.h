@@ -1,7 +1,7 @@
 /*
  * server_ctx.h - the one context struct of the service (STYLE.md rule 5): configuration,
  * engine, compute queue, metrics and the few pieces of shared state (readiness, draining,
- * in-flight count, body memory in use). libmicrohttpd gets it as its closure; handlers take
+ * in-flight count, the memory budget). libmicrohttpd gets it as its closure; handlers take
  * it as their first argument.
  */
 #ifndef ATROUSD_SERVER_CTX_H
@@ -17,6 +17,7 @@
 #include "atrous_model.h"
 #include "atrous_request.h"
 #include "atrous_tfserving.h"
+#include "budget.h"
 #include "compute_queue.h"
 #include "config.h"
 #include "cpus.h"
@@ -48,7 +49,8 @@ struct server_ctx {
     _Atomic bool ready;              /* self-test passed */
     _Atomic bool draining;           /* SIGTERM received */
     _Atomic uint64_t in_flight;      /* requests received, not yet completed */
-    _Atomic uint64_t buffered_bytes; /* request body memory held */
+    struct atrousd_budget memory;    /* --max-memory-bytes: every request's worst case */
+    struct atrousd_memory container; /* the memory the default budget was derived from */
     _Atomic uint64_t request_seq;
 };
 
@@ -84,10 +86,6 @@ void atrousd_ctx_free(struct server_ctx *ctx);
 
 /* Writes a fresh request id (24 hex digits, unique within the process) into buf. */
 void atrousd_ctx_request_id(struct server_ctx *ctx, char *buf, size_t size);
-
-/* Claims bytes of request body memory against --max-buffered-bytes; false when over. */
-bool atrousd_ctx_buffer_claim(struct server_ctx *ctx, uint64_t bytes);
-void atrousd_ctx_buffer_release(struct server_ctx *ctx, uint64_t bytes);
 
 /* The values /metrics reads from other modules. */
 void atrousd_ctx_snapshot(struct server_ctx *ctx, struct atrousd_metrics_snapshot *out);

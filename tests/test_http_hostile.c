@@ -1042,10 +1042,10 @@ static double wait_gauge_at_most(void **state, const char *series, double max)
 static void test_hostile_catalogue_leaves_nothing_behind(void **state)
 {
     /* After the whole catalogue: no request context left (the one in flight is the /metrics
-     * request itself), no body memory claimed, and no sanitizer report in the log. */
+     * request itself), no memory held in the budget, and no sanitizer report in the log. */
     struct http_fixture *f = *state;
     assert_true(wait_gauge_at_most(state, "atrousd_http_requests_in_flight", 1) <= 1);
-    assert_true(wait_gauge_at_most(state, "atrousd_request_body_buffered_bytes", 0) == 0);
+    assert_true(wait_gauge_at_most(state, "atrousd_memory_budget_in_use_bytes", 0) == 0);
     assert_true(wait_gauge_at_most(state, "atrousd_queue_depth", 0) == 0);
     char *log = test_daemon_log(f->daemon);
     assert_non_null(log);

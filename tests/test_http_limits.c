@@ -1,9 +1,9 @@
 /*
  * test_http_limits.c - the daemon's limits over sockets: 413 from Content-Length before the
  * body is read, 413 for chunked bodies counted as they arrive (and a closed connection far
- * past the limit), 413 for tensors and outputs over their element limits, 429 when request
- * bodies would exceed --max-buffered-bytes, and idle connections cut off after
- * --connection-timeout (recorded as 408).
+ * past the limit), 413 for tensors and outputs over their element limits, 503 before the body
+ * is read when the memory budget (--max-memory-bytes) cannot take a request's worst case, and
+ * idle connections cut off after --connection-timeout (recorded as 408).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,15 +18,18 @@
 #include "daemon.h"
 #include "http_client.h"
 
-#define MAX_BODY     65536
-#define MAX_BUFFERED 100000
+#define MAX_BODY 65536
+/* One 60000-byte JSON upload's worst case fits (body, 4x for decoding, 64 KiB of overhead:
+ * 365536 bytes, server/governor.h), two do not. */
+#define MAX_MEMORY         "500000"
+#define UPLOAD_WORST_BYTES 365536
 
 static int setup(void **state)
 {
     const char *args[] = {"--max-body-bytes",
                           "64k",
-                          "--max-buffered-bytes",
-                          "100000",
+                          "--max-memory-bytes",
+                          MAX_MEMORY,
                           "--max-tensor-elements",
                           "4096",
                           "--max-output-elements",
@@ -181,18 +184,19 @@ static void test_http_output_over_element_limit_is_413(void **state)
     }
 }
 
-static void test_http_buffered_bodies_over_budget_are_429(void **state)
+static void test_http_memory_budget_full_is_503_before_the_body(void **state)
 {
-    /* The first upload holds 60000 bytes of the 100000 budget while it waits for its body;
-     * the second cannot get its 60000 and is told to retry at once. */
+    /* The first upload holds its worst case of the budget while it waits for its body; the
+     * second cannot get its own and is told to retry, from its headers alone. */
     int first = open_upload(*state, "60000");
     const struct test_daemon *d = *state;
     assert_int_equal(
-        test_daemon_wait_metric(d, "atrousd_request_body_buffered_bytes", 60000, 10000), 0);
+        test_daemon_wait_metric(d, "atrousd_memory_budget_in_use_bytes", UPLOAD_WORST_BYTES, 10000),
+        0);
     int second = open_upload(*state, "60000");
     struct http_client_response r;
     assert_int_equal(http_client_read(second, false, HTTP_CLIENT_TIMEOUT_MS, &r), 0);
-    assert_error(&r, 429, "resource_exhausted", NULL);
+    assert_error(&r, 503, "resource_exhausted", NULL);
     assert_string_equal(http_client_header(&r, "Retry-After"), "1");
     http_client_response_free(&r);
     close(second);
@@ -222,7 +226,7 @@ int main(void)
         cmocka_unit_test(test_http_chunked_body_far_over_limit_is_cut_off),
         cmocka_unit_test(test_http_tensor_over_element_limit_is_413),
         cmocka_unit_test(test_http_output_over_element_limit_is_413),
-        cmocka_unit_test(test_http_buffered_bodies_over_budget_are_429),
+        cmocka_unit_test(test_http_memory_budget_full_is_503_before_the_body),
         cmocka_unit_test(test_http_idle_connection_is_cut_off_and_logged_as_408),
     };
     return cmocka_run_group_tests(tests, setup, test_daemon_group_teardown);

@@ -1,0 +1,171 @@
+/*
+ * governor.c - a request's worst-case memory and estimated compute time, checked against
+ * --max-memory-bytes and --max-compute-ms before it is committed (the rules are in the
+ * header).
+ */
+#include "governor.h"
+
+#include <inttypes.h>
+
+#include "atrous_estimate_standin.h"
+
+/* a * b, saturating: a saturated worst case simply never fits the budget. */
+static uint64_t mul_sat(uint64_t a, uint64_t b)
+{
+    uint64_t r;
+    return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/* The body buffer: a chunked one may be caught doubling, with its old half still held. */
+static uint64_t body_bytes(uint64_t body, bool chunked)
+{
+    return chunked ? add_sat(body, body / 2) : body;
+}
+
+/* What decoding a body of this size may hold besides the body itself. */
+static uint64_t decode_bytes(const struct http_exchange *ex, const struct request_plan *plan,
+                             uint64_t body)
+{
+    if (plan->endpoint == ATROUSD_EP_OP)
+        return plan->request_form == ATROUS_FORM_BINARY
+                   ? body
+                   : mul_sat(body, ATROUSD_GOVERNOR_OP_JSON_BYTES_PER_BYTE);
+    uint64_t json = body, header = 0;
+    /* A JSON part longer than the body is refused by the decoder; counted as all JSON. */
+    if (plan->endpoint == ATROUSD_EP_V2_INFER &&
+        atrousd_header_decimal(ex->inference_header_length, &header) && header <= body)
+        json = header;
+    return add_sat(mul_sat(json, ATROUSD_GOVERNOR_DOC_BYTES_PER_BYTE), body - json);
+}
+
+/* The output, its encoding and a batch's stacked copy of the value. */
+static uint64_t output_bytes(const struct request_plan *plan, const struct atrous_problem *problem)
+{
+    uint64_t elements = problem->output_elements;
+    uint64_t bytes = mul_sat(elements, sizeof(float));
+    bool binary_answer =
+        plan->endpoint == ATROUSD_EP_OP && plan->response_form == ATROUS_FORM_BINARY;
+    if (!binary_answer) /* KServe may answer either way: the larger, JSON, is counted */
+        bytes = add_sat(bytes, mul_sat(elements, ATROUSD_GOVERNOR_JSON_BYTES_PER_FLOAT));
+    if (plan->batch_class != NULL)
+        bytes = add_sat(bytes, mul_sat(problem->value_elements, sizeof(float)));
+    return bytes;
+}
+
+/* The whole worst case from a body of body bytes (chunked: its cap) and, when known, the
+ * problem. */
+static uint64_t worst_bytes(const struct http_exchange *ex, const struct request_plan *plan,
+                            uint64_t body, bool chunked)
+{
+    uint64_t bytes = add_sat(ATROUSD_GOVERNOR_REQUEST_OVERHEAD, body_bytes(body, chunked));
+    bytes = add_sat(bytes, decode_bytes(ex, plan, body));
+    if (plan->has_problem)
+        bytes = add_sat(bytes, output_bytes(plan, &plan->problem));
+    return bytes;
+}
+
+/* The field a too-costly problem is blamed on: a repository model's client controls only its
+ * value; otherwise the larger of the two tensors (the cost grows with value elements times
+ * filter taps per input channel), the filters on a tie. */
+static const char *cost_field(const struct request_plan *plan, const struct atrous_problem *p)
+{
+    if (plan->model != NULL)
+        return "value";
+    return p->filters_elements >= p->value_elements ? "filters" : "value";
+}
+
+/* True (reply filled with 400 too_large) when the problem's estimate is over the limit. */
+static bool refuse_cost(struct server_ctx *ctx, const char *request_id,
+                        const struct request_plan *plan, const struct atrous_problem *problem,
+                        struct http_reply *reply)
+{
+    uint64_t limit_ms = ctx->config.max_compute_ms;
+    double flops = atrous_problem_flops(problem);
+    if (flops <= (double)limit_ms / 1e3 * ATROUSD_GOVERNOR_SLOWEST_FLOPS_PER_S)
+        return false;
+    struct atrous_estimate est;
+    struct atrous_error err;
+    atrous_error_clear(&err);
+    /* An engine that cannot even plan the problem fails its compute too, with the detail. */
+    if (atrous_engine_estimate(ctx->engine, problem, ctx->budget.omp_threads, &est, &err) !=
+            ATROUS_OK ||
+        est.seconds * 1e3 <= (double)limit_ms)
+        return false;
+    const char *field = cost_field(plan, problem);
+    atrousd_reply_error(reply, 400, atrous_status_code(ATROUS_TOO_LARGE), field, request_id,
+                        "%s: this problem would take about %.1f s to compute (%.3g GFLOP on "
+                        "oneDNN's %s path with %d thread%s), over --max-compute-ms %" PRIu64
+                        "; make %s smaller or split the request",
+                        field, est.seconds, est.flops / 1e9, est.impl, ctx->budget.omp_threads,
+                        ctx->budget.omp_threads == 1 ? "" : "s", limit_ms, field);
+    return true;
+}
+
+/* Reserves bytes more for the request; false with reply filled when they do not fit: 400
+ * too_large naming field when the request alone would exceed the whole budget, else 503. */
+static bool take(struct server_ctx *ctx, struct atrousd_reservation *memory, uint64_t bytes,
+                 const char *field, const char *request_id, struct http_reply *reply)
+{
+    if (memory == NULL)
+        return true; /* the synchronous path (tests, fuzzing) counts nothing */
+    uint64_t total = add_sat(memory->bytes, bytes);
+    if (memory->budget == NULL)
+        memory->budget = &ctx->memory;
+    if (!atrousd_budget_could_fit(&ctx->memory, total)) {
+        atrousd_reply_error(reply, 400, atrous_status_code(ATROUS_TOO_LARGE), field, request_id,
+                            "%s: this request may need %" PRIu64 " bytes of memory, more than "
+                            "the server's whole budget (--max-memory-bytes %" PRIu64 ")",
+                            field, total, ctx->memory.limit);
+        return false;
+    }
+    if (!atrousd_budget_grow(memory, bytes)) {
+        atrousd_reply_error(reply, 503, "resource_exhausted", NULL, request_id,
+                            "the server's memory budget (--max-memory-bytes %" PRIu64
+                            ") cannot take the %" PRIu64 " bytes this request may need "
+                            "right now; retry later",
+                            ctx->memory.limit, total);
+        return false;
+    }
+    return true;
+}
+
+bool atrousd_governor_admit(struct server_ctx *ctx, const struct http_exchange *ex,
+                            struct request_plan *plan, struct atrousd_reservation *memory,
+                            struct http_reply *reply)
+{
+    if (plan->has_problem && refuse_cost(ctx, ex->request_id, plan, &plan->problem, reply))
+        return true;
+    bool chunked = !ex->has_content_length;
+    uint64_t body = chunked ? ctx->config.max_body_bytes : ex->content_length;
+    uint64_t bytes = worst_bytes(ex, plan, body, chunked);
+    /* Blame the output when it is the larger share of what does not fit. */
+    const char *field = "body";
+    if (plan->has_problem && output_bytes(plan, &plan->problem) > bytes / 2)
+        field = "output_shape";
+    return !take(ctx, memory, bytes, field, ex->request_id, reply);
+}
+
+void atrousd_governor_body_complete(const struct http_exchange *ex, const struct request_plan *plan,
+                                    size_t body_len, struct atrousd_reservation *memory)
+{
+    if (memory == NULL || ex->has_content_length)
+        return;
+    atrousd_budget_shrink(memory, worst_bytes(ex, plan, body_len, false));
+}
+
+bool atrousd_governor_admit_problem(struct server_ctx *ctx, const struct http_exchange *ex,
+                                    const struct request_plan *plan,
+                                    const struct atrous_problem *problem, struct http_reply *reply)
+{
+    if (plan->has_problem)
+        return false; /* a binary op: settled at admission from the same query */
+    if (refuse_cost(ctx, ex->request_id, plan, problem, reply))
+        return true;
+    const char *field = plan->model != NULL ? "value" : "output_shape";
+    return !take(ctx, ex->memory, output_bytes(plan, problem), field, ex->request_id, reply);
+}

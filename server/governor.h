@@ -1,0 +1,80 @@
+/*
+ * governor.h - what one compute request may cost, decided before it is committed: its worst
+ * memory against the budget (budget.h) and its estimated compute time against
+ * --max-compute-ms. Admission calls it on the headers; the pipeline calls it again once a JSON
+ * form's shapes are decoded, before computing. Every call is one line at its hook point.
+ *
+ * The worst case of a request, in bytes (README "Memory budget" lists the same rules):
+ *   body        Content-Length; a chunked body the --max-body-bytes cap, and half again for
+ *               the moment its buffer doubles (lowered to its real length once complete)
+ *   decoding    binary forms 1x the body (a misaligned tensor is copied); the op's JSON
+ *               4x (its float arena holds up to 2x the body, twice while it moves); KServe v2 and
+ *               TF Serving JSON ATROUSD_GOVERNOR_DOC_BYTES_PER_BYTE x the JSON part (the lean
+ *               document's worst case, proto/json_doc.h) plus the binary part once
+ *   output      4 bytes per output element, plus the stacked copy of the value when the
+ *               model's requests are batched (--max-batch > 1)
+ *   encoding    binary op answer nothing (the output is the answer); JSON answers
+ *               ATROUSD_GOVERNOR_JSON_BYTES_PER_FLOAT per element; the KServe binary
+ *               extension another copy of the output
+ * A binary op knows it all from its headers (the shapes are in the query); a JSON form
+ * reserves body and decoding at admission and the rest once decoded. When the answer is
+ * queued the reservation shrinks to the answer, and the request's completion releases it.
+ */
+#ifndef ATROUSD_GOVERNOR_H
+#define ATROUSD_GOVERNOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "atrous_op.h"
+#include "budget.h"
+#include "handlers.h"
+#include "server_ctx.h"
+
+/* The lean JSON document's worst case per byte of JSON: a list like [[],0,0,...] makes each
+ * 2-byte number a 56-byte value on the parser's stack (which doubles and moves) and again in
+ * the document. Peak heap measured by counting every allocation while decoding 2-8 MB bodies:
+ * 86x for [[],0,0,...], 56x for [{},{},...], 20-23x for nested [[0],[0],...], 2x for a flat
+ * list of numbers (the common case). */
+#define ATROUSD_GOVERNOR_DOC_BYTES_PER_BYTE 100
+/* The op's JSON decoder (proto/atrous_json.c): one float arena of at most 2x the body (each
+ * number takes a digit and a separator), and a second as large while it moves (measured: 4.0x
+ * for a value of n zeros followed by filters, 3.0x for nested lists). */
+#define ATROUSD_GOVERNOR_OP_JSON_BYTES_PER_BYTE 4
+/* A float written as JSON: 16 characters at most (ATROUS__FLOAT_TEXT_MAX), a separator, and
+ * for TF Serving's nested lists up to 3 brackets more per innermost element. */
+#define ATROUSD_GOVERNOR_JSON_BYTES_PER_FLOAT 20
+/* Envelopes, headers and small allocations of one request, counted once. */
+#define ATROUSD_GOVERNOR_REQUEST_OVERHEAD ((uint64_t)64 << 10)
+
+/* Problems whose FLOPs are at most this many per second of --max-compute-ms are not
+ * estimated at all: even oneDNN's slowest path (ref, ~0.4 GFLOP/s here) cannot take them past
+ * the limit, and their first estimate would compile a primitive on the I/O thread. */
+#define ATROUSD_GOVERNOR_SLOWEST_FLOPS_PER_S 0.1e9
+
+/*
+ * Admission, on the headers of a compute request (after atrousd_precheck accepted it): a
+ * binary op whose problem the query fully gives (plan->has_problem) is estimated and refused
+ * over --max-compute-ms (400 too_large); then the request's worst case so far is reserved in
+ * *memory. Returns true when reply holds the refusal: 400 too_large (the cost, or a worst case
+ * larger than the whole budget) or 503 with Retry-After (the budget is full right now).
+ */
+bool atrousd_governor_admit(struct server_ctx *ctx, const struct http_exchange *ex,
+                            struct request_plan *plan, struct atrousd_reservation *memory,
+                            struct http_reply *reply);
+
+/* The body is complete: a chunked body's reservation falls from its cap to what the
+ * body_len bytes received need. */
+void atrousd_governor_body_complete(const struct http_exchange *ex, const struct request_plan *plan,
+                                    size_t body_len, struct atrousd_reservation *memory);
+
+/*
+ * After decoding and validation, before computing: for the forms whose shapes came with the
+ * body (the op's JSON, KServe v2, TF Serving) the cost check and the growth of ex->memory by
+ * the output and its encoding. Returns true when reply holds the refusal (as for admit).
+ */
+bool atrousd_governor_admit_problem(struct server_ctx *ctx, const struct http_exchange *ex,
+                                    const struct request_plan *plan,
+                                    const struct atrous_problem *problem, struct http_reply *reply);
+
+#endif
