@@ -298,6 +298,53 @@ int test_daemon_wait_metric(const struct test_daemon *d, const char *series, dou
     }
 }
 
+int test_daemon_wait_metric_at_most(const struct test_daemon *d, const char *series, double max,
+                                    int timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    for (;;) {
+        double v = 0;
+        if (test_daemon_metric(d, series, &v) == 0 && v <= max)
+            return 0;
+        if (now_ms() > deadline)
+            return -1;
+        pause_ms(POLL_INTERVAL_MS);
+    }
+}
+
+int test_daemon_memory(const struct test_daemon *d, uint64_t *rss, uint64_t *peak)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)d->pid);
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return -1;
+    unsigned long long kib = 0;
+    int found = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (sscanf(line, "VmRSS: %llu kB", &kib) == 1) {
+            *rss = (uint64_t)kib * 1024u;
+            found |= 1;
+        } else if (sscanf(line, "VmHWM: %llu kB", &kib) == 1) {
+            *peak = (uint64_t)kib * 1024u;
+            found |= 2;
+        }
+    }
+    fclose(f);
+    return found == 3 ? 0 : -1;
+}
+
+int test_daemon_reset_peak(const struct test_daemon *d)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/clear_refs", (int)d->pid);
+    FILE *f = fopen(path, "we");
+    if (f == NULL)
+        return -1;
+    int rc = fputs("5", f) >= 0 ? 0 : -1;
+    return fclose(f) == 0 ? rc : -1;
+}
+
 int test_daemon_group_setup(void **state, const char *const *args)
 {
     struct test_daemon *d = calloc(1, sizeof(*d));

@@ -70,6 +70,18 @@ int test_daemon_metric(const struct test_daemon *d, const char *series, double *
 int test_daemon_wait_metric(const struct test_daemon *d, const char *series, double min,
                             int timeout_ms);
 
+/* Polls test_daemon_metric until the value is <= max. Returns 0, or -1 on timeout. */
+int test_daemon_wait_metric_at_most(const struct test_daemon *d, const char *series, double max,
+                                    int timeout_ms);
+
+/* The daemon's resident memory now (VmRSS) and its high-water mark (VmHWM), in bytes, from
+ * /proc/<pid>/status. Returns 0, or -1 when it cannot be read. */
+int test_daemon_memory(const struct test_daemon *d, uint64_t *rss, uint64_t *peak);
+
+/* Resets VmHWM to the current RSS (writes 5 to /proc/<pid>/clear_refs). Returns 0, or -1 when
+ * the kernel does not allow it (VmHWM then keeps the peak since start, which only errs high). */
+int test_daemon_reset_peak(const struct test_daemon *d);
+
 /* Runs the daemon binary once with args (not as a server: --help, --version, bad flags,
  * --health-probe), env entries ("NAME=value", NULL-terminated; may be NULL) added to the
  * environment, and a timeout. Returns the exit code (0..255), or -1 when it timed out or died

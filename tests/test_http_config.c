@@ -1,7 +1,7 @@
 /*
- * test_http_config.c - server/config.h (flags, environment twins, ranges, suffixes, --help)
- * and server/cpus.h (affinity and cgroup quotas read from a fake /proc and /sys, and the
- * thread budget that never oversubscribes the CPUs).
+ * test_http_config.c - server/config.h (flags, environment twins, ranges, suffixes, old names,
+ * --help) and server/cpus.h (affinity, cgroup quotas and memory limits read from a fake /proc
+ * and /sys, and the thread budget that never oversubscribes the CPUs).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -108,6 +108,44 @@ static void test_config_rejects_bad_values_naming_flag_and_env(void **state)
     assert_non_null(strstr(err, "ATROUSD_DRAIN_TIMEOUT"));
 }
 
+static void test_config_old_name_of_the_memory_budget_is_still_read(void **state)
+{
+    (void)state;
+    struct atrousd_config cfg;
+    char err[256];
+    const char *none[] = {"atrousd", NULL};
+    assert_int_equal(parse(&cfg, none, NULL, err, sizeof(err)), ATROUSD_CONFIG_RUN);
+    assert_int_equal(cfg.max_memory_bytes, 0); /* resolved from the container at start */
+    assert_int_equal(cfg.max_compute_ms, ATROUSD_DEFAULT_MAX_COMPUTE_MS);
+    assert_int_equal(cfg.min_send_rate, ATROUSD_DEFAULT_MIN_SEND_RATE);
+    const char *old_flag[] = {"atrousd", "--max-buffered-bytes", "3m", NULL};
+    assert_int_equal(parse(&cfg, old_flag, NULL, err, sizeof(err)), ATROUSD_CONFIG_RUN);
+    assert_int_equal(cfg.max_memory_bytes, 3 << 20);
+    const char *old_env[] = {"ATROUSD_MAX_BUFFERED_BYTES=5m", NULL};
+    assert_int_equal(parse(&cfg, none, old_env, err, sizeof(err)), ATROUSD_CONFIG_RUN);
+    assert_int_equal(cfg.max_memory_bytes, 5 << 20);
+    /* The new name wins over the old one, in the environment as on the command line. */
+    const char *both_env[] = {"ATROUSD_MAX_MEMORY_BYTES=7m", "ATROUSD_MAX_BUFFERED_BYTES=5m",
+                              NULL};
+    assert_int_equal(parse(&cfg, none, both_env, err, sizeof(err)), ATROUSD_CONFIG_RUN);
+    assert_int_equal(cfg.max_memory_bytes, 7 << 20);
+    const char *new_flags[] = {"atrousd", "--max-memory-bytes=2g", "--max-compute-ms", "250",
+                               "--min-send-rate", "64k", NULL};
+    assert_int_equal(parse(&cfg, new_flags, old_env, err, sizeof(err)), ATROUSD_CONFIG_RUN);
+    assert_int_equal(cfg.max_memory_bytes, (uint64_t)2 << 30);
+    assert_int_equal(cfg.max_compute_ms, 250);
+    assert_int_equal(cfg.min_send_rate, 64 << 10);
+    const char *zero_rate[] = {"atrousd", "--min-send-rate", "0", NULL};
+    assert_int_equal(parse(&cfg, zero_rate, NULL, err, sizeof(err)), ATROUSD_CONFIG_ERROR);
+    assert_non_null(strstr(err, "ATROUSD_MIN_SEND_RATE"));
+    char *usage = atrousd_config_usage("atrousd");
+    assert_non_null(usage);
+    assert_non_null(strstr(usage, "--max-buffered-bytes"));
+    assert_non_null(strstr(usage, "old name of --max-memory-bytes"));
+    assert_non_null(strstr(usage, "[env ATROUSD_MAX_COMPUTE_MS, default 5000]"));
+    free(usage);
+}
+
 static void test_config_modes(void **state)
 {
     (void)state;
@@ -209,6 +247,63 @@ static void test_cpus_without_quota_uses_affinity(void **state)
     assert_true(c.usable >= 1 && c.usable <= c.affinity);
 }
 
+static void test_memory_reads_cgroup_v2_limit_up_the_tree(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/atrousd-mem-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    struct atrousd_memory m;
+    put(root, "proc/self/cgroup", "0::/kubepods/pod1/ctr\n");
+    put(root, "proc/meminfo", "MemTotal:       16384000 kB\nMemFree:        1 kB\n");
+    put(root, "sys/fs/cgroup/kubepods/pod1/ctr/memory.max", "max\n");
+    put(root, "sys/fs/cgroup/kubepods/pod1/memory.max", "2147483648\n");
+    put(root, "sys/fs/cgroup/kubepods/memory.max", "4294967296\n");
+    atrousd_memory_detect(root, &m);
+    assert_int_equal(m.physical, (uint64_t)16384000 * 1024);
+    assert_true(m.has_limit);
+    assert_int_equal(m.cgroup_version, 2);
+    assert_int_equal(m.cgroup_limit, (uint64_t)2 << 30);
+    assert_int_equal(m.usable, (uint64_t)2 << 30);
+    remove_tree(root);
+}
+
+static void test_memory_reads_cgroup_v1_limit(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/atrousd-mem-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    struct atrousd_memory m;
+    put(root, "proc/self/cgroup", "12:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n");
+    put(root, "proc/meminfo", "MemTotal:       16384000 kB\n");
+    /* Inside a container the group's files sit at the controller's root. */
+    put(root, "sys/fs/cgroup/memory/memory.limit_in_bytes", "536870912\n");
+    atrousd_memory_detect(root, &m);
+    assert_true(m.has_limit);
+    assert_int_equal(m.cgroup_version, 1);
+    assert_int_equal(m.usable, 512 << 20);
+    remove_tree(root);
+}
+
+static void test_memory_without_limit_uses_the_ram(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/atrousd-mem-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    struct atrousd_memory m;
+    /* v1 writes about 2^63 for "no limit"; a limit above the RAM limits nothing either. */
+    put(root, "proc/self/cgroup", "4:memory:/\n");
+    put(root, "proc/meminfo", "MemTotal:       1000 kB\n");
+    put(root, "sys/fs/cgroup/memory/memory.limit_in_bytes", "9223372036854771712\n");
+    atrousd_memory_detect(root, &m);
+    assert_false(m.has_limit);
+    assert_int_equal(m.cgroup_version, 1);
+    assert_int_equal(m.usable, 1000 * 1024);
+    remove_tree(root);
+    atrousd_memory_detect(NULL, &m); /* the real machine */
+    assert_true(m.physical > 0);
+    assert_true(m.usable > 0 && m.usable <= m.physical);
+}
+
 static void test_cpus_budget_never_oversubscribes(void **state)
 {
     (void)state;
@@ -236,11 +331,15 @@ int main(void)
         cmocka_unit_test(test_config_flag_wins_over_environment),
         cmocka_unit_test(test_config_byte_sizes_take_suffixes),
         cmocka_unit_test(test_config_rejects_bad_values_naming_flag_and_env),
+        cmocka_unit_test(test_config_old_name_of_the_memory_budget_is_still_read),
         cmocka_unit_test(test_config_modes),
         cmocka_unit_test(test_config_usage_lists_defaults),
         cmocka_unit_test(test_cpus_reads_cgroup_v2_quota_up_the_tree),
         cmocka_unit_test(test_cpus_reads_cgroup_v1_quota),
         cmocka_unit_test(test_cpus_without_quota_uses_affinity),
+        cmocka_unit_test(test_memory_reads_cgroup_v2_limit_up_the_tree),
+        cmocka_unit_test(test_memory_reads_cgroup_v1_limit),
+        cmocka_unit_test(test_memory_without_limit_uses_the_ram),
         cmocka_unit_test(test_cpus_budget_never_oversubscribes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
