@@ -7,7 +7,7 @@
 
 #include <inttypes.h>
 
-#include "atrous_estimate_standin.h"
+#include "atrous_engine.h"
 
 /* a * b, saturating: a saturated worst case simply never fits the budget. */
 static uint64_t mul_sat(uint64_t a, uint64_t b)
@@ -98,10 +98,11 @@ static bool refuse_cost(struct server_ctx *ctx, const char *request_id,
         return false;
     const char *field = cost_field(plan, problem);
     atrousd_reply_error(reply, 400, atrous_status_code(ATROUS_TOO_LARGE), field, request_id,
-                        "%s: this problem would take about %.1f s to compute (%.3g GFLOP on "
-                        "oneDNN's %s path with %d thread%s), over --max-compute-ms %" PRIu64
+                        "%s: this problem would take about %.1f s to compute (%s; %.3g GFLOP "
+                        "on oneDNN's %s with %d thread%s), over --max-compute-ms %" PRIu64
                         "; make %s smaller or split the request",
-                        field, est.seconds, est.flops / 1e9, est.impl, ctx->budget.omp_threads,
+                        field, est.seconds, est.measured ? "measured" : "estimated",
+                        est.flops / 1e9, est.impl, ctx->budget.omp_threads,
                         ctx->budget.omp_threads == 1 ? "" : "s", limit_ms, field);
     return true;
 }

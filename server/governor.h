@@ -48,8 +48,9 @@
 #define ATROUSD_GOVERNOR_REQUEST_OVERHEAD ((uint64_t)64 << 10)
 
 /* Problems whose FLOPs are at most this many per second of --max-compute-ms are not
- * estimated at all: even oneDNN's slowest path (ref, ~0.4 GFLOP/s here) cannot take them past
- * the limit, and their first estimate would compile a primitive on the I/O thread. */
+ * estimated at all: even oneDNN's slowest path (ref, ~0.3-0.4 GFLOP/s here) cannot take them
+ * past the limit, and the first estimate of each distinct problem creates a oneDNN primitive
+ * descriptor (10-200 us) on the I/O thread. */
 #define ATROUSD_GOVERNOR_SLOWEST_FLOPS_PER_S 0.1e9
 
 /*

@@ -32,7 +32,7 @@
 /* What the daemon may hold besides the budget (README "Memory budget"): libmicrohttpd's
  * connection pools, the workers' workspaces and allocator slack. Under AddressSanitizer, the
  * shadow of everything allocated and the quarantine of freed blocks (capped in setup) too. */
-#define RSS_CONSTANT_MIB 64
+#define RSS_CONSTANT_MIB    64
 #define ASAN_QUARANTINE_MIB 32
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -183,8 +183,8 @@ static double op_count(const struct test_daemon *d, int status)
 {
     char series[128];
     double v = 0;
-    snprintf(series, sizeof(series),
-             "atrousd_http_requests_total{endpoint=\"op\",status=\"%d\"}", status);
+    snprintf(series, sizeof(series), "atrousd_http_requests_total{endpoint=\"op\",status=\"%d\"}",
+             status);
     assert_int_equal(test_daemon_metric(d, series, &v), 0);
     return v;
 }
@@ -322,7 +322,8 @@ static void test_budget_reader_below_the_send_rate_is_cut_off(void **state)
     fprintf(stderr, "budget: 4 MiB/s reader cut off after %llu bytes: %s\n",
             (unsigned long long)got, line);
     assert_non_null(strstr(line, "\"status\":200"));
-    assert_non_null(strstr(line, "answer not read within --connection-timeout and --min-send-rate"));
+    assert_non_null(
+        strstr(line, "answer not read within --connection-timeout and --min-send-rate"));
     assert_true(got < 64 * MIB);
     free(line);
     close(fd);

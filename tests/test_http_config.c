@@ -125,12 +125,12 @@ static void test_config_old_name_of_the_memory_budget_is_still_read(void **state
     assert_int_equal(parse(&cfg, none, old_env, err, sizeof(err)), ATROUSD_CONFIG_RUN);
     assert_int_equal(cfg.max_memory_bytes, 5 << 20);
     /* The new name wins over the old one, in the environment as on the command line. */
-    const char *both_env[] = {"ATROUSD_MAX_MEMORY_BYTES=7m", "ATROUSD_MAX_BUFFERED_BYTES=5m",
-                              NULL};
+    const char *both_env[] = {"ATROUSD_MAX_MEMORY_BYTES=7m", "ATROUSD_MAX_BUFFERED_BYTES=5m", NULL};
     assert_int_equal(parse(&cfg, none, both_env, err, sizeof(err)), ATROUSD_CONFIG_RUN);
     assert_int_equal(cfg.max_memory_bytes, 7 << 20);
-    const char *new_flags[] = {"atrousd", "--max-memory-bytes=2g", "--max-compute-ms", "250",
-                               "--min-send-rate", "64k", NULL};
+    const char *new_flags[] = {"atrousd", "--max-memory-bytes=2g", "--max-compute-ms",
+                               "250",     "--min-send-rate",       "64k",
+                               NULL};
     assert_int_equal(parse(&cfg, new_flags, old_env, err, sizeof(err)), ATROUSD_CONFIG_RUN);
     assert_int_equal(cfg.max_memory_bytes, (uint64_t)2 << 30);
     assert_int_equal(cfg.max_compute_ms, 250);
