@@ -59,18 +59,15 @@ const char *atrous_kserve_route_method(enum atrous_kserve_route_kind kind)
     return kind == ATROUS_KSERVE_ROUTE_INFER ? "POST" : "GET";
 }
 
-enum atrous_status atrous_kserve_find_model(const struct atrous_model_repo *repo,
-                                            const struct atrous_kserve_route *route,
-                                            const struct atrous_model **out,
-                                            struct atrous_error *err)
+bool atrous_kserve_route_generic(const struct atrous_kserve_route *route)
 {
-    *out = NULL;
-    if (strcmp(route->model, ATROUS_GENERIC_MODEL_NAME) == 0) {
-        if (route->version[0] == '\0' || strcmp(route->version, ATROUS_GENERIC_MODEL_VERSION) == 0)
-            return ATROUS_OK;
-    } else if ((*out = atrous_model_repo_find(repo, route->model, route->version)) != NULL) {
-        return ATROUS_OK;
-    }
+    return strcmp(route->model, ATROUS_GENERIC_MODEL_NAME) == 0 &&
+           (route->version[0] == '\0' || strcmp(route->version, ATROUS_GENERIC_MODEL_VERSION) == 0);
+}
+
+enum atrous_status atrous_kserve_model_missing(const struct atrous_kserve_route *route,
+                                               struct atrous_error *err)
+{
     if (route->version[0] != '\0')
         return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "model",
                                 "model '%s' version '%s' is not available", route->model,
@@ -860,8 +857,9 @@ static void write_metadata_tensors(struct atrous_jw *w, const char *key,
     atrous_jw_array_end(w);
 }
 
-char *atrous_kserve_encode_model_metadata(const struct atrous_model_repo *repo,
-                                          const struct atrous_model *model, size_t *len)
+char *atrous_kserve_encode_model_metadata(const struct atrous_model *model,
+                                          const struct atrous_model *const *versions,
+                                          size_t version_count, size_t *len)
 {
     struct tensor_desc tensors[2];
     struct atrous_jw *w = open_document(model_name(model));
@@ -872,9 +870,8 @@ char *atrous_kserve_encode_model_metadata(const struct atrous_model_repo *repo,
     if (model == NULL) {
         atrous_jw_string(w, ATROUS_GENERIC_MODEL_VERSION);
     } else {
-        size_t first = 0, count = atrous_model_repo_versions(repo, model->name, &first);
-        for (size_t i = first; i < first + count; i++)
-            atrous_jw_string(w, atrous_model_repo_at(repo, i)->version);
+        for (size_t i = 0; i < version_count; i++)
+            atrous_jw_string(w, versions[i]->version);
     }
     atrous_jw_array_end(w);
     atrous_jw_key(w, "platform");

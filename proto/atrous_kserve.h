@@ -38,6 +38,7 @@
 
 #include "atrous_error.h"
 #include "atrous_model.h"
+#include "atrous_model_config.h"
 #include "atrous_request.h"
 #include "atrous_tensor.h"
 
@@ -78,16 +79,14 @@ bool atrous_kserve_parse_path(const char *path, struct atrous_kserve_route *out)
 /* "GET" or "POST": the method a route kind answers (405 with Allow otherwise). */
 const char *atrous_kserve_route_method(enum atrous_kserve_route_kind kind);
 
-/*
- * The model a route names: *out is NULL for the generic model (name
- * ATROUS_GENERIC_MODEL_NAME, version "" or "1"), else the repository's model (the highest
- * version when none is named). ATROUS_INVALID_ARGUMENT with "model 'x' [version 'v'] is not
- * available" when there is none: the server answers 404.
- */
-enum atrous_status atrous_kserve_find_model(const struct atrous_model_repo *repo,
-                                            const struct atrous_kserve_route *route,
-                                            const struct atrous_model **out,
-                                            struct atrous_error *err);
+/* True when the route names the built-in generic model (name ATROUS_GENERIC_MODEL_NAME,
+ * version "" or "1"); any other name is looked up in the server's repository. */
+bool atrous_kserve_route_generic(const struct atrous_kserve_route *route);
+
+/* The error for a route whose model the server lacks: ATROUS_INVALID_ARGUMENT, field "model",
+ * "model 'x' [version 'v'] is not available" (the server answers 404). */
+enum atrous_status atrous_kserve_model_missing(const struct atrous_kserve_route *route,
+                                               struct atrous_error *err);
 
 struct atrous_kserve_limits {
     size_t max_tensor_elements; /* per input tensor; 0 = the hard ceiling only */
@@ -159,14 +158,16 @@ void atrous_kserve_reply_release(struct atrous_kserve_reply *reply);
  *   model_config     {"name", "platform", "backend", "max_batch_size", "input", "output",
  *                     "parameters"}: what perf_analyzer and tritonclient read
  *   error            {"error": message}
- * model NULL means the generic model; repo lists a repository model's versions.
+ * model NULL means the generic model; versions lists a repository model's versions (lowest
+ * first, version_count of them; ignored for the generic model).
  */
 char *atrous_kserve_encode_server_metadata(const char *name, const char *version, size_t *len);
 char *atrous_kserve_encode_live(bool live, size_t *len);
 char *atrous_kserve_encode_ready(bool ready, size_t *len);
 char *atrous_kserve_encode_model_ready(const struct atrous_model *model, bool ready, size_t *len);
-char *atrous_kserve_encode_model_metadata(const struct atrous_model_repo *repo,
-                                          const struct atrous_model *model, size_t *len);
+char *atrous_kserve_encode_model_metadata(const struct atrous_model *model,
+                                          const struct atrous_model *const *versions,
+                                          size_t version_count, size_t *len);
 char *atrous_kserve_encode_model_config(const struct atrous_model *model, size_t *len);
 char *atrous_kserve_encode_error(const char *message, size_t *len);
 

@@ -26,6 +26,7 @@
 
 #include "atrous_error.h"
 #include "atrous_model.h"
+#include "atrous_model_config.h"
 #include "atrous_request.h"
 #include "atrous_tensor.h"
 
@@ -52,12 +53,11 @@ bool atrous_tfs_parse_path(const char *path, struct atrous_tfs_route *out);
 /* "GET" or "POST": the method a route kind answers. */
 const char *atrous_tfs_route_method(enum atrous_tfs_route_kind kind);
 
-/* The repository model a route names (the highest version when none is named). Without one,
- * ATROUS_INVALID_ARGUMENT with TF Serving's message ("Servable not found for request:
- * Latest(name)" or "Specific(name, v)"): the server answers 404. */
-enum atrous_status atrous_tfs_find_model(const struct atrous_model_repo *repo,
-                                         const struct atrous_tfs_route *route,
-                                         const struct atrous_model **out, struct atrous_error *err);
+/* The error for a route whose model the server's repository lacks: ATROUS_INVALID_ARGUMENT
+ * with TF Serving's message ("Servable not found for request: Latest(name)" or
+ * "Specific(name, v)"); the server answers 404. */
+enum atrous_status atrous_tfs_model_missing(const struct atrous_tfs_route *route,
+                                            struct atrous_error *err);
 
 struct atrous_tfs_limits {
     size_t max_tensor_elements; /* the value tensor; 0 = the hard ceiling only */
@@ -98,14 +98,15 @@ enum atrous_status atrous_tfs_encode_predict(const struct atrous_tfs_request *re
  * Documents (malloc'd JSON, length in *len; NULL on out of memory):
  *   status    {"model_version_status": [{"version", "state": "AVAILABLE",
  *              "status": {"error_code": "OK", "error_message": ""}}]} for route's version, or
- *              every version of the name when the route names none (call after
- *              atrous_tfs_find_model succeeded)
+ *              every version of the name when the route names none (versions: the
+ *              name's version_count models, lowest first)
  *   metadata  {"model_spec": {...}, "metadata": {"signature_def": {"signature_def":
  *              {"serving_default": {"inputs": {"value": ...}, "outputs": {"output": ...},
  *              "method_name": "tensorflow/serving/predict"}}}}}
  */
-char *atrous_tfs_encode_status(const struct atrous_model_repo *repo,
-                               const struct atrous_tfs_route *route, size_t *len);
+char *atrous_tfs_encode_status(const struct atrous_tfs_route *route,
+                               const struct atrous_model *const *versions, size_t version_count,
+                               size_t *len);
 char *atrous_tfs_encode_metadata(const struct atrous_model *model, size_t *len);
 
 #endif

@@ -243,12 +243,18 @@ static bool precheck_model(struct server_ctx *ctx, const struct http_exchange *e
 {
     const char *id = ex->request_id;
     struct atrous_error err;
-    enum atrous_status st;
+    enum atrous_status st = ATROUS_OK;
     atrous_error_clear(&err);
-    if (plan->endpoint >= ATROUSD_EP_TFS_STATUS)
-        st = atrous_tfs_find_model(ctx->repo, &plan->tfs, &plan->model, &err);
-    else
-        st = atrous_kserve_find_model(ctx->repo, &plan->kserve, &plan->model, &err);
+    bool tfs = plan->endpoint >= ATROUSD_EP_TFS_STATUS;
+    const char *name = tfs ? plan->tfs.model : plan->kserve.model;
+    const char *version = tfs ? plan->tfs.version : plan->kserve.version;
+    plan->model = NULL;
+    if (tfs || !atrous_kserve_route_generic(&plan->kserve)) {
+        plan->model = atrousd_repo_find(ctx->repo, name, version);
+        if (plan->model == NULL)
+            st = tfs ? atrous_tfs_model_missing(&plan->tfs, &err)
+                     : atrous_kserve_model_missing(&plan->kserve, &err);
+    }
     if (st != ATROUS_OK) {
         atrousd_reply_error(reply, 404, "not_found", "model", id, "%s", err.message);
         return true;
@@ -364,6 +370,8 @@ void atrousd_handle_endpoint(struct server_ctx *ctx, const struct http_exchange 
     size_t len = 0;
     char *body = NULL;
     bool ready;
+    const struct atrous_model *const *versions = NULL;
+    size_t version_count = 0;
     switch (plan->endpoint) {
     case ATROUSD_EP_HEALTHZ:
         reply_json_status(reply, 200, "ok");
@@ -399,7 +407,9 @@ void atrousd_handle_endpoint(struct server_ctx *ctx, const struct http_exchange 
         body = atrous_kserve_encode_ready(ready, &len);
         break;
     case ATROUSD_EP_V2_MODEL_METADATA:
-        body = atrous_kserve_encode_model_metadata(ctx->repo, plan->model, &len);
+        if (plan->model != NULL)
+            version_count = atrousd_repo_versions(ctx->repo, plan->model->name, NULL, &versions);
+        body = atrous_kserve_encode_model_metadata(plan->model, versions, version_count, &len);
         break;
     case ATROUSD_EP_V2_MODEL_READY:
         ready = serving(ctx, reply);
@@ -410,7 +420,8 @@ void atrousd_handle_endpoint(struct server_ctx *ctx, const struct http_exchange 
         body = atrous_kserve_encode_model_config(plan->model, &len);
         break;
     case ATROUSD_EP_TFS_STATUS:
-        body = atrous_tfs_encode_status(ctx->repo, &plan->tfs, &len);
+        version_count = atrousd_repo_versions(ctx->repo, plan->tfs.model, NULL, &versions);
+        body = atrous_tfs_encode_status(&plan->tfs, versions, version_count, &len);
         break;
     case ATROUSD_EP_TFS_METADATA:
         body = atrous_tfs_encode_metadata(plan->model, &len);

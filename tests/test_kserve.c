@@ -23,6 +23,7 @@
 #include "atrous_json.h"
 #include "atrous_kserve.h"
 #include "atrous_model.h"
+#include "model_repo.h"
 #include "corpus.h"
 #include "models/model_fixtures.h"
 #include "proto_fixtures.h"
@@ -32,7 +33,7 @@ struct suite {
     struct atrous_workspace *workspace;
     struct proto_case *cases;
     size_t count;
-    struct atrous_model_repo *repo; /* tests/models: the example model */
+    struct atrousd_repo *repo; /* tests/models: the example model */
     const struct atrous_model *example;
 };
 
@@ -42,13 +43,12 @@ static int suite_setup(void **state)
     struct suite *s = calloc(1, sizeof(*s));
     if (s == NULL || atrous_engine_create(NULL, &s->engine, &err) != ATROUS_OK ||
         atrous_workspace_create(s->engine, &s->workspace, &err) != ATROUS_OK ||
-        atrous_model_repo_load("tests/models", NULL, NULL, NULL, &s->repo, NULL, &err) !=
-            ATROUS_OK ||
-        atrous_model_repo_prepare(s->repo, s->engine, NULL, NULL) != 0) {
+        atrousd_repo_load("tests/models", NULL, NULL, NULL, &s->repo, NULL, &err) != ATROUS_OK ||
+        atrousd_repo_prepare(s->repo, s->engine, NULL, NULL) != 0) {
         fprintf(stderr, "setup: %s\n", err.message);
         return -1;
     }
-    s->example = atrous_model_repo_find(s->repo, "example", NULL);
+    s->example = atrousd_repo_find(s->repo, "example", NULL);
     s->cases = proto_cases_load(&s->count);
     *state = s;
     return s->example ? 0 : -1;
@@ -58,7 +58,7 @@ static int suite_teardown(void **state)
 {
     struct suite *s = *state;
     proto_cases_free(s->cases, s->count);
-    atrous_model_repo_free(s->repo);
+    atrousd_repo_free(s->repo);
     atrous_workspace_free(s->workspace);
     atrous_engine_free(s->engine);
     free(s);
@@ -911,26 +911,37 @@ static void test_kserve_paths(void **state)
     assert_string_equal(atrous_kserve_route_method(ATROUS_KSERVE_ROUTE_MODEL_CONFIG), "GET");
 }
 
+/* The server resolves a route: the generic model by name, else its repository's (the
+ * codec only says which is which and words the 404). */
+static const struct atrous_model *
+resolve(const struct suite *s, const struct atrous_kserve_route *r, struct atrous_error *err)
+{
+    if (atrous_kserve_route_generic(r))
+        return NULL;
+    const struct atrous_model *m = atrousd_repo_find(s->repo, r->model, r->version);
+    if (m == NULL)
+        atrous_kserve_model_missing(r, err);
+    return m;
+}
+
 static void test_kserve_find_model(void **state)
 {
     struct suite *s = *state;
     struct atrous_error err;
     struct atrous_kserve_route r;
-    const struct atrous_model *m = (const struct atrous_model *)1;
     assert_true(
         atrous_kserve_parse_path("/v2/models/atrous_conv2d_transpose/versions/1/infer", &r));
-    assert_int_equal(atrous_kserve_find_model(s->repo, &r, &m, &err), ATROUS_OK);
-    assert_null(m);
+    assert_true(atrous_kserve_route_generic(&r));
     assert_true(atrous_kserve_parse_path("/v2/models/atrous_conv2d_transpose/versions/2", &r));
-    assert_int_equal(atrous_kserve_find_model(s->repo, &r, &m, &err), ATROUS_INVALID_ARGUMENT);
+    assert_false(atrous_kserve_route_generic(&r));
+    assert_null(resolve(s, &r, &err));
     assert_true(atrous_kserve_parse_path("/v2/models/example/ready", &r));
-    assert_int_equal(atrous_kserve_find_model(s->repo, &r, &m, &err), ATROUS_OK);
-    assert_ptr_equal(m, s->example);
+    assert_ptr_equal(resolve(s, &r, &err), s->example);
     assert_true(atrous_kserve_parse_path("/v2/models/example/versions/2/ready", &r));
-    assert_int_equal(atrous_kserve_find_model(s->repo, &r, &m, &err), ATROUS_INVALID_ARGUMENT);
+    assert_null(resolve(s, &r, &err));
     assert_string_equal(err.message, "model 'example' version '2' is not available");
     assert_true(atrous_kserve_parse_path("/v2/models/nope", &r));
-    assert_int_equal(atrous_kserve_find_model(s->repo, &r, &m, &err), ATROUS_INVALID_ARGUMENT);
+    assert_null(resolve(s, &r, &err));
     assert_string_equal(err.message, "model 'nope' is not available");
 }
 
@@ -982,7 +993,7 @@ static void test_kserve_documents(void **state)
 
     /* The example model: value [-1, -1, -1, 2] -> output [-1, -1, -1, 4]. */
     const int64_t value[4] = {-1, -1, -1, 2}, output[4] = {-1, -1, -1, 4};
-    doc = parse_doc(atrous_kserve_encode_model_metadata(s->repo, s->example, &len), &len);
+    doc = parse_doc(atrous_kserve_encode_model_metadata(s->example, &s->example, 1, &len), &len);
     assert_string_equal(json_string_value(json_object_get(doc, "name")), "example");
     assert_string_equal(json_string_value(json_array_get(json_object_get(doc, "versions"), 0)),
                         "1");
@@ -1017,7 +1028,9 @@ static void test_kserve_documents(void **state)
     fixed.padding = ATROUS_PADDING_VALID;
     fixed.max_batch_size = 0;
     const int64_t fixed_in[4] = {-1, 10, -1, 2}, fixed_out[4] = {-1, 14, -1, 4};
-    doc = parse_doc(atrous_kserve_encode_model_metadata(s->repo, &fixed, &len), &len);
+    doc = parse_doc(atrous_kserve_encode_model_metadata(
+                        &fixed, (const struct atrous_model *[]){&fixed}, 1, &len),
+                    &len);
     assert_dims(json_object_get(json_array_get(json_object_get(doc, "inputs"), 0), "shape"),
                 fixed_in, 4);
     assert_dims(json_object_get(json_array_get(json_object_get(doc, "outputs"), 0), "shape"),
@@ -1029,7 +1042,7 @@ static void test_kserve_documents(void **state)
     json_decref(doc);
 
     /* The generic model: five inputs, rate and padding optional in the config. */
-    doc = parse_doc(atrous_kserve_encode_model_metadata(s->repo, NULL, &len), &len);
+    doc = parse_doc(atrous_kserve_encode_model_metadata(NULL, NULL, 0, &len), &len);
     assert_string_equal(json_string_value(json_object_get(doc, "name")), ATROUS_GENERIC_MODEL_NAME);
     assert_int_equal(json_array_size(json_object_get(doc, "inputs")), 5);
     json_decref(doc);

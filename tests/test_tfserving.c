@@ -21,6 +21,7 @@
 #include "atrous_engine.h"
 #include "atrous_kserve.h"
 #include "atrous_model.h"
+#include "model_repo.h"
 #include "atrous_tfserving.h"
 #include "corpus.h"
 #include "models/model_fixtures.h"
@@ -31,7 +32,7 @@ struct suite {
     struct atrous_workspace *workspace;
     struct proto_case *cases;
     size_t count;
-    struct atrous_model_repo *repo;
+    struct atrousd_repo *repo;
     const struct atrous_model *example;
 };
 
@@ -41,12 +42,11 @@ static int suite_setup(void **state)
     struct suite *s = calloc(1, sizeof(*s));
     if (s == NULL || atrous_engine_create(NULL, &s->engine, &err) != ATROUS_OK ||
         atrous_workspace_create(s->engine, &s->workspace, &err) != ATROUS_OK ||
-        atrous_model_repo_load("tests/models", NULL, NULL, NULL, &s->repo, NULL, &err) !=
-            ATROUS_OK) {
+        atrousd_repo_load("tests/models", NULL, NULL, NULL, &s->repo, NULL, &err) != ATROUS_OK) {
         fprintf(stderr, "setup: %s\n", err.message);
         return -1;
     }
-    s->example = atrous_model_repo_find(s->repo, "example", NULL);
+    s->example = atrousd_repo_find(s->repo, "example", NULL);
     s->cases = proto_cases_load(&s->count);
     *state = s;
     return s->example ? 0 : -1;
@@ -56,7 +56,7 @@ static int suite_teardown(void **state)
 {
     struct suite *s = *state;
     proto_cases_free(s->cases, s->count);
-    atrous_model_repo_free(s->repo);
+    atrousd_repo_free(s->repo);
     atrous_workspace_free(s->workspace);
     atrous_engine_free(s->engine);
     free(s);
@@ -328,19 +328,20 @@ static void test_tfserving_paths_and_lookup(void **state)
     assert_string_equal(atrous_tfs_route_method(ATROUS_TFS_ROUTE_STATUS), "GET");
 
     struct atrous_error err;
-    const struct atrous_model *m = NULL;
     assert_true(atrous_tfs_parse_path("/v1/models/example:predict", &r));
-    assert_int_equal(atrous_tfs_find_model(s->repo, &r, &m, &err), ATROUS_OK);
-    assert_ptr_equal(m, s->example);
+    assert_ptr_equal(atrousd_repo_find(s->repo, r.model, r.version), s->example);
     assert_true(atrous_tfs_parse_path("/v1/models/half:predict", &r));
-    assert_int_equal(atrous_tfs_find_model(s->repo, &r, &m, &err), ATROUS_INVALID_ARGUMENT);
+    assert_null(atrousd_repo_find(s->repo, r.model, r.version));
+    assert_int_equal(atrous_tfs_model_missing(&r, &err), ATROUS_INVALID_ARGUMENT);
     assert_string_equal(err.message, "Servable not found for request: Latest(half)");
     assert_true(atrous_tfs_parse_path("/v1/models/example/versions/3", &r));
-    assert_int_equal(atrous_tfs_find_model(s->repo, &r, &m, &err), ATROUS_INVALID_ARGUMENT);
+    assert_null(atrousd_repo_find(s->repo, r.model, r.version));
+    assert_int_equal(atrous_tfs_model_missing(&r, &err), ATROUS_INVALID_ARGUMENT);
     assert_string_equal(err.message, "Servable not found for request: Specific(example, 3)");
     /* The generic model exists only on the v2 API. */
     assert_true(atrous_tfs_parse_path("/v1/models/atrous_conv2d_transpose:predict", &r));
-    assert_int_equal(atrous_tfs_find_model(s->repo, &r, &m, &err), ATROUS_INVALID_ARGUMENT);
+    assert_null(atrousd_repo_find(s->repo, r.model, r.version));
+    assert_int_equal(atrous_tfs_model_missing(&r, &err), ATROUS_INVALID_ARGUMENT);
 }
 
 static void test_tfserving_documents(void **state)
@@ -351,7 +352,7 @@ static void test_tfserving_documents(void **state)
     size_t len = 0;
 
     assert_true(atrous_tfs_parse_path("/v1/models/example", &r));
-    char *text = atrous_tfs_encode_status(s->repo, &r, &len);
+    char *text = atrous_tfs_encode_status(&r, &s->example, 1, &len);
     assert_non_null(text);
     json_t *doc = json_loadb(text, len, 0, &jerr);
     assert_non_null(doc);
