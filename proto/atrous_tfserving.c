@@ -33,11 +33,6 @@ bool atrous_tfs_parse_path(const char *path, struct atrous_tfs_route *out)
     return out->kind != ATROUS_TFS_ROUTE_NONE;
 }
 
-const char *atrous_tfs_route_method(enum atrous_tfs_route_kind kind)
-{
-    return kind == ATROUS_TFS_ROUTE_PREDICT ? "POST" : "GET";
-}
-
 enum atrous_status atrous_tfs_model_missing(const struct atrous_tfs_route *route,
                                             struct atrous_error *err)
 {
@@ -191,7 +186,7 @@ enum atrous_status atrous_tfs_decode_predict(const struct atrous_model *model, c
     atrous_tfs_request_init(out);
     out->model = model;
     if (len > max_json) {
-        st = atrous_error_set(err, ATROUS_TOO_LARGE, "",
+        st = atrous_error_set(err, ATROUS_CONTENT_TOO_LARGE, "",
                               "the request is %zu bytes of JSON, over the limit of %zu; send "
                               "large tensors to the KServe v2 endpoint with binary data",
                               len, max_json);

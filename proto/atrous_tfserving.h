@@ -14,9 +14,8 @@
  * the model, output_shape by its rule), so the server validates and runs it identically.
  * Numbers are strict JSON read into a lean document (see atrous_kserve_dom.h for the cost and
  * the JSON size limit): NaN and Infinity tokens, which TF Serving accepts, are rejected here.
- * Status codes as in atrous_kserve.h: 400 for ATROUS_INVALID_ARGUMENT, 413 for
- * ATROUS_TOO_LARGE, 404 when atrous_tfs_find_model fails; errors are {"error": "..."}
- * (atrous_kserve_encode_error), as TF Serving writes them.
+ * Status codes as in atrous_kserve.h (413 only for a body over the JSON byte limit), 404 with
+ * atrous_tfs_model_missing's message; errors carry "error" as TF Serving writes it.
  */
 #ifndef ATROUS_TFSERVING_H
 #define ATROUS_TFSERVING_H
@@ -49,9 +48,6 @@ struct atrous_tfs_route {
 /* Parses a request path (without the query string); false (kind NONE) for anything else,
  * including /v1/models/{name}/labels/... (labels are not supported). */
 bool atrous_tfs_parse_path(const char *path, struct atrous_tfs_route *out);
-
-/* "GET" or "POST": the method a route kind answers. */
-const char *atrous_tfs_route_method(enum atrous_tfs_route_kind kind);
 
 /* The error for a route whose model the server's repository lacks: ATROUS_INVALID_ARGUMENT
  * with TF Serving's message ("Servable not found for request: Latest(name)" or

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "compute_queue.h"
 #include "daemon.h"
 #include "http_client.h"

@@ -280,7 +280,7 @@ static void test_tfserving_limits(void **state)
         ATROUS_TOO_LARGE);
     assert_non_null(strstr(err.message, "4 elements, over the limit of 3"));
     assert_int_equal(atrous_tfs_decode_predict(s->example, body, strlen(body), &json, &req, &err),
-                     ATROUS_TOO_LARGE);
+                     ATROUS_CONTENT_TOO_LARGE);
     assert_non_null(strstr(err.message, "over the limit of 10"));
 }
 
@@ -324,8 +324,6 @@ static void test_tfserving_paths_and_lookup(void **state)
             fail_msg("%s accepted", bad[i]);
         assert_int_equal(r.kind, ATROUS_TFS_ROUTE_NONE);
     }
-    assert_string_equal(atrous_tfs_route_method(ATROUS_TFS_ROUTE_PREDICT), "POST");
-    assert_string_equal(atrous_tfs_route_method(ATROUS_TFS_ROUTE_STATUS), "GET");
 
     struct atrous_error err;
     assert_true(atrous_tfs_parse_path("/v1/models/example:predict", &r));
@@ -391,11 +389,6 @@ static void test_tfserving_documents(void **state)
                             out_dims[i]);
     }
     json_decref(doc);
-    free(text);
-
-    /* Errors are {"error": ...}, as TF Serving writes them. */
-    text = atrous_kserve_encode_error("Servable not found for request: Latest(half)", &len);
-    assert_string_equal(text, "{\"error\":\"Servable not found for request: Latest(half)\"}");
     free(text);
 }
 
