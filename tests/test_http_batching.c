@@ -23,7 +23,7 @@
 #include "compute_queue.h"
 #include "daemon.h"
 #include "http_client.h"
-#include "models/http_model_fixtures.h"
+#include "http_model_fixtures.h"
 #include "naive_ref.h"
 
 /* The two models' filters come from these cases; the values are random. */

@@ -23,9 +23,9 @@
 #include "atrous_json.h"
 #include "atrous_kserve.h"
 #include "atrous_model.h"
-#include "model_repo.h"
 #include "corpus.h"
-#include "models/model_fixtures.h"
+#include "model_fixtures.h"
+#include "codec_suite.h"
 #include "proto_fixtures.h"
 
 /* Decodes as the server does: the Inference-Header-Content-Length text (NULL: absent) read by
@@ -45,43 +45,6 @@ static enum atrous_status decode_infer_text(const struct atrous_model *m, const 
         }
     }
     return atrous_kserve_decode_infer(m, body, len, ihcl ? &header : NULL, limits, out, err);
-}
-
-struct suite {
-    struct atrous_engine *engine;
-    struct atrous_workspace *workspace;
-    struct proto_case *cases;
-    size_t count;
-    struct atrousd_repo *repo; /* tests/models: the example model */
-    const struct atrous_model *example;
-};
-
-static int suite_setup(void **state)
-{
-    struct atrous_error err;
-    struct suite *s = calloc(1, sizeof(*s));
-    if (s == NULL || atrous_engine_create(NULL, &s->engine, &err) != ATROUS_OK ||
-        atrous_workspace_create(s->engine, &s->workspace, &err) != ATROUS_OK ||
-        atrousd_repo_load("tests/models", NULL, NULL, NULL, &s->repo, NULL, &err) != ATROUS_OK ||
-        atrousd_repo_prepare(s->repo, s->engine, NULL, NULL) != 0) {
-        fprintf(stderr, "setup: %s\n", err.message);
-        return -1;
-    }
-    s->example = atrousd_repo_find(s->repo, "example", NULL);
-    s->cases = proto_cases_load(&s->count);
-    *state = s;
-    return s->example ? 0 : -1;
-}
-
-static int suite_teardown(void **state)
-{
-    struct suite *s = *state;
-    proto_cases_free(s->cases, s->count);
-    atrousd_repo_free(s->repo);
-    atrous_workspace_free(s->workspace);
-    atrous_engine_free(s->engine);
-    free(s);
-    return 0;
 }
 
 /* How a test request is written. */
@@ -229,8 +192,9 @@ static json_t *read_reply(const struct atrous_kserve_reply *r, const char *model
  * Decodes body for model (NULL: generic), validates, runs through lib (prepared filters for a
  * model), compares with c's expected output, encodes the response and reads it back.
  */
-static void run_case(struct suite *s, const struct corpus_case *c, const struct atrous_model *m,
-                     const struct proto_buf *body, size_t header, const struct request_opts *o)
+static void run_case(struct codec_suite *s, const struct corpus_case *c,
+                     const struct atrous_model *m, const struct proto_buf *body, size_t header,
+                     const struct request_opts *o)
 {
     struct atrous_error err;
     struct atrous_kserve_request req;
@@ -287,7 +251,7 @@ static void run_case(struct suite *s, const struct corpus_case *c, const struct 
 
 static void test_kserve_cases_through_repository_models(void **state)
 {
-    struct suite *s = *state;
+    struct codec_suite *s = *state;
     struct atrous_error err;
     size_t runs = 0;
     for (size_t i = 0; i < s->count; i++) {
@@ -315,7 +279,7 @@ static void test_kserve_cases_through_repository_models(void **state)
 
 static void test_kserve_cases_through_the_generic_model(void **state)
 {
-    struct suite *s = *state;
+    struct codec_suite *s = *state;
     size_t runs = 0;
     for (size_t i = 0; i < s->count; i++) {
         const struct corpus_case *c = &s->cases[i].c;
@@ -342,7 +306,7 @@ static void test_kserve_cases_through_the_generic_model(void **state)
 /* The invalid cases decode (the wire is fine) and then fail validation as TensorFlow would. */
 static void test_kserve_invalid_cases_fail_validation_like_tensorflow(void **state)
 {
-    struct suite *s = *state;
+    struct codec_suite *s = *state;
     struct atrous_error err;
     size_t checked = 0;
     for (size_t i = 0; i < s->count; i++) {
@@ -389,7 +353,7 @@ static void test_kserve_invalid_cases_fail_validation_like_tensorflow(void **sta
 /* A binary value part at an aligned offset is used in place; at an odd one it is copied. */
 static void test_kserve_binary_data_in_place_when_aligned(void **state)
 {
-    struct suite *s = *state;
+    struct codec_suite *s = *state;
     struct atrous_error err;
     const float value[8] = {1, 2, 3, 4, 5, 6, 7, 8};
     for (size_t shift = 0; shift < 2; shift++) {
@@ -436,7 +400,7 @@ struct bad_request {
     const char *expect;
 };
 
-static void check_bad(struct suite *s, const struct bad_request *t,
+static void check_bad(struct codec_suite *s, const struct bad_request *t,
                       const struct atrous_kserve_limits *limits)
 {
     struct atrous_error err;
@@ -472,7 +436,7 @@ static void check_bad(struct suite *s, const struct bad_request *t,
 
 static void test_kserve_rejects_malformed_binary_bodies(void **state)
 {
-    struct suite *s = *state;
+    struct codec_suite *s = *state;
     const struct bad_request tests[] = {
         {"well formed", false, VALUE_BIN("8"), 8, "", ATROUS_OK, ""},
         {"IHCL larger than the body", false, VALUE_BIN("8"), 8, "100000", ATROUS_INVALID_ARGUMENT,
@@ -536,7 +500,7 @@ static void test_kserve_rejects_malformed_binary_bodies(void **state)
 
 static void test_kserve_rejects_bad_envelopes_and_types(void **state)
 {
-    struct suite *s = *state;
+    struct codec_suite *s = *state;
     const struct bad_request tests[] = {
         {"well formed JSON", false, VALUE_JSON(", \"id\": \"x\""), 0, NULL, ATROUS_OK, ""},
         {"not JSON", false, "{\"inputs\": [", 0, NULL, ATROUS_INVALID_ARGUMENT, "invalid JSON"},
@@ -672,7 +636,7 @@ static void test_kserve_rejects_bad_envelopes_and_types(void **state)
 /* Cases of the JSON reader that the corpus does not reach, as check_bad runs them. */
 static void test_kserve_json_reader_edges(void **state)
 {
-    struct suite *s = *state;
+    struct codec_suite *s = *state;
 #define GENERIC_WITH(output_shape_type, output_shape_data)                                         \
     "{\"inputs\": [{\"name\": \"value\", \"datatype\": \"FP32\", \"shape\": [1], \"data\": [1]}, " \
     "{\"name\": \"filters\", \"datatype\": \"FP32\", \"shape\": [1], \"data\": [1]}, "             \
@@ -767,7 +731,7 @@ static void put_spaced(struct proto_buf *b, const char *text, size_t len)
  */
 static void test_kserve_json_float32_round_trip(void **state)
 {
-    struct suite *s = *state;
+    struct codec_suite *s = *state;
     enum { H = 64, W = 64, C = 2, COUNT = H * W * C, ROUNDS = 8 };
     const int64_t dims[4] = {1, H, W, C};
     struct atrous_shape shape;
@@ -830,7 +794,7 @@ static void test_kserve_json_float32_round_trip(void **state)
 /* Every prefix of a valid body (binary or not) is a 400 naming the JSON, never a crash. */
 static void test_kserve_rejects_every_truncation(void **state)
 {
-    struct suite *s = *state;
+    struct codec_suite *s = *state;
     const char *text =
         "{\"id\": \"a\\u00e9\", \"inputs\": [{\"name\": \"value\", \"datatype\": \"FP32\", "
         "\"shape\": [1, 1, 2, 2], \"data\": [[[[0.5, -1.5e-3], [2E+1, 3]]]], \"parameters\": "
@@ -855,7 +819,7 @@ static void test_kserve_rejects_every_truncation(void **state)
 
 static void test_kserve_limits(void **state)
 {
-    struct suite *s = *state;
+    struct codec_suite *s = *state;
     const struct atrous_kserve_limits small = {.max_tensor_elements = 1};
     const struct atrous_kserve_limits short_json = {.max_json_bytes = 50};
     const struct bad_request over_elements = {
@@ -925,37 +889,28 @@ static void test_kserve_paths(void **state)
     }
 }
 
-/* The server resolves a route: the generic model by name, else its repository's (the
- * codec only says which is which and words the 404). */
-static const struct atrous_model *
-resolve(const struct suite *s, const struct atrous_kserve_route *r, struct atrous_error *err)
+/* Which routes name the generic model (the server looks every other name up in its
+ * repository), and the 404's words when the repository lacks one. */
+static void test_kserve_generic_route_and_missing_model(void **state)
 {
-    if (atrous_kserve_route_generic(r))
-        return NULL;
-    const struct atrous_model *m = atrousd_repo_find(s->repo, r->model, r->version);
-    if (m == NULL)
-        atrous_kserve_model_missing(r, err);
-    return m;
-}
-
-static void test_kserve_find_model(void **state)
-{
-    struct suite *s = *state;
+    (void)state;
     struct atrous_error err;
     struct atrous_kserve_route r;
     assert_true(
         atrous_kserve_parse_path("/v2/models/atrous_conv2d_transpose/versions/1/infer", &r));
     assert_true(atrous_kserve_route_generic(&r));
+    assert_true(atrous_kserve_parse_path("/v2/models/atrous_conv2d_transpose/ready", &r));
+    assert_true(atrous_kserve_route_generic(&r));
     assert_true(atrous_kserve_parse_path("/v2/models/atrous_conv2d_transpose/versions/2", &r));
     assert_false(atrous_kserve_route_generic(&r));
-    assert_null(resolve(s, &r, &err));
     assert_true(atrous_kserve_parse_path("/v2/models/example/ready", &r));
-    assert_ptr_equal(resolve(s, &r, &err), s->example);
+    assert_false(atrous_kserve_route_generic(&r));
     assert_true(atrous_kserve_parse_path("/v2/models/example/versions/2/ready", &r));
-    assert_null(resolve(s, &r, &err));
+    assert_int_equal(atrous_kserve_model_missing(&r, &err), ATROUS_INVALID_ARGUMENT);
     assert_string_equal(err.message, "model 'example' version '2' is not available");
+    assert_string_equal(err.field, "model");
     assert_true(atrous_kserve_parse_path("/v2/models/nope", &r));
-    assert_null(resolve(s, &r, &err));
+    assert_int_equal(atrous_kserve_model_missing(&r, &err), ATROUS_INVALID_ARGUMENT);
     assert_string_equal(err.message, "model 'nope' is not available");
 }
 
@@ -982,7 +937,7 @@ static void assert_dims(const json_t *list, const int64_t *want, size_t n)
 
 static void test_kserve_documents(void **state)
 {
-    struct suite *s = *state;
+    struct codec_suite *s = *state;
     size_t len = 0;
     json_t *doc = parse_doc(atrous_kserve_encode_server_metadata("atrousd", "0.3.0", &len), &len);
     assert_string_equal(json_string_value(json_object_get(doc, "name")), "atrousd");
@@ -1004,7 +959,9 @@ static void test_kserve_documents(void **state)
 
     /* The example model: value [-1, -1, -1, 2] -> output [-1, -1, -1, 4]. */
     const int64_t value[4] = {-1, -1, -1, 2}, output[4] = {-1, -1, -1, 4};
-    doc = parse_doc(atrous_kserve_encode_model_metadata(s->example, &s->example, 1, &len), &len);
+    doc = parse_doc(atrous_kserve_encode_model_metadata(
+                        s->example, (const struct atrous_model *[]){s->example}, 1, &len),
+                    &len);
     assert_string_equal(json_string_value(json_object_get(doc, "name")), "example");
     assert_string_equal(json_string_value(json_array_get(json_object_get(doc, "versions"), 0)),
                         "1");
@@ -1069,7 +1026,7 @@ static void test_kserve_documents(void **state)
 /* The request-level flag asks for binary output; a per-output flag overrides it. */
 static void test_kserve_binary_output_flags(void **state)
 {
-    struct suite *s = *state;
+    struct codec_suite *s = *state;
     static const struct {
         const char *extra;
         bool binary;
@@ -1113,9 +1070,9 @@ int main(void)
         cmocka_unit_test(test_kserve_rejects_every_truncation),
         cmocka_unit_test(test_kserve_limits),
         cmocka_unit_test(test_kserve_paths),
-        cmocka_unit_test(test_kserve_find_model),
+        cmocka_unit_test(test_kserve_generic_route_and_missing_model),
         cmocka_unit_test(test_kserve_documents),
         cmocka_unit_test(test_kserve_binary_output_flags),
     };
-    return cmocka_run_group_tests(tests, suite_setup, suite_teardown);
+    return cmocka_run_group_tests(tests, codec_suite_setup, codec_suite_teardown);
 }

@@ -24,7 +24,7 @@
 #include "model_repo.h"
 #include "atrous_npy.h"
 #include "corpus.h"
-#include "models/model_fixtures.h"
+#include "model_fixtures.h"
 #include "proto_fixtures.h"
 
 #define EXAMPLE_DIR "tests/models/example"

@@ -1,5 +1,5 @@
 /*
- * test_http_handlers.c - server/handlers.h without sockets: atrousd_handle() on plain
+ * test_handlers.c - server/handlers.h without sockets: atrousd_handle() on plain
  * http_exchange structs (the entry point a fuzz target drives), the precheck's answers, and
  * the media-type rules of server/media.h and routes of server/router.h.
  */
