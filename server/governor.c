@@ -28,18 +28,17 @@ static uint64_t body_bytes(uint64_t body, bool chunked)
 }
 
 /* What decoding a body of this size may hold besides the body itself. */
-static uint64_t decode_bytes(const struct http_exchange *ex, const struct request_plan *plan,
-                             uint64_t body)
+static uint64_t decode_bytes(const struct request_plan *plan, uint64_t body)
 {
     if (plan->endpoint == ATROUSD_EP_OP)
         return plan->request_form == ATROUS_FORM_BINARY
                    ? body
                    : mul_sat(body, ATROUSD_GOVERNOR_OP_JSON_BYTES_PER_BYTE);
-    uint64_t json = body, header = 0;
+    uint64_t json = body;
     /* A JSON part longer than the body is refused by the decoder; counted as all JSON. */
-    if (plan->endpoint == ATROUSD_EP_V2_INFER &&
-        atrousd_header_decimal(ex->inference_header_length, &header) && header <= body)
-        json = header;
+    if (plan->endpoint == ATROUSD_EP_V2_INFER && plan->has_header_length &&
+        plan->header_length <= body)
+        json = plan->header_length;
     return add_sat(mul_sat(json, ATROUSD_GOVERNOR_DOC_BYTES_PER_BYTE), body - json);
 }
 
@@ -59,11 +58,10 @@ static uint64_t output_bytes(const struct request_plan *plan, const struct atrou
 
 /* The whole worst case from a body of body bytes (chunked: its cap) and, when known, the
  * problem. */
-static uint64_t worst_bytes(const struct http_exchange *ex, const struct request_plan *plan,
-                            uint64_t body, bool chunked)
+static uint64_t worst_bytes(const struct request_plan *plan, uint64_t body, bool chunked)
 {
     uint64_t bytes = add_sat(ATROUSD_GOVERNOR_REQUEST_OVERHEAD, body_bytes(body, chunked));
-    bytes = add_sat(bytes, decode_bytes(ex, plan, body));
+    bytes = add_sat(bytes, decode_bytes(plan, body));
     if (plan->has_problem)
         bytes = add_sat(bytes, output_bytes(plan, &plan->problem));
     return bytes;
@@ -97,13 +95,13 @@ static bool refuse_cost(struct server_ctx *ctx, const char *request_id,
         est.seconds * 1e3 <= (double)limit_ms)
         return false;
     const char *field = cost_field(plan, problem);
-    atrousd_reply_error(reply, 400, atrous_status_code(ATROUS_TOO_LARGE), field, request_id,
-                        "%s: this problem would take about %.1f s to compute (%s; %.3g GFLOP "
-                        "on oneDNN's %s with %d thread%s), over --max-compute-ms %" PRIu64
-                        "; make %s smaller or split the request",
-                        field, est.seconds, est.measured ? "measured" : "estimated",
-                        est.flops / 1e9, est.impl, ctx->budget.omp_threads,
-                        ctx->budget.omp_threads == 1 ? "" : "s", limit_ms, field);
+    atrousd_reply_fail(reply, ATROUSD_FAIL_TOO_LARGE, field, request_id,
+                       "%s: this problem would take about %.1f s to compute (%s; %.3g GFLOP "
+                       "on oneDNN's %s with %d thread%s), over --max-compute-ms %" PRIu64
+                       "; make %s smaller or split the request",
+                       field, est.seconds, est.measured ? "measured" : "estimated", est.flops / 1e9,
+                       est.impl, ctx->budget.omp_threads, ctx->budget.omp_threads == 1 ? "" : "s",
+                       limit_ms, field);
     return true;
 }
 
@@ -118,18 +116,18 @@ static bool take(struct server_ctx *ctx, struct atrousd_reservation *memory, uin
     if (memory->budget == NULL)
         memory->budget = &ctx->memory;
     if (!atrousd_budget_could_fit(&ctx->memory, total)) {
-        atrousd_reply_error(reply, 400, atrous_status_code(ATROUS_TOO_LARGE), field, request_id,
-                            "%s: this request may need %" PRIu64 " bytes of memory, more than "
-                            "the server's whole budget (--max-memory-bytes %" PRIu64 ")",
-                            field, total, ctx->memory.limit);
+        atrousd_reply_fail(reply, ATROUSD_FAIL_TOO_LARGE, field, request_id,
+                           "%s: this request may need %" PRIu64 " bytes of memory, more than "
+                           "the server's whole budget (--max-memory-bytes %" PRIu64 ")",
+                           field, total, ctx->memory.limit);
         return false;
     }
     if (!atrousd_budget_grow(memory, bytes)) {
-        atrousd_reply_error(reply, 503, "resource_exhausted", NULL, request_id,
-                            "the server's memory budget (--max-memory-bytes %" PRIu64
-                            ") cannot take the %" PRIu64 " bytes this request may need "
-                            "right now; retry later",
-                            ctx->memory.limit, total);
+        atrousd_reply_fail(reply, ATROUSD_FAIL_MEMORY_BUDGET, NULL, request_id,
+                           "the server's memory budget (--max-memory-bytes %" PRIu64
+                           ") cannot take the %" PRIu64 " bytes this request may need "
+                           "right now; retry later",
+                           ctx->memory.limit, total);
         return false;
     }
     return true;
@@ -139,16 +137,25 @@ bool atrousd_governor_admit(struct server_ctx *ctx, const struct http_exchange *
                             struct request_plan *plan, struct atrousd_reservation *memory,
                             struct http_reply *reply)
 {
-    if (plan->has_problem && refuse_cost(ctx, ex->request_id, plan, &plan->problem, reply))
-        return true;
+    /* A binary op's shapes are all in its query. Shapes that fail validation are answered by
+     * the pipeline, in TensorFlow's order, as before. */
+    plan->has_problem =
+        plan->endpoint == ATROUSD_EP_OP && plan->request_form == ATROUS_FORM_BINARY &&
+        atrous_request_validate(&plan->binary.head, &ctx->op_limits, &plan->problem, NULL) ==
+            ATROUS_OK;
     bool chunked = !ex->has_content_length;
     uint64_t body = chunked ? ctx->config.max_body_bytes : ex->content_length;
-    uint64_t bytes = worst_bytes(ex, plan, body, chunked);
+    uint64_t bytes = worst_bytes(plan, body, chunked);
     /* Blame the output when it is the larger share of what does not fit. */
     const char *field = "body";
     if (plan->has_problem && output_bytes(plan, &plan->problem) > bytes / 2)
         field = "output_shape";
-    return !take(ctx, memory, bytes, field, ex->request_id, reply);
+    if ((plan->has_problem && refuse_cost(ctx, ex->request_id, plan, &plan->problem, reply)) ||
+        !take(ctx, memory, bytes, field, ex->request_id, reply)) {
+        reply->close_connection = true; /* the body is not read */
+        return true;
+    }
+    return false;
 }
 
 void atrousd_governor_body_complete(const struct http_exchange *ex, const struct request_plan *plan,
@@ -156,7 +163,7 @@ void atrousd_governor_body_complete(const struct http_exchange *ex, const struct
 {
     if (memory == NULL || ex->has_content_length)
         return;
-    atrousd_budget_shrink(memory, worst_bytes(ex, plan, body_len, false));
+    atrousd_budget_shrink(memory, worst_bytes(plan, body_len, false));
 }
 
 bool atrousd_governor_admit_problem(struct server_ctx *ctx, const struct http_exchange *ex,

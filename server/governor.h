@@ -26,9 +26,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "admission.h"
 #include "atrous_op.h"
 #include "budget.h"
-#include "handlers.h"
+#include "reply.h"
 #include "server_ctx.h"
 
 /* The lean JSON document's worst case per byte of JSON: a list like [[],0,0,...] makes each
@@ -54,11 +55,13 @@
 #define ATROUSD_GOVERNOR_SLOWEST_FLOPS_PER_S 0.1e9
 
 /*
- * Admission, on the headers of a compute request (after atrousd_precheck accepted it): a
- * binary op whose problem the query fully gives (plan->has_problem) is estimated and refused
- * over --max-compute-ms (400 too_large); then the request's worst case so far is reserved in
- * *memory. Returns true when reply holds the refusal: 400 too_large (the cost, or a worst case
- * larger than the whole budget) or 503 with Retry-After (the budget is full right now).
+ * Admission, on the headers of a compute request (the last step of atrousd_precheck): a binary
+ * op whose query validates gets its problem (plan->has_problem, plan->problem), estimated and
+ * refused over --max-compute-ms (400 too_large); then the request's worst case so far is
+ * reserved in *memory (NULL: nothing is counted). Returns true when reply holds the refusal,
+ * with Connection: close since the body is not read: 400 too_large (the cost, or a worst case
+ * larger than the whole budget) or 503 resource_exhausted with Retry-After (the budget is full
+ * right now).
  */
 bool atrousd_governor_admit(struct server_ctx *ctx, const struct http_exchange *ex,
                             struct request_plan *plan, struct atrousd_reservation *memory,
