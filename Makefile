@@ -7,6 +7,7 @@
 #   make bench    build and run the benchmarks (not part of make test)
 #   make fuzz     libFuzzer targets (clang), FUZZ_SECONDS=N each (default 60)
 #   make soak     wrk soak (SOAK_SECONDS, default 60), overload and drain under load
+#   make chaos    normal traffic among adversaries (CHAOS_SECONDS, default 60), checked
 #   make valgrind the HTTP integration tests with the daemon under valgrind memcheck
 #   make deps     install the Debian packages the build needs (run by the targets above)
 #   make format   clang-format every C file in place
@@ -191,6 +192,18 @@ SOAK_SECONDS ?= 60
 soak: $(DAEMON)
 	@$(call ensure_packages,wrk curl)
 	@BUILD=$(BUILD) SOAK_SECONDS=$(SOAK_SECONDS) tests/soak/soak.sh
+
+# Chaos (tests/chaos/chaos.c): normal clients checked against the corpus while slow readers
+# of maximal answers, trickling uploads, the most expensive accepted problem and a stalled log
+# pipe run at once, for CHAOS_SECONDS on 127.0.0.1; fails on a wrong answer, a normal client's
+# non-2xx other than 429/503 with Retry-After, p99 bounds, or an RSS over the memory budget.
+CHAOS_SECONDS ?= 60
+.PHONY: chaos
+$(BUILD)/chaos/chaos: $(BUILD)/obj/tests/chaos/chaos.o $(TEST_SUPPORT_A) $(PROTO_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $^ -o $@ $(LDFLAGS_ALL) $(LIBS)
+chaos: $(DAEMON) $(BUILD)/chaos/chaos
+	@ATROUSD_BIN=$(abspath $(DAEMON)) CHAOS_SECONDS=$(CHAOS_SECONDS) $(BUILD)/chaos/chaos
 
 # The HTTP integration tests with the daemon under valgrind memcheck: a definite leak or a
 # memory error fails the test (tests/valgrind/atrousd.sh). make check's LeakSanitizer is what

@@ -840,7 +840,14 @@ enum atrous_status atrous_engine_implementation(struct atrous_engine *engine,
 struct estimated {
     const char *name; /* interned */
     double seconds;
+    size_t workspace_bytes;
 };
+
+/* What a run of a compiled (or planned) problem holds in a workspace (bind()). */
+static size_t workspace_bytes(size_t scratch, bool reorder, size_t weights, size_t user_weights)
+{
+    return scratch + (reorder ? weights + user_weights : 0);
+}
 
 /* The model's estimate for a problem nobody has compiled yet at this team size: one primitive
  * descriptor, no primitive. */
@@ -857,6 +864,14 @@ static enum atrous_status estimate_uncompiled(struct atrous_engine *engine,
         const char *impl = pd_impl(pd);
         out->name = intern_name(engine, "deconv", impl);
         out->seconds = atrous_cost_model_seconds(p, impl, threads, engine->fma_peak_gflops);
+        const dnnl_memory_desc_t *weights =
+            dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+        out->workspace_bytes =
+            workspace_bytes(dnnl_memory_desc_get_size(
+                                dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0)),
+                            !dnnl_memory_desc_equal(weights, &scratch->user_weights_md),
+                            dnnl_memory_desc_get_size(weights),
+                            dnnl_memory_desc_get_size(&scratch->user_weights_md));
     }
     dnnl_primitive_desc_destroy(pd);
     free(scratch);
@@ -874,6 +889,7 @@ enum atrous_status atrous_engine_estimate(struct atrous_engine *engine,
     if (threads < 1)
         threads = 1;
     out->flops = atrous_problem_flops(problem);
+    out->workspace_bytes = 0;
     if (problem->output_elements == 0 || problem->value_elements == 0) {
         /* Never reaches oneDNN: at most a memset of the output. */
         out->impl = "none";
@@ -887,6 +903,8 @@ enum atrous_status atrous_engine_estimate(struct atrous_engine *engine,
         uint64_t ns = atomic_load_explicit(&c->run_ns, memory_order_relaxed);
         out->impl = c->name;
         out->measured = ns != 0;
+        out->workspace_bytes = workspace_bytes(c->scratch_bytes, c->weights_reorder != NULL,
+                                               c->weights_bytes, c->user_weights_bytes);
         out->seconds =
             ns ? (double)ns * 1e-9
                : atrous_cost_model_seconds(problem, c->impl, threads, engine->fma_peak_gflops);
@@ -908,8 +926,27 @@ enum atrous_status atrous_engine_estimate(struct atrous_engine *engine,
     out->impl = e->name;
     out->seconds = e->seconds;
     out->measured = false;
+    out->workspace_bytes = e->workspace_bytes;
     atrous_cache_release(engine->estimates, entry);
     return ATROUS_OK;
+}
+
+size_t atrous_workspace_held_bytes(const struct atrous_workspace *workspace)
+{
+    return workspace->scratch_capacity + workspace->weights_capacity +
+           workspace->reordered_from_capacity;
+}
+
+void atrous_workspace_trim(struct atrous_workspace *workspace)
+{
+    /* The memory objects point into the buffers: the next run binds afresh. */
+    unbind(workspace);
+    atrous_aligned_free(workspace->scratch);
+    atrous_aligned_free(workspace->weights);
+    atrous_aligned_free(workspace->reordered_from);
+    workspace->scratch = workspace->weights = workspace->reordered_from = NULL;
+    workspace->scratch_capacity = workspace->weights_capacity = 0;
+    workspace->reordered_from_capacity = 0;
 }
 
 const char *atrous_workspace_last_implementation(const struct atrous_workspace *workspace)

@@ -151,12 +151,16 @@ enum atrous_status atrous_engine_implementation(struct atrous_engine *engine,
  * (ref:any, ~0.3 GFLOP/s) is estimated in proportion.
  */
 struct atrous_estimate {
-    double seconds;   /* estimated wall time of one run on the given team */
-    double flops;     /* nominal floating-point operations (atrous_problem_flops) */
-    const char *impl; /* what will run it, e.g. "deconv:jit:avx512_core" (borrowed: static or
-                         owned by the engine, valid until atrous_engine_free); "none" for an
-                         empty problem, which never reaches oneDNN */
-    bool measured;    /* true when seconds is the problem's own measured run time */
+    double seconds;         /* estimated wall time of one run on the given team */
+    double flops;           /* nominal floating-point operations (atrous_problem_flops) */
+    const char *impl;       /* what will run it, e.g. "deconv:jit:avx512_core" (borrowed: static or
+                               owned by the engine, valid until atrous_engine_free); "none" for an
+                               empty problem, which never reaches oneDNN */
+    bool measured;          /* true when seconds is the problem's own measured run time */
+    size_t workspace_bytes; /* what a run holds in its workspace besides value, filters and
+                               output: oneDNN's scratchpad and, for raw filters in another
+                               layout, the reordered filters and the copy compared against
+                               (see atrous_workspace_trim); 0 for an empty problem */
 };
 
 /* Estimates one run of problem (from atrous_op_validate) on a team of threads threads
@@ -164,6 +168,14 @@ struct atrous_estimate {
 enum atrous_status atrous_engine_estimate(struct atrous_engine *engine,
                                           const struct atrous_problem *problem, int threads,
                                           struct atrous_estimate *out, struct atrous_error *err);
+
+/* The bytes a workspace holds in its buffers (scratchpad, reordered filters and their source
+ * copy), which it keeps and grows to the largest problem it has run. */
+size_t atrous_workspace_held_bytes(const struct atrous_workspace *workspace);
+
+/* Frees those buffers; the next run allocates what it needs again (and reorders its filters
+ * again). For a caller that bounds the memory its workspaces keep after a large problem. */
+void atrous_workspace_trim(struct atrous_workspace *workspace);
 
 /* The implementation of the last problem the workspace ran (the same names as
  * atrous_estimate.impl; borrowed, valid until atrous_engine_free), or NULL when it has run

@@ -82,6 +82,7 @@ struct request_plan {
     bool run_inline;         /* binary op cheap enough for the I/O thread (--inline-max-flops) */
     bool has_problem;        /* binary op whose query validated: problem is what it will compute */
     struct atrous_problem problem; /* (governor.h) its output and cost known before the body */
+    uint64_t problem_bytes;        /* its output, answer and compute memory, reserved at once */
 };
 
 /*

@@ -42,11 +42,13 @@ static uint64_t decode_bytes(const struct request_plan *plan, uint64_t body)
     return add_sat(mul_sat(json, ATROUSD_GOVERNOR_DOC_BYTES_PER_BYTE), body - json);
 }
 
-/* The output, its encoding and a batch's stacked copy of the value. */
-static uint64_t output_bytes(const struct request_plan *plan, const struct atrous_problem *problem)
+/* The output, its encoding, a batch's stacked copy of the value, and what the engine's
+ * workspace holds while computing it (est->workspace_bytes). */
+static uint64_t problem_bytes(const struct request_plan *plan, const struct atrous_problem *problem,
+                              const struct atrous_estimate *est)
 {
     uint64_t elements = problem->output_elements;
-    uint64_t bytes = mul_sat(elements, sizeof(float));
+    uint64_t bytes = add_sat(mul_sat(elements, sizeof(float)), est->workspace_bytes);
     bool binary_answer =
         plan->endpoint == ATROUSD_EP_OP && plan->response_form == ATROUS_FORM_BINARY;
     if (!binary_answer) /* KServe may answer either way: the larger, JSON, is counted */
@@ -56,15 +58,13 @@ static uint64_t output_bytes(const struct request_plan *plan, const struct atrou
     return bytes;
 }
 
-/* The whole worst case from a body of body bytes (chunked: its cap) and, when known, the
- * problem. */
+/* The worst case from a body of body bytes (chunked: its cap), and the problem's share when
+ * admission knows it (plan->problem_bytes; 0 otherwise). */
 static uint64_t worst_bytes(const struct request_plan *plan, uint64_t body, bool chunked)
 {
     uint64_t bytes = add_sat(ATROUSD_GOVERNOR_REQUEST_OVERHEAD, body_bytes(body, chunked));
     bytes = add_sat(bytes, decode_bytes(plan, body));
-    if (plan->has_problem)
-        bytes = add_sat(bytes, output_bytes(plan, &plan->problem));
-    return bytes;
+    return add_sat(bytes, plan->problem_bytes);
 }
 
 /* The field a too-costly problem is blamed on: a repository model's client controls only its
@@ -77,22 +77,23 @@ static const char *cost_field(const struct request_plan *plan, const struct atro
     return p->filters_elements >= p->value_elements ? "filters" : "value";
 }
 
-/* True (reply filled with 400 too_large) when the problem's estimate is over the limit. */
-static bool refuse_cost(struct server_ctx *ctx, const char *request_id,
-                        const struct request_plan *plan, const struct atrous_problem *problem,
-                        struct http_reply *reply)
+/*
+ * Estimates the problem: true (reply filled with 400 too_large) when its compute time is over
+ * --max-compute-ms; else *bytes is the memory its output, answer and compute take. An engine
+ * that cannot even plan the problem is left to fail its compute, with the detail logged.
+ */
+static bool judge(struct server_ctx *ctx, const char *request_id, const struct request_plan *plan,
+                  const struct atrous_problem *problem, uint64_t *bytes, struct http_reply *reply)
 {
     uint64_t limit_ms = ctx->config.max_compute_ms;
-    double flops = atrous_problem_flops(problem);
-    if (flops <= (double)limit_ms / 1e3 * ATROUSD_GOVERNOR_SLOWEST_FLOPS_PER_S)
-        return false;
-    struct atrous_estimate est;
+    struct atrous_estimate est = {.seconds = 0, .workspace_bytes = 0};
     struct atrous_error err;
     atrous_error_clear(&err);
-    /* An engine that cannot even plan the problem fails its compute too, with the detail. */
     if (atrous_engine_estimate(ctx->engine, problem, ctx->budget.omp_threads, &est, &err) !=
-            ATROUS_OK ||
-        est.seconds * 1e3 <= (double)limit_ms)
+        ATROUS_OK)
+        est = (struct atrous_estimate){.seconds = 0, .workspace_bytes = 0};
+    *bytes = problem_bytes(plan, problem, &est);
+    if (est.seconds * 1e3 <= (double)limit_ms)
         return false;
     const char *field = cost_field(plan, problem);
     atrousd_reply_fail(reply, ATROUSD_FAIL_TOO_LARGE, field, request_id,
@@ -143,19 +144,21 @@ bool atrousd_governor_admit(struct server_ctx *ctx, const struct http_exchange *
         plan->endpoint == ATROUSD_EP_OP && plan->request_form == ATROUS_FORM_BINARY &&
         atrous_request_validate(&plan->binary.head, &ctx->op_limits, &plan->problem, NULL) ==
             ATROUS_OK;
+    plan->problem_bytes = 0;
+    if (plan->has_problem &&
+        judge(ctx, ex->request_id, plan, &plan->problem, &plan->problem_bytes, reply))
+        goto refused;
     bool chunked = !ex->has_content_length;
     uint64_t body = chunked ? ctx->config.max_body_bytes : ex->content_length;
     uint64_t bytes = worst_bytes(plan, body, chunked);
     /* Blame the output when it is the larger share of what does not fit. */
-    const char *field = "body";
-    if (plan->has_problem && output_bytes(plan, &plan->problem) > bytes / 2)
-        field = "output_shape";
-    if ((plan->has_problem && refuse_cost(ctx, ex->request_id, plan, &plan->problem, reply)) ||
-        !take(ctx, memory, bytes, field, ex->request_id, reply)) {
-        reply->close_connection = true; /* the body is not read */
-        return true;
-    }
+    const char *field = plan->problem_bytes > bytes / 2 ? "output_shape" : "body";
+    if (!take(ctx, memory, bytes, field, ex->request_id, reply))
+        goto refused;
     return false;
+refused:
+    reply->close_connection = true; /* the body is not read */
+    return true;
 }
 
 void atrousd_governor_body_complete(const struct http_exchange *ex, const struct request_plan *plan,
@@ -172,8 +175,15 @@ bool atrousd_governor_admit_problem(struct server_ctx *ctx, const struct http_ex
 {
     if (plan->has_problem)
         return false; /* a binary op: settled at admission from the same query */
-    if (refuse_cost(ctx, ex->request_id, plan, problem, reply))
+    uint64_t bytes = 0;
+    if (judge(ctx, ex->request_id, plan, problem, &bytes, reply))
         return true;
     const char *field = plan->model != NULL ? "value" : "output_shape";
-    return !take(ctx, ex->memory, output_bytes(plan, problem), field, ex->request_id, reply);
+    return !take(ctx, ex->memory, bytes, field, ex->request_id, reply);
+}
+
+void atrousd_governor_settle(struct atrous_workspace *workspace)
+{
+    if (workspace != NULL && atrous_workspace_held_bytes(workspace) > ATROUSD_WORKSPACE_KEEP_BYTES)
+        atrous_workspace_trim(workspace);
 }

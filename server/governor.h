@@ -13,6 +13,8 @@
  *               document's worst case, proto/json_doc.h) plus the binary part once
  *   output      4 bytes per output element, plus the stacked copy of the value when the
  *               model's requests are batched (--max-batch > 1)
+ *   compute     what the engine's workspace holds for the problem (oneDNN's scratchpad, the
+ *               reordered filters and their source copy: atrous_estimate.workspace_bytes)
  *   encoding    binary op answer nothing (the output is the answer); JSON answers
  *               ATROUSD_GOVERNOR_JSON_BYTES_PER_FLOAT per element; the KServe binary
  *               extension another copy of the output
@@ -48,11 +50,10 @@
 /* Envelopes, headers and small allocations of one request, counted once. */
 #define ATROUSD_GOVERNOR_REQUEST_OVERHEAD ((uint64_t)64 << 10)
 
-/* Problems whose FLOPs are at most this many per second of --max-compute-ms are not
- * estimated at all: even oneDNN's slowest path (ref, ~0.3-0.4 GFLOP/s here) cannot take them
- * past the limit, and the first estimate of each distinct problem creates a oneDNN primitive
- * descriptor (10-200 us) on the I/O thread. */
-#define ATROUSD_GOVERNOR_SLOWEST_FLOPS_PER_S 0.1e9
+/* What a compute workspace may keep after a run: more (oneDNN's scratchpad and reordered
+ * filters of a large problem, counted in that request's reservation while it ran) is freed by
+ * atrousd_governor_settle, so that it leaves the RSS with the reservation. */
+#define ATROUSD_WORKSPACE_KEEP_BYTES ((size_t)16 << 20)
 
 /*
  * Admission, on the headers of a compute request (the last step of atrousd_precheck): a binary
@@ -80,5 +81,9 @@ void atrousd_governor_body_complete(const struct http_exchange *ex, const struct
 bool atrousd_governor_admit_problem(struct server_ctx *ctx, const struct http_exchange *ex,
                                     const struct request_plan *plan,
                                     const struct atrous_problem *problem, struct http_reply *reply);
+
+/* After a compute on workspace (a worker's or an inline one): frees its buffers when they hold
+ * more than ATROUSD_WORKSPACE_KEEP_BYTES. Call before the request completes. */
+void atrousd_governor_settle(struct atrous_workspace *workspace);
 
 #endif

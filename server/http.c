@@ -438,6 +438,7 @@ static void run_job(struct atrousd_job *job, struct atrous_workspace *ws)
     struct request *req = job_request(job);
     if (!job_expired(req, atrousd_now_ns()))
         atrousd_handle_compute(req->ctx, &req->ex, &req->plan, ws, &req->reply);
+    atrousd_governor_settle(ws); /* before the request's memory is released */
     /* From here the I/O thread owns req again and may free it at any moment. */
     MHD_resume_connection(req->conn);
 }
@@ -463,6 +464,7 @@ static void run_batch(struct atrousd_job *const *jobs, size_t count, struct atro
     if (n > 0)
         atrousd_handle_model_batch(first->ctx, calls, n, ws);
     free(calls);
+    atrousd_governor_settle(ws);
     /* Each resume hands its request back to the I/O thread, which may free it at once. */
     for (size_t i = 0; i < count; i++)
         MHD_resume_connection(job_request(jobs[i])->conn);
@@ -514,6 +516,7 @@ static bool run_inline(struct request *req)
         return false;
     atrous_engine_set_thread_parallelism(1);
     atrousd_handle_compute(req->ctx, &req->ex, &req->plan, ws, &req->reply);
+    atrousd_governor_settle(ws);
     spare_give(req->http, ws);
     req->ran_inline = true;
     return true;

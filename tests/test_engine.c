@@ -214,6 +214,45 @@ static void test_engine_uses_new_filters_for_the_same_problem(void **state)
     atrous_engine_free(engine);
 }
 
+/* What a run keeps in its workspace is what the estimate says it takes, before and after the
+ * problem is compiled; trimming frees it all and the next run is still right. */
+static void test_engine_workspace_bytes_are_estimated_and_trimmed(void **state)
+{
+    struct atrous_engine *engine = engine_with_capacity(0);
+    struct corpus_case c[3];
+    (void)state;
+    make_case(1, 8, 8, 16, 3, 3, 16, 2, true, 11, &c[0]);   /* jit: filters reordered */
+    make_case(1, 1, 1, 1, 2, 2, 1, 50, false, 12, &c[1]);   /* huge rate: gemm with scratch */
+    make_case(1, 16, 16, 1, 16, 16, 4, 1, true, 13, &c[2]); /* large filters, few channels */
+    int threads = atrous_engine_thread_parallelism();
+    size_t nonzero = 0;
+    for (int i = 0; i < 3; i++) {
+        struct atrous_problem p;
+        struct atrous_estimate before, after;
+        struct atrous_error err;
+        assert_int_equal(atrous_op_validate(&c[i].value_shape, &c[i].filters_shape,
+                                            c[i].output_shape, c[i].output_shape_len, c[i].rate,
+                                            c[i].padding, c[i].padding_len, NULL, &p, &err),
+                         ATROUS_OK);
+        assert_int_equal(atrous_engine_estimate(engine, &p, threads, &before, &err), ATROUS_OK);
+        struct atrous_workspace *ws = workspace_of(engine);
+        assert_int_equal(atrous_workspace_held_bytes(ws), 0);
+        check_case(engine, ws, &c[i]);
+        assert_int_equal(atrous_workspace_held_bytes(ws), before.workspace_bytes);
+        assert_int_equal(atrous_engine_estimate(engine, &p, threads, &after, &err), ATROUS_OK);
+        assert_int_equal(after.workspace_bytes, before.workspace_bytes);
+        nonzero += before.workspace_bytes > 0;
+        atrous_workspace_trim(ws);
+        assert_int_equal(atrous_workspace_held_bytes(ws), 0);
+        check_case(engine, ws, &c[i]);
+        assert_int_equal(atrous_workspace_held_bytes(ws), before.workspace_bytes);
+        atrous_workspace_free(ws);
+        corpus_case_free(&c[i]);
+    }
+    assert_true(nonzero >= 2);
+    atrous_engine_free(engine);
+}
+
 static void test_engine_alternating_problems_on_one_workspace(void **state)
 {
     struct atrous_engine *engine = engine_with_capacity(0);
@@ -462,6 +501,7 @@ int main(void)
         cmocka_unit_test(
             test_engine_small_cache_keeps_entries_within_capacity_and_counts_evictions),
         cmocka_unit_test(test_engine_uses_new_filters_for_the_same_problem),
+        cmocka_unit_test(test_engine_workspace_bytes_are_estimated_and_trimmed),
         cmocka_unit_test(test_engine_alternating_problems_on_one_workspace),
         cmocka_unit_test(test_engine_workspace_keeps_an_evicted_problem_runnable),
         cmocka_unit_test(test_engine_empty_value_gives_a_zero_output),
