@@ -6,6 +6,7 @@
 #include "governor.h"
 
 #include <inttypes.h>
+#include <strings.h>
 
 #include "atrous_engine.h"
 
@@ -21,10 +22,19 @@ static uint64_t add_sat(uint64_t a, uint64_t b)
     return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
-/* The body buffer: a chunked one may be caught doubling, with its old half still held. */
-static uint64_t body_bytes(uint64_t body, bool chunked)
+/* The body buffer: one that grows as it arrives may be caught doubling, its old half still
+ * held. */
+static uint64_t body_bytes(uint64_t body, bool growing)
 {
-    return chunked ? add_sat(body, body / 2) : body;
+    return growing ? add_sat(body, body / 2) : body;
+}
+
+/* True when the headers do not tell how large the body will be in memory: chunked, or
+ * compressed (inflated as it arrives, up to --max-body-bytes). */
+static bool body_size_unknown(const struct http_exchange *ex)
+{
+    return !ex->has_content_length ||
+           (ex->content_encoding != NULL && strcasecmp(ex->content_encoding, "identity") != 0);
 }
 
 /* What decoding a body of this size may hold besides the body itself. */
@@ -58,11 +68,11 @@ static uint64_t problem_bytes(const struct request_plan *plan, const struct atro
     return bytes;
 }
 
-/* The worst case from a body of body bytes (chunked: its cap), and the problem's share when
+/* The worst case from a body of body bytes (growing: its cap), and the problem's share when
  * admission knows it (plan->problem_bytes; 0 otherwise). */
-static uint64_t worst_bytes(const struct request_plan *plan, uint64_t body, bool chunked)
+static uint64_t worst_bytes(const struct request_plan *plan, uint64_t body, bool growing)
 {
-    uint64_t bytes = add_sat(ATROUSD_GOVERNOR_REQUEST_OVERHEAD, body_bytes(body, chunked));
+    uint64_t bytes = add_sat(ATROUSD_GOVERNOR_REQUEST_OVERHEAD, body_bytes(body, growing));
     bytes = add_sat(bytes, decode_bytes(plan, body));
     return add_sat(bytes, plan->problem_bytes);
 }
@@ -148,9 +158,9 @@ bool atrousd_governor_admit(struct server_ctx *ctx, const struct http_exchange *
     if (plan->has_problem &&
         judge(ctx, ex->request_id, plan, &plan->problem, &plan->problem_bytes, reply))
         goto refused;
-    bool chunked = !ex->has_content_length;
-    uint64_t body = chunked ? ctx->config.max_body_bytes : ex->content_length;
-    uint64_t bytes = worst_bytes(plan, body, chunked);
+    bool growing = body_size_unknown(ex);
+    uint64_t body = growing ? ctx->config.max_body_bytes : ex->content_length;
+    uint64_t bytes = worst_bytes(plan, body, growing);
     /* Blame the output when it is the larger share of what does not fit. */
     const char *field = plan->problem_bytes > bytes / 2 ? "output_shape" : "body";
     if (!take(ctx, memory, bytes, field, ex->request_id, reply))
@@ -164,7 +174,7 @@ refused:
 void atrousd_governor_body_complete(const struct http_exchange *ex, const struct request_plan *plan,
                                     size_t body_len, struct atrousd_reservation *memory)
 {
-    if (memory == NULL || ex->has_content_length)
+    if (memory == NULL || !body_size_unknown(ex))
         return;
     atrousd_budget_shrink(memory, worst_bytes(plan, body_len, false));
 }

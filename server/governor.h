@@ -5,8 +5,10 @@
  * form's shapes are decoded, before computing. Every call is one line at its hook point.
  *
  * The worst case of a request, in bytes (README "Memory budget" lists the same rules):
- *   body        Content-Length; a chunked body the --max-body-bytes cap, and half again for
- *               the moment its buffer doubles (lowered to its real length once complete)
+ *   body        Content-Length; a chunked or compressed body (inflated as it arrives) the
+ *               --max-body-bytes cap, and half again for the moment its buffer doubles,
+ *               lowered to its real length once complete (a gzip body's zlib state, ~40 KiB,
+ *               is part of the per-request overhead)
  *   decoding    binary forms 1x the body (a misaligned tensor is copied); the op's JSON
  *               4x (its float arena holds up to 2x the body, twice while it moves); KServe v2 and
  *               TF Serving JSON ATROUSD_GOVERNOR_DOC_BYTES_PER_BYTE x the JSON part (the lean
@@ -68,8 +70,8 @@ bool atrousd_governor_admit(struct server_ctx *ctx, const struct http_exchange *
                             struct request_plan *plan, struct atrousd_reservation *memory,
                             struct http_reply *reply);
 
-/* The body is complete: a chunked body's reservation falls from its cap to what the
- * body_len bytes received need. */
+/* The body is complete: a chunked or compressed body's reservation falls from its cap to what
+ * the body_len bytes held (the buffer's capacity, inflated) need. */
 void atrousd_governor_body_complete(const struct http_exchange *ex, const struct request_plan *plan,
                                     size_t body_len, struct atrousd_reservation *memory);
 
