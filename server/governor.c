@@ -93,7 +93,8 @@ static const char *cost_field(const struct request_plan *plan, const struct atro
  * that cannot even plan the problem is left to fail its compute, with the detail logged.
  */
 static bool judge(struct server_ctx *ctx, const char *request_id, const struct request_plan *plan,
-                  const struct atrous_problem *problem, uint64_t *bytes, struct http_reply *reply)
+                  const struct atrous_problem *problem, uint64_t *bytes, double *seconds,
+                  struct http_reply *reply)
 {
     uint64_t limit_ms = ctx->config.max_compute_ms;
     struct atrous_estimate est = {.seconds = 0, .workspace_bytes = 0};
@@ -103,6 +104,7 @@ static bool judge(struct server_ctx *ctx, const char *request_id, const struct r
         ATROUS_OK)
         est = (struct atrous_estimate){.seconds = 0, .workspace_bytes = 0};
     *bytes = problem_bytes(plan, problem, &est);
+    *seconds = est.seconds;
     if (est.seconds * 1e3 <= (double)limit_ms)
         return false;
     const char *field = cost_field(plan, problem);
@@ -155,9 +157,14 @@ bool atrousd_governor_admit(struct server_ctx *ctx, const struct http_exchange *
         atrous_request_validate(&plan->binary.head, &ctx->op_limits, &plan->problem, NULL) ==
             ATROUS_OK;
     plan->problem_bytes = 0;
+    double seconds = 0;
     if (plan->has_problem &&
-        judge(ctx, ex->request_id, plan, &plan->problem, &plan->problem_bytes, reply))
+        judge(ctx, ex->request_id, plan, &plan->problem, &plan->problem_bytes, &seconds, reply))
         goto refused;
+    /* Few FLOPs can still be slow (oneDNN's reference path): the I/O thread runs only what is
+     * fast in fact. The estimate is for a worker's team; inline runs on one thread. */
+    if (plan->run_inline && seconds * ctx->budget.omp_threads > ATROUSD_GOVERNOR_INLINE_MAX_SECONDS)
+        plan->run_inline = false;
     bool growing = body_size_unknown(ex);
     uint64_t body = growing ? ctx->config.max_body_bytes : ex->content_length;
     uint64_t bytes = worst_bytes(plan, body, growing);
@@ -186,7 +193,8 @@ bool atrousd_governor_admit_problem(struct server_ctx *ctx, const struct http_ex
     if (plan->has_problem)
         return false; /* a binary op: settled at admission from the same query */
     uint64_t bytes = 0;
-    if (judge(ctx, ex->request_id, plan, problem, &bytes, reply))
+    double seconds = 0;
+    if (judge(ctx, ex->request_id, plan, problem, &bytes, &seconds, reply))
         return true;
     const char *field = plan->model != NULL ? "value" : "output_shape";
     return !take(ctx, ex->memory, bytes, field, ex->request_id, reply);

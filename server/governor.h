@@ -52,6 +52,11 @@
 /* Envelopes, headers and small allocations of one request, counted once. */
 #define ATROUSD_GOVERNOR_REQUEST_OVERHEAD ((uint64_t)64 << 10)
 
+/* A binary op cheap enough in FLOPs for its I/O thread (--inline-max-flops, ~100 us) is
+ * computed there only when its estimate agrees: 1x16x16x1 with 64x64x4x1 filters is 8 MFLOP
+ * but ~25 ms on oneDNN's reference path, which /healthz on that thread would wait for. */
+#define ATROUSD_GOVERNOR_INLINE_MAX_SECONDS 1e-3
+
 /* What a compute workspace may keep after a run: more (oneDNN's scratchpad and reordered
  * filters of a large problem, counted in that request's reservation while it ran) is freed by
  * atrousd_governor_settle, so that it leaves the RSS with the reservation. */
@@ -60,7 +65,8 @@
 /*
  * Admission, on the headers of a compute request (the last step of atrousd_precheck): a binary
  * op whose query validates gets its problem (plan->has_problem, plan->problem), estimated and
- * refused over --max-compute-ms (400 too_large); then the request's worst case so far is
+ * refused over --max-compute-ms (400 too_large), and leaves the inline path when its estimate
+ * is over ATROUSD_GOVERNOR_INLINE_MAX_SECONDS; then the request's worst case so far is
  * reserved in *memory (NULL: nothing is counted). Returns true when reply holds the refusal,
  * with Connection: close since the body is not read: 400 too_large (the cost, or a worst case
  * larger than the whole budget) or 503 resource_exhausted with Retry-After (the budget is full

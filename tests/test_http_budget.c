@@ -4,8 +4,9 @@
  * 180-byte JSON requests each make a 64 MiB answer and who never read it, while the daemon's
  * RSS (VmHWM from /proc) stays within baseline + budget + a constant; a reader taking 1 KiB
  * every 2 s, and one draining far below --min-send-rate, cut off with their memory released;
- * and the problem that held a worker 26 s on oneDNN's slow path refused at once with 400
- * too_large (the binary form from its headers alone, before its 512 KiB body is sent).
+ * the problem that held a worker 26 s on oneDNN's slow path refused at once with 400
+ * too_large (the binary form from its headers alone, before its 512 KiB body is sent); and a
+ * slow-path problem cheap in FLOPs kept off the I/O thread.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -152,6 +153,61 @@ static void test_budget_slow_path_problem_is_refused_before_its_body(void **stat
     http_op_zeros_free(&a);
 }
 
+/* The access-log line of a request (malloc'd), or NULL. */
+static char *log_line(const struct test_daemon *d, const char *id)
+{
+    char needle[96];
+    snprintf(needle, sizeof(needle), "\"request_id\":\"%s\"", id);
+    char *log = test_daemon_log(d);
+    char *line = NULL;
+    const char *at = log ? strstr(log, needle) : NULL;
+    if (at != NULL) {
+        const char *start = at, *end = strchr(at, '\n');
+        while (start > log && start[-1] != '\n')
+            start--;
+        line = strndup(start, end ? (size_t)(end - start) : strlen(start));
+    }
+    free(log);
+    return line;
+}
+
+static void test_budget_slow_path_under_the_inline_flops_goes_to_the_queue(void **state)
+{
+    /* 8 MFLOP, within --inline-max-flops, but oneDNN's reference path makes it milliseconds:
+     * it is computed by a worker, not on the I/O thread that answers /healthz. A problem as
+     * cheap on a fast path stays inline. */
+    const struct test_daemon *d = *state;
+    static const int64_t ref_value[4] = {1, 16, 16, 1}, ref_filters[4] = {64, 64, 4, 1};
+    static const int64_t fast_value[4] = {1, 8, 8, 4}, fast_filters[4] = {3, 3, 4, 4};
+    const char *ids[] = {"X-Request-Id: inline-ref", NULL, "X-Request-Id: inline-fast", NULL};
+    const int64_t *shapes[][2] = {{ref_value, ref_filters}, {fast_value, fast_filters}};
+    for (int i = 0; i < 2; i++) {
+        struct http_op_args a;
+        struct http_client_response r;
+        assert_int_equal(http_op_zeros(&a, shapes[i][0], shapes[i][1], 1), 0);
+        assert_int_equal(http_op_call(d->port, &a, HTTP_OP_BINARY, NULL, &ids[2 * i], &r), 0);
+        assert_int_equal(r.status, 200);
+        http_client_response_free(&r);
+        http_op_zeros_free(&a);
+    }
+    char *ref = NULL, *fast = NULL;
+    for (int64_t deadline = test_now_ms() + 10000; test_now_ms() < deadline;) {
+        free(ref);
+        free(fast);
+        ref = log_line(d, "inline-ref");
+        fast = log_line(d, "inline-fast");
+        if (ref != NULL && fast != NULL)
+            break;
+        test_pause_ms(20);
+    }
+    assert_non_null(ref);
+    assert_non_null(fast);
+    assert_null(strstr(ref, "\"inline\":1"));
+    assert_non_null(strstr(fast, "\"inline\":1"));
+    free(ref);
+    free(fast);
+}
+
 /* The JSON request of under 200 bytes whose answer is 16M floats (64 MiB). */
 static void huge_answer_request(char *buf, size_t size)
 {
@@ -268,24 +324,6 @@ static uint64_t read_slowly_until_logged(const struct test_daemon *d, int fd, co
     return got;
 }
 
-/* The access-log line of a request (malloc'd), or NULL. */
-static char *log_line(const struct test_daemon *d, const char *id)
-{
-    char needle[96];
-    snprintf(needle, sizeof(needle), "\"request_id\":\"%s\"", id);
-    char *log = test_daemon_log(d);
-    char *line = NULL;
-    const char *at = log ? strstr(log, needle) : NULL;
-    if (at != NULL) {
-        const char *start = at, *end = strchr(at, '\n');
-        while (start > log && start[-1] != '\n')
-            start--;
-        line = strndup(start, end ? (size_t)(end - start) : strlen(start));
-    }
-    free(log);
-    return line;
-}
-
 static void test_budget_reader_of_1k_every_2s_is_cut_off(void **state)
 {
     const struct test_daemon *d = *state;
@@ -337,6 +375,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_budget_is_in_info_and_metrics),
         cmocka_unit_test(test_budget_slow_path_problem_is_refused_before_its_body),
+        cmocka_unit_test(test_budget_slow_path_under_the_inline_flops_goes_to_the_queue),
         cmocka_unit_test(test_budget_forty_never_reading_clients_stay_within_it),
         cmocka_unit_test(test_budget_reader_of_1k_every_2s_is_cut_off),
         cmocka_unit_test(test_budget_reader_below_the_send_rate_is_cut_off),
