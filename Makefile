@@ -106,7 +106,7 @@ $(DAEMON): $(call obj,server/main.c) $(SERVER_A) $(PROTO_A) $(LIB_A)
 #   server units      libatrousd + below, without sockets          no -lmicrohttpd
 #   test_deadline     the connection deadlines alone               neither
 #   the rest          HTTP integration (a daemon over sockets) and the spec client: all
-TESTS_LIB := test_error test_tensor test_op test_cache test_engine test_engine_filters \
+TESTS_LIB := test_error test_tensor test_op test_cache test_cost test_engine test_engine_filters \
 	test_conformance_lib
 TESTS_CODEC := test_binary test_json test_json_doc test_json_writer
 TESTS_CODEC_ENGINE := test_kserve test_tfserving
