@@ -241,7 +241,6 @@ roll image "$IMAGE2" 1 || exit 1
 roll model "$IMAGE2" 2 || exit 1
 mark after
 sleep "$AFTER"
-mark end
 touch "$STOP"
 if ! wait_for 60 "the load client to finish" eval '! load_alive'; then
     fail "the load client did not stop"
@@ -273,6 +272,26 @@ measure "requests sent: $sent, failed: $failed, in ${secs}s at ${RATE}/s target"
 measure "p99 before the rollout (baseline): $(p99 baseline)"
 measure "p99 during the image rollout: $(p99 image)"
 measure "p99 during the model rollout: $(p99 model)"
+
+# Every replaced replica drained and exited 0 on SIGTERM (not SIGKILLed at the grace period).
+replaced=0 clean=0
+for c in $(docker ps -aq --filter "label=com.docker.swarm.service.name=$SERVICE" --filter status=exited); do
+    replaced=$((replaced + 1))
+    code=$(docker inspect -f '{{.State.ExitCode}}' "$c")
+    docker logs "$c" >"$RUN_DIR/replaced-$c.log" 2>&1
+    if [ "$code" = 0 ] && grep -q '"msg":"draining"' "$RUN_DIR/replaced-$c.log" &&
+        grep -q '"msg":"stopped"' "$RUN_DIR/replaced-$c.log"; then
+        clean=$((clean + 1))
+    else
+        log "replaced replica $c: exit code $code; its last lines:"
+        tail -n 5 "$RUN_DIR/replaced-$c.log" >&2
+    fi
+done
+if [ "$replaced" = 6 ] && [ "$clean" = 6 ]; then
+    pass "the 6 replaced replicas each logged draining, stopped and exited 0 on SIGTERM"
+else
+    fail "$clean of $replaced replaced replicas drained and exited 0 (want 6 of 6)"
+fi
 
 # What nginx saw: every upstream attempt that was not a 200 (a draining replica's 503, a
 # refused or timed-out connection, shown as 502/504) was retried on another replica.

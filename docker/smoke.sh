@@ -313,7 +313,7 @@ if find_case && run_container; then
 fi
 compose_stack
 if "$PYTHON_DEB" "$HERE/k8s-check.py" >"$RUN_DIR/k8s.log" 2>&1; then
-    pass "docker/k8s/ (kubectl apply --dry-run=client and consistency checks)"
+    pass "docker/k8s/ (kubectl apply --dry-run=client, consistency, custom-metrics HPA, KServe CRD schemas)"
 else
     cat "$RUN_DIR/k8s.log" >&2
     fail "docker/k8s/ validation (see above)"
