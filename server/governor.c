@@ -118,10 +118,18 @@ static bool judge(struct server_ctx *ctx, const char *request_id, const struct r
     return true;
 }
 
+/* KServe v2 infer or TF Serving predict: a JSON document, counted at the lean document's
+ * worst case. */
+static bool plan_is_model_json(const struct request_plan *plan)
+{
+    return plan->endpoint == ATROUSD_EP_V2_INFER || plan->endpoint == ATROUSD_EP_TFS_PREDICT;
+}
+
 /* Reserves bytes more for the request; false with reply filled when they do not fit: 400
  * too_large naming field when the request alone would exceed the whole budget, else 503. */
-static bool take(struct server_ctx *ctx, struct atrousd_reservation *memory, uint64_t bytes,
-                 const char *field, const char *request_id, struct http_reply *reply)
+static bool take(struct server_ctx *ctx, const struct request_plan *plan,
+                 struct atrousd_reservation *memory, uint64_t bytes, const char *field,
+                 const char *request_id, struct http_reply *reply)
 {
     if (memory == NULL)
         return true; /* the synchronous path (tests, fuzzing) counts nothing */
@@ -131,8 +139,12 @@ static bool take(struct server_ctx *ctx, struct atrousd_reservation *memory, uin
     if (!atrousd_budget_could_fit(&ctx->memory, total)) {
         atrousd_reply_fail(reply, ATROUSD_FAIL_TOO_LARGE, field, request_id,
                            "%s: this request may need %" PRIu64 " bytes of memory, more than "
-                           "the server's whole budget (--max-memory-bytes %" PRIu64 ")",
-                           field, total, ctx->memory.limit);
+                           "the server's whole budget (--max-memory-bytes %" PRIu64 ")%s",
+                           field, total, ctx->memory.limit,
+                           plan_is_model_json(plan)
+                               ? "; a JSON document is counted at its worst case per byte: "
+                                 "send large tensors with the binary tensor extension"
+                               : "");
         return false;
     }
     if (!atrousd_budget_grow(memory, bytes)) {
@@ -170,7 +182,7 @@ bool atrousd_governor_admit(struct server_ctx *ctx, const struct http_exchange *
     uint64_t bytes = worst_bytes(plan, body, growing);
     /* Blame the output when it is the larger share of what does not fit. */
     const char *field = plan->problem_bytes > bytes / 2 ? "output_shape" : "body";
-    if (!take(ctx, memory, bytes, field, ex->request_id, reply))
+    if (!take(ctx, plan, memory, bytes, field, ex->request_id, reply))
         goto refused;
     return false;
 refused:
@@ -197,7 +209,7 @@ bool atrousd_governor_admit_problem(struct server_ctx *ctx, const struct http_ex
     if (judge(ctx, ex->request_id, plan, problem, &bytes, &seconds, reply))
         return true;
     const char *field = plan->model != NULL ? "value" : "output_shape";
-    return !take(ctx, ex->memory, bytes, field, ex->request_id, reply);
+    return !take(ctx, plan, ex->memory, bytes, field, ex->request_id, reply);
 }
 
 void atrousd_governor_settle(struct atrous_workspace *workspace)
