@@ -3,8 +3,9 @@
  * body is read, 413 for chunked bodies counted as they arrive (and a closed connection far
  * past the limit), 400 too_large for tensors and outputs over their element limits (a size
  * computed from shapes is not content: DESIGN.md section 3), 503 before the body is read when
- * the memory budget (--max-memory-bytes) cannot take a request's worst case, and idle
- * connections cut off after --connection-timeout (recorded as 408).
+ * the memory budget (--max-memory-bytes) cannot take a request's worst case now (400 too_large
+ * when it never could), and idle connections cut off after --connection-timeout (recorded as
+ * 408).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -204,6 +205,28 @@ static void test_http_memory_budget_full_is_503_before_the_body(void **state)
     close(first);
 }
 
+static void test_http_request_larger_than_the_whole_budget_is_400_too_large(void **state)
+{
+    /* A KServe JSON part counts 100 bytes per byte against the budget (its worst case): 8000
+     * bytes of it (64 KiB + 8000 + 800000) can never fit in 500000, whatever else is held, so
+     * it is not asked to retry; the refusal comes from the headers and names the remedy. */
+    const struct test_daemon *d = *state;
+    int fd = http_client_connect(d->port, HTTP_CLIENT_TIMEOUT_MS);
+    assert_true(fd >= 0);
+    assert_int_equal(http_client_sendf(fd, "POST /v2/models/atrous_conv2d_transpose/infer "
+                                           "HTTP/1.1\r\nHost: t\r\nContent-Type: "
+                                           "application/json\r\nContent-Length: 8000\r\n\r\n"),
+                     0);
+    struct http_client_response r;
+    assert_int_equal(http_client_read(fd, false, HTTP_CLIENT_TIMEOUT_MS, &r), 0);
+    assert_error(&r, 400, "too_large", "body");
+    assert_non_null(strstr(r.body, "--max-memory-bytes"));
+    assert_non_null(strstr(r.body, "binary tensor extension"));
+    assert_null(http_client_header(&r, "Retry-After"));
+    http_client_response_free(&r);
+    close(fd);
+}
+
 static void test_http_idle_connection_is_cut_off_and_logged_as_408(void **state)
 {
     const struct test_daemon *d = *state;
@@ -228,6 +251,7 @@ int main(void)
         cmocka_unit_test(test_http_tensor_over_element_limit_is_400_too_large),
         cmocka_unit_test(test_http_output_over_element_limit_is_400_too_large),
         cmocka_unit_test(test_http_memory_budget_full_is_503_before_the_body),
+        cmocka_unit_test(test_http_request_larger_than_the_whole_budget_is_400_too_large),
         cmocka_unit_test(test_http_idle_connection_is_cut_off_and_logged_as_408),
     };
     return cmocka_run_group_tests(tests, setup, test_daemon_group_teardown);
