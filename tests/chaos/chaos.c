@@ -56,6 +56,26 @@
 static const int64_t expensive_value[4] = {1, 128, 128, 512};
 static const int64_t expensive_filters[4] = {64, 64, 2, 512};
 
+/* "1g", "512m", "64k" or a plain number, as the daemon reads --max-memory-bytes. */
+static uint64_t bytes_of(const char *text)
+{
+    char *end = NULL;
+    uint64_t v = strtoull(text, &end, 10);
+    switch (end ? *end : '\0') {
+    case 'g':
+    case 'G':
+        return v << 30;
+    case 'm':
+    case 'M':
+        return v << 20;
+    case 'k':
+    case 'K':
+        return v << 10;
+    default:
+        return v;
+    }
+}
+
 static int env_int(const char *name, int fallback)
 {
     const char *v = getenv(name);
@@ -451,9 +471,7 @@ int main(void)
     double normal_p99_bound = env_int("CHAOS_NORMAL_P99_MS", 1000);
     uint64_t constant = (uint64_t)env_int("CHAOS_RSS_CONSTANT_MIB", 64) * MIB;
     const char *budget_text = getenv("CHAOS_BUDGET") ? getenv("CHAOS_BUDGET") : "1g";
-    uint64_t budget = strtoull(budget_text, NULL, 10) << (strchr(budget_text, 'g')   ? 30
-                                                          : strchr(budget_text, 'm') ? 20
-                                                                                     : 0);
+    uint64_t budget = bytes_of(budget_text);
     signal(SIGPIPE, SIG_IGN);
     pthread_mutex_init(&c.report_lock, NULL);
     pthread_mutex_init(&c.normal.lock, NULL);
