@@ -22,7 +22,7 @@ BUILD ?= build
 CC ?= cc
 PORT ?= 8080
 
-DEBIAN_PACKAGES := libdnnl-dev libjansson-dev libmicrohttpd-dev libcmocka-dev pkg-config
+DEBIAN_PACKAGES := libdnnl-dev libjansson-dev libmicrohttpd-dev libcmocka-dev zlib1g-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Werror
@@ -30,7 +30,8 @@ OPT ?= -O2 -g
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARNINGS) -pthread -MMD -MP \
 	-Ilib -Iproto -Iserver -Itests $(EXTRA_CFLAGS) $(CFLAGS)
 # libgomp: oneDNN's OpenMP runtime, which lib/ also calls to size each thread's team.
-LIBS := -ldnnl -ljansson -lmicrohttpd -lgomp -lm -pthread
+# zlib: gzip/deflate request and response bodies (server/compress.c).
+LIBS := -ldnnl -ljansson -lmicrohttpd -lz -lgomp -lm -pthread
 LDFLAGS_ALL = $(EXTRA_LDFLAGS) $(LDFLAGS)
 
 LIB_SRC := $(wildcard lib/*.c)
