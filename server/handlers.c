@@ -14,6 +14,7 @@
 
 #include "atrous_json.h"
 #include "atrous_json_writer.h"
+#include "compress.h"
 #include "compute_queue.h"
 #include "info.h"
 #include "media.h"
@@ -108,8 +109,16 @@ static void reply_status(struct http_reply *reply, enum atrous_status st,
     }
 }
 
+/* True when the body comes compressed (gzip or deflate): Content-Length then counts the
+ * compressed bytes, and the body's own size is known once the HTTP layer has inflated it. */
+static bool body_compressed(const struct http_exchange *ex)
+{
+    enum atrousd_coding coding;
+    return atrousd_coding_parse(ex->content_encoding, &coding) && coding != ATROUSD_CODING_IDENTITY;
+}
+
 /* The refusals every compute request shares: 503 while draining or warming up, 415 for a
- * compressed body. */
+ * Content-Encoding other than gzip, deflate and identity. */
 static bool refuse_compute(struct server_ctx *ctx, const struct http_exchange *ex,
                            struct http_reply *reply)
 {
@@ -125,11 +134,12 @@ static bool refuse_compute(struct server_ctx *ctx, const struct http_exchange *e
                             "the server is warming up (start-up self-test); retry shortly");
         return true;
     }
-    if (ex->content_encoding != NULL && strcasecmp(ex->content_encoding, "identity") != 0) {
+    enum atrousd_coding coding;
+    if (!atrousd_coding_parse(ex->content_encoding, &coding)) {
         atrousd_reply_error(reply, 415, "unsupported_media_type", NULL, id,
-                            "Content-Encoding '%.*s' is not supported; send the body "
-                            "uncompressed",
-                            QUOTE_MAX, ex->content_encoding);
+                            "Content-Encoding '%.*s' is not supported; send the body as one of "
+                            "%s, or uncompressed",
+                            QUOTE_MAX, ex->content_encoding, ATROUSD_CODINGS_ACCEPTED);
         return true;
     }
     return false;
@@ -211,7 +221,7 @@ static bool precheck_op(struct server_ctx *ctx, const struct http_exchange *ex,
                             implied, ctx->config.max_body_bytes);
         return true;
     }
-    if (ex->has_content_length && ex->content_length != implied) {
+    if (ex->has_content_length && ex->content_length != implied && !body_compressed(ex)) {
         atrousd_reply_error(reply, 400, atrous_status_code(ATROUS_INVALID_ARGUMENT), "body", id,
                             "body: Content-Length is %" PRIu64 " bytes but value and filters "
                             "take %zu bytes as float32",
@@ -271,7 +281,7 @@ static bool precheck_model(struct server_ctx *ctx, const struct http_exchange *e
     bool known = false;
     if (plan->endpoint == ATROUSD_EP_V2_INFER && ex->inference_header_length != NULL)
         known = atrousd_header_decimal(ex->inference_header_length, &json_len);
-    else if (ex->has_content_length)
+    else if (ex->has_content_length && !body_compressed(ex))
         known = true, json_len = ex->content_length;
     if (known && json_len > ctx->config.max_json_bytes) {
         reply->close_connection = true;

@@ -285,8 +285,8 @@ static void test_http_unsupported_content_type_is_415(void **state)
 {
     struct http_fixture *f = *state;
     const char *text[] = {"Content-Type: text/plain", NULL};
-    const char *gzip[] = {"Content-Type: application/json", "Content-Encoding: gzip", NULL};
-    const char *const *cases[] = {text, gzip, NULL /* no Content-Type at all */};
+    const char *brotli[] = {"Content-Type: application/json", "Content-Encoding: br", NULL};
+    const char *const *cases[] = {text, brotli, NULL /* no Content-Type at all */};
     for (size_t i = 0; i < 3; i++) {
         struct http_client_response r;
         assert_int_equal(
