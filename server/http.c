@@ -403,6 +403,7 @@ static bool body_reserve(struct request *req, size_t need)
 static bool inflate_reserve(struct atrousd_inflate_sink *sink, size_t need)
 {
     struct request *req = sink->cls;
+    req->body_len = sink->len; /* what body_reserve keeps when it moves the buffer */
     if (!body_reserve(req, need))
         return false;
     sink->data = req->body;
