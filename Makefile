@@ -5,6 +5,7 @@
 #   make test     build and run every test, ending with "tests: N passed, N failed"
 #   make check    the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench    build and run the benchmarks (not part of make test)
+#   make docs-check  run every shell example of the READMEs as written (tests/docs)
 #   make fuzz     libFuzzer targets (clang), FUZZ_SECONDS=N each (default 60)
 #   make soak     wrk soak (SOAK_SECONDS, default 60), overload and drain under load
 #   make valgrind the HTTP integration tests with the daemon under valgrind memcheck
@@ -48,7 +49,7 @@ TEST_SUPPORT_A := $(BUILD)/libtestsupport.a
 DAEMON := $(BUILD)/atrousd
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-.PHONY: all run test check bench fuzz fuzz-build deps format format-check clean help
+.PHONY: all run test check bench docs-check fuzz fuzz-build deps format format-check clean help
 .DEFAULT_GOAL := all
 # Keep objects that only pattern rules mention (make would delete them as intermediates and
 # rebuild them every time).
@@ -123,6 +124,14 @@ $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(TEST_SUPPORT_A) $(SERVER_A) $(P
 bench: $(DAEMON) $(BENCH_BINS)
 	@$(call ensure_packages,wrk)
 	@BUILD=$(BUILD) tests/bench/run_bench.sh
+
+# Every ```sh block of README.md, proto/README.md, proto/KSERVE.md and docker/README.md, run as
+# written from the repository root against the service on port 8080, inside a private network
+# namespace (tests/docs/run_examples.sh says how); the docker blocks are docker/smoke.sh's.
+# Ends with "docs: N passed, N failed, N skipped"; about a minute (two wrk examples run 15 s).
+docs-check: $(DAEMON)
+	@$(call ensure_packages,curl wrk python3 iproute2 util-linux gzip)
+	@tests/docs/run_examples.sh
 
 # Fuzzing: every tests/fuzz/fuzz_*.c is a libFuzzer target built with clang, ASan and UBSan
 # in $(BUILD)/fuzz; tests/fuzz/run_fuzz.sh seeds each from the conformance corpus, runs it for
