@@ -22,7 +22,7 @@
 #include "compress_fixtures.h"
 #include "daemon.h"
 #include "http_client.h"
-#include "models/http_model_fixtures.h"
+#include "http_model_fixtures.h"
 
 #define CASE_NAME     "large_1x33x47x24_to20_k3_r2_same"
 #define MODEL_PATH    "/v2/models/m/infer"

@@ -19,7 +19,7 @@
 
 #include "daemon.h"
 #include "http_client.h"
-#include "models/http_model_fixtures.h"
+#include "http_model_fixtures.h"
 #include "naive_ref.h"
 
 /* value [1, 2, 3, 2] through 1x1 filters mixing the two channels (rate 1, VALID): a NaN or an
