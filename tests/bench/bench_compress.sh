@@ -31,10 +31,11 @@ kserve_row() {
     echo "BENCH requests=0 rps=0 p50_ms=0 p99_ms=0 errors_status=0 errors_socket=0"
 }
 
-# The bytes in and out of the last request the access log holds.
+# The bytes in and out of the last answered request the access log holds (the requests wrk
+# has in flight when it stops are cut short, with nothing sent).
 last_bytes() {
   local line
-  line=$(grep '"bytes_out"' "$DAEMON_LOG" | tail -1)
+  line=$(grep '"status": *200' "$DAEMON_LOG" | tail -1)
   printf '%s/%s' "$(grep -o '"bytes_in": *[0-9]*' <<<"$line" | grep -o '[0-9]*$')" \
     "$(grep -o '"bytes_out": *[0-9]*' <<<"$line" | grep -o '[0-9]*$')"
 }
