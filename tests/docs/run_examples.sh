@@ -100,7 +100,8 @@ commands() { sed -e 's/[[:space:]]*#.*$//' -e '/^[[:space:]]*$/d' "$1"; }
 run_block() {
     local where=$1 text=$2 directive=$3
     if [[ $directive =~ docs-check:[[:space:]]*skip[[:space:]]*(.*)[[:space:]]*--\> ]]; then
-        echo "skip  $where: ${BASH_REMATCH[1]}"
+        local reason=${BASH_REMATCH[1]}
+        echo "skip  $where: ${reason%"${reason##*[![:space:]]}"}"
         skipped=$((skipped + 1))
         return
     fi
