@@ -47,6 +47,8 @@ struct atrous_jw;
 /* The longest estimated compute a request may ask for: a worker held this long delays every
  * request queued behind it by as much. */
 #define ATROUSD_DEFAULT_MAX_COMPUTE_MS 5000
+/* Smaller answers gain little from compression (a few hundred bytes, a packet either way). */
+#define ATROUSD_DEFAULT_COMPRESS_MIN_BYTES ((uint64_t)1 << 10)
 
 /* Most I/O threads, also when 0 picks one per usable CPU. */
 #define ATROUSD_IO_THREADS_MAX 64
@@ -82,6 +84,8 @@ struct atrousd_config {
     uint64_t log_flush_ms;            /* longest an info line is buffered; 0 = write each */
     uint64_t min_send_rate;           /* answers slower than this (bytes/s) are cut off */
     uint64_t max_compute_ms;          /* estimated compute over this is refused (400) */
+    uint64_t compress_min_bytes;      /* answers at least this big are compressed when the
+                                         client accepts it; 0 = never */
     enum atrousd_log_level log_level;
     enum atrousd_log_format log_format;
 };

@@ -37,8 +37,9 @@ static bool body_size_unknown(const struct http_exchange *ex)
            (ex->content_encoding != NULL && strcasecmp(ex->content_encoding, "identity") != 0);
 }
 
-/* What decoding a body of this size may hold besides the body itself. */
-static uint64_t decode_bytes(const struct request_plan *plan, uint64_t body)
+/* What decoding a body of this size may hold besides the body itself; a JSON part over
+ * max_json is refused by its decoder before it is parsed. */
+static uint64_t decode_bytes(const struct request_plan *plan, uint64_t body, uint64_t max_json)
 {
     if (plan->endpoint == ATROUSD_EP_OP)
         return plan->request_form == ATROUS_FORM_BINARY
@@ -49,7 +50,8 @@ static uint64_t decode_bytes(const struct request_plan *plan, uint64_t body)
     if (plan->endpoint == ATROUSD_EP_V2_INFER && plan->has_header_length &&
         plan->header_length <= body)
         json = plan->header_length;
-    return add_sat(mul_sat(json, ATROUSD_GOVERNOR_DOC_BYTES_PER_BYTE), body - json);
+    uint64_t parsed = json < max_json ? json : max_json;
+    return add_sat(mul_sat(parsed, ATROUSD_GOVERNOR_DOC_BYTES_PER_BYTE), body - json);
 }
 
 /* The output, its encoding, a batch's stacked copy of the value, and what the engine's
@@ -68,12 +70,17 @@ static uint64_t problem_bytes(const struct request_plan *plan, const struct atro
     return bytes;
 }
 
-/* The worst case from a body of body bytes (growing: its cap), and the problem's share when
- * admission knows it (plan->problem_bytes; 0 otherwise). */
-static uint64_t worst_bytes(const struct request_plan *plan, uint64_t body, bool growing)
+/* The worst case from a body of body bytes, and the problem's share when admission knows it
+ * (plan->problem_bytes; 0 otherwise). A growing body (its size unknown: body is its cap) is
+ * counted without its decoding, which is reserved once the body is complete and its size
+ * known (atrousd_governor_body_complete): the cap times a JSON decoder's factor would refuse
+ * every chunked or compressed JSON request in a small container. */
+static uint64_t worst_bytes(const struct server_ctx *ctx, const struct request_plan *plan,
+                            uint64_t body, bool growing)
 {
     uint64_t bytes = add_sat(ATROUSD_GOVERNOR_REQUEST_OVERHEAD, body_bytes(body, growing));
-    bytes = add_sat(bytes, decode_bytes(plan, body));
+    if (!growing)
+        bytes = add_sat(bytes, decode_bytes(plan, body, ctx->config.max_json_bytes));
     return add_sat(bytes, plan->problem_bytes);
 }
 
@@ -179,7 +186,7 @@ bool atrousd_governor_admit(struct server_ctx *ctx, const struct http_exchange *
         plan->run_inline = false;
     bool growing = body_size_unknown(ex);
     uint64_t body = growing ? ctx->config.max_body_bytes : ex->content_length;
-    uint64_t bytes = worst_bytes(plan, body, growing);
+    uint64_t bytes = worst_bytes(ctx, plan, body, growing);
     /* Blame the output when it is the larger share of what does not fit. */
     const char *field = plan->problem_bytes > bytes / 2 ? "output_shape" : "body";
     if (!take(ctx, plan, memory, bytes, field, ex->request_id, reply))
@@ -190,12 +197,18 @@ refused:
     return true;
 }
 
-void atrousd_governor_body_complete(const struct http_exchange *ex, const struct request_plan *plan,
-                                    size_t body_len, struct atrousd_reservation *memory)
+bool atrousd_governor_body_complete(struct server_ctx *ctx, const struct http_exchange *ex,
+                                    const struct request_plan *plan, size_t body_len,
+                                    struct atrousd_reservation *memory, struct http_reply *reply)
 {
     if (memory == NULL || !body_size_unknown(ex))
-        return;
-    atrousd_budget_shrink(memory, worst_bytes(plan, body_len, false));
+        return false;
+    uint64_t bytes = worst_bytes(ctx, plan, body_len, false);
+    if (bytes <= memory->bytes) {
+        atrousd_budget_shrink(memory, bytes);
+        return false;
+    }
+    return !take(ctx, plan, memory, bytes - memory->bytes, "body", ex->request_id, reply);
 }
 
 bool atrousd_governor_admit_problem(struct server_ctx *ctx, const struct http_exchange *ex,

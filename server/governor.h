@@ -6,13 +6,14 @@
  *
  * The worst case of a request, in bytes (README "Memory budget" lists the same rules):
  *   body        Content-Length; a chunked or compressed body (inflated as it arrives) the
- *               --max-body-bytes cap, and half again for the moment its buffer doubles,
- *               lowered to its real length once complete (a gzip body's zlib state, ~40 KiB,
- *               is part of the per-request overhead)
+ *               --max-body-bytes cap, and half again for the moment its buffer doubles, until
+ *               it is complete: then its real length, with its decoding (not reserved before
+ *               for such a body); a gzip body's zlib state (~40 KiB) is in the overhead
  *   decoding    binary forms 1x the body (a misaligned tensor is copied); the op's JSON
  *               4x (its float arena holds up to 2x the body, twice while it moves); KServe v2 and
  *               TF Serving JSON ATROUSD_GOVERNOR_DOC_BYTES_PER_BYTE x the JSON part (the lean
- *               document's worst case, proto/json_doc.h) plus the binary part once
+ *               document's worst case, proto/json_doc.h; at most --max-json-bytes of it, the
+ *               decoder refusing more unparsed) plus the binary part once
  *   output      4 bytes per output element, plus the stacked copy of the value when the
  *               model's requests are batched (--max-batch > 1)
  *   compute     what the engine's workspace holds for the problem (oneDNN's scratchpad, the
@@ -76,10 +77,15 @@ bool atrousd_governor_admit(struct server_ctx *ctx, const struct http_exchange *
                             struct request_plan *plan, struct atrousd_reservation *memory,
                             struct http_reply *reply);
 
-/* The body is complete: a chunked or compressed body's reservation falls from its cap to what
- * the body_len bytes held (the buffer's capacity, inflated) need. */
-void atrousd_governor_body_complete(const struct http_exchange *ex, const struct request_plan *plan,
-                                    size_t body_len, struct atrousd_reservation *memory);
+/*
+ * The body of a compute request is complete. A chunked or compressed body was reserved at its
+ * cap without its decoding: now that body_len (the buffer's capacity, inflated) is known, the
+ * reservation becomes the body's real worst case, decoding included, falling or growing.
+ * Returns true when reply holds the refusal (503, or 400 when it could never fit).
+ */
+bool atrousd_governor_body_complete(struct server_ctx *ctx, const struct http_exchange *ex,
+                                    const struct request_plan *plan, size_t body_len,
+                                    struct atrousd_reservation *memory, struct http_reply *reply);
 
 /*
  * After decoding and validation, before computing: for the forms whose shapes came with the

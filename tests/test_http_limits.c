@@ -205,6 +205,40 @@ static void test_http_memory_budget_full_is_503_before_the_body(void **state)
     close(first);
 }
 
+static void test_http_chunked_body_gets_its_decoding_reserved_when_complete(void **state)
+{
+    /* A chunked JSON upload holds the body's cap (64 KiB + 1.5 x 64 KiB = 163840) while it
+     * arrives; its decoding (4x) is reserved once the body is complete and its size known:
+     * 64 KiB + 64 KiB (its buffer) + 4 x 64 KiB = 393216. With another upload holding
+     * 165536 meanwhile, that no longer fits in 500000: 503 after the body, with Retry-After. */
+    const struct test_daemon *d = *state;
+    int chunked = open_upload(d, NULL);
+    assert_int_equal(
+        test_daemon_wait_metric(d, "atrousd_memory_budget_in_use_bytes", 163840, 10000), 0);
+    char chunk[4096];
+    memset(chunk, ' ', sizeof(chunk));
+    for (int i = 0; i < 14; i++) {
+        assert_int_equal(http_client_sendf(chunked, "%zx\r\n", sizeof(chunk)), 0);
+        assert_int_equal(http_client_send(chunked, chunk, sizeof(chunk), HTTP_CLIENT_TIMEOUT_MS),
+                         0);
+        assert_int_equal(http_client_sendf(chunked, "\r\n"), 0);
+    }
+    int other = open_upload(d, "20000");
+    assert_int_equal(
+        test_daemon_wait_metric(d, "atrousd_memory_budget_in_use_bytes", 163840 + 165536, 10000),
+        0);
+    assert_int_equal(http_client_sendf(chunked, "0\r\n\r\n"), 0);
+    struct http_client_response r;
+    assert_int_equal(http_client_read(chunked, false, HTTP_CLIENT_TIMEOUT_MS, &r), 0);
+    assert_error(&r, 503, "resource_exhausted", NULL);
+    assert_string_equal(http_client_header(&r, "Retry-After"), "1");
+    http_client_response_free(&r);
+    close(chunked);
+    close(other);
+    assert_int_equal(
+        test_daemon_wait_metric_at_most(d, "atrousd_memory_budget_in_use_bytes", 0, 10000), 0);
+}
+
 static void test_http_request_larger_than_the_whole_budget_is_400_too_large(void **state)
 {
     /* A KServe JSON part counts 100 bytes per byte against the budget (its worst case): 8000
@@ -251,6 +285,7 @@ int main(void)
         cmocka_unit_test(test_http_tensor_over_element_limit_is_400_too_large),
         cmocka_unit_test(test_http_output_over_element_limit_is_400_too_large),
         cmocka_unit_test(test_http_memory_budget_full_is_503_before_the_body),
+        cmocka_unit_test(test_http_chunked_body_gets_its_decoding_reserved_when_complete),
         cmocka_unit_test(test_http_request_larger_than_the_whole_budget_is_400_too_large),
         cmocka_unit_test(test_http_idle_connection_is_cut_off_and_logged_as_408),
     };
