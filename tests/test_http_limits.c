@@ -188,9 +188,14 @@ static void test_http_output_over_element_limit_is_400_too_large(void **state)
 
 static void test_http_memory_budget_full_is_503_before_the_body(void **state)
 {
-    /* The first upload holds its worst case of the budget while it waits for its body; the
-     * second cannot get its own and is told to retry, from its headers alone. */
+    /* The first upload holds its worst case of the budget while the rest of its body is
+     * awaited (half of it sent: 29 s more before --connection-timeout 2 would cut it, however
+     * loaded the machine); the second cannot get its own and is told to retry, from its
+     * headers alone. */
     int first = open_upload(*state, "60000");
+    char half[30000];
+    memset(half, ' ', sizeof(half));
+    assert_int_equal(http_client_send(first, half, sizeof(half), HTTP_CLIENT_TIMEOUT_MS), 0);
     const struct test_daemon *d = *state;
     assert_int_equal(
         test_daemon_wait_metric(d, "atrousd_memory_budget_in_use_bytes", UPLOAD_WORST_BYTES, 10000),
@@ -210,11 +215,11 @@ static void test_http_chunked_body_gets_its_decoding_reserved_when_complete(void
     /* A chunked JSON upload holds the body's cap (64 KiB + 1.5 x 64 KiB = 163840) while it
      * arrives; its decoding (4x) is reserved once the body is complete and its size known:
      * 64 KiB + 64 KiB (its buffer) + 4 x 64 KiB = 393216. With another upload holding
-     * 165536 meanwhile, that no longer fits in 500000: 503 after the body, with Retry-After. */
+     * 165536 meanwhile, that no longer fits in 500000: 503 after the body, with Retry-After.
+     * Both send most of their bodies at once: each KiB received gives a second more before
+     * --connection-timeout 2 would cut them off, whatever the machine's load. */
     const struct test_daemon *d = *state;
     int chunked = open_upload(d, NULL);
-    assert_int_equal(
-        test_daemon_wait_metric(d, "atrousd_memory_budget_in_use_bytes", 163840, 10000), 0);
     char chunk[4096];
     memset(chunk, ' ', sizeof(chunk));
     for (int i = 0; i < 14; i++) {
@@ -223,7 +228,11 @@ static void test_http_chunked_body_gets_its_decoding_reserved_when_complete(void
                          0);
         assert_int_equal(http_client_sendf(chunked, "\r\n"), 0);
     }
+    assert_int_equal(
+        test_daemon_wait_metric(d, "atrousd_memory_budget_in_use_bytes", 163840, 10000), 0);
     int other = open_upload(d, "20000");
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(http_client_send(other, chunk, sizeof(chunk), HTTP_CLIENT_TIMEOUT_MS), 0);
     assert_int_equal(
         test_daemon_wait_metric(d, "atrousd_memory_budget_in_use_bytes", 163840 + 165536, 10000),
         0);
