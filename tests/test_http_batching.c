@@ -49,8 +49,8 @@ static int setup(void **state)
     f->a = fixture_find_case(f->cases, f->count, CASE_A);
     f->b = fixture_find_case(f->cases, f->count, CASE_B);
     if (f->a == NULL || f->b == NULL ||
-        fixture_write_case_model(f->root, "a", "a", f->a, ", \"max_batch_size\": 4") != 0 ||
-        fixture_write_case_model(f->root, "b", "b", f->b, "") != 0)
+        fixture_write_case_model(f->root, "a", "a", f->a, ", \"max_batch_size\": 4", 1) != 0 ||
+        fixture_write_case_model(f->root, "b", "b", f->b, "", 1) != 0)
         return -1;
     uint64_t seed = naive_ref_seed("test_http_batching");
     f->rng.state = seed;
@@ -123,7 +123,7 @@ static void send_job(uint16_t port, struct job *j)
     if (j->kind == TFS_PREDICT) {
         snprintf(path, sizeof(path), "/v1/models/%s:predict", j->model);
         proto_buf_printf(&b, "{\"inputs\": ");
-        fixture_put_nested(&b, j->shape.dims, 4, j->value);
+        proto_buf_nested(&b, j->shape.dims, 4, j->value);
         proto_buf_printf(&b, "}");
     } else {
         struct kserve_body_opts o = {.generic = j->kind == GENERIC,
