@@ -351,6 +351,41 @@ static void test_npy_raw_files_and_size_checks(void **state)
         starts_with(err.message, FILTERS_PATH ": 72 elements are more than the limit of 71"));
 }
 
+/* A configured shape whose element count overflows is refused by every entry point with the
+ * file named first, as for any other size (found by fuzz_npy: the message was the bare shape
+ * error, without the file). */
+static void test_npy_overflowing_shape_names_the_file(void **state)
+{
+    (void)state;
+    struct atrous_error err;
+    struct atrous_shape shape;
+    const int64_t dims[4] = {INT64_MAX, INT64_MAX, 4, 2};
+    float data[4] = {0}, *out = NULL;
+    size_t len = 0;
+    unsigned char *npy =
+        fixture_npy_bytes(1,
+                          "{'descr': '<f4', 'fortran_order': False, 'shape': (9223372036854775807, "
+                          "9223372036854775807, 4, 2), }",
+                          data, sizeof(data), &len);
+    atrous_shape_make(&shape, dims, 4, NULL);
+    assert_int_equal(
+        atrous_npy_check_file_size(FILTERS_PATH, &shape, 0, true, len, FILTERS_FIELD, &err),
+        ATROUS_TOO_LARGE);
+    assert_string_equal(err.field, FILTERS_FIELD);
+    assert_true(starts_with(err.message, FILTERS_PATH ": "));
+    assert_int_equal(
+        atrous_npy_decode_f32(npy, len, FILTERS_PATH, &shape, 0, FILTERS_FIELD, &out, &err),
+        ATROUS_TOO_LARGE);
+    assert_true(starts_with(err.message, FILTERS_PATH ": "));
+    assert_non_null(strstr(err.message, "more elements than fit in memory"));
+    assert_int_equal(atrous_npy_decode_raw_f32(data, sizeof(data), FILTERS_PATH, &shape, 0,
+                                               FILTERS_FIELD, &out, &err),
+                     ATROUS_TOO_LARGE);
+    assert_true(starts_with(err.message, FILTERS_PATH ": "));
+    assert_null(out);
+    free(npy);
+}
+
 /* Parses a header written the way numpy writes it, from bytes in memory. */
 static enum atrous_status parse_dict(int major, const char *dict, struct atrous_npy_header *h,
                                      struct atrous_error *err)
@@ -476,6 +511,7 @@ int main(void)
         cmocka_unit_test(test_model_formats_name_and_version),
         cmocka_unit_test(test_npy_decode_errors_name_file_and_field),
         cmocka_unit_test(test_npy_raw_files_and_size_checks),
+        cmocka_unit_test(test_npy_overflowing_shape_names_the_file),
         cmocka_unit_test(test_npy_header_grammar),
         cmocka_unit_test(test_model_formats_url_spelling),
     };
