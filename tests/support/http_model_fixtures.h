@@ -249,11 +249,8 @@ static inline int fixture_error_code(const struct http_client_response *r, char 
 }
 
 /* The group fixture of the model-serving HTTP tests: every valid corpus case, a scratch model
- * repository that the test file fills (write_models), and a daemon serving it with --model-dir
- * and --max-json-bytes json_cap. */
-/* The integration tests' group fixture: a daemon started with --model-dir on a scratch
- * repository that holds every valid case as model "caseNN" (repo_fixture_case_model), plus the
- * test file's own folders. */
+ * repository that the test file fills, and a daemon serving it with --model-dir and the flags a
+ * setup gives. */
 struct repo_fixture {
     struct test_daemon *daemon;
     char root[256];
@@ -261,31 +258,35 @@ struct repo_fixture {
     size_t count;
 };
 
-/* The name of case i's model in the scratch repository: "case%02zu". */
+/* The name of case i's model when the repository holds every case: "case%02zu". */
 static inline void repo_fixture_case_model(size_t i, char *buf, size_t size)
 {
     snprintf(buf, size, "case%02zu", i);
 }
 
-/* *state becomes a malloc'd struct repo_fixture: the valid cases, each written as its model, then
- * write_more's folders (write_more may be NULL), and the daemon started on them with
- * --max-json-bytes json_cap. Returns 0, or -1 with the reason on stderr. */
-static inline int repo_fixture_setup(void **state, const char *who, const char *json_cap,
-                                     int (*write_more)(struct repo_fixture *f))
+/* *state becomes a malloc'd struct repo_fixture: the valid cases; when every_case, each written
+ * as its model (repo_fixture_case_model); then write_models' folders (write_models may be NULL);
+ * and the daemon started on them with extra flags after --model-dir (NULL-terminated, at most
+ * 12). Returns 0, or -1 with the reason on stderr. */
+static inline int repo_fixture_start(void **state, const char *who, bool every_case,
+                                     const char *const *extra,
+                                     int (*write_models)(struct repo_fixture *f))
 {
     char name[64];
     struct repo_fixture *f = calloc(1, sizeof(*f));
     if (f == NULL || fixture_valid_cases(&f->cases, &f->count) != 0 ||
         fixture_scratch_dir(f->root, sizeof(f->root), who) != 0)
         goto fail;
-    for (size_t i = 0; i < f->count; i++) {
+    for (size_t i = 0; every_case && i < f->count; i++) {
         repo_fixture_case_model(i, name, sizeof(name));
         if (fixture_write_case_model(f->root, name, name, &f->cases[i], "", 1) != 0)
             goto fail;
     }
-    if (write_more != NULL && write_more(f) != 0)
+    if (write_models != NULL && write_models(f) != 0)
         goto fail;
-    const char *args[] = {"--model-dir", f->root, "--max-json-bytes", json_cap, NULL};
+    const char *args[16] = {"--model-dir", f->root};
+    for (size_t i = 0; extra != NULL && extra[i] != NULL && i < 12; i++)
+        args[2 + i] = extra[i];
     void *daemon = NULL;
     if (test_daemon_group_setup(&daemon, args) == 0) {
         f->daemon = daemon;
@@ -300,6 +301,22 @@ fail:
         free(f);
     }
     return -1;
+}
+
+/* A repository of write_models' folders only, and the daemon with extra flags. */
+static inline int repo_fixture_setup_args(void **state, const char *who, const char *const *extra,
+                                          int (*write_models)(struct repo_fixture *f))
+{
+    return repo_fixture_start(state, who, false, extra, write_models);
+}
+
+/* A repository of every case as model "caseNN" plus write_more's folders, and the daemon with
+ * --max-json-bytes json_cap. */
+static inline int repo_fixture_setup(void **state, const char *who, const char *json_cap,
+                                     int (*write_more)(struct repo_fixture *f))
+{
+    const char *extra[] = {"--max-json-bytes", json_cap, NULL};
+    return repo_fixture_start(state, who, true, extra, write_more);
 }
 
 /* Stops the daemon (failing unless it exits 0), removes the repository, frees the fixture. */
