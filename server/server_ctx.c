@@ -260,6 +260,7 @@ void atrousd_ctx_snapshot(struct server_ctx *ctx, struct atrousd_metrics_snapsho
     out->cache_evictions = cache.evictions;
     out->cache_entries = cache.entries;
     out->cache_capacity = cache.capacity;
+    out->log_lines_dropped = atrousd_log_lines_dropped();
     out->ready = atomic_load(&ctx->ready);
     out->draining = atomic_load(&ctx->draining);
     out->start_time_seconds = ctx->start_time;
