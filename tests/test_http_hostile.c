@@ -810,7 +810,7 @@ static void test_hostile_path_tricks_are_404(void **state)
         "/HEALTHZ",
         "/healthz%2500",
         "/v1/info;.js",
-        "http://127.0.0.1/healthz",
+        "http://127.0.0.1/healthz/", /* absolute-form is served as its path (test_http_framing) */
         "*",
         "",
     };
@@ -827,9 +827,10 @@ static void test_hostile_path_tricks_are_404(void **state)
         }
         http_client_response_free(&r);
     }
-    /* A percent-encoded NUL would cut the decoded path short ("/healthz%00.txt" reading as
-     * /healthz): refused. A NUL in the query of a GET endpoint is harmless and ignored. */
-    static const char *const nul_paths[] = {"/healthz%00.txt", "/%00", "/v1/info%00/x?a=1"};
+    /* A percent-encoded NUL would cut the decoded path or a query value short
+     * ("/healthz%00.txt" reading as /healthz): refused, wherever it is in the target. */
+    static const char *const nul_paths[] = {"/healthz%00.txt", "/%00", "/v1/info%00/x?a=1",
+                                            "/healthz?x=%00"};
     for (size_t i = 0; i < sizeof(nul_paths) / sizeof(nul_paths[0]); i++) {
         struct http_client_response r;
         assert_int_equal(
@@ -838,11 +839,6 @@ static void test_hostile_path_tricks_are_404(void **state)
         assert_string_equal(http_client_header(&r, "Connection"), "close");
         http_client_response_free(&r);
     }
-    struct http_client_response r;
-    assert_int_equal(
-        http_client_request(port_of(state), "GET", "/healthz?x=%00", NULL, NULL, 0, &r), 0);
-    assert_int_equal(r.status, 200);
-    http_client_response_free(&r);
     assert_still_serving(state);
 }
 
