@@ -2,7 +2,9 @@
 #
 #   make          build the library, the service (build/atrousd) and the tests
 #   make run      build and start the service on port 8080
-#   make test     build and run every test, ending with "tests: N passed, N failed"
+#   make test     check the include rule, build and run every test, ending with
+#                 "tests: N passed, N failed"
+#   make check-layers  the include rule alone (tests/check_layers.sh)
 #   make check    the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench    build and run the benchmarks (not part of make test)
 #   make fuzz     libFuzzer targets (clang), FUZZ_SECONDS=N each (default 60)
@@ -28,16 +30,20 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Werror
 OPT ?= -O2 -g
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARNINGS) -pthread -MMD -MP \
-	-Ilib -Iproto -Iserver -Itests $(EXTRA_CFLAGS) $(CFLAGS)
+	-Ilib -Iproto -Iserver -Itests -Itests/support $(EXTRA_CFLAGS) $(CFLAGS)
+# Each layer's own libraries: a binary links those of the layers it uses and no more.
 # libgomp: oneDNN's OpenMP runtime, which lib/ also calls to size each thread's team.
-LIBS := -ldnnl -ljansson -lmicrohttpd -lgomp -lm -pthread
+LIB_LIBS := -ldnnl -lgomp -lm -pthread
+PROTO_LIBS := -ljansson -lm -pthread
+SERVER_LIBS := -lmicrohttpd
+LIBS := $(LIB_LIBS) $(PROTO_LIBS) $(SERVER_LIBS)
 LDFLAGS_ALL = $(EXTRA_LDFLAGS) $(LDFLAGS)
 
 LIB_SRC := $(wildcard lib/*.c)
 PROTO_SRC := $(wildcard proto/*.c)
 SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
 TEST_SRC := $(wildcard tests/test_*.c)
-TEST_SUPPORT_SRC := $(filter-out tests/test_%.c,$(wildcard tests/*.c))
+TEST_SUPPORT_SRC := $(wildcard tests/support/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 LIB_A := $(BUILD)/libatrous.a
@@ -47,7 +53,7 @@ TEST_SUPPORT_A := $(BUILD)/libtestsupport.a
 DAEMON := $(BUILD)/atrousd
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-.PHONY: all run test check bench fuzz fuzz-build deps format format-check clean help
+.PHONY: all run test check check-layers bench fuzz fuzz-build deps format format-check clean help
 .DEFAULT_GOAL := all
 # Keep objects that only pattern rules mention (make would delete them as intermediates and
 # rebuild them every time).
@@ -91,6 +97,40 @@ $(LIB_A) $(PROTO_A) $(SERVER_A) $(TEST_SUPPORT_A):
 $(DAEMON): $(call obj,server/main.c) $(SERVER_A) $(PROTO_A) $(LIB_A)
 	$(CC) $(CFLAGS_ALL) $^ -o $@ $(LDFLAGS_ALL) $(LIBS)
 
+# Tests link by the layer they test (tests/README.md): a unit test links its layer and those
+# below it, and only their libraries. The support archive gives only the objects a test uses
+# (the corpus reader needs jansson; corpus_check.c and codec_suite.c the engine).
+#   lib units         libatrous                                    -ldnnl, no -lmicrohttpd
+#   codec units       libatrousproto + libatrous, no engine        neither -ldnnl nor -lmicrohttpd
+#   codec + engine    the same, running decoded requests in lib    -ldnnl, no -lmicrohttpd
+#   server units      libatrousd + below, without sockets          no -lmicrohttpd
+#   test_deadline     the connection deadlines alone               neither
+#   the rest          HTTP integration (a daemon over sockets) and the spec client: all
+TESTS_LIB := test_error test_tensor test_op test_cache test_cost test_engine test_engine_filters \
+	test_conformance_lib
+TESTS_CODEC := test_binary test_json test_json_doc test_json_writer
+TESTS_CODEC_ENGINE := test_kserve test_tfserving
+TESTS_SERVER := test_handlers test_model
+TESTS_SERVER_PLAIN := test_deadline
+test_bins = $(patsubst %,$(BUILD)/tests/%,$(1))
+$(call test_bins,$(TESTS_LIB)): $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_SUPPORT_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $^ -o $@ $(LDFLAGS_ALL) $(LIB_LIBS) -ljansson -lcmocka
+$(call test_bins,$(TESTS_CODEC)): $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_SUPPORT_A) \
+		$(PROTO_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $^ -o $@ $(LDFLAGS_ALL) $(PROTO_LIBS) -lcmocka
+$(call test_bins,$(TESTS_CODEC_ENGINE)): $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o \
+		$(TEST_SUPPORT_A) $(PROTO_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $^ -o $@ $(LDFLAGS_ALL) $(PROTO_LIBS) $(LIB_LIBS) -lcmocka
+$(call test_bins,$(TESTS_SERVER)): $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_SUPPORT_A) \
+		$(SERVER_A) $(PROTO_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $^ -o $@ $(LDFLAGS_ALL) $(PROTO_LIBS) $(LIB_LIBS) -lcmocka
+$(call test_bins,$(TESTS_SERVER_PLAIN)): $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(SERVER_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $^ -o $@ $(LDFLAGS_ALL) -pthread -lcmocka
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_SUPPORT_A) $(SERVER_A) $(PROTO_A) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $^ -o $@ $(LDFLAGS_ALL) $(LIBS) -lcmocka
@@ -98,8 +138,12 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_SUPPORT_A) $(SERVER_A) $(PROTO_A
 run: $(DAEMON)
 	$(DAEMON) --port $(PORT)
 
+# The include rule that keeps the layers (README.md "Layout"): a violation fails make test.
+check-layers:
+	@tests/check_layers.sh
+
 # Every test binary runs even when one fails; the runner prints the summary line last.
-test: $(DAEMON) $(TEST_BINS)
+test: check-layers $(DAEMON) $(TEST_BINS)
 	@ATROUSD_BIN=$(abspath $(DAEMON)) tests/run_tests.sh $(TEST_BINS)
 
 # Sanitizer build of everything (library, service, tests) in its own folder; the integration

@@ -152,6 +152,18 @@ struct atrous_cache_entry *atrous_cache_acquire(struct atrous_cache *cache,
     return e;
 }
 
+struct atrous_cache_entry *atrous_cache_peek(struct atrous_cache *cache,
+                                             const struct atrous_cache_key *key)
+{
+    uint64_t hash = key_hash(key);
+    pthread_mutex_lock(&cache->lock);
+    struct atrous_cache_entry *e = find_locked(cache, key, hash);
+    if (e)
+        e->refs++;
+    pthread_mutex_unlock(&cache->lock);
+    return e;
+}
+
 struct atrous_cache_entry *atrous_cache_insert(struct atrous_cache *cache,
                                                const struct atrous_cache_key *key, void *value)
 {

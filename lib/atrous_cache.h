@@ -46,6 +46,12 @@ void atrous_cache_free(struct atrous_cache *cache);
 struct atrous_cache_entry *atrous_cache_acquire(struct atrous_cache *cache,
                                                 const struct atrous_cache_key *key);
 
+/* Like atrous_cache_acquire() for an observer (an estimate, a report): a hit is not counted,
+ * a miss is not counted and the recency order is left alone, so looking does not change what
+ * the cache keeps or what its statistics say. */
+struct atrous_cache_entry *atrous_cache_peek(struct atrous_cache *cache,
+                                             const struct atrous_cache_key *key);
+
 /* Inserts value under key and returns it held. If another thread inserted the same key
  * meanwhile, value is destroyed and the existing entry is returned instead. Evicts the least
  * recently used entries beyond capacity. NULL on out of memory (value is destroyed). */

@@ -11,11 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <inttypes.h>
 
 #include <dnnl.h>
 #include <dnnl_debug.h>
+
+#include "atrous_cost.h"
 
 /* The two OpenMP calls we make, declared from the OpenMP specification rather than through
  * omp.h, which clang (our fuzzing compiler) does not ship without libomp-dev; the symbols come
@@ -36,6 +39,9 @@ extern int omp_get_max_threads(void);
         }                                                                                          \
     } while (0)
 
+#define ENGINE_MAX_NAMES 64
+#define ENGINE_NAME_MAX  64
+
 struct atrous_engine {
     dnnl_engine_t cpu;
     struct atrous_cache *cache;
@@ -48,6 +54,17 @@ struct atrous_engine {
     /* Identities of prepared filters: never reused, so a workspace may remember which filters
      * it last resolved without holding on to them. */
     atomic_uint_fast64_t next_filters_id;
+    /* The cost model's inputs: the FMA peak measured at creation, and per problem key the
+     * implementation oneDNN would pick (a primitive descriptor's answer, kept so that repeated
+     * estimates create nothing). */
+    double fma_peak_gflops;
+    struct atrous_cache *estimates;
+    /* Implementation names handed out as borrowed strings: interned here so that they outlive
+     * evictions from either cache. oneDNN has a few dozen names; the table never fills in
+     * practice, and a full one answers "other". */
+    pthread_mutex_t names_lock;
+    size_t name_count;
+    char names[ENGINE_MAX_NAMES][ENGINE_NAME_MAX];
 };
 
 /* One layout of prepared filters: the weights memory descriptor a compiled primitive reads,
@@ -104,8 +121,16 @@ struct compiled {
     dnnl_primitive_t weights_reorder; /* NULL when the primitive takes TF's layout as is */
     dnnl_memory_desc_t src_md, dst_md, user_weights_md, weights_md, scratch_md;
     size_t weights_bytes, user_weights_bytes, scratch_bytes;
-    char impl[64];
+    char impl[64];    /* oneDNN's impl_info_str */
+    const char *name; /* "deconv:" + impl, interned in the engine */
+    /* Measured run time (ns, a moving average; 0 until the first timed run), read by the
+     * estimator. Runs are timed only when the model says they take over TIMED_RUN_SECONDS:
+     * two clock reads are a few percent of the smallest problems' ~1 us. */
+    bool timed;
+    atomic_uint_fast64_t run_ns;
 };
+
+#define TIMED_RUN_SECONDS 20e-6
 
 static void compiled_free(void *value)
 {
@@ -130,7 +155,8 @@ static void onednn_geometry(const struct atrous_problem *p, dnnl_dims_t dilates,
     pad_r[1] = p->pad_right;
 }
 
-static void make_key(const struct atrous_problem *p, struct atrous_cache_key *key)
+static void make_key_threads(const struct atrous_problem *p, int threads,
+                             struct atrous_cache_key *key)
 {
     _Static_assert(ATROUS_CACHE_KEY_WORDS == 16, "make_key fills every word");
     int64_t *w = key->words;
@@ -149,8 +175,35 @@ static void make_key(const struct atrous_problem *p, struct atrous_cache_key *ke
     w[12] = p->pad_left;
     w[13] = p->pad_right;
     /* oneDNN sizes its parallel decomposition for the team size at creation time. */
-    w[14] = omp_get_max_threads();
+    w[14] = threads;
     w[15] = 0;
+}
+
+/* The key of a problem run from the calling thread, with its team size. */
+static void make_key(const struct atrous_problem *p, struct atrous_cache_key *key)
+{
+    make_key_threads(p, omp_get_max_threads(), key);
+}
+
+/* An engine-lifetime copy of "<path>:<impl>" (see struct atrous_engine's names). */
+static const char *intern_name(struct atrous_engine *engine, const char *path, const char *impl)
+{
+    char name[ENGINE_NAME_MAX];
+    snprintf(name, sizeof(name), "%s:%s", path, impl);
+    const char *found = "other";
+    pthread_mutex_lock(&engine->names_lock);
+    for (size_t i = 0; i < engine->name_count; i++)
+        if (strcmp(engine->names[i], name) == 0) {
+            found = engine->names[i];
+            goto out;
+        }
+    if (engine->name_count < ENGINE_MAX_NAMES) {
+        memcpy(engine->names[engine->name_count], name, sizeof(name));
+        found = engine->names[engine->name_count++];
+    }
+out:
+    pthread_mutex_unlock(&engine->names_lock);
+    return found;
 }
 
 /* Branch-free, so that the repeat path's compare is a few vector instructions. */
@@ -162,16 +215,14 @@ static bool same_key(const struct atrous_cache_key *a, const struct atrous_cache
     return diff == 0;
 }
 
-static enum atrous_status compile(struct atrous_engine *engine, const struct atrous_problem *p,
-                                  struct compiled **out, struct atrous_error *err)
+/* Creates the problem's primitive descriptor (what oneDNN would run, without compiling it) and
+ * fills c's user-side memory descriptors (src, dst, TensorFlow-layout weights). */
+static enum atrous_status create_pd(struct atrous_engine *engine, const struct atrous_problem *p,
+                                    struct compiled *c, dnnl_primitive_desc_t *out,
+                                    struct atrous_error *err)
 {
     enum atrous_status st = ATROUS_OK;
     dnnl_primitive_attr_t attr = NULL;
-    dnnl_primitive_desc_t pd = NULL, reorder_pd = NULL;
-    struct compiled *c = calloc(1, sizeof(*c));
-    if (c == NULL)
-        return atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory compiling a problem");
-
     dnnl_dims_t src_dims = {p->batch, p->in_c, p->in_h, p->in_w};
     dnnl_dims_t weights_dims = {p->out_c, p->in_c, p->filter_h, p->filter_w};
     dnnl_dims_t dst_dims = {p->batch, p->out_c, p->out_h, p->out_w};
@@ -199,11 +250,37 @@ static enum atrous_status compile(struct atrous_engine *engine, const struct atr
     /* Strict f32 whatever ONEDNN_DEFAULT_FPMATH_MODE says: bf16/tf32 math breaks 1e-4. */
     DNNL_TRY(dnnl_primitive_attr_set_fpmath_mode(attr, dnnl_fpmath_mode_strict));
     DNNL_TRY(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
-    DNNL_TRY(dnnl_primitive_desc_create(&pd, &desc, attr, engine->cpu, NULL));
+    DNNL_TRY(dnnl_primitive_desc_create(out, &desc, attr, engine->cpu, NULL));
+out:
+    dnnl_primitive_attr_destroy(attr);
+    return st;
+}
 
+/* The implementation a primitive descriptor picked (borrowed from pd). */
+static const char *pd_impl(const_dnnl_primitive_desc_t pd)
+{
     const char *impl = NULL;
-    DNNL_TRY(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl));
-    snprintf(c->impl, sizeof(c->impl), "%s", impl ? impl : "unknown");
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success ||
+        impl == NULL)
+        return "unknown";
+    return impl;
+}
+
+static enum atrous_status compile(struct atrous_engine *engine, const struct atrous_problem *p,
+                                  struct compiled **out, struct atrous_error *err)
+{
+    enum atrous_status st = ATROUS_OK;
+    dnnl_primitive_desc_t pd = NULL, reorder_pd = NULL;
+    struct compiled *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory compiling a problem");
+    atomic_init(&c->run_ns, 0);
+    if ((st = create_pd(engine, p, c, &pd, err)))
+        goto out;
+    snprintf(c->impl, sizeof(c->impl), "%s", pd_impl(pd));
+    c->name = intern_name(engine, "deconv", c->impl);
+    c->timed = atrous_cost_model_seconds(p, c->impl, omp_get_max_threads(),
+                                         engine->fma_peak_gflops) > TIMED_RUN_SECONDS;
     c->weights_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
     c->scratch_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     c->weights_bytes = dnnl_memory_desc_get_size(&c->weights_md);
@@ -221,7 +298,6 @@ static enum atrous_status compile(struct atrous_engine *engine, const struct atr
 out:
     dnnl_primitive_desc_destroy(reorder_pd);
     dnnl_primitive_desc_destroy(pd);
-    dnnl_primitive_attr_destroy(attr);
     compiled_free(c);
     return st;
 }
@@ -256,12 +332,16 @@ enum atrous_status atrous_engine_create(const struct atrous_engine_config *confi
         return atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory creating the engine");
     atomic_init(&engine->next_filters_id, 0);
     pthread_mutex_init(&engine->workspaces_lock, NULL);
+    pthread_mutex_init(&engine->names_lock, NULL);
     engine->cache = atrous_cache_create(capacity, compiled_free);
-    if (engine->cache == NULL) {
+    /* Estimates outnumber compiled problems: admission sees problems it then refuses. */
+    engine->estimates = atrous_cache_create(capacity * 4, free);
+    if (engine->cache == NULL || engine->estimates == NULL) {
         st = atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory creating the cache");
         goto out;
     }
     DNNL_TRY(dnnl_engine_create(&engine->cpu, dnnl_cpu, 0));
+    engine->fma_peak_gflops = atrous_cost_measure_fma_peak();
     *out = engine;
     engine = NULL;
 out:
@@ -274,9 +354,11 @@ void atrous_engine_free(struct atrous_engine *engine)
     if (engine == NULL)
         return;
     atrous_cache_free(engine->cache);
+    atrous_cache_free(engine->estimates);
     if (engine->cpu)
         dnnl_engine_destroy(engine->cpu);
     pthread_mutex_destroy(&engine->workspaces_lock);
+    pthread_mutex_destroy(&engine->names_lock);
     free(engine);
 }
 
@@ -409,6 +491,18 @@ static dnnl_status_t point_at(dnnl_memory_t mem, const void **at, const void *ha
     return st;
 }
 
+/* Folds one measured run into the problem's moving average (weight 1/4: a run disturbed by a
+ * neighbour moves the estimate a quarter of the way). Threads racing here lose an update at
+ * worst, which an average does not mind. The struct is shared and otherwise read-only, hence
+ * the cast. */
+static void record_run(const struct compiled *c, uint64_t ns)
+{
+    atomic_uint_fast64_t *avg = (atomic_uint_fast64_t *)&c->run_ns;
+    uint64_t old = atomic_load_explicit(avg, memory_order_relaxed);
+    uint64_t now = old == 0 ? ns : (3 * old + ns) / 4;
+    atomic_store_explicit(avg, now ? now : 1, memory_order_relaxed);
+}
+
 /* Runs entry's primitive. The weights come from prepared filters when given, else from the raw
  * TensorFlow-layout filters buffer. */
 static enum atrous_status execute(struct atrous_workspace *ws, struct atrous_cache_entry *entry,
@@ -455,8 +549,15 @@ static enum atrous_status execute(struct atrous_workspace *ws, struct atrous_cac
     /* oneDNN copies the arguments into a node-allocated map on every call: a scratchpad the
      * primitive does not use would cost an allocation per call (a tenth of a tiny problem). */
     int nargs = c->scratch_bytes ? 4 : 3;
+    struct timespec t0, t1;
+    if (c->timed)
+        clock_gettime(CLOCK_MONOTONIC, &t0);
     DNNL_TRY(dnnl_primitive_execute(c->deconv, ws->stream, nargs, args));
     DNNL_TRY(dnnl_stream_wait(ws->stream));
+    if (c->timed) {
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        record_run(c, (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + t1.tv_nsec - t0.tv_nsec));
+    }
 out:
     return st;
 }
@@ -729,9 +830,94 @@ enum atrous_status atrous_engine_implementation(struct atrous_engine *engine,
     if (st != ATROUS_OK)
         return st;
     const struct compiled *c = atrous_cache_entry_value(entry);
-    snprintf(buf, size, "%s", c->impl);
+    snprintf(buf, size, "%s", c->name);
     atrous_cache_release(engine->cache, entry);
     return ATROUS_OK;
+}
+
+/* What the estimate cache keeps per problem key: the path and implementation oneDNN would
+ * run, and the model's time for it. */
+struct estimated {
+    const char *name; /* interned */
+    double seconds;
+};
+
+/* The model's estimate for a problem nobody has compiled yet at this team size: one primitive
+ * descriptor, no primitive. */
+static enum atrous_status estimate_uncompiled(struct atrous_engine *engine,
+                                              const struct atrous_problem *p, int threads,
+                                              struct estimated *out, struct atrous_error *err)
+{
+    dnnl_primitive_desc_t pd = NULL;
+    struct compiled *scratch = calloc(1, sizeof(*scratch)); /* its memory descriptors */
+    if (scratch == NULL)
+        return atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory estimating a problem");
+    enum atrous_status st = create_pd(engine, p, scratch, &pd, err);
+    if (st == ATROUS_OK) {
+        const char *impl = pd_impl(pd);
+        out->name = intern_name(engine, "deconv", impl);
+        out->seconds = atrous_cost_model_seconds(p, impl, threads, engine->fma_peak_gflops);
+    }
+    dnnl_primitive_desc_destroy(pd);
+    free(scratch);
+    return st;
+}
+
+enum atrous_status atrous_engine_estimate(struct atrous_engine *engine,
+                                          const struct atrous_problem *problem, int threads,
+                                          struct atrous_estimate *out, struct atrous_error *err)
+{
+    enum atrous_status st = ATROUS_OK;
+    struct atrous_cache_key key;
+    struct atrous_cache_entry *entry = NULL;
+
+    if (threads < 1)
+        threads = 1;
+    out->flops = atrous_problem_flops(problem);
+    if (problem->output_elements == 0 || problem->value_elements == 0) {
+        /* Never reaches oneDNN: at most a memset of the output. */
+        out->impl = "none";
+        out->measured = false;
+        out->seconds = atrous_cost_model_seconds(problem, NULL, 1, engine->fma_peak_gflops);
+        return ATROUS_OK;
+    }
+    make_key_threads(problem, threads, &key);
+    if ((entry = atrous_cache_peek(engine->cache, &key)) != NULL) {
+        const struct compiled *c = atrous_cache_entry_value(entry);
+        uint64_t ns = atomic_load_explicit(&c->run_ns, memory_order_relaxed);
+        out->impl = c->name;
+        out->measured = ns != 0;
+        out->seconds =
+            ns ? (double)ns * 1e-9
+               : atrous_cost_model_seconds(problem, c->impl, threads, engine->fma_peak_gflops);
+        atrous_cache_release(engine->cache, entry);
+        return ATROUS_OK;
+    }
+    if ((entry = atrous_cache_acquire(engine->estimates, &key)) == NULL) {
+        struct estimated *e = calloc(1, sizeof(*e));
+        if (e == NULL)
+            return atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory estimating");
+        if ((st = estimate_uncompiled(engine, problem, threads, e, err))) {
+            free(e);
+            return st;
+        }
+        if ((entry = atrous_cache_insert(engine->estimates, &key, e)) == NULL)
+            return atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory estimating");
+    }
+    const struct estimated *e = atrous_cache_entry_value(entry);
+    out->impl = e->name;
+    out->seconds = e->seconds;
+    out->measured = false;
+    atrous_cache_release(engine->estimates, entry);
+    return ATROUS_OK;
+}
+
+const char *atrous_workspace_last_implementation(const struct atrous_workspace *workspace)
+{
+    if (workspace == NULL || workspace->bound == NULL)
+        return NULL;
+    const struct compiled *c = atrous_cache_entry_value(workspace->bound);
+    return c->name;
 }
 
 void atrous_engine_cache_stats(struct atrous_engine *engine, struct atrous_cache_stats *out)
@@ -774,7 +960,6 @@ static const char *isa_name(dnnl_cpu_isa_t isa)
 
 void atrous_engine_get_info(const struct atrous_engine *engine, struct atrous_engine_info *out)
 {
-    (void)engine;
     const dnnl_version_t *v = dnnl_version();
     snprintf(out->onednn_version, sizeof(out->onednn_version), "%d.%d.%d (commit %.12s)", v->major,
              v->minor, v->patch, v->hash ? v->hash : "unknown");
@@ -783,6 +968,7 @@ void atrous_engine_get_info(const struct atrous_engine *engine, struct atrous_en
     out->avx512 = (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core;
     snprintf(out->threading, sizeof(out->threading), "%s",
              v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other");
+    out->fma_peak_gflops = engine->fma_peak_gflops;
 }
 
 void atrous_engine_set_thread_parallelism(int threads)

@@ -36,6 +36,7 @@ struct atrous_engine_info {
     char cpu_isa[48];        /* the ISA oneDNN dispatches to, e.g. "avx512_core_amx" */
     bool avx512;             /* true when cpu_isa includes AVX-512 (avx512_core or newer) */
     char threading[16];      /* oneDNN's CPU threading runtime, e.g. "OpenMP" */
+    double fma_peak_gflops;  /* single-core f32 FMA peak measured at engine creation */
 };
 
 /* Creates an engine on the CPU. The caller owns *out and frees it with atrous_engine_free()
@@ -135,6 +136,39 @@ enum atrous_status atrous_engine_run_filters(struct atrous_engine *engine,
 enum atrous_status atrous_engine_implementation(struct atrous_engine *engine,
                                                 const struct atrous_problem *problem, char *buf,
                                                 size_t size, struct atrous_error *err);
+
+/*
+ * Compute-time estimate, for admission: what one run of a problem costs before it is queued.
+ *
+ * atrous_engine_estimate() is cheap enough for an I/O thread on every request: it never
+ * creates a primitive. The first estimate of a problem (per team size) creates oneDNN's
+ * primitive descriptor only, to learn which implementation oneDNN would run (about 10-200 us,
+ * up to a few ms for huge filters), and caches that; later estimates are a hash lookup. The
+ * time comes from a cost model per implementation class scaled by the FMA peak measured at
+ * engine creation (lib/atrous_cost.c has the table), or, once the problem has been compiled
+ * and run at least once in this engine with that team size, from its own measured run time
+ * (a moving average). Slow paths show: a problem only oneDNN's reference kernel takes
+ * (ref:any, ~0.3 GFLOP/s) is estimated in proportion.
+ */
+struct atrous_estimate {
+    double seconds;   /* estimated wall time of one run on the given team */
+    double flops;     /* nominal floating-point operations (atrous_problem_flops) */
+    const char *impl; /* what will run it, e.g. "deconv:jit:avx512_core" (borrowed: static or
+                         owned by the engine, valid until atrous_engine_free); "none" for an
+                         empty problem, which never reaches oneDNN */
+    bool measured;    /* true when seconds is the problem's own measured run time */
+};
+
+/* Estimates one run of problem (from atrous_op_validate) on a team of threads threads
+ * (< 1 counts as 1). Thread-safe. Returns ATROUS_OK, ATROUS_NO_MEMORY or ATROUS_ENGINE. */
+enum atrous_status atrous_engine_estimate(struct atrous_engine *engine,
+                                          const struct atrous_problem *problem, int threads,
+                                          struct atrous_estimate *out, struct atrous_error *err);
+
+/* The implementation of the last problem the workspace ran (the same names as
+ * atrous_estimate.impl; borrowed, valid until atrous_engine_free), or NULL when it has run
+ * nothing through oneDNN yet. For access logs and metrics after a run. */
+const char *atrous_workspace_last_implementation(const struct atrous_workspace *workspace);
 
 /* Counters of the primitive cache. */
 void atrous_engine_cache_stats(struct atrous_engine *engine, struct atrous_cache_stats *out);

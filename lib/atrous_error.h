@@ -14,11 +14,14 @@
 
 /* X(NAME, "code string", "description"): expanded into the enum, the code names and the
  * descriptions so that the three can never disagree. The code strings are stable: they are
- * part of the wire contract (the "code" field of error bodies). */
+ * part of the wire contract (the "code" field of error bodies). TOO_LARGE is a size computed from
+ * the request (elements from shapes, the output) over a limit; CONTENT_TOO_LARGE is the bytes
+ * received over one (a JSON document over its limit): the server answers them 400 and 413. */
 #define ATROUS_ERR_MAP(X)                                                                          \
     X(OK, "ok", "success")                                                                         \
     X(INVALID_ARGUMENT, "invalid_argument", "an argument is malformed or inconsistent")            \
     X(TOO_LARGE, "too_large", "a tensor or size exceeds a configured or arithmetic limit")         \
+    X(CONTENT_TOO_LARGE, "too_large", "the content itself exceeds a configured byte limit")        \
     X(NO_MEMORY, "out_of_memory", "memory could not be allocated")                                 \
     X(ENGINE, "engine_failure", "the compute engine (oneDNN) failed")                              \
     X(INTERNAL, "internal", "an internal invariant failed")

@@ -231,46 +231,41 @@ static enum atrous_status decode_query(const struct atrous_query_param *params, 
 
 enum atrous_status atrous_binary_decode_query(const struct atrous_query_param *params, size_t count,
                                               const struct atrous_decode_limits *limits,
-                                              struct atrous_request *out, size_t *body_bytes,
+                                              struct atrous_binary_plan *out,
                                               struct atrous_error *err)
 {
-    size_t value_elements, filters_elements;
-    atrous_request_init(out);
+    memset(out, 0, sizeof(*out));
+    atrous_request_init(&out->head);
     atrous_error_clear(err);
-    *body_bytes = 0;
-    const enum atrous_status st = decode_query(params, count, limits, out, &value_elements,
-                                               &filters_elements, body_bytes, err);
+    const enum atrous_status st =
+        decode_query(params, count, limits, &out->head, &out->value_elements,
+                     &out->filters_elements, &out->body_bytes, err);
     if (st != ATROUS_OK) {
-        atrous_request_init(out);
-        *body_bytes = 0;
+        memset(out, 0, sizeof(*out));
+        atrous_request_init(&out->head);
     }
     return st;
 }
 
-enum atrous_status atrous_binary_decode_request(const struct atrous_query_param *params,
-                                                size_t count, const void *body, size_t len,
-                                                const struct atrous_decode_limits *limits,
-                                                struct atrous_request *out,
-                                                struct atrous_error *err)
+enum atrous_status atrous_binary_decode_body(const struct atrous_binary_plan *plan,
+                                             const void *body, size_t len,
+                                             struct atrous_request *out, struct atrous_error *err)
 {
-    size_t value_elements = 0, filters_elements = 0, body_bytes = 0;
     const float *floats = body;
-    enum atrous_status st;
+    enum atrous_status st = ATROUS_OK;
     char value_text[160], filters_text[160];
 
-    atrous_request_init(out);
-    atrous_error_clear(err);
-    if ((st = decode_query(params, count, limits, out, &value_elements, &filters_elements,
-                           &body_bytes, err)))
-        goto out;
-    if (len != body_bytes) {
+    /* The plan's head owns nothing (no storage), so a copy is a request of its own. */
+    *out = plan->head;
+    out->storage = NULL;
+    if (len != plan->body_bytes) {
         atrous_shape_format(&out->value_shape, value_text, sizeof(value_text));
         atrous_shape_format(&out->filters_shape, filters_text, sizeof(filters_text));
         st = atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "body",
                               "the body has %zu bytes but value %s and filters %s need %zu "
                               "(4 bytes per float32: %zu + %zu floats)",
-                              len, value_text, filters_text, body_bytes, value_elements,
-                              filters_elements);
+                              len, value_text, filters_text, plan->body_bytes, plan->value_elements,
+                              plan->filters_elements);
         goto out;
     }
     if (len > 0 && (uintptr_t)body % _Alignof(float) != 0) {
@@ -283,12 +278,27 @@ enum atrous_status atrous_binary_decode_request(const struct atrous_query_param 
         memcpy(out->storage, body, len);
         floats = out->storage;
     }
-    out->value = value_elements ? floats : NULL;
-    out->filters = filters_elements ? floats + value_elements : NULL;
+    out->value = plan->value_elements ? floats : NULL;
+    out->filters = plan->filters_elements ? floats + plan->value_elements : NULL;
 out:
     if (st != ATROUS_OK)
         atrous_request_release(out);
     return st;
+}
+
+enum atrous_status atrous_binary_decode_request(const struct atrous_query_param *params,
+                                                size_t count, const void *body, size_t len,
+                                                const struct atrous_decode_limits *limits,
+                                                struct atrous_request *out,
+                                                struct atrous_error *err)
+{
+    struct atrous_binary_plan plan;
+    enum atrous_status st = atrous_binary_decode_query(params, count, limits, &plan, err);
+    if (st != ATROUS_OK) {
+        atrous_request_init(out);
+        return st;
+    }
+    return atrous_binary_decode_body(&plan, body, len, out, err);
 }
 
 void atrous_binary_format_shape(const struct atrous_shape *shape, char *buf, size_t size)

@@ -23,27 +23,41 @@ struct atrous_query_param {
     const char *value;
 };
 
-/*
- * Parses the query parameters into out's shapes and attributes and computes the body size
- * they imply, without looking at a body. Lets the server answer 400/413 before reading the
- * body. ATROUS_INVALID_ARGUMENT names the parameter at fault (field "value", "filters",
- * "output_shape", "rate", "padding", or the unknown key itself); ATROUS_TOO_LARGE past limits.
- */
-enum atrous_status atrous_binary_decode_query(const struct atrous_query_param *params, size_t count,
-                                              const struct atrous_decode_limits *limits,
-                                              struct atrous_request *out, size_t *body_bytes,
-                                              struct atrous_error *err);
+/* What a binary request's query says, parsed once (the server does it at admission, before
+ * the body is read) and handed on with the request: the shapes and attributes, and the sizes
+ * they imply. The head owns nothing; its tensors are NULL until atrous_binary_decode_body. */
+struct atrous_binary_plan {
+    struct atrous_request head;
+    size_t value_elements, filters_elements;
+    size_t body_bytes; /* what the body must hold: (value + filters elements) * 4 */
+};
 
 /*
- * Decodes a whole binary request: the query as above, then the body, which must be exactly
- * the implied size (else ATROUS_INVALID_ARGUMENT naming "body", quoting both sizes). When body
- * is 4-byte aligned the tensors point into it (borrowed, no copy) and body must outlive *out;
- * a misaligned body is copied into storage the request owns. Either way release *out with
- * atrous_request_release(). On failure *out is left released.
+ * Parses the query parameters into out, without looking at a body. Lets the server answer
+ * 400/413 before reading the body. ATROUS_INVALID_ARGUMENT names the parameter at fault (field
+ * "value", "filters", "output_shape", "rate", "padding", or the unknown key itself);
+ * ATROUS_TOO_LARGE past limits. On failure *out is all zero.
  *
  * Query syntax: integer lists are decimal integers separated by single commas ("1,4,4,2"; no
  * spaces, no '+', no empty items); "" is the empty list; a key without a value is an error.
  */
+enum atrous_status atrous_binary_decode_query(const struct atrous_query_param *params, size_t count,
+                                              const struct atrous_decode_limits *limits,
+                                              struct atrous_binary_plan *out,
+                                              struct atrous_error *err);
+
+/*
+ * Decodes the body of a request whose query plan parsed: the body must be exactly
+ * plan->body_bytes (else ATROUS_INVALID_ARGUMENT naming "body", quoting both sizes). When body
+ * is 4-byte aligned the tensors point into it (borrowed, no copy) and body must outlive *out;
+ * a misaligned body is copied into storage the request owns. Either way release *out with
+ * atrous_request_release(). On failure *out is left released.
+ */
+enum atrous_status atrous_binary_decode_body(const struct atrous_binary_plan *plan,
+                                             const void *body, size_t len,
+                                             struct atrous_request *out, struct atrous_error *err);
+
+/* Both steps at once, for callers that have the whole request (fuzzing, tests of the form). */
 enum atrous_status atrous_binary_decode_request(const struct atrous_query_param *params,
                                                 size_t count, const void *body, size_t len,
                                                 const struct atrous_decode_limits *limits,

@@ -57,8 +57,4 @@ enum atrous_status atrous_json_encode_output(const struct atrous_shape *shape, c
 char *atrous_json_encode_error(const char *message, const char *code, const char *field,
                                const char *request_id, size_t *out_len);
 
-/* Writes the shortest decimal that reads back to exactly f as float32 (or NaN, Infinity,
- * -Infinity) into buf (at least 32 bytes). Returns the length written. */
-size_t atrous_json_format_float(float f, char *buf);
-
 #endif

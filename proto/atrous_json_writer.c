@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "atrous_json.h"
+#include "json_float.h"
 #include "wire_text.h"
 
 #define INITIAL_CAPACITY 256

@@ -54,23 +54,15 @@ bool atrous_kserve_parse_path(const char *path, struct atrous_kserve_route *out)
     return true;
 }
 
-const char *atrous_kserve_route_method(enum atrous_kserve_route_kind kind)
+bool atrous_kserve_route_generic(const struct atrous_kserve_route *route)
 {
-    return kind == ATROUS_KSERVE_ROUTE_INFER ? "POST" : "GET";
+    return strcmp(route->model, ATROUS_GENERIC_MODEL_NAME) == 0 &&
+           (route->version[0] == '\0' || strcmp(route->version, ATROUS_GENERIC_MODEL_VERSION) == 0);
 }
 
-enum atrous_status atrous_kserve_find_model(const struct atrous_model_repo *repo,
-                                            const struct atrous_kserve_route *route,
-                                            const struct atrous_model **out,
-                                            struct atrous_error *err)
+enum atrous_status atrous_kserve_model_missing(const struct atrous_kserve_route *route,
+                                               struct atrous_error *err)
 {
-    *out = NULL;
-    if (strcmp(route->model, ATROUS_GENERIC_MODEL_NAME) == 0) {
-        if (route->version[0] == '\0' || strcmp(route->version, ATROUS_GENERIC_MODEL_VERSION) == 0)
-            return ATROUS_OK;
-    } else if ((*out = atrous_model_repo_find(repo, route->model, route->version)) != NULL) {
-        return ATROUS_OK;
-    }
     if (route->version[0] != '\0')
         return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "model",
                                 "model '%s' version '%s' is not available", route->model,
@@ -149,15 +141,17 @@ static enum atrous_status invalid(struct decode *d, const char *field, const cha
 }
 
 /* Parses the Inference-Header-Content-Length value: decimal digits, at most the body. */
-static enum atrous_status parse_header_length(const char *text, size_t body_len, size_t *out,
-                                              struct atrous_error *err)
+enum atrous_status atrous_kserve_parse_header_length(const char *text, uint64_t *out,
+                                                     struct atrous_error *err)
 {
-    size_t v = 0, digits = 0;
+    uint64_t v = 0;
+    size_t digits = 0;
     const char *p = text;
     while (*p == ' ' || *p == '\t')
         p++;
     for (; *p >= '0' && *p <= '9'; p++, digits++)
-        if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, (size_t)(*p - '0'), &v))
+        if (__builtin_mul_overflow(v, 10, &v) ||
+            __builtin_add_overflow(v, (uint64_t)(*p - '0'), &v))
             return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "Inference-Header-Content-Length",
                                     "Inference-Header-Content-Length %.40s is not a byte count "
                                     "the body can have",
@@ -169,11 +163,6 @@ static enum atrous_status parse_header_length(const char *text, size_t body_len,
                                 "Inference-Header-Content-Length must be a decimal byte count, "
                                 "got '%.40s'",
                                 text);
-    if (v > body_len)
-        return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "Inference-Header-Content-Length",
-                                "Inference-Header-Content-Length %zu exceeds the body's %zu "
-                                "bytes",
-                                v, body_len);
     *out = v;
     return ATROUS_OK;
 }
@@ -575,7 +564,7 @@ static enum atrous_status complete(struct decode *d)
 }
 
 enum atrous_status atrous_kserve_decode_infer(const struct atrous_model *model, const void *body,
-                                              size_t len, const char *header_length,
+                                              size_t len, const uint64_t *header_length,
                                               const struct atrous_kserve_limits *limits,
                                               struct atrous_kserve_request *out,
                                               struct atrous_error *err)
@@ -594,10 +583,18 @@ enum atrous_status atrous_kserve_decode_infer(const struct atrous_model *model, 
 
     atrous_kserve_request_init(out);
     out->model = model;
-    if (header_length != NULL && (st = parse_header_length(header_length, len, &json_len, err)))
-        goto out;
+    if (header_length != NULL) {
+        if (*header_length > len) {
+            st = atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "Inference-Header-Content-Length",
+                                  "Inference-Header-Content-Length %" PRIu64 " exceeds the "
+                                  "body's %zu bytes",
+                                  *header_length, len);
+            goto out;
+        }
+        json_len = (size_t)*header_length;
+    }
     if (json_len > max_json) {
-        st = atrous_error_set(err, ATROUS_TOO_LARGE, "",
+        st = atrous_error_set(err, ATROUS_CONTENT_TOO_LARGE, "",
                               "the JSON part of the request is %zu bytes, over the limit of %zu; "
                               "send large tensors with the binary tensor extension",
                               json_len, max_json);
@@ -790,18 +787,6 @@ char *atrous_kserve_encode_ready(bool ready, size_t *len)
     return encode_flag("ready", ready, len);
 }
 
-char *atrous_kserve_encode_error(const char *message, size_t *len)
-{
-    struct atrous_jw *w = atrous_jw_create();
-    if (w == NULL)
-        return NULL;
-    atrous_jw_object_begin(w);
-    atrous_jw_key(w, "error");
-    atrous_jw_string(w, message);
-    atrous_jw_object_end(w);
-    return atrous__dom_finish(w, len);
-}
-
 char *atrous_kserve_encode_model_ready(const struct atrous_model *model, bool ready, size_t *len)
 {
     struct atrous_jw *w = open_document(model_name(model));
@@ -860,8 +845,9 @@ static void write_metadata_tensors(struct atrous_jw *w, const char *key,
     atrous_jw_array_end(w);
 }
 
-char *atrous_kserve_encode_model_metadata(const struct atrous_model_repo *repo,
-                                          const struct atrous_model *model, size_t *len)
+char *atrous_kserve_encode_model_metadata(const struct atrous_model *model,
+                                          const struct atrous_model *const *versions,
+                                          size_t version_count, size_t *len)
 {
     struct tensor_desc tensors[2];
     struct atrous_jw *w = open_document(model_name(model));
@@ -872,9 +858,8 @@ char *atrous_kserve_encode_model_metadata(const struct atrous_model_repo *repo,
     if (model == NULL) {
         atrous_jw_string(w, ATROUS_GENERIC_MODEL_VERSION);
     } else {
-        size_t first = 0, count = atrous_model_repo_versions(repo, model->name, &first);
-        for (size_t i = first; i < first + count; i++)
-            atrous_jw_string(w, atrous_model_repo_at(repo, i)->version);
+        for (size_t i = 0; i < version_count; i++)
+            atrous_jw_string(w, versions[i]->version);
     }
     atrous_jw_array_end(w);
     atrous_jw_key(w, "platform");

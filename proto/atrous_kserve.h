@@ -24,20 +24,22 @@
  * request asks: "outputs": [{"name": "output", "parameters": {"binary_data": true}}], or the
  * request parameter "binary_data_output": true (a per-output flag overrides it).
  *
- * Status codes the server uses: ATROUS_INVALID_ARGUMENT 400, ATROUS_TOO_LARGE 413,
- * ATROUS_NO_MEMORY 503 (overload: retryable), an engine failure 500; a model the URL names but
- * the repository lacks 404. Error bodies carry "error" as KServe clients read it; atrousd sends
- * its native error body ({"error", "code", "field", "request_id"}), and
- * atrous_kserve_encode_error writes the bare {"error": "..."}.
+ * Status codes the server uses (server/reply.h): ATROUS_INVALID_ARGUMENT and ATROUS_TOO_LARGE
+ * (a size computed from shapes) 400, ATROUS_CONTENT_TOO_LARGE (the JSON part over its byte
+ * limit) 413, ATROUS_NO_MEMORY 503 (overload: retryable), an engine failure 500; a model the URL
+ * names but the repository lacks 404. Error bodies are atrousd's native error body ({"error",
+ * "code", "field", "request_id"}), whose "error" string is what KServe clients read.
  */
 #ifndef ATROUS_KSERVE_H
 #define ATROUS_KSERVE_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "atrous_error.h"
 #include "atrous_model.h"
+#include "atrous_model_config.h"
 #include "atrous_request.h"
 #include "atrous_tensor.h"
 
@@ -53,7 +55,7 @@
 /* Longest request "id" echoed back; a longer one is a 400. */
 #define ATROUS_KSERVE_ID_MAX 256
 
-/* What a /v2 path asks for. The HTTP method each kind takes: atrous_kserve_route_method(). */
+/* What a /v2 path asks for (the methods each takes: server/router.h). */
 enum atrous_kserve_route_kind {
     ATROUS_KSERVE_ROUTE_NONE,            /* not a /v2 path atrousd serves: 404 */
     ATROUS_KSERVE_ROUTE_SERVER_METADATA, /* GET  /v2 */
@@ -75,19 +77,22 @@ struct atrous_kserve_route {
  * else, including model names or versions that no model can have. */
 bool atrous_kserve_parse_path(const char *path, struct atrous_kserve_route *out);
 
-/* "GET" or "POST": the method a route kind answers (405 with Allow otherwise). */
-const char *atrous_kserve_route_method(enum atrous_kserve_route_kind kind);
+/* True when the route names the built-in generic model (name ATROUS_GENERIC_MODEL_NAME,
+ * version "" or "1"); any other name is looked up in the server's repository. */
+bool atrous_kserve_route_generic(const struct atrous_kserve_route *route);
+
+/* The error for a route whose model the server lacks: ATROUS_INVALID_ARGUMENT, field "model",
+ * "model 'x' [version 'v'] is not available" (the server answers 404). */
+enum atrous_status atrous_kserve_model_missing(const struct atrous_kserve_route *route,
+                                               struct atrous_error *err);
 
 /*
- * The model a route names: *out is NULL for the generic model (name
- * ATROUS_GENERIC_MODEL_NAME, version "" or "1"), else the repository's model (the highest
- * version when none is named). ATROUS_INVALID_ARGUMENT with "model 'x' [version 'v'] is not
- * available" when there is none: the server answers 404.
+ * The one parser of the Inference-Header-Content-Length header (the server reads it once, at
+ * admission, and hands the number on): optional blanks, decimal digits, optional blanks, no
+ * overflow. ATROUS_INVALID_ARGUMENT naming the header otherwise.
  */
-enum atrous_status atrous_kserve_find_model(const struct atrous_model_repo *repo,
-                                            const struct atrous_kserve_route *route,
-                                            const struct atrous_model **out,
-                                            struct atrous_error *err);
+enum atrous_status atrous_kserve_parse_header_length(const char *text, uint64_t *out,
+                                                     struct atrous_error *err);
 
 struct atrous_kserve_limits {
     size_t max_tensor_elements; /* per input tensor; 0 = the hard ceiling only */
@@ -112,13 +117,14 @@ void atrous_kserve_request_release(struct atrous_kserve_request *request);
 /*
  * Decodes POST .../infer for model (NULL: the generic model). body holds the whole request
  * body of len bytes; header_length is the Inference-Header-Content-Length header's value as
- * received (NULL when absent: the body is all JSON). Tensors point into body where they can
+ * atrous_kserve_parse_header_length read it (NULL when absent: the body is all JSON); it must
+ * not exceed len (ATROUS_INVALID_ARGUMENT). Tensors point into body where they can
  * (binary FP32 parts, 4-byte aligned), so body must outlive *out. On failure *out is left
  * released and err names the input or field at fault. Returns ATROUS_OK,
  * ATROUS_INVALID_ARGUMENT, ATROUS_TOO_LARGE or ATROUS_NO_MEMORY.
  */
 enum atrous_status atrous_kserve_decode_infer(const struct atrous_model *model, const void *body,
-                                              size_t len, const char *header_length,
+                                              size_t len, const uint64_t *header_length,
                                               const struct atrous_kserve_limits *limits,
                                               struct atrous_kserve_request *out,
                                               struct atrous_error *err);
@@ -158,16 +164,16 @@ void atrous_kserve_reply_release(struct atrous_kserve_reply *reply);
  *   model_metadata   {"name", "versions", "platform", "inputs", "outputs"}  (-1: variable dim)
  *   model_config     {"name", "platform", "backend", "max_batch_size", "input", "output",
  *                     "parameters"}: what perf_analyzer and tritonclient read
- *   error            {"error": message}
- * model NULL means the generic model; repo lists a repository model's versions.
+ * model NULL means the generic model; versions lists a repository model's versions (lowest
+ * first, version_count of them; ignored for the generic model).
  */
 char *atrous_kserve_encode_server_metadata(const char *name, const char *version, size_t *len);
 char *atrous_kserve_encode_live(bool live, size_t *len);
 char *atrous_kserve_encode_ready(bool ready, size_t *len);
 char *atrous_kserve_encode_model_ready(const struct atrous_model *model, bool ready, size_t *len);
-char *atrous_kserve_encode_model_metadata(const struct atrous_model_repo *repo,
-                                          const struct atrous_model *model, size_t *len);
+char *atrous_kserve_encode_model_metadata(const struct atrous_model *model,
+                                          const struct atrous_model *const *versions,
+                                          size_t version_count, size_t *len);
 char *atrous_kserve_encode_model_config(const struct atrous_model *model, size_t *len);
-char *atrous_kserve_encode_error(const char *message, size_t *len);
 
 #endif

@@ -1,19 +1,15 @@
 /*
- * atrous_npy.c - reads float32 arrays from .npy and raw files for the model repository: the
- * header's Python literal parsed strictly, every size overflow-checked against the file's real
- * size before anything is allocated, the data read straight into aligned memory.
+ * atrous_npy.c - decodes float32 arrays of .npy and raw files, from bytes in memory, for the
+ * model repository: the header's Python literal parsed strictly, every size overflow-checked
+ * before anything is allocated, the data copied into aligned memory.
  */
 #include "atrous_npy.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "atrous_op.h"
 
@@ -217,23 +213,6 @@ enum atrous_status atrous_npy_parse_header(const void *buf, size_t len,
     return ATROUS_OK;
 }
 
-/* Reads exactly len bytes at offset (retrying short reads). */
-static bool read_at(int fd, void *buf, size_t len, off_t offset)
-{
-    char *p = buf;
-    while (len > 0) {
-        ssize_t n = pread(fd, p, len, offset);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        p += n;
-        len -= (size_t)n;
-        offset += n;
-    }
-    return true;
-}
-
 /* Element count of expected, bounded by max_elements and the hard ceiling. */
 static enum atrous_status expected_elements(const char *path, const struct atrous_shape *expected,
                                             size_t max_elements, const char *field, size_t *out,
@@ -252,24 +231,32 @@ static enum atrous_status expected_elements(const char *path, const struct atrou
     return ATROUS_OK;
 }
 
-/* Opens path as a regular file and returns its size. */
-static enum atrous_status open_file(const char *path, const char *field, int *fd, off_t *size,
-                                    struct atrous_error *err)
+enum atrous_status atrous_npy_check_file_size(const char *path, const struct atrous_shape *expected,
+                                              size_t max_elements, bool npy, uint64_t file_size,
+                                              const char *field, struct atrous_error *err)
 {
-    struct stat sb;
-    *fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (*fd < 0)
-        return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, field, "%s: cannot open: %s", path,
-                                strerror(errno));
-    if (fstat(*fd, &sb) != 0 || !S_ISREG(sb.st_mode))
-        return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, field, "%s: not a regular file",
-                                path);
-    *size = sb.st_size;
+    size_t elements = 0;
+    enum atrous_status st = expected_elements(path, expected, max_elements, field, &elements, err);
+    if (st != ATROUS_OK)
+        return st;
+    /* elements * 4 fits (elements <= INT32_MAX). */
+    uint64_t data = (uint64_t)elements * sizeof(float);
+    char want[160];
+    atrous_shape_format(expected, want, sizeof(want));
+    if (!npy && file_size != data)
+        return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, field,
+                                "%s: %" PRIu64 " bytes, but %s float32 values take %" PRIu64, path,
+                                file_size, want, data);
+    if (npy && file_size > data + ATROUS_NPY_PREFIX_MAX + ATROUS_NPY_MAX_HEADER)
+        return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, field,
+                                "%s: %" PRIu64 " bytes, more than a .npy file of %s float32 "
+                                "values can hold",
+                                path, file_size, want);
     return ATROUS_OK;
 }
 
-/* Reads elements floats at offset of an open file into fresh aligned memory. */
-static enum atrous_status read_floats(int fd, const char *path, off_t offset, size_t elements,
+/* Copies elements floats from src into fresh aligned memory (NULL when empty). */
+static enum atrous_status copy_floats(const unsigned char *src, size_t elements, const char *path,
                                       const char *field, float **out, struct atrous_error *err)
 {
     *out = NULL;
@@ -280,87 +267,54 @@ static enum atrous_status read_floats(int fd, const char *path, off_t offset, si
     if (data == NULL)
         return atrous_error_set(err, ATROUS_NO_MEMORY, field, "%s: out of memory for %zu bytes",
                                 path, bytes);
-    errno = 0;
-    if (!read_at(fd, data, bytes, offset)) {
-        atrous_aligned_free(data);
-        return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, field, "%s: read failed: %s", path,
-                                errno ? strerror(errno) : "file shrank while read");
-    }
+    memcpy(data, src, bytes);
     *out = data;
     return ATROUS_OK;
 }
 
-enum atrous_status atrous_npy_read_f32(const char *path, const struct atrous_shape *expected,
-                                       size_t max_elements, const char *field, float **out,
-                                       struct atrous_error *err)
+enum atrous_status atrous_npy_decode_f32(const void *bytes, size_t len, const char *path,
+                                         const struct atrous_shape *expected, size_t max_elements,
+                                         const char *field, float **out, struct atrous_error *err)
 {
     enum atrous_status st = ATROUS_OK;
-    int fd = -1;
-    off_t file_size = 0;
-    unsigned char prefix[ATROUS_NPY_PREFIX_MAX];
-    unsigned char *header = NULL;
     size_t header_size = 0, elements = 0;
     struct atrous_npy_header h;
     char want[160], got[160];
 
     *out = NULL;
-    if ((st = expected_elements(path, expected, max_elements, field, &elements, err)) ||
-        (st = open_file(path, field, &fd, &file_size, err)))
-        goto out;
-    size_t prefix_len = (uint64_t)file_size < sizeof(prefix) ? (size_t)file_size : sizeof(prefix);
-    if (!read_at(fd, prefix, prefix_len, 0)) {
-        st = atrous_error_set(err, ATROUS_INVALID_ARGUMENT, field, "%s: read failed", path);
-        goto out;
-    }
-    if ((st = atrous_npy_header_size(prefix, prefix_len, &header_size, err)))
+    if ((st = expected_elements(path, expected, max_elements, field, &elements, err)))
+        return st;
+    size_t prefix_len = len < ATROUS_NPY_PREFIX_MAX ? len : ATROUS_NPY_PREFIX_MAX;
+    if ((st = atrous_npy_header_size(bytes, prefix_len, &header_size, err)))
         goto reword;
-    if ((uint64_t)file_size < header_size) {
-        st = atrous_error_set(err, ATROUS_INVALID_ARGUMENT, field,
-                              "%s: file ends inside its %zu-byte .npy header", path, header_size);
-        goto out;
-    }
-    header = malloc(header_size);
-    if (header == NULL) {
-        st = atrous_error_set(err, ATROUS_NO_MEMORY, field, "%s: out of memory", path);
-        goto out;
-    }
-    if (!read_at(fd, header, header_size, 0)) {
-        st = atrous_error_set(err, ATROUS_INVALID_ARGUMENT, field, "%s: read failed", path);
-        goto out;
-    }
-    if ((st = atrous_npy_parse_header(header, header_size, &h, err)))
+    if (len < header_size)
+        return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, field,
+                                "%s: file ends inside its %zu-byte .npy header", path, header_size);
+    if ((st = atrous_npy_parse_header(bytes, header_size, &h, err)))
         goto reword;
-    if (strcmp(h.descr, "<f4") != 0) {
-        st = atrous_error_set(err, ATROUS_INVALID_ARGUMENT, field,
-                              "%s: dtype '%s' is not supported: filters must be float32 "
-                              "little-endian ('<f4'); save with arr.astype('<f4')",
-                              path, h.descr);
-        goto out;
-    }
-    if (h.fortran_order) {
-        st = atrous_error_set(err, ATROUS_INVALID_ARGUMENT, field,
-                              "%s: Fortran-ordered arrays are not supported; save "
-                              "np.ascontiguousarray(arr)",
-                              path);
-        goto out;
-    }
+    if (strcmp(h.descr, "<f4") != 0)
+        return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, field,
+                                "%s: dtype '%s' is not supported: filters must be float32 "
+                                "little-endian ('<f4'); save with arr.astype('<f4')",
+                                path, h.descr);
+    if (h.fortran_order)
+        return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, field,
+                                "%s: Fortran-ordered arrays are not supported; save "
+                                "np.ascontiguousarray(arr)",
+                                path);
     if (!atrous_shape_equal(&h.shape, expected)) {
         atrous_shape_format(expected, want, sizeof(want));
         atrous_shape_format(&h.shape, got, sizeof(got));
-        st = atrous_error_set(err, ATROUS_INVALID_ARGUMENT, field,
-                              "%s: the array's shape %s differs from the configured %s", path, got,
-                              want);
-        goto out;
+        return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, field,
+                                "%s: the array's shape %s differs from the configured %s", path,
+                                got, want);
     }
     /* elements * 4 fits (elements <= INT32_MAX) and header_size is at most 64 KiB. */
-    if ((uint64_t)file_size - header_size != (uint64_t)elements * sizeof(float)) {
-        st = atrous_error_set(err, ATROUS_INVALID_ARGUMENT, field,
-                              "%s: %" PRIu64 " data bytes after the header, the shape needs %zu",
-                              path, (uint64_t)file_size - header_size, elements * sizeof(float));
-        goto out;
-    }
-    st = read_floats(fd, path, (off_t)header_size, elements, field, out, err);
-    goto out;
+    if ((uint64_t)len - header_size != (uint64_t)elements * sizeof(float))
+        return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, field,
+                                "%s: %" PRIu64 " data bytes after the header, the shape needs %zu",
+                                path, (uint64_t)len - header_size, elements * sizeof(float));
+    return copy_floats((const unsigned char *)bytes + header_size, elements, path, field, out, err);
 reword:
     /* Put the file's name and the config field in front of the format's own message. */
     if (err != NULL) {
@@ -368,37 +322,19 @@ reword:
         snprintf(reason, sizeof(reason), "%s", err->message);
         atrous_error_set(err, st, field, "%s: %s", path, reason);
     }
-out:
-    if (fd >= 0)
-        close(fd);
-    free(header);
     return st;
 }
 
-enum atrous_status atrous_npy_read_raw_f32(const char *path, const struct atrous_shape *expected,
-                                           size_t max_elements, const char *field, float **out,
-                                           struct atrous_error *err)
+enum atrous_status atrous_npy_decode_raw_f32(const void *bytes, size_t len, const char *path,
+                                             const struct atrous_shape *expected,
+                                             size_t max_elements, const char *field, float **out,
+                                             struct atrous_error *err)
 {
-    enum atrous_status st = ATROUS_OK;
-    int fd = -1;
-    off_t file_size = 0;
+    enum atrous_status st;
     size_t elements = 0;
-
     *out = NULL;
-    if ((st = expected_elements(path, expected, max_elements, field, &elements, err)) ||
-        (st = open_file(path, field, &fd, &file_size, err)))
-        goto out;
-    if ((uint64_t)file_size != (uint64_t)elements * sizeof(float)) {
-        char want[160];
-        atrous_shape_format(expected, want, sizeof(want));
-        st = atrous_error_set(err, ATROUS_INVALID_ARGUMENT, field,
-                              "%s: %" PRIu64 " bytes, but %s float32 values take %zu", path,
-                              (uint64_t)file_size, want, elements * sizeof(float));
-        goto out;
-    }
-    st = read_floats(fd, path, 0, elements, field, out, err);
-out:
-    if (fd >= 0)
-        close(fd);
-    return st;
+    if ((st = atrous_npy_check_file_size(path, expected, max_elements, false, len, field, err)) ||
+        (st = expected_elements(path, expected, max_elements, field, &elements, err)))
+        return st;
+    return copy_floats(bytes, elements, path, field, out, err);
 }

@@ -1,6 +1,7 @@
 /*
  * atrous_npy.h - NumPy's .npy file format, read side, for the filters of repository models
- * (what numpy.save and TensorFlow users export).
+ * (what numpy.save and TensorFlow users export), decoded from bytes in memory (the server reads
+ * the file).
  *
  * Format (numpy/lib/format.py): the magic "\x93NUMPY", a major and a minor version byte, the
  * header length (2 bytes little-endian in version 1.0, 4 bytes in 2.0 and 3.0), then the
@@ -14,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "atrous_error.h"
 #include "atrous_tensor.h"
@@ -53,24 +55,36 @@ enum atrous_status atrous_npy_parse_header(const void *buf, size_t len,
                                            struct atrous_npy_header *out, struct atrous_error *err);
 
 /*
- * Reads the float32 array of a .npy file whose shape must equal expected: dtype '<f4',
- * fortran_order False, and exactly the data the shape implies after the header (no more, no
- * less). *out receives ATROUS_TENSOR_ALIGN-aligned data (free with atrous_aligned_free; NULL
- * for an empty array). Messages quote path and field names the config field at fault
- * ("filters"). ATROUS_INVALID_ARGUMENT, ATROUS_TOO_LARGE (over max_elements, 0 = no limit
- * but the hard ceiling) or ATROUS_NO_MEMORY.
+ * Checks a file's size before it is read: the element count of expected within max_elements
+ * (0 = no limit but the hard ceiling; ATROUS_TOO_LARGE over it), then for a raw file exactly
+ * that many float32 bytes, for a .npy file at most those bytes plus the longest header.
+ * Messages start with path and err->field is field. ATROUS_OK, ATROUS_INVALID_ARGUMENT or
+ * ATROUS_TOO_LARGE. The server calls it with fstat's size, so it never reads more.
  */
-enum atrous_status atrous_npy_read_f32(const char *path, const struct atrous_shape *expected,
-                                       size_t max_elements, const char *field, float **out,
-                                       struct atrous_error *err);
+enum atrous_status atrous_npy_check_file_size(const char *path, const struct atrous_shape *expected,
+                                              size_t max_elements, bool npy, uint64_t file_size,
+                                              const char *field, struct atrous_error *err);
 
 /*
- * Reads a raw float32 little-endian file holding exactly the elements of expected (the file
- * size must be elements * 4): the form for tools that write bare arrays (tofile). Same
- * contract as atrous_npy_read_f32.
+ * Decodes the float32 array of a .npy file held in bytes[0..len), whose shape must equal
+ * expected: dtype '<f4', fortran_order False, and exactly the data the shape implies after the
+ * header (no more, no less). *out receives ATROUS_TENSOR_ALIGN-aligned data (free with
+ * atrous_aligned_free; NULL for an empty array). Messages quote path (the file, for the user)
+ * and field names the config field at fault ("filters.file"). ATROUS_INVALID_ARGUMENT,
+ * ATROUS_TOO_LARGE (over max_elements, 0 = no limit but the hard ceiling) or ATROUS_NO_MEMORY.
  */
-enum atrous_status atrous_npy_read_raw_f32(const char *path, const struct atrous_shape *expected,
-                                           size_t max_elements, const char *field, float **out,
-                                           struct atrous_error *err);
+enum atrous_status atrous_npy_decode_f32(const void *bytes, size_t len, const char *path,
+                                         const struct atrous_shape *expected, size_t max_elements,
+                                         const char *field, float **out, struct atrous_error *err);
+
+/*
+ * Decodes a raw float32 little-endian file held in bytes[0..len): exactly the elements of
+ * expected (len must be elements * 4), the form for tools that write bare arrays (tofile).
+ * Same contract as atrous_npy_decode_f32.
+ */
+enum atrous_status atrous_npy_decode_raw_f32(const void *bytes, size_t len, const char *path,
+                                             const struct atrous_shape *expected,
+                                             size_t max_elements, const char *field, float **out,
+                                             struct atrous_error *err);
 
 #endif

@@ -33,18 +33,9 @@ bool atrous_tfs_parse_path(const char *path, struct atrous_tfs_route *out)
     return out->kind != ATROUS_TFS_ROUTE_NONE;
 }
 
-const char *atrous_tfs_route_method(enum atrous_tfs_route_kind kind)
+enum atrous_status atrous_tfs_model_missing(const struct atrous_tfs_route *route,
+                                            struct atrous_error *err)
 {
-    return kind == ATROUS_TFS_ROUTE_PREDICT ? "POST" : "GET";
-}
-
-enum atrous_status atrous_tfs_find_model(const struct atrous_model_repo *repo,
-                                         const struct atrous_tfs_route *route,
-                                         const struct atrous_model **out, struct atrous_error *err)
-{
-    *out = atrous_model_repo_find(repo, route->model, route->version);
-    if (*out != NULL)
-        return ATROUS_OK;
     /* TF Serving's words, which its clients may match on. */
     if (route->version[0] != '\0')
         return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "model",
@@ -195,7 +186,7 @@ enum atrous_status atrous_tfs_decode_predict(const struct atrous_model *model, c
     atrous_tfs_request_init(out);
     out->model = model;
     if (len > max_json) {
-        st = atrous_error_set(err, ATROUS_TOO_LARGE, "",
+        st = atrous_error_set(err, ATROUS_CONTENT_TOO_LARGE, "",
                               "the request is %zu bytes of JSON, over the limit of %zu; send "
                               "large tensors to the KServe v2 endpoint with binary data",
                               len, max_json);
@@ -283,18 +274,18 @@ static void write_version_status(struct atrous_jw *w, const struct atrous_model 
     atrous_jw_object_end(w);
 }
 
-char *atrous_tfs_encode_status(const struct atrous_model_repo *repo,
-                               const struct atrous_tfs_route *route, size_t *len)
+char *atrous_tfs_encode_status(const struct atrous_tfs_route *route,
+                               const struct atrous_model *const *versions, size_t version_count,
+                               size_t *len)
 {
-    size_t first = 0, count = atrous_model_repo_versions(repo, route->model, &first);
     struct atrous_jw *w = atrous_jw_create();
     if (w == NULL)
         return NULL;
     atrous_jw_object_begin(w);
     atrous_jw_key(w, "model_version_status");
     atrous_jw_array_begin(w);
-    for (size_t i = first; i < first + count; i++) {
-        const struct atrous_model *m = atrous_model_repo_at(repo, i);
+    for (size_t i = 0; i < version_count; i++) {
+        const struct atrous_model *m = versions[i];
         if (route->version[0] == '\0' || strcmp(m->version, route->version) == 0)
             write_version_status(w, m);
     }

@@ -14,9 +14,8 @@
  * the model, output_shape by its rule), so the server validates and runs it identically.
  * Numbers are strict JSON read into a lean document (see atrous_kserve_dom.h for the cost and
  * the JSON size limit): NaN and Infinity tokens, which TF Serving accepts, are rejected here.
- * Status codes as in atrous_kserve.h: 400 for ATROUS_INVALID_ARGUMENT, 413 for
- * ATROUS_TOO_LARGE, 404 when atrous_tfs_find_model fails; errors are {"error": "..."}
- * (atrous_kserve_encode_error), as TF Serving writes them.
+ * Status codes as in atrous_kserve.h (413 only for a body over the JSON byte limit), 404 with
+ * atrous_tfs_model_missing's message; errors carry "error" as TF Serving writes it.
  */
 #ifndef ATROUS_TFSERVING_H
 #define ATROUS_TFSERVING_H
@@ -26,6 +25,7 @@
 
 #include "atrous_error.h"
 #include "atrous_model.h"
+#include "atrous_model_config.h"
 #include "atrous_request.h"
 #include "atrous_tensor.h"
 
@@ -49,15 +49,11 @@ struct atrous_tfs_route {
  * including /v1/models/{name}/labels/... (labels are not supported). */
 bool atrous_tfs_parse_path(const char *path, struct atrous_tfs_route *out);
 
-/* "GET" or "POST": the method a route kind answers. */
-const char *atrous_tfs_route_method(enum atrous_tfs_route_kind kind);
-
-/* The repository model a route names (the highest version when none is named). Without one,
- * ATROUS_INVALID_ARGUMENT with TF Serving's message ("Servable not found for request:
- * Latest(name)" or "Specific(name, v)"): the server answers 404. */
-enum atrous_status atrous_tfs_find_model(const struct atrous_model_repo *repo,
-                                         const struct atrous_tfs_route *route,
-                                         const struct atrous_model **out, struct atrous_error *err);
+/* The error for a route whose model the server's repository lacks: ATROUS_INVALID_ARGUMENT
+ * with TF Serving's message ("Servable not found for request: Latest(name)" or
+ * "Specific(name, v)"); the server answers 404. */
+enum atrous_status atrous_tfs_model_missing(const struct atrous_tfs_route *route,
+                                            struct atrous_error *err);
 
 struct atrous_tfs_limits {
     size_t max_tensor_elements; /* the value tensor; 0 = the hard ceiling only */
@@ -98,14 +94,15 @@ enum atrous_status atrous_tfs_encode_predict(const struct atrous_tfs_request *re
  * Documents (malloc'd JSON, length in *len; NULL on out of memory):
  *   status    {"model_version_status": [{"version", "state": "AVAILABLE",
  *              "status": {"error_code": "OK", "error_message": ""}}]} for route's version, or
- *              every version of the name when the route names none (call after
- *              atrous_tfs_find_model succeeded)
+ *              every version of the name when the route names none (versions: the
+ *              name's version_count models, lowest first)
  *   metadata  {"model_spec": {...}, "metadata": {"signature_def": {"signature_def":
  *              {"serving_default": {"inputs": {"value": ...}, "outputs": {"output": ...},
  *              "method_name": "tensorflow/serving/predict"}}}}}
  */
-char *atrous_tfs_encode_status(const struct atrous_model_repo *repo,
-                               const struct atrous_tfs_route *route, size_t *len);
+char *atrous_tfs_encode_status(const struct atrous_tfs_route *route,
+                               const struct atrous_model *const *versions, size_t version_count,
+                               size_t *len);
 char *atrous_tfs_encode_metadata(const struct atrous_model *model, size_t *len);
 
 #endif

@@ -17,8 +17,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "atrous_json.h"
-
 #define MANTISSA_BITS     23
 #define EXPONENT_BIAS     127
 #define POW5_INV_BITCOUNT 59

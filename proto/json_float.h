@@ -1,6 +1,6 @@
 /*
- * json_float.h - float32 to shortest round-trip decimal text, the JSON encoder's hot path.
- * Internal to proto/; the public entry point is atrous_json_format_float() (atrous_json.h).
+ * json_float.h - float32 to shortest round-trip decimal text, the JSON writer's hot path: part
+ * of the JSON toolkit (reader, lean document, writer, this), which knows nothing of the op.
  */
 #ifndef ATROUS_JSON_FLOAT_H
 #define ATROUS_JSON_FLOAT_H
@@ -20,5 +20,9 @@
  * or "-0" (the sign survives the round trip).
  */
 size_t atrous__float_text(float f, char *buf);
+
+/* Writes the shortest decimal that reads back to exactly f as float32 (or NaN, Infinity,
+ * -Infinity) into buf (at least 32 bytes), NUL-terminated. Returns the length written. */
+size_t atrous_json_format_float(float f, char *buf);
 
 #endif

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
+
 struct worker {
     struct atrousd_queue *queue;
     struct atrous_workspace *workspace;
@@ -40,13 +42,6 @@ struct atrousd_queue {
     int worker_count;
     struct worker *workers;
 };
-
-uint64_t atrousd_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* Takes the waiting jobs of the batch's class (queue order) into w->batch, up to max_batch,
  * and never more than this worker's share when other workers are idle: stacking work that an

@@ -100,7 +100,4 @@ void atrousd_queue_shutdown(struct atrousd_queue *q);
 /* Shuts the queue down if needed and frees it. Accepts NULL. Free before the engine. */
 void atrousd_queue_free(struct atrousd_queue *q);
 
-/* CLOCK_MONOTONIC in nanoseconds. */
-uint64_t atrousd_now_ns(void);
-
 #endif

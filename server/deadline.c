@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "compute_queue.h"
+#include "clock.h"
 
 struct atrousd_deadline {
     int fd;

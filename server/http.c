@@ -33,6 +33,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "deadline.h"
 #include "handlers.h"
 #include "linger.h"
@@ -421,10 +422,10 @@ static enum MHD_Result answer(struct request *req)
 
 /* Decides an error answer while the body is still arriving: it is sent once the body ends
  * (libmicrohttpd 0.9.75 refuses a response queued mid-body), and the rest is dropped. */
-static void fail_body(struct request *req, unsigned status, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static void fail_body(struct request *req, enum atrousd_failure failure, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-static void fail_body(struct request *req, unsigned status, const char *code, const char *fmt, ...)
+static void fail_body(struct request *req, enum atrousd_failure failure, const char *fmt, ...)
 {
     char message[ATROUS_ERROR_MESSAGE_MAX];
     va_list ap;
@@ -433,8 +434,9 @@ static void fail_body(struct request *req, unsigned status, const char *code, co
     va_end(ap);
     body_free(req);
     req->reply.close_connection = true;
-    atrousd_reply_error(&req->reply, status, code, status == 413 ? "body" : NULL, req->request_id,
-                        "%s", message);
+    atrousd_reply_fail(&req->reply, failure,
+                       failure == ATROUSD_FAIL_CONTENT_TOO_LARGE ? "body" : NULL, req->request_id,
+                       "%s", message);
     req->state = REQ_DISCARD;
 }
 
@@ -450,7 +452,7 @@ static bool body_reserve(struct request *req, size_t need)
     if (cap < need)
         cap = need;
     if (!atrousd_ctx_buffer_claim(req->ctx, cap - req->body_cap)) {
-        fail_body(req, 429, "resource_exhausted",
+        fail_body(req, ATROUSD_FAIL_RESOURCE_EXHAUSTED,
                   "the server holds too many request bodies right now (--max-buffered-bytes "
                   "%" PRIu64 "); retry later",
                   req->ctx->config.max_buffered_bytes);
@@ -459,7 +461,7 @@ static bool body_reserve(struct request *req, size_t need)
     req->claimed += cap - req->body_cap;
     unsigned char *grown = atrous_aligned_alloc(cap);
     if (grown == NULL) {
-        fail_body(req, 503, atrous_status_code(ATROUS_NO_MEMORY),
+        fail_body(req, ATROUSD_FAIL_NO_MEMORY,
                   "the server is out of memory for a %zu byte body; retry later", cap);
         return false;
     }
@@ -508,8 +510,8 @@ static bool head_rejected(struct request *req, const struct framing *f, const ch
     if (why == NULL)
         return false;
     req->reply.close_connection = true;
-    atrousd_reply_error(&req->reply, 400, atrous_status_code(ATROUS_INVALID_ARGUMENT), NULL,
-                        req->request_id, "%s", why);
+    atrousd_reply_fail(&req->reply, ATROUSD_FAIL_INVALID_ARGUMENT, NULL, req->request_id, "%s",
+                       why);
     return true;
 }
 
@@ -555,7 +557,8 @@ static enum MHD_Result begin(struct request *req, const char *url, const char *m
         /* It would almost surely be refused once its body is in: refuse it before the upload
          * rather than read (and make the client send) megabytes for a 429. A queue that is
          * not full now is checked again, and a slot claimed, when the body is complete. */
-        fail_body(req, 429, "resource_exhausted", QUEUE_FULL_MESSAGE, req->ctx->config.queue_depth);
+        fail_body(req, ATROUSD_FAIL_RESOURCE_EXHAUSTED, QUEUE_FULL_MESSAGE,
+                  req->ctx->config.queue_depth);
         return answer_early(req);
     }
     size_t initial;
@@ -583,7 +586,7 @@ static enum MHD_Result receive(struct request *req, const char *data, size_t siz
                                                                                       : MHD_YES;
     }
     if (req->body_len + size > ctx->config.max_body_bytes) {
-        fail_body(req, 413, atrous_status_code(ATROUS_TOO_LARGE),
+        fail_body(req, ATROUSD_FAIL_CONTENT_TOO_LARGE,
                   "body: over --max-body-bytes %" PRIu64 " (received %" PRIu64 " bytes so far)",
                   ctx->config.max_body_bytes, req->bytes_in);
         return MHD_YES;
@@ -608,10 +611,10 @@ static bool job_expired(struct request *req, uint64_t now_ns)
     req->reply.queue_us = waited_ns / 1000u;
     if (limit_ms == 0 || waited_ns <= limit_ms * 1000000u)
         return false;
-    atrousd_reply_error(&req->reply, 504, "deadline_exceeded", NULL, req->request_id,
-                        "the request waited %" PRIu64 " ms for a compute worker, over "
-                        "--request-timeout %" PRIu64 " ms",
-                        waited_ns / 1000000u, limit_ms);
+    atrousd_reply_fail(&req->reply, ATROUSD_FAIL_DEADLINE_EXCEEDED, NULL, req->request_id,
+                       "the request waited %" PRIu64 " ms for a compute worker, over "
+                       "--request-timeout %" PRIu64 " ms",
+                       waited_ns / 1000000u, limit_ms);
     return true;
 }
 
@@ -654,8 +657,8 @@ static void cancel_job(struct atrousd_job *job)
 {
     struct request *req = job_request(job);
     req->reply.close_connection = true;
-    atrousd_reply_error(&req->reply, 503, "unavailable", NULL, req->request_id,
-                        "the server stopped before this request was computed; retry");
+    atrousd_reply_fail(&req->reply, ATROUSD_FAIL_UNAVAILABLE, NULL, req->request_id,
+                       "the server stopped before this request was computed; retry");
     MHD_resume_connection(req->conn);
 }
 
@@ -710,9 +713,8 @@ static enum MHD_Result dispatch(struct request *req)
     req->ex.body_len = req->body_len;
     if (!atrousd_route_computes(req->plan.endpoint)) {
         if (req->bytes_in > ctx->config.max_body_bytes) {
-            atrousd_reply_error(&req->reply, 413, atrous_status_code(ATROUS_TOO_LARGE), "body",
-                                req->request_id, "body: over --max-body-bytes %" PRIu64,
-                                ctx->config.max_body_bytes);
+            atrousd_reply_fail(&req->reply, ATROUSD_FAIL_CONTENT_TOO_LARGE, "body", req->request_id,
+                               "body: over --max-body-bytes %" PRIu64, ctx->config.max_body_bytes);
             return answer(req);
         }
         atrousd_handle_endpoint(ctx, &req->ex, &req->plan, &req->reply);
@@ -721,8 +723,8 @@ static enum MHD_Result dispatch(struct request *req)
     if (req->plan.run_inline && run_inline(req))
         return answer(req);
     if (ctx->queue == NULL || !atrousd_queue_reserve(ctx->queue)) {
-        atrousd_reply_error(&req->reply, 429, "resource_exhausted", NULL, req->request_id,
-                            QUEUE_FULL_MESSAGE, ctx->config.queue_depth);
+        atrousd_reply_fail(&req->reply, ATROUSD_FAIL_RESOURCE_EXHAUSTED, NULL, req->request_id,
+                           QUEUE_FULL_MESSAGE, ctx->config.queue_depth);
         return answer(req);
     }
     req->job.run = run_job;

@@ -112,9 +112,9 @@ static void write_models(struct atrous_jw *w, const struct server_ctx *ctx)
         atrous_jw_null(w);
     atrous_jw_key(w, "models");
     atrous_jw_array_begin(w);
-    size_t count = atrous_model_repo_count(ctx->repo);
+    size_t count = atrousd_repo_count(ctx->repo);
     for (size_t i = 0; i < count; i++) {
-        const struct atrous_model *m = atrous_model_repo_at(ctx->repo, i);
+        const struct atrous_model *m = atrousd_repo_at(ctx->repo, i);
         int64_t input[4], output[4];
         atrous_model_io_dims(m, input, output);
         atrous_jw_object_begin(w);

@@ -17,7 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "compute_queue.h"
+#include "clock.h"
 
 /* One read drops at most this much; the thread's own buffer. */
 #define DRAIN_CHUNK ((size_t)64 << 10)

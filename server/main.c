@@ -22,6 +22,7 @@
 #include "log.h"
 #include "probe.h"
 #include "selftest.h"
+#include "clock.h"
 #include "server_ctx.h"
 #include "signals.h"
 #include "version.h"

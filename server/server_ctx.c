@@ -76,7 +76,7 @@ enum atrous_status atrousd_ctx_create(const struct atrousd_config *config,
     struct atrous_engine_config engine_config = {.cache_capacity = (size_t)config->cache_capacity};
     if ((st = atrous_engine_create(&engine_config, &ctx->engine, err)))
         goto out;
-    if ((st = atrous_model_repo_create_empty(&ctx->repo, err)))
+    if ((st = atrousd_repo_create_empty(&ctx->repo, err)))
         goto out;
     atrous_engine_get_info(ctx->engine, &ctx->engine_info);
     *out = ctx;
@@ -104,7 +104,7 @@ void atrousd_ctx_free(struct server_ctx *ctx)
     if (ctx == NULL)
         return;
     atrousd_queue_free(ctx->queue);
-    atrous_model_repo_free(ctx->repo); /* its prepared filters belong to the engine */
+    atrousd_repo_free(ctx->repo); /* its prepared filters belong to the engine */
     atrous_engine_free(ctx->engine);
     atrousd_metrics_free(ctx->metrics);
     free(ctx);
@@ -123,14 +123,14 @@ static void report_model(void *arg, const char *dir, const struct atrous_error *
                        sizeof(fields) / sizeof(fields[0]));
 }
 
-static void log_model(const struct atrous_model *m)
+static void log_model(const struct atrous_model *m, const char *dir)
 {
     char filters[128];
     atrous_shape_format(&m->filters_shape, filters, sizeof(filters));
     struct atrousd_log_field fields[] = {
         LOG_STR("model", m->name),
         LOG_STR("version", m->version),
-        LOG_STR("dir", m->dir),
+        LOG_STR("dir", dir),
         LOG_INT("rate", m->rate),
         LOG_STR("padding", atrous_padding_name(m->padding)),
         LOG_STR("filters_shape", filters),
@@ -143,7 +143,7 @@ static void log_model(const struct atrous_model *m)
 /* Labels the per-model metrics: the generic model first, then the repository in order. */
 static void label_model_metrics(struct server_ctx *ctx)
 {
-    size_t count = atrous_model_repo_count(ctx->repo);
+    size_t count = atrousd_repo_count(ctx->repo);
     const char **names = calloc(count + 1, sizeof(*names));
     const char **versions = calloc(count + 1, sizeof(*versions));
     bool ok = names != NULL && versions != NULL;
@@ -151,8 +151,8 @@ static void label_model_metrics(struct server_ctx *ctx)
         names[0] = ATROUS_GENERIC_MODEL_NAME;
         versions[0] = ATROUS_GENERIC_MODEL_VERSION;
         for (size_t i = 0; i < count; i++) {
-            names[i + 1] = atrous_model_repo_at(ctx->repo, i)->name;
-            versions[i + 1] = atrous_model_repo_at(ctx->repo, i)->version;
+            names[i + 1] = atrousd_repo_at(ctx->repo, i)->name;
+            versions[i + 1] = atrousd_repo_at(ctx->repo, i)->version;
         }
         ok = atrousd_metrics_set_models(ctx->metrics, names, versions, count + 1);
     }
@@ -164,30 +164,30 @@ static void label_model_metrics(struct server_ctx *ctx)
 
 enum atrous_status atrousd_ctx_load_models(struct server_ctx *ctx, struct atrous_error *err)
 {
-    struct atrous_model_repo *repo = NULL;
+    struct atrousd_repo *repo = NULL;
     size_t failed = 0;
     enum atrous_status st;
     if (ctx->config.model_dir[0] == '\0') {
-        st = atrous_model_repo_create_empty(&repo, err);
+        st = atrousd_repo_create_empty(&repo, err);
     } else {
-        struct atrous_model_limits limits = {
+        struct atrousd_model_limits limits = {
             .max_filters_elements = (size_t)ctx->config.max_tensor_elements,
         };
-        st = atrous_model_repo_load(ctx->config.model_dir, &limits, report_model, NULL, &repo,
-                                    &failed, err);
+        st = atrousd_repo_load(ctx->config.model_dir, &limits, report_model, NULL, &repo, &failed,
+                               err);
         if (st == ATROUS_OK) {
             /* Warm-up primitives are cached per team size: the workers' one. */
             atrous_engine_set_thread_parallelism(ctx->budget.omp_threads);
-            failed += atrous_model_repo_prepare(repo, ctx->engine, report_model, NULL);
+            failed += atrousd_repo_prepare(repo, ctx->engine, report_model, NULL);
         }
     }
     if (st != ATROUS_OK)
         return st;
-    atrous_model_repo_free(ctx->repo);
+    atrousd_repo_free(ctx->repo);
     ctx->repo = repo;
-    size_t count = atrous_model_repo_count(repo);
+    size_t count = atrousd_repo_count(repo);
     for (size_t i = 0; i < count; i++)
-        log_model(atrous_model_repo_at(repo, i));
+        log_model(atrousd_repo_at(repo, i), atrousd_repo_dir(repo, i));
     label_model_metrics(ctx);
     if (ctx->config.model_dir[0] != '\0') {
         struct atrousd_log_field fields[] = {
@@ -207,9 +207,9 @@ size_t atrousd_ctx_model_metrics_index(const struct server_ctx *ctx,
     if (model == NULL)
         return 1;
     size_t first = 0;
-    size_t n = atrous_model_repo_versions(ctx->repo, model->name, &first);
+    size_t n = atrousd_repo_versions(ctx->repo, model->name, &first, NULL);
     for (size_t i = first; i < first + n; i++) {
-        if (atrous_model_repo_at(ctx->repo, i) == model)
+        if (atrousd_repo_at(ctx->repo, i) == model)
             return i + 2;
     }
     return 0;

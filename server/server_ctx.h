@@ -15,6 +15,7 @@
 #include "atrous_engine.h"
 #include "atrous_kserve.h"
 #include "atrous_model.h"
+#include "model_repo.h"
 #include "atrous_request.h"
 #include "atrous_tfserving.h"
 #include "compute_queue.h"
@@ -39,7 +40,7 @@ struct server_ctx {
     struct atrousd_metrics *metrics; /* owned */
     struct atrous_limits op_limits;  /* from --max-tensor/output-elements */
     struct atrous_decode_limits decode_limits;
-    struct atrous_model_repo *repo; /* owned; empty without --model-dir; read-only once serving */
+    struct atrousd_repo *repo; /* owned; empty without --model-dir; read-only once serving */
     struct atrous_kserve_limits kserve_limits; /* --max-tensor-elements, --max-json-bytes */
     struct atrous_tfs_limits tfs_limits;
     uint16_t port;     /* bound port, once listening */

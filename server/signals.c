@@ -64,6 +64,12 @@ static void handle(struct atrousd_signals *s, int signo)
 {
     pthread_mutex_lock(&s->lock);
     enum phase phase = s->phase;
+    if ((signo == SIGTERM || signo == SIGINT) && phase == PHASE_STARTING) {
+        /* The lock stays held: start-up cannot turn into serving (and log "ready") while the
+         * process is on its way out. */
+        log_signal(ATROUSD_LOG_WARN, "signal during start-up: exiting without serving", signo);
+        exit_now(0);
+    }
     void (*reload)(void *) = s->reload;
     void *reload_arg = s->reload_arg;
     if ((signo == SIGTERM || signo == SIGINT) && phase == PHASE_SERVING) {
@@ -74,10 +80,6 @@ static void handle(struct atrousd_signals *s, int signo)
     pthread_mutex_unlock(&s->lock);
 
     if (signo == SIGTERM || signo == SIGINT) {
-        if (phase == PHASE_STARTING) {
-            log_signal(ATROUSD_LOG_WARN, "signal during start-up: exiting without serving", signo);
-            exit_now(0);
-        }
         if (phase == PHASE_DRAINING) {
             log_signal(ATROUSD_LOG_WARN, "second signal: exiting at once without draining", signo);
             exit_now(128 + signo);

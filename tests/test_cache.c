@@ -167,6 +167,30 @@ static void test_cache_evicts_the_least_recently_used(void **state)
         assert_int_equal(v[i].destroyed, 1);
 }
 
+/* A peek finds what acquire finds, but counts nothing and leaves the recency order alone. */
+static void test_cache_peek_neither_counts_nor_refreshes(void **state)
+{
+    struct value v[3] = {{.id = 0}, {.id = 1}, {.id = 2}};
+    struct atrous_cache *cache = atrous_cache_create(2, count_destroy);
+    (void)state;
+    put(cache, 0, &v[0]);
+    put(cache, 1, &v[1]);
+    struct atrous_cache_key k0 = key_of(0), k9 = key_of(9);
+    struct atrous_cache_entry *e = atrous_cache_peek(cache, &k0);
+    assert_non_null(e);
+    assert_ptr_equal(atrous_cache_entry_value(e), &v[0]);
+    assert_null(atrous_cache_peek(cache, &k9));
+    assert_int_equal(stats_of(cache).hits, 0);
+    assert_int_equal(stats_of(cache).misses, 0);
+    put(cache, 2, &v[2]); /* 0 is still the oldest: evicted, but held by the peek */
+    assert_int_equal(v[0].destroyed, 0);
+    assert_int_equal(lookup_id(cache, 0), -1);
+    atrous_cache_release(cache, e);
+    assert_int_equal(v[0].destroyed, 1);
+    assert_int_equal(v[1].destroyed, 0);
+    atrous_cache_free(cache);
+}
+
 static void test_cache_stays_within_capacity_and_counts_evictions(void **state)
 {
     enum { CAPACITY = 5, INSERTS = 40 };
@@ -332,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_cache_release_after_eviction_destroys_exactly_once),
         cmocka_unit_test(test_cache_retain_keeps_an_evicted_value_until_the_last_release),
         cmocka_unit_test(test_cache_evicts_the_least_recently_used),
+        cmocka_unit_test(test_cache_peek_neither_counts_nor_refreshes),
         cmocka_unit_test(test_cache_stays_within_capacity_and_counts_evictions),
         cmocka_unit_test(test_cache_keys_differ_in_any_word),
         cmocka_unit_test(test_cache_many_keys_are_all_found),

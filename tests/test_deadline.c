@@ -14,7 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "compute_queue.h"
+#include "clock.h"
 #include "deadline.h"
 
 #define MS 1000000u

@@ -19,10 +19,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "compute_queue.h"
 #include "daemon.h"
 #include "http_client.h"
-#include "models/http_model_fixtures.h"
+#include "http_model_fixtures.h"
 #include "naive_ref.h"
 
 /* The two models' filters come from these cases; the values are random. */

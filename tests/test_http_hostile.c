@@ -370,18 +370,19 @@ static void test_hostile_bad_dims_are_rejected_by_name(void **state)
     static const struct {
         const char *shape;
         int status;
+        bool too_large; /* a size computed from the shape over a limit: 400 too_large */
     } value_shapes[] = {
-        {"[1,-2,2,1]", 400},
-        {"[1,2.5,2,1]", 400},
-        {"[1,\"2\",2,1]", 400},
-        {"[1,true,2,1]", 400},
-        {"[1,null,2,1]", 400},
-        {"[1e300,1,1,1]", 400},
-        {"[1,1,1,1,1,1,1,1,1]", 400},
-        {"{\"0\": 1}", 400},
-        {"[1,99999999999,2,1]", 413},
-        {"[1,2,2,2]", 400},
-        {"[-9223372036854775808,1,1,1]", 400},
+        {"[1,-2,2,1]", 400, false},
+        {"[1,2.5,2,1]", 400, false},
+        {"[1,\"2\",2,1]", 400, false},
+        {"[1,true,2,1]", 400, false},
+        {"[1,null,2,1]", 400, false},
+        {"[1e300,1,1,1]", 400, false},
+        {"[1,1,1,1,1,1,1,1,1]", 400, false},
+        {"{\"0\": 1}", 400, false},
+        {"[1,99999999999,2,1]", 400, true},
+        {"[1,2,2,2]", 400, false},
+        {"[-9223372036854775808,1,1,1]", 400, false},
     };
     for (size_t i = 0; i < sizeof(value_shapes) / sizeof(value_shapes[0]); i++) {
         char body[512];
@@ -389,7 +390,7 @@ static void test_hostile_bad_dims_are_rejected_by_name(void **state)
                  OP_JSON("{\"shape\": %s, \"data\": [1,2,3,4]}", FILTERS_OK, "[1,4,4,1]", "2"),
                  value_shapes[i].shape);
         expect_json(state, body, value_shapes[i].status,
-                    value_shapes[i].status == 413 ? "too_large" : "invalid_argument", "value");
+                    value_shapes[i].too_large ? "too_large" : "invalid_argument", "value");
     }
     /* Filters must have every dimension >= 1; output_shape must be 4 positive-fitting ints. */
     expect_json(state, OP_JSON(VALUE_OK, "{\"shape\": [0,2,1,1], \"data\": []}", "[1,2,4,1]", "2"),
@@ -408,16 +409,17 @@ static void test_hostile_bad_dims_are_rejected_by_name(void **state)
         const char *query;
         int status;
         const char *field;
+        bool too_large;
     } queries[] = {
-        {"value_shape=1,-2,2,1&filters_shape=2,2,1,1", 400, "value"},
-        {"value_shape=1,2.5,2,1&filters_shape=2,2,1,1", 400, "value"},
-        {"value_shape=1,,2,1&filters_shape=2,2,1,1", 400, "value"},
-        {"value_shape=1,2,2,1,&filters_shape=2,2,1,1", 400, "value"},
-        {"value_shape=+1,2,2,1&filters_shape=2,2,1,1", 400, "value"},
-        {"value_shape=1%202,2,1&filters_shape=2,2,1,1", 400, "value"},
-        {"value_shape=1,2,2,1&filters_shape=2,2,1,x", 400, "filters"},
-        {"value_shape=1,99999999999,2,1&filters_shape=2,2,1,1", 413, "value"},
-        {"value_shape=1,2,2,1&filters_shape=2,2,99999999999,1", 413, "filters"},
+        {"value_shape=1,-2,2,1&filters_shape=2,2,1,1", 400, "value", false},
+        {"value_shape=1,2.5,2,1&filters_shape=2,2,1,1", 400, "value", false},
+        {"value_shape=1,,2,1&filters_shape=2,2,1,1", 400, "value", false},
+        {"value_shape=1,2,2,1,&filters_shape=2,2,1,1", 400, "value", false},
+        {"value_shape=+1,2,2,1&filters_shape=2,2,1,1", 400, "value", false},
+        {"value_shape=1%202,2,1&filters_shape=2,2,1,1", 400, "value", false},
+        {"value_shape=1,2,2,1&filters_shape=2,2,1,x", 400, "filters", false},
+        {"value_shape=1,99999999999,2,1&filters_shape=2,2,1,1", 400, "value", true},
+        {"value_shape=1,2,2,1&filters_shape=2,2,99999999999,1", 400, "filters", true},
     };
     for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
         char target[512];
@@ -425,8 +427,7 @@ static void test_hostile_bad_dims_are_rejected_by_name(void **state)
                  HTTP_CLIENT_OP_PATH "?%s&output_shape=1,4,4,1&rate=2&padding=VALID",
                  queries[i].query);
         expect_binary(state, target, SMALL_BODY_BYTES, queries[i].status,
-                      queries[i].status == 413 ? "too_large" : "invalid_argument",
-                      queries[i].field);
+                      queries[i].too_large ? "too_large" : "invalid_argument", queries[i].field);
     }
     /* Zero is a legal size: an empty batch or an empty image computes an empty or zero
      * output of the right shape, never a crash in the engine. */
@@ -444,31 +445,31 @@ static void test_hostile_bad_dims_are_rejected_by_name(void **state)
     assert_still_serving(state);
 }
 
-static void test_hostile_element_counts_overflowing_64_bits_are_413(void **state)
+static void test_hostile_element_counts_overflowing_64_bits_are_too_large(void **state)
 {
     /* Products past 2^64: 2^32 four times, INT64_MAX squared. */
     expect_json(state,
                 OP_JSON("{\"shape\": [4294967296,4294967296,4294967296,4294967296], \"data\": []}",
                         FILTERS_OK, "[1,4,4,1]", "2"),
-                413, "too_large", "value");
+                400, "too_large", "value");
     expect_json(state,
                 OP_JSON("{\"shape\": [9223372036854775807,9223372036854775807,1,1], \"data\": []}",
                         FILTERS_OK, "[1,4,4,1]", "2"),
-                413, "too_large", "value");
+                400, "too_large", "value");
     expect_json(state,
                 OP_JSON(VALUE_OK, "{\"shape\": [4294967296,4294967296,4294967296,1], \"data\": []}",
                         "[1,4,4,1]", "2"),
-                413, "too_large", "filters");
+                400, "too_large", "filters");
     expect_binary(state,
                   HTTP_CLIENT_OP_PATH "?value_shape=4294967296,4294967296,4294967296,4294967296"
                                       "&filters_shape=2,2,1,1&output_shape=1,4,4,1&rate=2"
                                       "&padding=VALID",
-                  SMALL_BODY_BYTES, 413, "too_large", "value");
+                  SMALL_BODY_BYTES, 400, "too_large", "value");
     expect_binary(state,
                   HTTP_CLIENT_OP_PATH "?value_shape=1,2,2,1&filters_shape=9223372036854775807,"
                                       "9223372036854775807,1,1&output_shape=1,4,4,1&rate=2"
                                       "&padding=VALID",
-                  SMALL_BODY_BYTES, 413, "too_large", "filters");
+                  SMALL_BODY_BYTES, 400, "too_large", "filters");
     /* An output_shape whose product overflows is refused by the shape rule first. */
     expect_json(state,
                 OP_JSON(VALUE_OK, FILTERS_OK,
@@ -728,19 +729,19 @@ static void test_hostile_absurd_rates_are_rejected_by_name(void **state)
         expect_json(state, body, 400, "invalid_argument", "output_shape");
         snprintf(target, sizeof(target), SMALL_QUERY "&rate=%s&padding=SAME", rates[i]);
         expect_binary(state, target, SMALL_BODY_BYTES, 400, "invalid_argument", "output_shape");
-        /* The output shape that would fit spans billions of pixels a side: 413 on the rate,
-         * before any allocation. */
+        /* The output shape that would fit spans billions of pixels a side: too_large on the rate,
+         * before any allocation (400 too_large: a computed size, not content). */
         long long side = atoll(rates[i]) + 1;
         snprintf(
             body, sizeof(body),
             OP_JSON("{\"shape\": [1,1,1,1], \"data\": [1]}", FILTERS_OK, "[1,%lld,%lld,1]", "%s"),
             side, side, rates[i]);
-        expect_json(state, body, 413, "too_large", "rate");
+        expect_json(state, body, 400, "too_large", "rate");
         snprintf(target, sizeof(target),
                  HTTP_CLIENT_OP_PATH "?value_shape=1,1,1,1&filters_shape=2,2,1,1"
                                      "&output_shape=1,%lld,%lld,1&rate=%s&padding=VALID",
                  side, side, rates[i]);
-        expect_binary(state, target, 20, 413, "too_large", "rate");
+        expect_binary(state, target, 20, 400, "too_large", "rate");
     }
     static const char *const bad[] = {
         "9223372036854775807", "9223372036854775808", "-2147483648", "0", "-1",
@@ -770,7 +771,7 @@ static long peak_rss_kib(void **state)
     return kib;
 }
 
-static void test_hostile_terabyte_output_is_413_before_allocation(void **state)
+static void test_hostile_terabyte_output_is_too_large_before_allocation(void **state)
 {
     /* value 1x1x1x1, filters 2x2xOCx1 at rate 10^6, VALID: the output is 1 x 1000001 x
      * 1000001 x OC, 4 TB per output channel. The limit is checked on the shapes; the peak
@@ -780,16 +781,16 @@ static void test_hostile_terabyte_output_is_413_before_allocation(void **state)
     expect_json(state,
                 OP_JSON("{\"shape\": [1,1,1,1], \"data\": [1]}", FILTERS_OK,
                         "[1,1000001,1000001,1]", "1000000"),
-                413, "too_large", "output_shape");
+                400, "too_large", "output_shape");
     expect_binary(state,
                   HTTP_CLIENT_OP_PATH "?value_shape=1,1,1,1&filters_shape=2,2,1,1"
                                       "&output_shape=1,1000001,1000001,1&rate=1000000"
                                       "&padding=VALID",
-                  20, 413, "too_large", "output_shape");
+                  20, 400, "too_large", "output_shape");
     expect_binary(state,
                   HTTP_CLIENT_OP_PATH "?value_shape=1,1,1,1&filters_shape=2,2,4096,1"
                                       "&output_shape=1,4097,4097,4096&rate=4096&padding=VALID",
-                  4 * (1 + 4 * 4096), 413, "too_large", "output_shape");
+                  4 * (1 + 4 * 4096), 400, "too_large", "output_shape");
     long after = peak_rss_kib(state);
     assert_true(after - before < 64 * 1024);
     assert_still_serving(state);
@@ -1060,14 +1061,14 @@ int main(void)
         cmocka_unit_test(test_hostile_numbers_out_of_float_range_are_400),
         cmocka_unit_test(test_hostile_duplicate_keys_are_400),
         cmocka_unit_test(test_hostile_bad_dims_are_rejected_by_name),
-        cmocka_unit_test(test_hostile_element_counts_overflowing_64_bits_are_413),
+        cmocka_unit_test(test_hostile_element_counts_overflowing_64_bits_are_too_large),
         cmocka_unit_test(test_hostile_data_not_matching_shape_is_400),
         cmocka_unit_test(test_hostile_content_length_lies),
         cmocka_unit_test(test_hostile_body_limit_one_byte_over_is_413),
         cmocka_unit_test(test_hostile_wrong_content_type_is_415),
         cmocka_unit_test(test_hostile_unknown_and_repeated_query_keys_are_400),
         cmocka_unit_test(test_hostile_absurd_rates_are_rejected_by_name),
-        cmocka_unit_test(test_hostile_terabyte_output_is_413_before_allocation),
+        cmocka_unit_test(test_hostile_terabyte_output_is_too_large_before_allocation),
         cmocka_unit_test(test_hostile_path_tricks_are_404),
         cmocka_unit_test(test_hostile_very_long_urls),
         cmocka_unit_test(test_hostile_header_floods),

@@ -22,7 +22,7 @@
 
 #include "daemon.h"
 #include "http_client.h"
-#include "models/http_model_fixtures.h"
+#include "http_model_fixtures.h"
 
 #define JSON_CAP       "1m"
 #define JSON_CAP_BYTES (1u << 20)

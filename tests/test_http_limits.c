@@ -1,7 +1,8 @@
 /*
  * test_http_limits.c - the daemon's limits over sockets: 413 from Content-Length before the
  * body is read, 413 for chunked bodies counted as they arrive (and a closed connection far
- * past the limit), 413 for tensors and outputs over their element limits, 429 when request
+ * past the limit), 400 too_large for tensors and outputs over their element limits (a size
+ * computed from shapes is not content: DESIGN.md section 3), 429 when request
  * bodies would exceed --max-buffered-bytes, and idle connections cut off after
  * --connection-timeout (recorded as 408).
  */
@@ -129,7 +130,7 @@ static void test_http_chunked_body_far_over_limit_is_cut_off(void **state)
     assert_healthy(*state);
 }
 
-static void test_http_tensor_over_element_limit_is_413(void **state)
+static void test_http_tensor_over_element_limit_is_400_too_large(void **state)
 {
     const struct test_daemon *d = *state;
     /* value 1x64x64x2 = 8192 elements > 4096. The binary form is refused from its query. */
@@ -150,12 +151,12 @@ static void test_http_tensor_over_element_limit_is_413(void **state)
     struct http_client_response r;
     for (int form = HTTP_OP_JSON; form <= HTTP_OP_BINARY; form++) {
         assert_int_equal(http_op_call(d->port, &a, (enum http_op_form)form, NULL, NULL, &r), 0);
-        assert_error(&r, 413, "too_large", "value");
+        assert_error(&r, 400, "too_large", "value");
         http_client_response_free(&r);
     }
 }
 
-static void test_http_output_over_element_limit_is_413(void **state)
+static void test_http_output_over_element_limit_is_400_too_large(void **state)
 {
     const struct test_daemon *d = *state;
     /* output 1x8x8x200 = 12800 elements > 8192, inputs small. */
@@ -176,7 +177,7 @@ static void test_http_output_over_element_limit_is_413(void **state)
     struct http_client_response r;
     for (int form = HTTP_OP_JSON; form <= HTTP_OP_BINARY; form++) {
         assert_int_equal(http_op_call(d->port, &a, (enum http_op_form)form, NULL, NULL, &r), 0);
-        assert_error(&r, 413, "too_large", "output_shape");
+        assert_error(&r, 400, "too_large", "output_shape");
         http_client_response_free(&r);
     }
 }
@@ -220,8 +221,8 @@ int main(void)
         cmocka_unit_test(test_http_content_length_over_limit_is_413_before_the_body),
         cmocka_unit_test(test_http_chunked_body_over_limit_is_413),
         cmocka_unit_test(test_http_chunked_body_far_over_limit_is_cut_off),
-        cmocka_unit_test(test_http_tensor_over_element_limit_is_413),
-        cmocka_unit_test(test_http_output_over_element_limit_is_413),
+        cmocka_unit_test(test_http_tensor_over_element_limit_is_400_too_large),
+        cmocka_unit_test(test_http_output_over_element_limit_is_400_too_large),
         cmocka_unit_test(test_http_buffered_bodies_over_budget_are_429),
         cmocka_unit_test(test_http_idle_connection_is_cut_off_and_logged_as_408),
     };

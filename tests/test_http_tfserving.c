@@ -18,7 +18,7 @@
 
 #include "daemon.h"
 #include "http_client.h"
-#include "models/http_model_fixtures.h"
+#include "http_model_fixtures.h"
 
 #define JSON_CAP       "512k"
 #define JSON_CAP_BYTES (512u << 10)

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "atrous_json.h"
+#include "json_float.h"
 #include "proto_fixtures.h"
 
 /* A one-element tensor and a well-formed request around replaceable members. */

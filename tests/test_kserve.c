@@ -24,45 +24,27 @@
 #include "atrous_kserve.h"
 #include "atrous_model.h"
 #include "corpus.h"
-#include "models/model_fixtures.h"
+#include "model_fixtures.h"
+#include "codec_suite.h"
 #include "proto_fixtures.h"
 
-struct suite {
-    struct atrous_engine *engine;
-    struct atrous_workspace *workspace;
-    struct proto_case *cases;
-    size_t count;
-    struct atrous_model_repo *repo; /* tests/models: the example model */
-    const struct atrous_model *example;
-};
-
-static int suite_setup(void **state)
+/* Decodes as the server does: the Inference-Header-Content-Length text (NULL: absent) read by
+ * its one parser, then the body. */
+static enum atrous_status decode_infer_text(const struct atrous_model *m, const void *body,
+                                            size_t len, const char *ihcl,
+                                            const struct atrous_kserve_limits *limits,
+                                            struct atrous_kserve_request *out,
+                                            struct atrous_error *err)
 {
-    struct atrous_error err;
-    struct suite *s = calloc(1, sizeof(*s));
-    if (s == NULL || atrous_engine_create(NULL, &s->engine, &err) != ATROUS_OK ||
-        atrous_workspace_create(s->engine, &s->workspace, &err) != ATROUS_OK ||
-        atrous_model_repo_load("tests/models", NULL, NULL, NULL, &s->repo, NULL, &err) !=
-            ATROUS_OK ||
-        atrous_model_repo_prepare(s->repo, s->engine, NULL, NULL) != 0) {
-        fprintf(stderr, "setup: %s\n", err.message);
-        return -1;
+    uint64_t header = 0;
+    if (ihcl != NULL) {
+        enum atrous_status st = atrous_kserve_parse_header_length(ihcl, &header, err);
+        if (st != ATROUS_OK) {
+            atrous_kserve_request_init(out);
+            return st;
+        }
     }
-    s->example = atrous_model_repo_find(s->repo, "example", NULL);
-    s->cases = proto_cases_load(&s->count);
-    *state = s;
-    return s->example ? 0 : -1;
-}
-
-static int suite_teardown(void **state)
-{
-    struct suite *s = *state;
-    proto_cases_free(s->cases, s->count);
-    atrous_model_repo_free(s->repo);
-    atrous_workspace_free(s->workspace);
-    atrous_engine_free(s->engine);
-    free(s);
-    return 0;
+    return atrous_kserve_decode_infer(m, body, len, ihcl ? &header : NULL, limits, out, err);
 }
 
 /* How a test request is written. */
@@ -210,8 +192,9 @@ static json_t *read_reply(const struct atrous_kserve_reply *r, const char *model
  * Decodes body for model (NULL: generic), validates, runs through lib (prepared filters for a
  * model), compares with c's expected output, encodes the response and reads it back.
  */
-static void run_case(struct suite *s, const struct corpus_case *c, const struct atrous_model *m,
-                     const struct proto_buf *body, size_t header, const struct request_opts *o)
+static void run_case(struct codec_suite *s, const struct corpus_case *c,
+                     const struct atrous_model *m, const struct proto_buf *body, size_t header,
+                     const struct request_opts *o)
 {
     struct atrous_error err;
     struct atrous_kserve_request req;
@@ -219,8 +202,8 @@ static void run_case(struct suite *s, const struct corpus_case *c, const struct 
     struct atrous_problem p;
     char ihcl[32];
     snprintf(ihcl, sizeof(ihcl), "%zu", header);
-    if (atrous_kserve_decode_infer(m, body->data, body->len, o->form == FORM_BINARY ? ihcl : NULL,
-                                   NULL, &req, &err))
+    if (decode_infer_text(m, body->data, body->len, o->form == FORM_BINARY ? ihcl : NULL, NULL,
+                          &req, &err))
         fail_msg("%s: decode: %s", c->name, err.message);
     assert_int_equal(req.binary_output, o->binary_output);
     if (atrous_request_validate(&req.op, NULL, &p, &err) != ATROUS_OK)
@@ -268,7 +251,7 @@ static void run_case(struct suite *s, const struct corpus_case *c, const struct 
 
 static void test_kserve_cases_through_repository_models(void **state)
 {
-    struct suite *s = *state;
+    struct codec_suite *s = *state;
     struct atrous_error err;
     size_t runs = 0;
     for (size_t i = 0; i < s->count; i++) {
@@ -296,7 +279,7 @@ static void test_kserve_cases_through_repository_models(void **state)
 
 static void test_kserve_cases_through_the_generic_model(void **state)
 {
-    struct suite *s = *state;
+    struct codec_suite *s = *state;
     size_t runs = 0;
     for (size_t i = 0; i < s->count; i++) {
         const struct corpus_case *c = &s->cases[i].c;
@@ -323,7 +306,7 @@ static void test_kserve_cases_through_the_generic_model(void **state)
 /* The invalid cases decode (the wire is fine) and then fail validation as TensorFlow would. */
 static void test_kserve_invalid_cases_fail_validation_like_tensorflow(void **state)
 {
-    struct suite *s = *state;
+    struct codec_suite *s = *state;
     struct atrous_error err;
     size_t checked = 0;
     for (size_t i = 0; i < s->count; i++) {
@@ -339,8 +322,8 @@ static void test_kserve_invalid_cases_fail_validation_like_tensorflow(void **sta
         char ihcl[32];
         size_t header = build_request(c, &o, &body);
         snprintf(ihcl, sizeof(ihcl), "%zu", header);
-        if (atrous_kserve_decode_infer(NULL, body.data, body.len,
-                                       o.form == FORM_BINARY ? ihcl : NULL, NULL, &req, &err))
+        if (decode_infer_text(NULL, body.data, body.len, o.form == FORM_BINARY ? ihcl : NULL, NULL,
+                              &req, &err))
             fail_msg("%s: decode: %s", c->name, err.message);
         assert_int_equal(atrous_request_validate(&req.op, NULL, &p, &err), ATROUS_INVALID_ARGUMENT);
         if (strcmp(c->error_stage, "python") == 0 &&
@@ -370,7 +353,7 @@ static void test_kserve_invalid_cases_fail_validation_like_tensorflow(void **sta
 /* A binary value part at an aligned offset is used in place; at an odd one it is copied. */
 static void test_kserve_binary_data_in_place_when_aligned(void **state)
 {
-    struct suite *s = *state;
+    struct codec_suite *s = *state;
     struct atrous_error err;
     const float value[8] = {1, 2, 3, 4, 5, 6, 7, 8};
     for (size_t shift = 0; shift < 2; shift++) {
@@ -386,9 +369,8 @@ static void test_kserve_binary_data_in_place_when_aligned(void **state)
         size_t header = b.len;
         proto_buf_put(&b, value, sizeof(value));
         snprintf(ihcl, sizeof(ihcl), "%zu", header);
-        assert_int_equal(
-            atrous_kserve_decode_infer(s->example, b.data, b.len, ihcl, NULL, &req, &err),
-            ATROUS_OK);
+        assert_int_equal(decode_infer_text(s->example, b.data, b.len, ihcl, NULL, &req, &err),
+                         ATROUS_OK);
         if (shift == 0) {
             assert_ptr_equal(req.op.value, b.data + header);
             assert_null(req.owned[0]);
@@ -418,7 +400,7 @@ struct bad_request {
     const char *expect;
 };
 
-static void check_bad(struct suite *s, const struct bad_request *t,
+static void check_bad(struct codec_suite *s, const struct bad_request *t,
                       const struct atrous_kserve_limits *limits)
 {
     struct atrous_error err;
@@ -430,8 +412,8 @@ static void check_bad(struct suite *s, const struct bad_request *t,
     snprintf(ihcl, sizeof(ihcl), "%zu", b.len);
     proto_buf_put(&b, zeros, t->tail);
     const char *header = t->ihcl == NULL ? NULL : t->ihcl[0] ? t->ihcl : ihcl;
-    enum atrous_status st = atrous_kserve_decode_infer(t->generic ? NULL : s->example, b.data,
-                                                       b.len, header, limits, &req, &err);
+    enum atrous_status st = decode_infer_text(t->generic ? NULL : s->example, b.data, b.len, header,
+                                              limits, &req, &err);
     if (st != t->status)
         fail_msg("%s: status %d, expected %d (%s)", t->what, st, t->status,
                  st ? err.message : "accepted");
@@ -454,7 +436,7 @@ static void check_bad(struct suite *s, const struct bad_request *t,
 
 static void test_kserve_rejects_malformed_binary_bodies(void **state)
 {
-    struct suite *s = *state;
+    struct codec_suite *s = *state;
     const struct bad_request tests[] = {
         {"well formed", false, VALUE_BIN("8"), 8, "", ATROUS_OK, ""},
         {"IHCL larger than the body", false, VALUE_BIN("8"), 8, "100000", ATROUS_INVALID_ARGUMENT,
@@ -518,7 +500,7 @@ static void test_kserve_rejects_malformed_binary_bodies(void **state)
 
 static void test_kserve_rejects_bad_envelopes_and_types(void **state)
 {
-    struct suite *s = *state;
+    struct codec_suite *s = *state;
     const struct bad_request tests[] = {
         {"well formed JSON", false, VALUE_JSON(", \"id\": \"x\""), 0, NULL, ATROUS_OK, ""},
         {"not JSON", false, "{\"inputs\": [", 0, NULL, ATROUS_INVALID_ARGUMENT, "invalid JSON"},
@@ -654,7 +636,7 @@ static void test_kserve_rejects_bad_envelopes_and_types(void **state)
 /* Cases of the JSON reader that the corpus does not reach, as check_bad runs them. */
 static void test_kserve_json_reader_edges(void **state)
 {
-    struct suite *s = *state;
+    struct codec_suite *s = *state;
 #define GENERIC_WITH(output_shape_type, output_shape_data)                                         \
     "{\"inputs\": [{\"name\": \"value\", \"datatype\": \"FP32\", \"shape\": [1], \"data\": [1]}, " \
     "{\"name\": \"filters\", \"datatype\": \"FP32\", \"shape\": [1], \"data\": [1]}, "             \
@@ -720,7 +702,7 @@ static void test_kserve_json_reader_edges(void **state)
     struct atrous_kserve_request req;
     struct atrous_error err;
     const char *body = tests[0].json;
-    assert_int_equal(atrous_kserve_decode_infer(NULL, body, strlen(body), NULL, NULL, &req, &err),
+    assert_int_equal(decode_infer_text(NULL, body, strlen(body), NULL, NULL, &req, &err),
                      ATROUS_OK);
     assert_true(req.op.output_shape[0] == INT64_MAX && req.op.output_shape[1] == INT64_MIN);
     assert_true(req.op.output_shape[2] == 100 && req.op.output_shape[3] == 4);
@@ -749,7 +731,7 @@ static void put_spaced(struct proto_buf *b, const char *text, size_t len)
  */
 static void test_kserve_json_float32_round_trip(void **state)
 {
-    struct suite *s = *state;
+    struct codec_suite *s = *state;
     enum { H = 64, W = 64, C = 2, COUNT = H * W * C, ROUNDS = 8 };
     const int64_t dims[4] = {1, H, W, C};
     struct atrous_shape shape;
@@ -794,8 +776,7 @@ static void test_kserve_json_float32_round_trip(void **state)
         proto_buf_printf(&body, "]}");
         struct atrous_kserve_request req;
         struct atrous_error err;
-        if (atrous_kserve_decode_infer(s->example, body.data, body.len, NULL, NULL, &req, &err) !=
-            ATROUS_OK)
+        if (decode_infer_text(s->example, body.data, body.len, NULL, NULL, &req, &err) != ATROUS_OK)
             fail_msg("round %d: %s", round, err.message);
         assert_int_equal(req.op.value_shape.rank, 4);
         assert_int_equal(req.op.value_shape.dims[1], H);
@@ -813,7 +794,7 @@ static void test_kserve_json_float32_round_trip(void **state)
 /* Every prefix of a valid body (binary or not) is a 400 naming the JSON, never a crash. */
 static void test_kserve_rejects_every_truncation(void **state)
 {
-    struct suite *s = *state;
+    struct codec_suite *s = *state;
     const char *text =
         "{\"id\": \"a\\u00e9\", \"inputs\": [{\"name\": \"value\", \"datatype\": \"FP32\", "
         "\"shape\": [1, 1, 2, 2], \"data\": [[[[0.5, -1.5e-3], [2E+1, 3]]]], \"parameters\": "
@@ -825,8 +806,7 @@ static void test_kserve_rejects_every_truncation(void **state)
         struct atrous_error err;
         char *body = malloc(cut ? cut : 1); /* ASan sees reads past the cut */
         memcpy(body, text, cut);
-        enum atrous_status st =
-            atrous_kserve_decode_infer(s->example, body, cut, NULL, NULL, &req, &err);
+        enum atrous_status st = decode_infer_text(s->example, body, cut, NULL, NULL, &req, &err);
         if (cut == len)
             assert_int_equal(st, ATROUS_OK);
         else if (st != ATROUS_INVALID_ARGUMENT || strstr(err.message, "invalid JSON") == NULL ||
@@ -839,7 +819,7 @@ static void test_kserve_rejects_every_truncation(void **state)
 
 static void test_kserve_limits(void **state)
 {
-    struct suite *s = *state;
+    struct codec_suite *s = *state;
     const struct atrous_kserve_limits small = {.max_tensor_elements = 1};
     const struct atrous_kserve_limits short_json = {.max_json_bytes = 50};
     const struct bad_request over_elements = {
@@ -851,7 +831,7 @@ static void test_kserve_limits(void **state)
         VALUE_JSON(", \"id\": \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\""),
         0,
         NULL,
-        ATROUS_TOO_LARGE,
+        ATROUS_CONTENT_TOO_LARGE,
         "binary tensor extension"};
     check_bad(s, &over_elements, &small);
     check_bad(s, &over_json, &short_json);
@@ -907,30 +887,30 @@ static void test_kserve_paths(void **state)
             fail_msg("%s accepted", bad[i]);
         assert_int_equal(r.kind, ATROUS_KSERVE_ROUTE_NONE);
     }
-    assert_string_equal(atrous_kserve_route_method(ATROUS_KSERVE_ROUTE_INFER), "POST");
-    assert_string_equal(atrous_kserve_route_method(ATROUS_KSERVE_ROUTE_MODEL_CONFIG), "GET");
 }
 
-static void test_kserve_find_model(void **state)
+/* Which routes name the generic model (the server looks every other name up in its
+ * repository), and the 404's words when the repository lacks one. */
+static void test_kserve_generic_route_and_missing_model(void **state)
 {
-    struct suite *s = *state;
+    (void)state;
     struct atrous_error err;
     struct atrous_kserve_route r;
-    const struct atrous_model *m = (const struct atrous_model *)1;
     assert_true(
         atrous_kserve_parse_path("/v2/models/atrous_conv2d_transpose/versions/1/infer", &r));
-    assert_int_equal(atrous_kserve_find_model(s->repo, &r, &m, &err), ATROUS_OK);
-    assert_null(m);
+    assert_true(atrous_kserve_route_generic(&r));
+    assert_true(atrous_kserve_parse_path("/v2/models/atrous_conv2d_transpose/ready", &r));
+    assert_true(atrous_kserve_route_generic(&r));
     assert_true(atrous_kserve_parse_path("/v2/models/atrous_conv2d_transpose/versions/2", &r));
-    assert_int_equal(atrous_kserve_find_model(s->repo, &r, &m, &err), ATROUS_INVALID_ARGUMENT);
+    assert_false(atrous_kserve_route_generic(&r));
     assert_true(atrous_kserve_parse_path("/v2/models/example/ready", &r));
-    assert_int_equal(atrous_kserve_find_model(s->repo, &r, &m, &err), ATROUS_OK);
-    assert_ptr_equal(m, s->example);
+    assert_false(atrous_kserve_route_generic(&r));
     assert_true(atrous_kserve_parse_path("/v2/models/example/versions/2/ready", &r));
-    assert_int_equal(atrous_kserve_find_model(s->repo, &r, &m, &err), ATROUS_INVALID_ARGUMENT);
+    assert_int_equal(atrous_kserve_model_missing(&r, &err), ATROUS_INVALID_ARGUMENT);
     assert_string_equal(err.message, "model 'example' version '2' is not available");
+    assert_string_equal(err.field, "model");
     assert_true(atrous_kserve_parse_path("/v2/models/nope", &r));
-    assert_int_equal(atrous_kserve_find_model(s->repo, &r, &m, &err), ATROUS_INVALID_ARGUMENT);
+    assert_int_equal(atrous_kserve_model_missing(&r, &err), ATROUS_INVALID_ARGUMENT);
     assert_string_equal(err.message, "model 'nope' is not available");
 }
 
@@ -957,7 +937,7 @@ static void assert_dims(const json_t *list, const int64_t *want, size_t n)
 
 static void test_kserve_documents(void **state)
 {
-    struct suite *s = *state;
+    struct codec_suite *s = *state;
     size_t len = 0;
     json_t *doc = parse_doc(atrous_kserve_encode_server_metadata("atrousd", "0.3.0", &len), &len);
     assert_string_equal(json_string_value(json_object_get(doc, "name")), "atrousd");
@@ -976,13 +956,12 @@ static void test_kserve_documents(void **state)
     assert_string_equal(json_string_value(json_object_get(doc, "name")), "example");
     assert_true(json_is_true(json_object_get(doc, "ready")));
     json_decref(doc);
-    doc = parse_doc(atrous_kserve_encode_error("rate \"x\"\n", &len), &len);
-    assert_string_equal(json_string_value(json_object_get(doc, "error")), "rate \"x\"\n");
-    json_decref(doc);
 
     /* The example model: value [-1, -1, -1, 2] -> output [-1, -1, -1, 4]. */
     const int64_t value[4] = {-1, -1, -1, 2}, output[4] = {-1, -1, -1, 4};
-    doc = parse_doc(atrous_kserve_encode_model_metadata(s->repo, s->example, &len), &len);
+    doc = parse_doc(atrous_kserve_encode_model_metadata(
+                        s->example, (const struct atrous_model *[]){s->example}, 1, &len),
+                    &len);
     assert_string_equal(json_string_value(json_object_get(doc, "name")), "example");
     assert_string_equal(json_string_value(json_array_get(json_object_get(doc, "versions"), 0)),
                         "1");
@@ -1017,7 +996,9 @@ static void test_kserve_documents(void **state)
     fixed.padding = ATROUS_PADDING_VALID;
     fixed.max_batch_size = 0;
     const int64_t fixed_in[4] = {-1, 10, -1, 2}, fixed_out[4] = {-1, 14, -1, 4};
-    doc = parse_doc(atrous_kserve_encode_model_metadata(s->repo, &fixed, &len), &len);
+    doc = parse_doc(atrous_kserve_encode_model_metadata(
+                        &fixed, (const struct atrous_model *[]){&fixed}, 1, &len),
+                    &len);
     assert_dims(json_object_get(json_array_get(json_object_get(doc, "inputs"), 0), "shape"),
                 fixed_in, 4);
     assert_dims(json_object_get(json_array_get(json_object_get(doc, "outputs"), 0), "shape"),
@@ -1029,7 +1010,7 @@ static void test_kserve_documents(void **state)
     json_decref(doc);
 
     /* The generic model: five inputs, rate and padding optional in the config. */
-    doc = parse_doc(atrous_kserve_encode_model_metadata(s->repo, NULL, &len), &len);
+    doc = parse_doc(atrous_kserve_encode_model_metadata(NULL, NULL, 0, &len), &len);
     assert_string_equal(json_string_value(json_object_get(doc, "name")), ATROUS_GENERIC_MODEL_NAME);
     assert_int_equal(json_array_size(json_object_get(doc, "inputs")), 5);
     json_decref(doc);
@@ -1045,7 +1026,7 @@ static void test_kserve_documents(void **state)
 /* The request-level flag asks for binary output; a per-output flag overrides it. */
 static void test_kserve_binary_output_flags(void **state)
 {
-    struct suite *s = *state;
+    struct codec_suite *s = *state;
     static const struct {
         const char *extra;
         bool binary;
@@ -1067,7 +1048,7 @@ static void test_kserve_binary_output_flags(void **state)
                          "{\"inputs\": [{\"name\": \"value\", \"datatype\": \"FP32\", "
                          "\"shape\": [1, 1, 1, 2], \"data\": [[[[0.5, 1]]]]}]%s}",
                          cases[i].extra);
-        if (atrous_kserve_decode_infer(s->example, b.data, b.len, NULL, NULL, &req, &err))
+        if (decode_infer_text(s->example, b.data, b.len, NULL, NULL, &req, &err))
             fail_msg("%s: %s", cases[i].extra, err.message);
         assert_int_equal(req.binary_output, cases[i].binary);
         atrous_kserve_request_release(&req);
@@ -1089,9 +1070,9 @@ int main(void)
         cmocka_unit_test(test_kserve_rejects_every_truncation),
         cmocka_unit_test(test_kserve_limits),
         cmocka_unit_test(test_kserve_paths),
-        cmocka_unit_test(test_kserve_find_model),
+        cmocka_unit_test(test_kserve_generic_route_and_missing_model),
         cmocka_unit_test(test_kserve_documents),
         cmocka_unit_test(test_kserve_binary_output_flags),
     };
-    return cmocka_run_group_tests(tests, suite_setup, suite_teardown);
+    return cmocka_run_group_tests(tests, codec_suite_setup, codec_suite_teardown);
 }

@@ -1,8 +1,10 @@
 /*
- * test_model.c - the model repository (proto/atrous_model.c) and its .npy reader
- * (proto/atrous_npy.c): the shipped example model, every valid conformance case saved as a
+ * test_model.c - the model repository (server/model_repo.c, which reads the folders), the model
+ * (lib/atrous_model.c) and the decoders of its files (proto/atrous_model_config.c,
+ * proto/atrous_npy.c): the shipped example model, every valid conformance case saved as a
  * model folder and run through lib with prepared filters, bad folders reported one by one while
- * the others load, the .npy header grammar, and the shape rule.
+ * the others load (FIFOs in place of files included), the .npy header grammar, and the shape
+ * rule.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -13,14 +15,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
 #include "atrous_engine.h"
 #include "atrous_model.h"
+#include "model_repo.h"
 #include "atrous_npy.h"
 #include "corpus.h"
-#include "models/model_fixtures.h"
+#include "model_fixtures.h"
 #include "proto_fixtures.h"
 
 #define EXAMPLE_DIR "tests/models/example"
@@ -84,7 +88,7 @@ static void test_model_example_loads(void **state)
     (void)state;
     struct atrous_error err;
     struct atrous_model *m = NULL;
-    if (atrous_model_load(EXAMPLE_DIR, NULL, &m, &err) != ATROUS_OK)
+    if (atrousd_model_load(EXAMPLE_DIR, NULL, &m, &err) != ATROUS_OK)
         fail_msg("%s", err.message);
     assert_string_equal(m->name, "example");
     assert_string_equal(m->version, "1");
@@ -107,22 +111,22 @@ static void test_model_repo_of_tests_models_finds_example(void **state)
 {
     (void)state;
     struct atrous_error err;
-    struct atrous_model_repo *repo = NULL;
+    struct atrousd_repo *repo = NULL;
     struct reports reports = {0};
     size_t failed = 99;
-    if (atrous_model_repo_load("tests/models", NULL, collect, &reports, &repo, &failed, &err))
+    if (atrousd_repo_load("tests/models", NULL, collect, &reports, &repo, &failed, &err))
         fail_msg("%s", err.message);
     assert_int_equal(failed, 0);
     assert_int_equal(reports.count, 0);
-    assert_int_equal(atrous_model_repo_count(repo), 1);
-    const struct atrous_model *m = atrous_model_repo_find(repo, "example", NULL);
+    assert_int_equal(atrousd_repo_count(repo), 1);
+    const struct atrous_model *m = atrousd_repo_find(repo, "example", NULL);
     assert_non_null(m);
-    assert_ptr_equal(atrous_model_repo_find(repo, "example", "1"), m);
-    assert_ptr_equal(atrous_model_repo_at(repo, 0), m);
-    assert_null(atrous_model_repo_find(repo, "example", "2"));
-    assert_null(atrous_model_repo_find(repo, "exampl", NULL));
-    assert_null(atrous_model_repo_at(repo, 1));
-    atrous_model_repo_free(repo);
+    assert_ptr_equal(atrousd_repo_find(repo, "example", "1"), m);
+    assert_ptr_equal(atrousd_repo_at(repo, 0), m);
+    assert_null(atrousd_repo_find(repo, "example", "2"));
+    assert_null(atrousd_repo_find(repo, "exampl", NULL));
+    assert_null(atrousd_repo_at(repo, 1));
+    atrousd_repo_free(repo);
 }
 
 /* Every valid case (rank-4, the shape rule holds) becomes a model folder; the repository loads
@@ -133,7 +137,7 @@ static void test_model_conformance_cases_as_models_reproduce_outputs(void **stat
     struct atrous_error err;
     struct atrous_engine *engine = NULL;
     struct atrous_workspace *ws = NULL;
-    struct atrous_model_repo *repo = NULL;
+    struct atrousd_repo *repo = NULL;
     struct reports reports = {0};
     char root[256], name[64], config[512], dict[256];
     size_t count = 0, made = 0;
@@ -156,15 +160,15 @@ static void test_model_conformance_cases_as_models_reproduce_outputs(void **stat
                     c->filters_count * sizeof(float));
         made++;
     }
-    if (atrous_model_repo_load(root, NULL, collect, &reports, &repo, NULL, &err) != ATROUS_OK)
+    if (atrousd_repo_load(root, NULL, collect, &reports, &repo, NULL, &err) != ATROUS_OK)
         fail_msg("%s", err.message);
     for (size_t i = 0; i < reports.count && i < 32; i++)
         print_error("%s: %s\n", reports.dirs[i], reports.messages[i]);
     assert_int_equal(reports.count, 0);
-    assert_int_equal(atrous_model_repo_count(repo), made);
+    assert_int_equal(atrousd_repo_count(repo), made);
     assert_int_equal(atrous_engine_create(NULL, &engine, &err), ATROUS_OK);
     assert_int_equal(atrous_workspace_create(engine, &ws, &err), ATROUS_OK);
-    assert_int_equal(atrous_model_repo_prepare(repo, engine, collect, &reports), 0);
+    assert_int_equal(atrousd_repo_prepare(repo, engine, collect, &reports), 0);
 
     double worst = 0;
     for (size_t i = 0; i < count; i++) {
@@ -172,7 +176,7 @@ static void test_model_conformance_cases_as_models_reproduce_outputs(void **stat
         if (strcmp(cases[i].folder, "valid") != 0)
             continue;
         snprintf(name, sizeof(name), "case%03zu", i);
-        const struct atrous_model *m = atrous_model_repo_find(repo, name, NULL);
+        const struct atrous_model *m = atrousd_repo_find(repo, name, NULL);
         assert_non_null(m);
         assert_non_null(m->prepared);
         int64_t out_shape[4];
@@ -197,7 +201,7 @@ static void test_model_conformance_cases_as_models_reproduce_outputs(void **stat
         free(got);
     }
     printf("conformance cases as repository models: %zu, worst scaled error %.4g\n", made, worst);
-    atrous_model_repo_free(repo);
+    atrousd_repo_free(repo);
     atrous_workspace_free(ws);
     atrous_engine_free(engine);
     fixture_remove_tree(root);
@@ -220,7 +224,7 @@ static void test_model_raw_bin_filters_load_like_npy(void **state)
     assert_int_equal(fixture_write_file(path, config, strlen(config)), 0);
     snprintf(path, sizeof(path), "%s/w.bin", root);
     assert_int_equal(fixture_write_file(path, data, sizeof(data)), 0);
-    if (atrous_model_load(root, NULL, &m, &err) != ATROUS_OK)
+    if (atrousd_model_load(root, NULL, &m, &err) != ATROUS_OK)
         fail_msg("%s", err.message);
     assert_string_equal(m->version, "7");
     assert_int_equal(m->version_number, 7);
@@ -229,7 +233,7 @@ static void test_model_raw_bin_filters_load_like_npy(void **state)
     atrous_model_free(m);
     /* One byte short: the size must match the shape exactly. */
     assert_int_equal(fixture_write_file(path, data, sizeof(data) - 1), 0);
-    assert_int_equal(atrous_model_load(root, NULL, &m, &err), ATROUS_INVALID_ARGUMENT);
+    assert_int_equal(atrousd_model_load(root, NULL, &m, &err), ATROUS_INVALID_ARGUMENT);
     assert_string_equal(err.field, "filters.file");
     assert_non_null(strstr(err.message, "w.bin"));
     assert_non_null(strstr(err.message, "287 bytes"));
@@ -325,7 +329,7 @@ static void test_model_repo_reports_each_bad_folder_and_loads_the_rest(void **st
          "is already loaded from", "name"},
     };
     struct atrous_error err;
-    struct atrous_model_repo *repo = NULL;
+    struct atrousd_repo *repo = NULL;
     struct reports reports = {0};
     char root[256], path[512];
     size_t failed = 0;
@@ -343,16 +347,25 @@ static void test_model_repo_reports_each_bad_folder_and_loads_the_rest(void **st
     /* A NaN in the filters, a plain file and a hidden folder (ignored, not reported). */
     data[5] = NAN;
     write_model(root, "nan", good, "f.npy", 1, dict, data, 288);
+    /* FIFOs where the files should be: opening one must not wait for a writer (start-up would
+     * hang), and neither is a regular file. */
+    snprintf(path, sizeof(path), "%s/fifo_config", root);
+    assert_int_equal(mkdir(path, 0700), 0);
+    snprintf(path, sizeof(path), "%s/fifo_config/config.json", root);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    write_model(root, "fifo_filters", good, NULL, 1, NULL, NULL, 0);
+    snprintf(path, sizeof(path), "%s/fifo_filters/f.npy", root);
+    assert_int_equal(mkfifo(path, 0600), 0);
     snprintf(path, sizeof(path), "%s/README.md", root);
     assert_int_equal(fixture_write_file(path, "hello", 5), 0);
     snprintf(path, sizeof(path), "%s/.hidden", root);
     assert_int_equal(mkdir(path, 0700), 0);
 
-    assert_int_equal(atrous_model_repo_load(root, NULL, collect, &reports, &repo, &failed, &err),
+    assert_int_equal(atrousd_repo_load(root, NULL, collect, &reports, &repo, &failed, &err),
                      ATROUS_OK);
-    assert_int_equal(atrous_model_repo_count(repo), 1);
-    assert_non_null(atrous_model_repo_find(repo, "good", "1"));
-    assert_int_equal(failed, sizeof(bad) / sizeof(bad[0]) + 1);
+    assert_int_equal(atrousd_repo_count(repo), 1);
+    assert_non_null(atrousd_repo_find(repo, "good", "1"));
+    assert_int_equal(failed, sizeof(bad) / sizeof(bad[0]) + 3);
     assert_int_equal(reports.count, failed);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         const char *field = NULL;
@@ -368,7 +381,15 @@ static void test_model_repo_reports_each_bad_folder_and_loads_the_rest(void **st
     const char *nan = report_for(&reports, "nan", NULL);
     assert_non_null(nan);
     assert_non_null(strstr(nan, "element 5 is not finite"));
-    atrous_model_repo_free(repo);
+    const char *field = NULL;
+    const char *fifo = report_for(&reports, "fifo_config", &field);
+    assert_non_null(fifo);
+    assert_non_null(strstr(fifo, "config.json: not a regular file"));
+    fifo = report_for(&reports, "fifo_filters", &field);
+    assert_non_null(fifo);
+    assert_non_null(strstr(fifo, "f.npy: not a regular file"));
+    assert_string_equal(field, "filters.file");
+    atrousd_repo_free(repo);
     fixture_remove_tree(root);
 }
 
@@ -376,7 +397,7 @@ static void test_model_repo_versions_and_limits(void **state)
 {
     (void)state;
     struct atrous_error err;
-    struct atrous_model_repo *repo = NULL;
+    struct atrousd_repo *repo = NULL;
     char root[256], config[256];
     float data[72] = {0};
     const char *dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 3, 4, 2), }";
@@ -392,39 +413,37 @@ static void test_model_repo_versions_and_limits(void **state)
                  versions[i]);
         write_model(root, folder, config, "f.npy", 1, dict, data, sizeof(data));
     }
-    assert_int_equal(atrous_model_repo_load(root, NULL, NULL, NULL, &repo, NULL, &err), ATROUS_OK);
+    assert_int_equal(atrousd_repo_load(root, NULL, NULL, NULL, &repo, NULL, &err), ATROUS_OK);
     size_t first = 99;
-    assert_int_equal(atrous_model_repo_versions(repo, "edges", &first), 3);
+    assert_int_equal(atrousd_repo_versions(repo, "edges", &first, NULL), 3);
     assert_int_equal(first, 0);
     /* Numeric order: 1, 3, 10; the highest is the default. */
-    assert_string_equal(atrous_model_repo_at(repo, 0)->version, "1");
-    assert_string_equal(atrous_model_repo_at(repo, 2)->version, "10");
-    assert_string_equal(atrous_model_repo_find(repo, "edges", NULL)->version, "10");
-    assert_string_equal(atrous_model_repo_find(repo, "edges", "")->version, "10");
-    assert_string_equal(atrous_model_repo_find(repo, "edges", "3")->version, "3");
-    assert_null(atrous_model_repo_find(repo, "edges", "2"));
-    assert_int_equal(atrous_model_repo_versions(repo, "edge", &first), 0);
-    atrous_model_repo_free(repo);
+    assert_string_equal(atrousd_repo_at(repo, 0)->version, "1");
+    assert_string_equal(atrousd_repo_at(repo, 2)->version, "10");
+    assert_string_equal(atrousd_repo_find(repo, "edges", NULL)->version, "10");
+    assert_string_equal(atrousd_repo_find(repo, "edges", "")->version, "10");
+    assert_string_equal(atrousd_repo_find(repo, "edges", "3")->version, "3");
+    assert_null(atrousd_repo_find(repo, "edges", "2"));
+    assert_int_equal(atrousd_repo_versions(repo, "edge", &first, NULL), 0);
+    atrousd_repo_free(repo);
 
-    struct atrous_model_limits limits = {.max_models = 2};
-    assert_int_equal(atrous_model_repo_load(root, &limits, NULL, NULL, &repo, NULL, &err),
+    struct atrousd_model_limits limits = {.max_models = 2};
+    assert_int_equal(atrousd_repo_load(root, &limits, NULL, NULL, &repo, NULL, &err),
                      ATROUS_TOO_LARGE);
     assert_non_null(strstr(err.message, "more than 2 folders"));
-    limits = (struct atrous_model_limits){.max_filters_elements = 71};
+    limits = (struct atrousd_model_limits){.max_filters_elements = 71};
     size_t failed = 0;
-    assert_int_equal(atrous_model_repo_load(root, &limits, NULL, NULL, &repo, &failed, &err),
-                     ATROUS_OK);
+    assert_int_equal(atrousd_repo_load(root, &limits, NULL, NULL, &repo, &failed, &err), ATROUS_OK);
     assert_int_equal(failed, 3);
-    assert_int_equal(atrous_model_repo_count(repo), 0);
-    atrous_model_repo_free(repo);
-    assert_int_equal(
-        atrous_model_repo_load("/nonexistent/models", NULL, NULL, NULL, &repo, NULL, &err),
-        ATROUS_INVALID_ARGUMENT);
+    assert_int_equal(atrousd_repo_count(repo), 0);
+    atrousd_repo_free(repo);
+    assert_int_equal(atrousd_repo_load("/nonexistent/models", NULL, NULL, NULL, &repo, NULL, &err),
+                     ATROUS_INVALID_ARGUMENT);
     assert_non_null(strstr(err.message, "/nonexistent/models"));
-    assert_int_equal(atrous_model_repo_create_empty(&repo, &err), ATROUS_OK);
-    assert_int_equal(atrous_model_repo_count(repo), 0);
-    assert_null(atrous_model_repo_find(repo, "edges", NULL));
-    atrous_model_repo_free(repo);
+    assert_int_equal(atrousd_repo_create_empty(&repo, &err), ATROUS_OK);
+    assert_int_equal(atrousd_repo_count(repo), 0);
+    assert_null(atrousd_repo_find(repo, "edges", NULL));
+    atrousd_repo_free(repo);
     fixture_remove_tree(root);
 }
 
@@ -522,7 +541,7 @@ static void test_model_output_shape_rule(void **state)
     struct atrous_model *m = NULL;
     struct atrous_shape shape;
     int64_t out[4];
-    if (atrous_model_load(EXAMPLE_DIR, NULL, &m, &err) != ATROUS_OK)
+    if (atrousd_model_load(EXAMPLE_DIR, NULL, &m, &err) != ATROUS_OK)
         fail_msg("%s", err.message);
 
     const int64_t v[4] = {2, 10, 7, 2};

@@ -23,45 +23,9 @@
 #include "atrous_model.h"
 #include "atrous_tfserving.h"
 #include "corpus.h"
-#include "models/model_fixtures.h"
+#include "model_fixtures.h"
+#include "codec_suite.h"
 #include "proto_fixtures.h"
-
-struct suite {
-    struct atrous_engine *engine;
-    struct atrous_workspace *workspace;
-    struct proto_case *cases;
-    size_t count;
-    struct atrous_model_repo *repo;
-    const struct atrous_model *example;
-};
-
-static int suite_setup(void **state)
-{
-    struct atrous_error err;
-    struct suite *s = calloc(1, sizeof(*s));
-    if (s == NULL || atrous_engine_create(NULL, &s->engine, &err) != ATROUS_OK ||
-        atrous_workspace_create(s->engine, &s->workspace, &err) != ATROUS_OK ||
-        atrous_model_repo_load("tests/models", NULL, NULL, NULL, &s->repo, NULL, &err) !=
-            ATROUS_OK) {
-        fprintf(stderr, "setup: %s\n", err.message);
-        return -1;
-    }
-    s->example = atrous_model_repo_find(s->repo, "example", NULL);
-    s->cases = proto_cases_load(&s->count);
-    *state = s;
-    return s->example ? 0 : -1;
-}
-
-static int suite_teardown(void **state)
-{
-    struct suite *s = *state;
-    proto_cases_free(s->cases, s->count);
-    atrous_model_repo_free(s->repo);
-    atrous_workspace_free(s->workspace);
-    atrous_engine_free(s->engine);
-    free(s);
-    return 0;
-}
 
 /* The :predict body of case c: row format (one [H][W][IC] instance per batch element) or
  * columnar ([N][H][W][IC]), each tensor bare or wrapped in {"value": ...}. */
@@ -104,7 +68,7 @@ static const float *check_nested(const json_t *v, const int64_t *dims, int rank,
 
 static void test_tfserving_cases_through_repository_models(void **state)
 {
-    struct suite *s = *state;
+    struct codec_suite *s = *state;
     struct atrous_error err;
     size_t runs = 0;
     for (size_t i = 0; i < s->count; i++) {
@@ -164,7 +128,7 @@ static void test_tfserving_cases_through_repository_models(void **state)
 
 static void test_tfserving_rejects_bad_bodies(void **state)
 {
-    struct suite *s = *state;
+    struct codec_suite *s = *state;
     static const struct {
         const char *what, *body;
         enum atrous_status status;
@@ -241,7 +205,7 @@ static void test_tfserving_rejects_bad_bodies(void **state)
 /* Every prefix of a valid body, row and columnar, is a 400 naming the JSON, never a crash. */
 static void test_tfserving_rejects_every_truncation(void **state)
 {
-    struct suite *s = *state;
+    struct codec_suite *s = *state;
     static const char *const bodies[] = {
         "{\"signature_name\": \"serving_default\", \"instances\": [{\"value\": [[[1.5, "
         "-2e-3]]]}, {\"value\": [[[3, 4E+1]]]}]}",
@@ -269,7 +233,7 @@ static void test_tfserving_rejects_every_truncation(void **state)
 
 static void test_tfserving_limits(void **state)
 {
-    struct suite *s = *state;
+    struct codec_suite *s = *state;
     struct atrous_error err;
     struct atrous_tfs_request req;
     const char *body = "{\"instances\": [[[[1, 2]]], [[[3, 4]]]]}";
@@ -280,13 +244,13 @@ static void test_tfserving_limits(void **state)
         ATROUS_TOO_LARGE);
     assert_non_null(strstr(err.message, "4 elements, over the limit of 3"));
     assert_int_equal(atrous_tfs_decode_predict(s->example, body, strlen(body), &json, &req, &err),
-                     ATROUS_TOO_LARGE);
+                     ATROUS_CONTENT_TOO_LARGE);
     assert_non_null(strstr(err.message, "over the limit of 10"));
 }
 
 static void test_tfserving_paths_and_lookup(void **state)
 {
-    struct suite *s = *state;
+    (void)state;
     static const struct {
         const char *path;
         enum atrous_tfs_route_kind kind;
@@ -324,34 +288,30 @@ static void test_tfserving_paths_and_lookup(void **state)
             fail_msg("%s accepted", bad[i]);
         assert_int_equal(r.kind, ATROUS_TFS_ROUTE_NONE);
     }
-    assert_string_equal(atrous_tfs_route_method(ATROUS_TFS_ROUTE_PREDICT), "POST");
-    assert_string_equal(atrous_tfs_route_method(ATROUS_TFS_ROUTE_STATUS), "GET");
 
     struct atrous_error err;
-    const struct atrous_model *m = NULL;
     assert_true(atrous_tfs_parse_path("/v1/models/example:predict", &r));
-    assert_int_equal(atrous_tfs_find_model(s->repo, &r, &m, &err), ATROUS_OK);
-    assert_ptr_equal(m, s->example);
+    assert_string_equal(r.model, "example");
     assert_true(atrous_tfs_parse_path("/v1/models/half:predict", &r));
-    assert_int_equal(atrous_tfs_find_model(s->repo, &r, &m, &err), ATROUS_INVALID_ARGUMENT);
+    assert_int_equal(atrous_tfs_model_missing(&r, &err), ATROUS_INVALID_ARGUMENT);
     assert_string_equal(err.message, "Servable not found for request: Latest(half)");
     assert_true(atrous_tfs_parse_path("/v1/models/example/versions/3", &r));
-    assert_int_equal(atrous_tfs_find_model(s->repo, &r, &m, &err), ATROUS_INVALID_ARGUMENT);
+    assert_int_equal(atrous_tfs_model_missing(&r, &err), ATROUS_INVALID_ARGUMENT);
     assert_string_equal(err.message, "Servable not found for request: Specific(example, 3)");
     /* The generic model exists only on the v2 API. */
     assert_true(atrous_tfs_parse_path("/v1/models/atrous_conv2d_transpose:predict", &r));
-    assert_int_equal(atrous_tfs_find_model(s->repo, &r, &m, &err), ATROUS_INVALID_ARGUMENT);
+    assert_int_equal(atrous_tfs_model_missing(&r, &err), ATROUS_INVALID_ARGUMENT);
 }
 
 static void test_tfserving_documents(void **state)
 {
-    struct suite *s = *state;
+    struct codec_suite *s = *state;
     struct atrous_tfs_route r;
     json_error_t jerr;
     size_t len = 0;
 
     assert_true(atrous_tfs_parse_path("/v1/models/example", &r));
-    char *text = atrous_tfs_encode_status(s->repo, &r, &len);
+    char *text = atrous_tfs_encode_status(&r, (const struct atrous_model *[]){s->example}, 1, &len);
     assert_non_null(text);
     json_t *doc = json_loadb(text, len, 0, &jerr);
     assert_non_null(doc);
@@ -391,11 +351,6 @@ static void test_tfserving_documents(void **state)
     }
     json_decref(doc);
     free(text);
-
-    /* Errors are {"error": ...}, as TF Serving writes them. */
-    text = atrous_kserve_encode_error("Servable not found for request: Latest(half)", &len);
-    assert_string_equal(text, "{\"error\":\"Servable not found for request: Latest(half)\"}");
-    free(text);
 }
 
 int main(void)
@@ -408,5 +363,5 @@ int main(void)
         cmocka_unit_test(test_tfserving_paths_and_lookup),
         cmocka_unit_test(test_tfserving_documents),
     };
-    return cmocka_run_group_tests(tests, suite_setup, suite_teardown);
+    return cmocka_run_group_tests(tests, codec_suite_setup, codec_suite_teardown);
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "atrous_json.h"
+#include "json_float.h"
 
 #define MAX_TOKEN 400
 

@@ -51,7 +51,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     snprintf(cfg.model_dir, sizeof(cfg.model_dir), "%s", dir);
     if (atrousd_ctx_create(&cfg, &cpus, &budget, &ctx, &err) != ATROUS_OK ||
-        atrousd_ctx_load_models(ctx, &err) != ATROUS_OK || atrous_model_repo_count(ctx->repo) != 1)
+        atrousd_ctx_load_models(ctx, &err) != ATROUS_OK || atrousd_repo_count(ctx->repo) != 1)
         abort();
     /* The repository lives in memory from here: the folder goes. */
     char path[sizeof(dir) + 32];

@@ -21,7 +21,7 @@
 #include "corpus.h"
 #include "daemon.h"
 #include "http_client.h"
-#include "models/model_fixtures.h"
+#include "model_fixtures.h"
 #include "proto_fixtures.h"
 
 /* Writes root/folder/config.json and root/folder/filters.npy: a model named name made of the

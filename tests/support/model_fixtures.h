@@ -101,8 +101,7 @@ static inline struct atrous_model *fixture_model_from_case(const struct corpus_c
     m->filters_shape = c->filters_shape;
     m->filters_elements = c->filters_count;
     m->filters = atrous_aligned_alloc(c->filters_count * sizeof(float));
-    m->dir = strdup("(memory)");
-    if (m->filters == NULL || m->dir == NULL) {
+    if (m->filters == NULL) {
         atrous_model_free(m);
         return NULL;
     }

@@ -1,5 +1,5 @@
 /*
- * test_http_handlers.c - server/handlers.h without sockets: atrousd_handle() on plain
+ * test_handlers.c - server/handlers.h without sockets: atrousd_handle() on plain
  * http_exchange structs (the entry point a fuzz target drives), the precheck's answers, and
  * the media-type rules of server/media.h and routes of server/router.h.
  */
@@ -227,6 +227,55 @@ static void test_handle_rejects_by_route_method_and_media(void **state)
     http_reply_release(&reply);
 }
 
+/* DESIGN.md section 2: each request decision is made once. Admission parses the binary query
+ * into the plan; the worker decodes the body with that plan and never reads the query again,
+ * so a query gone by the time the worker runs changes nothing, and a plan edited in between
+ * is what the worker computes. */
+static void test_handle_worker_runs_the_plan_admission_parsed(void **state)
+{
+    struct server_ctx *ctx = *state;
+    static const float body[5] = {1, 2, 3, 4, 0.5f}; /* value 1x2x2x1 then filters 1x1x1x1 */
+    const struct atrous_query_param query[] = {
+        {"value_shape", "1,2,2,1"},  {"filters_shape", "1,1,1,1"},
+        {"output_shape", "1,2,2,1"}, {"rate", "2"},
+        {"padding", "SAME"},
+    };
+    struct http_exchange ex = exchange("POST", ATROUSD_OP_PATH, "application/octet-stream", NULL);
+    ex.query = query;
+    ex.query_count = 5;
+    ex.body = body;
+    ex.body_len = sizeof(body);
+    ex.has_content_length = true;
+    ex.content_length = sizeof(body);
+    struct request_plan plan;
+    struct http_reply reply;
+    http_reply_init(&reply);
+    assert_false(atrousd_precheck(ctx, &ex, &plan, &reply));
+    assert_int_equal(plan.binary.body_bytes, sizeof(body));
+    assert_int_equal(plan.binary.head.value_shape.dims[1], 2);
+    assert_true(plan.cost_flops > 0);
+
+    /* The query is gone: the worker still computes, from the plan. */
+    ex.query = NULL;
+    ex.query_count = 0;
+    atrousd_handle_compute(ctx, &ex, &plan, NULL, &reply);
+    assert_int_equal(reply.status, 200);
+    assert_int_equal(reply.body_len, 16);
+    const float *out = (const float *)reply.body;
+    assert_true(out[0] == 0.5f && out[3] == 2.0f);
+    http_reply_release(&reply);
+
+    /* The worker computes what the plan says, not what a query would: a plan whose padding
+     * was changed after admission fails validation on that padding. */
+    snprintf(plan.binary.head.padding, sizeof(plan.binary.head.padding), "BOGUS");
+    plan.binary.head.padding_len = 5;
+    http_reply_init(&reply);
+    atrousd_handle_compute(ctx, &ex, &plan, NULL, &reply);
+    assert_int_equal(reply.status, 400);
+    assert_non_null(strstr(reply.error_message, "BOGUS"));
+    http_reply_release(&reply);
+}
+
 static void test_handle_body_over_limit_is_413(void **state)
 {
     char *big = malloc(5000);
@@ -363,6 +412,7 @@ int main(void)
         cmocka_unit_test(test_handle_binary_form_reads_the_query),
         cmocka_unit_test(test_handle_rejects_by_route_method_and_media),
         cmocka_unit_test(test_handle_body_over_limit_is_413),
+        cmocka_unit_test(test_handle_worker_runs_the_plan_admission_parsed),
         cmocka_unit_test(test_handle_is_503_until_ready_and_while_draining),
         cmocka_unit_test(test_handle_never_crashes_on_odd_exchanges),
         cmocka_unit_test(test_media_content_type_ignores_case_and_parameters),

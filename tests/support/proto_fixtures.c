@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "atrous_json.h"
+#include "json_float.h"
 
 static void buf_reserve(struct proto_buf *b, size_t n)
 {

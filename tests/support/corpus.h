@@ -13,7 +13,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "atrous_engine.h"
 #include "atrous_tensor.h"
 
 /* Where the tests read the corpus when ATROUS_TEST_DATA is not set (relative to the repo root,
@@ -80,6 +79,16 @@ struct corpus_comparison {
 /* Compares count elements of got with expected under the tolerance rule. */
 void corpus_compare(const float *got, const float *expected, size_t count,
                     struct corpus_comparison *out);
+
+/* Writes a reason into why (when not NULL) and returns -1, so failures read
+ * `return corpus_fail(why, ...)`. */
+int corpus_fail(char *why, size_t why_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The engine's types, declared only: corpus_check (corpus_check.c) is the one part of the
+ * corpus support that needs the engine. */
+struct atrous_engine;
+struct atrous_workspace;
 
 /* Runs a case with an expected output through the library as a service would: validation
  * (atrous_op_validate, no limits), then atrous_engine_run into a buffer filled with NaN first,

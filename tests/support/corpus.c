@@ -22,15 +22,12 @@ const char *corpus_dir(void)
     return dir && dir[0] ? dir : CORPUS_DEFAULT_DIR;
 }
 
-/* Writes a reason into why and returns -1, so failures read `return fail(why, ...)`. */
-static int fail(char *why, size_t why_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *why, size_t why_size, const char *fmt, ...)
+int corpus_fail(char *why, size_t why_size, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(why, why_size, fmt, ap);
+    if (why != NULL && why_size > 0)
+        vsnprintf(why, why_size, fmt, ap);
     va_end(ap);
     return -1;
 }
@@ -66,10 +63,11 @@ int corpus_list(const char *folder, char ***paths, size_t *count, char *why, siz
     snprintf(dir_path, sizeof(dir_path), "%s/%s", corpus_dir(), folder);
     DIR *dir = opendir(dir_path);
     if (dir == NULL)
-        return fail(why, why_size,
-                    "cannot open corpus folder %s (set ATROUS_TEST_DATA or run from the repo "
-                    "root)",
-                    dir_path);
+        return corpus_fail(
+            why, why_size,
+            "cannot open corpus folder %s (set ATROUS_TEST_DATA or run from the repo "
+            "root)",
+            dir_path);
     while ((entry = readdir(dir)) != NULL) {
         if (!is_json_file(entry->d_name))
             continue;
@@ -77,20 +75,20 @@ int corpus_list(const char *folder, char ***paths, size_t *count, char *why, siz
             capacity = capacity ? capacity * 2 : 64;
             char **grown = realloc(list, capacity * sizeof(*list));
             if (grown == NULL) {
-                fail(why, why_size, "out of memory listing %s", dir_path);
+                corpus_fail(why, why_size, "out of memory listing %s", dir_path);
                 goto out;
             }
             list = grown;
         }
         size_t size = strlen(dir_path) + 1 + strlen(entry->d_name) + 1;
         if ((list[used] = malloc(size)) == NULL) {
-            fail(why, why_size, "out of memory listing %s", dir_path);
+            corpus_fail(why, why_size, "out of memory listing %s", dir_path);
             goto out;
         }
         snprintf(list[used++], size, "%s/%s", dir_path, entry->d_name);
     }
     if (used == 0) {
-        fail(why, why_size, "corpus folder %s holds no .json cases", dir_path);
+        corpus_fail(why, why_size, "corpus folder %s holds no .json cases", dir_path);
         goto out;
     }
     qsort(list, used, sizeof(*list), compare_strings);
@@ -127,10 +125,10 @@ static int get_string(json_t *obj, const char *key, char **out, size_t *len, cha
 {
     json_t *s = json_object_get(obj, key);
     if (!json_is_string(s))
-        return fail(why, why_size, "\"%s\" is missing or not a string", key);
+        return corpus_fail(why, why_size, "\"%s\" is missing or not a string", key);
     size_t n = json_string_length(s);
     if ((*out = malloc(n + 1)) == NULL)
-        return fail(why, why_size, "out of memory reading \"%s\"", key);
+        return corpus_fail(why, why_size, "out of memory reading \"%s\"", key);
     memcpy(*out, json_string_value(s), n);
     (*out)[n] = '\0';
     if (len)
@@ -143,16 +141,16 @@ static int get_ints(json_t *array, const char *what, size_t max, int64_t **out, 
                     char *why, size_t why_size)
 {
     if (!json_is_array(array))
-        return fail(why, why_size, "%s is missing or not a list", what);
+        return corpus_fail(why, why_size, "%s is missing or not a list", what);
     size_t n = json_array_size(array);
     if (n > max)
-        return fail(why, why_size, "%s has %zu numbers, more than %zu", what, n, max);
+        return corpus_fail(why, why_size, "%s has %zu numbers, more than %zu", what, n, max);
     if ((*out = calloc(n ? n : 1, sizeof(**out))) == NULL)
-        return fail(why, why_size, "out of memory reading %s", what);
+        return corpus_fail(why, why_size, "out of memory reading %s", what);
     for (size_t i = 0; i < n; i++) {
         json_t *item = json_array_get(array, i);
         if (!json_is_integer(item))
-            return fail(why, why_size, "%s[%zu] is not an integer", what, i);
+            return corpus_fail(why, why_size, "%s[%zu] is not an integer", what, i);
         (*out)[i] = (int64_t)json_integer_value(item);
     }
     *count = n;
@@ -172,7 +170,7 @@ static int get_tensor(json_t *obj, const char *key, struct atrous_shape *shape, 
 
     snprintf(what, sizeof(what), "%s.shape", key);
     if (!json_is_object(tensor)) {
-        fail(why, why_size, "\"%s\" is missing or not an object", key);
+        corpus_fail(why, why_size, "\"%s\" is missing or not an object", key);
         goto out;
     }
     if (get_ints(json_object_get(tensor, "shape"), what, ATROUS_MAX_RANK, &dims, &rank, why,
@@ -182,7 +180,7 @@ static int get_tensor(json_t *obj, const char *key, struct atrous_shape *shape, 
     shape->rank = (int)rank;
     for (size_t i = 0; i < rank; i++) {
         if (dims[i] < 0) {
-            fail(why, why_size, "%s has a negative dimension", what);
+            corpus_fail(why, why_size, "%s has a negative dimension", what);
             goto out;
         }
         shape->dims[i] = dims[i];
@@ -190,18 +188,18 @@ static int get_tensor(json_t *obj, const char *key, struct atrous_shape *shape, 
     }
     json_t *values = json_object_get(tensor, "data");
     if (!json_is_array(values) || json_array_size(values) != elements) {
-        fail(why, why_size, "%s.data is not a list of %zu numbers", key, elements);
+        corpus_fail(why, why_size, "%s.data is not a list of %zu numbers", key, elements);
         goto out;
     }
     *data = NULL;
     if (elements > 0 && (*data = malloc(elements * sizeof(float))) == NULL) {
-        fail(why, why_size, "out of memory reading %s.data", key);
+        corpus_fail(why, why_size, "out of memory reading %s.data", key);
         goto out;
     }
     for (size_t i = 0; i < elements; i++) {
         json_t *item = json_array_get(values, i);
         if (!json_is_number(item)) {
-            fail(why, why_size, "%s.data[%zu] is not a number", key, i);
+            corpus_fail(why, why_size, "%s.data[%zu] is not a number", key, i);
             goto out;
         }
         /* The corpus writes the shortest decimal of each float32: read as double, then round
@@ -232,7 +230,7 @@ static int load_error(json_t *root, struct corpus_case *c, char *why, size_t why
 {
     json_t *error = json_object_get(root, "expected_error");
     if (!json_is_object(error))
-        return fail(why, why_size, "neither \"expected\" nor \"expected_error\" is present");
+        return corpus_fail(why, why_size, "neither \"expected\" nor \"expected_error\" is present");
     if (get_string(error, "kind", &c->error_kind, NULL, why, why_size) ||
         get_string(error, "stage", &c->error_stage, NULL, why, why_size) ||
         get_string(error, "message_contains", &c->message_contains, NULL, why, why_size))
@@ -250,7 +248,7 @@ static int load_meta_pads(json_t *root, struct corpus_case *c, char *why, size_t
         return 0;
     if (get_ints(pads_json, "meta.pads_tblr", 4, &pads, &count, why, why_size) || count != 4) {
         free(pads);
-        return fail(why, why_size, "meta.pads_tblr is not a list of 4 integers");
+        return corpus_fail(why, why_size, "meta.pads_tblr is not a list of 4 integers");
     }
     memcpy(c->pads_tblr, pads, sizeof(c->pads_tblr));
     c->has_pads = true;
@@ -261,11 +259,11 @@ static int load_meta_pads(json_t *root, struct corpus_case *c, char *why, size_t
 static int load_fields(json_t *root, struct corpus_case *c, char *why, size_t why_size)
 {
     if (!json_is_object(root))
-        return fail(why, why_size, "the file is not a JSON object");
+        return corpus_fail(why, why_size, "the file is not a JSON object");
     if (get_string(root, "name", &c->name, NULL, why, why_size))
         return -1;
     if (!name_matches_path(c->name, c->path))
-        return fail(why, why_size, "\"name\" %s does not match the file name", c->name);
+        return corpus_fail(why, why_size, "\"name\" %s does not match the file name", c->name);
     if (get_tensor(root, "value", &c->value_shape, &c->value, &c->value_count, why, why_size) ||
         get_tensor(root, "filters", &c->filters_shape, &c->filters, &c->filters_count, why,
                    why_size))
@@ -275,7 +273,7 @@ static int load_fields(json_t *root, struct corpus_case *c, char *why, size_t wh
         return -1;
     json_t *rate = json_object_get(root, "rate");
     if (!json_is_integer(rate))
-        return fail(why, why_size, "\"rate\" is missing or not an integer");
+        return corpus_fail(why, why_size, "\"rate\" is missing or not an integer");
     c->rate = (int64_t)json_integer_value(rate);
     if (get_string(root, "padding", &c->padding, &c->padding_len, why, why_size))
         return -1;
@@ -293,18 +291,18 @@ int corpus_load(const char *path, struct corpus_case *out, char *why, size_t why
     json_error_t jerr;
     memset(out, 0, sizeof(*out));
     if ((out->path = strdup(path)) == NULL)
-        return fail(why, why_size, "out of memory");
+        return corpus_fail(why, why_size, "out of memory");
     /* JSON_ALLOW_NUL: a padding string may legitimately carry "\u0000". */
     json_t *root = json_load_file(path, JSON_ALLOW_NUL, &jerr);
     if (root == NULL)
-        return fail(why, why_size, "%s: line %d: %s", path, jerr.line, jerr.text);
+        return corpus_fail(why, why_size, "%s: line %d: %s", path, jerr.line, jerr.text);
     int rc = load_fields(root, out, why, why_size);
     json_decref(root);
     if (rc != 0) {
         /* Prefix the reason with the file so a failing test says which case is broken. */
         char reason[512];
         snprintf(reason, sizeof(reason), "%s", why);
-        fail(why, why_size, "%s: %s", path, reason);
+        corpus_fail(why, why_size, "%s: %s", path, reason);
     }
     return rc;
 }
@@ -331,54 +329,4 @@ void corpus_compare(const float *got, const float *expected, size_t count,
             out->worst_index = i;
         }
     }
-}
-
-int corpus_check(struct atrous_engine *engine, struct atrous_workspace *workspace,
-                 const struct corpus_case *c, struct corpus_comparison *cmp, char *why,
-                 size_t why_size)
-{
-    struct atrous_problem problem;
-    struct atrous_error err;
-    struct atrous_shape got_shape;
-    char got_text[160], want_text[160];
-    float *output = NULL;
-    int rc = -1;
-
-    memset(cmp, 0, sizeof(*cmp));
-    if (atrous_op_validate(&c->value_shape, &c->filters_shape, c->output_shape, c->output_shape_len,
-                           c->rate, c->padding, c->padding_len, NULL, &problem, &err) != ATROUS_OK)
-        return fail(why, why_size, "%s: rejected (%s, field '%s'): %s", c->name,
-                    atrous_status_code(err.status), err.field, err.message);
-    atrous_problem_output_shape(&problem, &got_shape);
-    if (!atrous_shape_equal(&got_shape, &c->expected_shape) ||
-        problem.output_elements != c->expected_count) {
-        atrous_shape_format(&got_shape, got_text, sizeof(got_text));
-        atrous_shape_format(&c->expected_shape, want_text, sizeof(want_text));
-        return fail(why, why_size, "%s: output shape %s, expected %s", c->name, got_text,
-                    want_text);
-    }
-    if (c->expected_count > 0 && (output = malloc(c->expected_count * sizeof(float))) == NULL)
-        return fail(why, why_size, "%s: out of memory", c->name);
-    for (size_t i = 0; i < c->expected_count; i++)
-        output[i] = NAN;
-    if (atrous_engine_run(engine, workspace, &problem, c->value, c->filters, output, &err) !=
-        ATROUS_OK) {
-        fail(why, why_size, "%s: engine failed (%s): %s", c->name, atrous_status_code(err.status),
-             err.message);
-        goto out;
-    }
-    corpus_compare(output, c->expected, c->expected_count, cmp);
-    if (cmp->failures > 0) {
-        size_t i = cmp->worst_index;
-        fail(why, why_size,
-             "%s: %zu of %zu elements out of tolerance (%zu NaN/Inf); worst at flat index %zu: "
-             "got %.9g, expected %.9g, scaled error %.3g",
-             c->name, cmp->failures, c->expected_count, cmp->non_finite, i, output[i],
-             c->expected[i], cmp->worst);
-        goto out;
-    }
-    rc = 0;
-out:
-    free(output);
-    return rc;
 }
