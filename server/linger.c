@@ -197,11 +197,3 @@ void atrousd_linger_closing(struct atrousd_linger *l, int fd)
     }
     pthread_mutex_unlock(&l->lock);
 }
-
-unsigned atrousd_linger_count(struct atrousd_linger *l)
-{
-    pthread_mutex_lock(&l->lock);
-    unsigned n = l->count;
-    pthread_mutex_unlock(&l->lock);
-    return n;
-}

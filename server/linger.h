@@ -38,7 +38,4 @@ void atrousd_linger_arm(struct atrousd_linger *l, int fd);
  * NULL l. */
 void atrousd_linger_closing(struct atrousd_linger *l, int fd);
 
-/* Sockets lingering right now (tests, metrics). */
-unsigned atrousd_linger_count(struct atrousd_linger *l);
-
 #endif
