@@ -16,6 +16,8 @@
 #   make clean    remove build/
 #   make docker   build the container image atrousd:latest (docker/README.md)
 #   make docker-test  build it and run the container smoke test (docker/smoke.sh)
+#   make rollout-test rolling updates on Docker Swarm under load lose no request (docker/rollout.sh)
+#   make k8s-check    validate docker/k8s/ (kubectl dry run, HPA, KServe CRD schemas)
 #   make help     this list
 #
 # Missing Debian packages are installed automatically (apt-get, with sudo when not root).
@@ -227,9 +229,24 @@ clean:
 
 # Container image and its smoke test (docker/README.md). Both install what they miss and start
 # a private dockerd when no engine answers; docker-test ends with "docker-test: N passed, N failed".
-.PHONY: docker docker-test
+.PHONY: docker docker-test rollout-test k8s-check
 docker:
 	docker/smoke.sh --build-only
 
 docker-test:
 	docker/smoke.sh
+
+# A private dockerd turned swarm manager, 3 replicas behind nginx, two rolling updates (image,
+# then model) under a checked load; minutes, not run by .ci/run. Ends with "rollout-test: N
+# passed, N failed".
+rollout-test:
+	docker/rollout.sh
+
+# The Kubernetes manifests without a cluster: kubectl's client-side dry run through a discovery
+# stub, the custom-metrics HPA and its adapter rules, the KServe examples against the KServe CRD
+# schemas kept in tests/data/kserve/. Seconds; no docker.
+# kubectl may come from another package than Debian's kubernetes-client: only its absence counts.
+k8s-check:
+	@$(call ensure_packages,python3-yaml python3-jsonschema)
+	@if ! command -v kubectl >/dev/null; then $(call ensure_packages,kubernetes-client); fi
+	/usr/bin/python3 docker/k8s-check.py

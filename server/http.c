@@ -99,6 +99,7 @@ struct request {
     struct atrousd_deadline *deadline; /* the connection's (borrowed), or NULL */
     uint64_t body_start_ns;            /* when the headers were complete */
     bool ran_inline;                   /* computed on the I/O thread (--inline-max-flops) */
+    bool dequeued;                     /* a worker took it off the compute queue */
 };
 
 /*
@@ -609,6 +610,7 @@ static bool job_expired(struct request *req, uint64_t now_ns)
     uint64_t waited_ns = now_ns - req->job.enqueued_ns;
     uint64_t limit_ms = req->ctx->config.request_timeout_ms;
     req->reply.queue_us = waited_ns / 1000u;
+    req->dequeued = true;
     if (limit_ms == 0 || waited_ns <= limit_ms * 1000000u)
         return false;
     atrousd_reply_fail(&req->reply, ATROUSD_FAIL_DEADLINE_EXCEEDED, NULL, req->request_id,
@@ -868,6 +870,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         .has_stages = req->reply.has_stages,
         .stage_us = {req->reply.parse_us, req->reply.queue_us, req->reply.compute_us,
                      req->reply.serialize_us},
+        .dequeued = req->dequeued,
     };
     atrousd_metrics_record(ctx->metrics, &sample);
     body_free(req);

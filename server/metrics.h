@@ -34,6 +34,9 @@ struct atrousd_request_sample {
     uint64_t bytes_in, bytes_out;
     bool has_stages; /* op requests that reached a worker */
     uint64_t stage_us[ATROUSD_STAGE_COUNT];
+    /* Left the compute queue (computed, or 504 for waiting past --request-timeout): its
+     * stage_us[ATROUSD_STAGE_QUEUE] is a queue wait, the autoscaling signal. */
+    bool dequeued;
 };
 
 /* Values owned by other modules, read when /metrics is served. */

@@ -3,7 +3,8 @@
  * one: while a heavy request computes and a second waits, a third is refused at once with
  * 429 + Retry-After (from its headers alone, before its body is sent, when the queue is
  * already full), and the waiting one, held past --request-timeout before its compute could
- * start, gets 504. /healthz keeps answering throughout.
+ * start, gets 504 and its wait is counted in atrousd_queue_wait_seconds (the autoscaling
+ * signal). /healthz keeps answering throughout.
  *
  * Ordering is established by the daemon's own gauges (compute_active, queue_depth), never by
  * sleeping, and no check assumes the heavy request outlasts the others: the scene is checked
@@ -110,6 +111,8 @@ static bool try_full_queue(const struct test_daemon *d, int64_t batch)
     struct http_op_args heavy, tiny;
     assert_int_equal(http_op_zeros(&heavy, heavy_value, heavy_filters, 2), 0);
     assert_int_equal(http_op_zeros(&tiny, tiny_value, tiny_filters, 2), 0);
+    double waits_before = metric(d, "atrousd_queue_wait_seconds_count");
+    double waited_before = metric(d, "atrousd_queue_wait_seconds_sum");
     int computing = send_op(d, &heavy), waiting = -1, refused = -1, early = -1;
     struct http_client_response r1 = {0}, r2 = {0};
     bool scene = wait_gauge_unless_answered(d, "atrousd_compute_active", computing);
@@ -166,6 +169,15 @@ static bool try_full_queue(const struct test_daemon *d, int64_t batch)
         assert_int_equal(http_client_read(waiting, false, HTTP_CLIENT_TIMEOUT_MS, &r), 0);
         assert_error(&r, 504, "deadline_exceeded");
         http_client_response_free(&r);
+        /* The autoscaling signal: both requests a worker took in this try count, the 504
+         * included (it waited more than 2x the 50 ms --request-timeout); the 429s never
+         * entered the queue. */
+        assert_int_equal(test_daemon_wait_metric(d, "atrousd_queue_wait_seconds_count",
+                                                 waits_before + 2, POLL_MS),
+                         0);
+        assert_true(metric(d, "atrousd_queue_wait_seconds_count") == waits_before + 2);
+        assert_true(metric(d, "atrousd_queue_wait_seconds_sum") - waited_before >
+                    2 * REQUEST_TIMEOUT_MS / 1000.0);
         close(computing);
         close(waiting);
         close(early);
