@@ -487,7 +487,9 @@ static bool body_reserve(struct request *req, size_t need)
 static bool head_rejected(struct request *req, const struct framing *f, const char *version)
 {
     const char *why = NULL;
-    bool http11 = version != NULL && strcmp(version, MHD_HTTP_VERSION_1_1) == 0;
+    /* HTTP/1.1 and any later 1.x libmicrohttpd accepts as compatible with it. */
+    bool http11 = version != NULL && strncmp(version, "HTTP/1.", 7) == 0 &&
+                  strcmp(version, MHD_HTTP_VERSION_1_0) != 0;
     /* The raw target ends at the space before the version; a shorter C string hid a NUL. */
     bool nul_byte = req->raw_target != NULL && f->head != NULL && version > req->raw_target &&
                     version < f->head_end &&
