@@ -31,16 +31,20 @@
 static const int64_t heavy_filters[4] = {9, 9, 128, 128};
 static const int64_t tiny_value[4] = {1, 4, 4, 2};
 static const int64_t tiny_filters[4] = {3, 3, 3, 2};
-/* The batches of the heavy request, one per try. */
-static const int64_t heavy_batches[] = {4, 8, 8, 8, 8};
+/* The batches of the heavy request, one per try: it must compute for longer than
+ * --request-timeout after the tiny one has queued behind it. */
+static const int64_t heavy_batches[] = {8, 12, 12, 12, 12};
 
-#define POLL_MS            30000
-#define REQUEST_TIMEOUT_MS 50
+#define POLL_MS 30000
+/* Long enough that a worker's wake-up on a loaded machine never reaches it (with 50 ms the heavy
+ * request itself was answered 504 under load, never computing: 2 of 3 runs failed at load
+ * average 16), short enough for the heavy request to outlast it. */
+#define REQUEST_TIMEOUT_MS 500
 
 static int setup(void **state)
 {
     const char *args[] = {"--compute-threads", "1", "--omp-threads", "1", "--queue-depth", "1",
-                          "--request-timeout", "50", /* REQUEST_TIMEOUT_MS */
+                          "--request-timeout", "500", /* REQUEST_TIMEOUT_MS */
                           /* The tiny requests must queue, not run on the I/O thread. */
                           "--inline-max-flops", "0", NULL};
     return test_daemon_group_setup(state, args);
@@ -125,9 +129,9 @@ static bool try_full_queue(const struct test_daemon *d, int64_t batch)
         /* The queue is full: refused at once, not after the heavy request. */
         refused = send_op(d, &tiny);
         assert_int_equal(http_client_read(refused, false, HTTP_CLIENT_TIMEOUT_MS, &r1), 0);
-        /* Still full: a request announcing 13 MB gets its 429 from the headers alone, without
-         * the body ever being sent, and the connection is closed since the body is never
-         * read. */
+        /* Still full: a request announcing tens of MB gets its 429 from the headers alone,
+         * without the body ever being sent, and the connection is closed since the body is
+         * never read. */
         char *target = http_op_binary_target(&heavy);
         assert_non_null(target);
         early = http_client_connect(d->port, HTTP_CLIENT_TIMEOUT_MS);
@@ -147,7 +151,7 @@ static bool try_full_queue(const struct test_daemon *d, int64_t batch)
         assert_int_equal(h.status, 200);
         http_client_response_free(&h);
         /* The waiting request has now been queued longer than --request-timeout... */
-        while (test_now_ms() - queued_ms <= 2 * REQUEST_TIMEOUT_MS)
+        while (test_now_ms() - queued_ms <= REQUEST_TIMEOUT_MS + 50)
             test_pause_ms(5);
         /* ...and if it is still queued, the worker was busy with the heavy one all along:
          * every answer above came while the queue was full. */
@@ -170,14 +174,13 @@ static bool try_full_queue(const struct test_daemon *d, int64_t batch)
         assert_error(&r, 504, "deadline_exceeded");
         http_client_response_free(&r);
         /* The autoscaling signal: both requests a worker took in this try count, the 504
-         * included (it waited more than 2x the 50 ms --request-timeout); the 429s never
-         * entered the queue. */
+         * included (it waited past --request-timeout); the 429s never entered the queue. */
         assert_int_equal(test_daemon_wait_metric(d, "atrousd_queue_wait_seconds_count",
                                                  waits_before + 2, POLL_MS),
                          0);
         assert_true(metric(d, "atrousd_queue_wait_seconds_count") == waits_before + 2);
         assert_true(metric(d, "atrousd_queue_wait_seconds_sum") - waited_before >
-                    2 * REQUEST_TIMEOUT_MS / 1000.0);
+                    REQUEST_TIMEOUT_MS / 1000.0);
         close(computing);
         close(waiting);
         close(early);
@@ -217,7 +220,7 @@ static void test_http_full_queue_is_429_and_late_start_is_504(void **state)
 static void test_http_queue_recovers_after_overload(void **state)
 {
     /* Every slot the overload took is back: requests go through the queue again. With a
-     * --request-timeout of 50 ms a loaded machine may leave one in the queue longer (504, the
+     * short --request-timeout a loaded machine may leave one in the queue longer (504, the
      * right answer then: a stalled worker wake-up, not a stuck queue); a stuck queue would
      * answer 429 or nothing. So: three answers of 200 within a generous bound, never a 429. */
     const struct test_daemon *d = *state;
@@ -235,7 +238,7 @@ static void test_http_queue_recovers_after_overload(void **state)
         http_client_response_free(&r);
     }
     if (ok < 3)
-        fail_msg("only %d of the requests after the overload got 200 (%d waited past 50 ms)", ok,
+        fail_msg("only %d of the requests after the overload got 200 (%d waited too long)", ok,
                  late);
     http_op_zeros_free(&tiny);
 }
