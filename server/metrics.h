@@ -46,6 +46,7 @@ struct atrousd_metrics_snapshot {
     uint64_t in_flight;
     uint64_t memory_budget_bytes, memory_in_use_bytes, memory_peak_bytes, memory_refused;
     uint64_t cache_hits, cache_misses, cache_evictions, cache_entries, cache_capacity;
+    uint64_t log_lines_dropped; /* log lines a stalled or failing sink made us drop */
     bool ready, draining;
     double start_time_seconds; /* Unix time the process started */
     const char *version, *onednn_version, *cpu_isa;

@@ -221,6 +221,13 @@ size_t atrousd_ctx_model_metrics_index(const struct server_ctx *ctx,
     return 0;
 }
 
+void atrousd_ctx_reload(struct server_ctx *ctx)
+{
+    (void)ctx;
+    atrousd_logf(ATROUSD_LOG_INFO, "reload: nothing to reload yet (the model repository is read "
+                                   "once at start); the process goes on serving");
+}
+
 void atrousd_ctx_request_id(struct server_ctx *ctx, char *buf, size_t size)
 {
     uint64_t seq = atomic_fetch_add_explicit(&ctx->request_seq, 1, memory_order_relaxed);
@@ -252,6 +259,7 @@ void atrousd_ctx_snapshot(struct server_ctx *ctx, struct atrousd_metrics_snapsho
     out->cache_evictions = cache.evictions;
     out->cache_entries = cache.entries;
     out->cache_capacity = cache.capacity;
+    out->log_lines_dropped = atrousd_log_lines_dropped();
     out->ready = atomic_load(&ctx->ready);
     out->draining = atomic_load(&ctx->draining);
     out->start_time_seconds = ctx->start_time;

@@ -81,6 +81,13 @@ size_t atrousd_ctx_model_metrics_index(const struct server_ctx *ctx,
 /* Starts the compute workers and the queue (budget.compute_workers x budget.omp_threads). */
 enum atrous_status atrousd_ctx_start_workers(struct server_ctx *ctx, struct atrous_error *err);
 
+/*
+ * The SIGHUP hook (run on the signal thread while serving, signals.h): the one place where a
+ * reload starts. Today it reloads nothing and says so; the model repository's rescan (fleet
+ * operation) and TLS certificate reloads belong here.
+ */
+void atrousd_ctx_reload(struct server_ctx *ctx);
+
 /* Frees the queue (cancelling waiting jobs), the models, the engine and the metrics. Accepts
  * NULL. */
 void atrousd_ctx_free(struct server_ctx *ctx);
