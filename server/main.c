@@ -7,6 +7,7 @@
  * health probe fails, 2 on invalid flags, 128+signal when a second signal cuts a drain short.
  */
 #include <inttypes.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +95,8 @@ static void drain(struct server_ctx *ctx, struct atrousd_http *http, int sigfd, 
     uint64_t deadline = atrousd_now_ns() + ctx->config.drain_timeout_s * 1000000000u;
     while (atomic_load(&ctx->in_flight) > 0 && atrousd_now_ns() < deadline) {
         int again = atrousd_signals_wait(sigfd, DRAIN_POLL_MS);
+        if (again == SIGHUP)
+            continue; /* no rescans while draining */
         if (again > 0) {
             atrousd_logf(ATROUSD_LOG_WARN, "second signal %d: exiting at once without draining",
                          again);
@@ -107,6 +110,7 @@ static void drain(struct server_ctx *ctx, struct atrousd_http *http, int sigfd, 
                      left);
     /* Cancels jobs still waiting (resuming their connections), lets running ones finish. */
     atrousd_queue_shutdown(ctx->queue);
+    atrousd_models_stop(ctx->models); /* the same for repository requests, before HTTP stops */
     atrousd_http_stop(http);
 }
 
@@ -177,6 +181,7 @@ int main(int argc, char **argv)
         atrousd_logf(ATROUSD_LOG_ERROR, "start-up self-test failed: %s", err.message);
         atomic_store(&ctx->draining, true);
         atrousd_queue_shutdown(ctx->queue);
+        atrousd_models_stop(ctx->models);
         atrousd_http_stop(http);
         goto out;
     }
@@ -187,6 +192,11 @@ int main(int argc, char **argv)
     int signo = 0;
     while (signo <= 0) {
         signo = atrousd_signals_wait(sigfd, -1);
+        if (signo == SIGHUP) {
+            atrousd_ctx_reload(ctx);
+            signo = 0;
+            continue;
+        }
         if (signo < 0) {
             atrousd_logf(ATROUSD_LOG_ERROR, "waiting for signals failed; shutting down");
             signo = 0;

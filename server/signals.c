@@ -15,6 +15,7 @@ int atrousd_signals_open(void)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP); /* a rescan of the model repository (models.h), never fatal */
     if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
         return -1;
     /* Writes to a closed socket must fail with EPIPE, not kill the process. */

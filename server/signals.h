@@ -6,8 +6,8 @@
 #ifndef ATROUSD_SIGNALS_H
 #define ATROUSD_SIGNALS_H
 
-/* Blocks SIGTERM and SIGINT in the calling thread (and the threads it starts later), ignores
- * SIGPIPE, and returns a signalfd for SIGTERM/SIGINT, or -1 with errno set. */
+/* Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (and the threads it starts later),
+ * ignores SIGPIPE, and returns a signalfd for them, or -1 with errno set. */
 int atrousd_signals_open(void);
 
 /* Waits up to timeout_ms (-1: forever) for a signal on fd. Returns the signal number, 0 on

@@ -855,6 +855,13 @@ static void test_kserve_paths(void **state)
         {"/v2/models/atrous_conv2d_transpose/infer", ATROUS_KSERVE_ROUTE_INFER,
          "atrous_conv2d_transpose", ""},
         {"/v2/models/example/versions/3/infer", ATROUS_KSERVE_ROUTE_INFER, "example", "3"},
+        /* Triton's statistics and model repository extensions. */
+        {"/v2/models/stats", ATROUS_KSERVE_ROUTE_MODEL_STATS, "", ""},
+        {"/v2/models/example/stats", ATROUS_KSERVE_ROUTE_MODEL_STATS, "example", ""},
+        {"/v2/models/example/versions/2/stats", ATROUS_KSERVE_ROUTE_MODEL_STATS, "example", "2"},
+        {"/v2/repository/index", ATROUS_KSERVE_ROUTE_REPO_INDEX, "", ""},
+        {"/v2/repository/models/example/load", ATROUS_KSERVE_ROUTE_REPO_LOAD, "example", ""},
+        {"/v2/repository/models/a.b-c_d/unload", ATROUS_KSERVE_ROUTE_REPO_UNLOAD, "a.b-c_d", ""},
     };
     static const char *const bad[] = {
         "/v2/",
@@ -869,10 +876,15 @@ static void test_kserve_paths(void **state)
         "/v2/models/example/versions/1x",
         "/v2/models/.hidden",
         "/v2/models/a:b/infer",
-        "/v2/models/example/stats",
+        "/v2/models/example/stats/",
         "/v2/models/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
         "/v1/models/example",
-        "/v2/repository/index",
+        "/v2/repository/index/",
+        "/v2/repository/models/example",
+        "/v2/repository/models/example/versions/1/load",
+        "/v2/repository/models/.hidden/load",
+        "/v2/repository/models//unload",
+        "/v2/repository/example/load",
     };
     struct atrous_kserve_route r;
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
