@@ -2,7 +2,9 @@
 #
 #   make          build the library, the service (build/atrousd) and the tests
 #   make run      build and start the service on port 8080
-#   make test     build and run every test, ending with "tests: N passed, N failed"
+#   make test     check the include rule, build and run every test, ending with
+#                 "tests: N passed, N failed"
+#   make check-layers  the include rule alone (tests/check_layers.sh)
 #   make check    the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench    build and run the benchmarks (not part of make test)
 #   make fuzz     libFuzzer targets (clang), FUZZ_SECONDS=N each (default 60)
@@ -14,6 +16,8 @@
 #   make clean    remove build/
 #   make docker   build the container image atrousd:latest (docker/README.md)
 #   make docker-test  build it and run the container smoke test (docker/smoke.sh)
+#   make rollout-test rolling updates on Docker Swarm under load lose no request (docker/rollout.sh)
+#   make k8s-check    validate docker/k8s/ (kubectl dry run, HPA, KServe CRD schemas)
 #   make help     this list
 #
 # Missing Debian packages are installed automatically (apt-get, with sudo when not root).
@@ -51,7 +55,7 @@ TEST_SUPPORT_A := $(BUILD)/libtestsupport.a
 DAEMON := $(BUILD)/atrousd
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-.PHONY: all run test check bench fuzz fuzz-build deps format format-check clean help
+.PHONY: all run test check check-layers bench fuzz fuzz-build deps format format-check clean help
 .DEFAULT_GOAL := all
 # Keep objects that only pattern rules mention (make would delete them as intermediates and
 # rebuild them every time).
@@ -104,7 +108,7 @@ $(DAEMON): $(call obj,server/main.c) $(SERVER_A) $(PROTO_A) $(LIB_A)
 #   server units      libatrousd + below, without sockets          no -lmicrohttpd
 #   test_deadline     the connection deadlines alone               neither
 #   the rest          HTTP integration (a daemon over sockets) and the spec client: all
-TESTS_LIB := test_error test_tensor test_op test_cache test_engine test_engine_filters \
+TESTS_LIB := test_error test_tensor test_op test_cache test_cost test_engine test_engine_filters \
 	test_conformance_lib
 TESTS_CODEC := test_binary test_json test_json_doc test_json_writer
 TESTS_CODEC_ENGINE := test_kserve test_tfserving
@@ -136,8 +140,12 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_SUPPORT_A) $(SERVER_A) $(PROTO_A
 run: $(DAEMON)
 	$(DAEMON) --port $(PORT)
 
+# The include rule that keeps the layers (README.md "Layout"): a violation fails make test.
+check-layers:
+	@tests/check_layers.sh
+
 # Every test binary runs even when one fails; the runner prints the summary line last.
-test: $(DAEMON) $(TEST_BINS)
+test: check-layers $(DAEMON) $(TEST_BINS)
 	@ATROUSD_BIN=$(abspath $(DAEMON)) tests/run_tests.sh $(TEST_BINS)
 
 # Sanitizer build of everything (library, service, tests) in its own folder; the integration
@@ -221,9 +229,24 @@ clean:
 
 # Container image and its smoke test (docker/README.md). Both install what they miss and start
 # a private dockerd when no engine answers; docker-test ends with "docker-test: N passed, N failed".
-.PHONY: docker docker-test
+.PHONY: docker docker-test rollout-test k8s-check
 docker:
 	docker/smoke.sh --build-only
 
 docker-test:
 	docker/smoke.sh
+
+# A private dockerd turned swarm manager, 3 replicas behind nginx, two rolling updates (image,
+# then model) under a checked load; minutes, not run by .ci/run. Ends with "rollout-test: N
+# passed, N failed".
+rollout-test:
+	docker/rollout.sh
+
+# The Kubernetes manifests without a cluster: kubectl's client-side dry run through a discovery
+# stub, the custom-metrics HPA and its adapter rules, the KServe examples against the KServe CRD
+# schemas kept in tests/data/kserve/. Seconds; no docker.
+# kubectl may come from another package than Debian's kubernetes-client: only its absence counts.
+k8s-check:
+	@$(call ensure_packages,python3-yaml python3-jsonschema)
+	@if ! command -v kubectl >/dev/null; then $(call ensure_packages,kubernetes-client); fi
+	/usr/bin/python3 docker/k8s-check.py

@@ -18,11 +18,27 @@
    sized from the quota), terminationGracePeriodSeconds > preStop + ATROUSD_DRAIN_TIMEOUT,
    HPA (autoscaling/v2, CPU) and PDB aimed at the Deployment, Service selecting its pods.
 
-Prints one line per check and exits 0 when all pass. Needs python3 with PyYAML and kubectl.
+4. The custom-metrics HPA (docker/k8s/custom-metrics/): autoscaling/v2, aimed at the
+   Deployment, scaling on a Pods metric that a rule of the Prometheus adapter ConfigMap beside
+   it produces (per pod: <<.LabelMatchers>> and <<.GroupBy>> in its query) from series atrousd
+   exports (named in server/metrics.c), with the CPU metric kept as the fallback.
+5. The KServe examples (docker/k8s/kserve/) against KServe's own CRD schemas, kept pruned in
+   tests/data/kserve/ (see its README.md for the source and version): a JSON-schema check with
+   unknown fields rejected, as the API server's strict field validation does; then their
+   promises: protocol versions v1 and v2, probes, non-root, read-only root, the storage URI
+   copied to /mnt/models and passed to --model-dir, the runtime and model format matching.
+
+Prints one line per check and exits 0 when all pass. Needs python3 with PyYAML and jsonschema,
+and kubectl.
+
+  k8s-check.py                          run the checks
+  k8s-check.py --extract-kserve CRD...  rewrite tests/data/kserve/*.schema.json from KServe's
+                                        config/crd/full/serving.kserve.io_*.yaml files
 """
 import http.server
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -31,7 +47,11 @@ import threading
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
 K8S_DIR = os.environ.get("ATROUSD_K8S_DIR") or os.path.join(HERE, "k8s")
+CUSTOM_DIR = os.path.join(K8S_DIR, "custom-metrics")
+KSERVE_DIR = os.path.join(K8S_DIR, "kserve")
+KSERVE_SCHEMAS = os.path.join(REPO, "tests", "data", "kserve")
 KUBECTL_TIMEOUT = 60
 
 # Discovery the stub serves: group/version -> [(resource, kind, namespaced)].
@@ -42,6 +62,8 @@ API = {
     "autoscaling/v2": [("horizontalpodautoscalers", "HorizontalPodAutoscaler", True)],
     "autoscaling/v1": [("horizontalpodautoscalers", "HorizontalPodAutoscaler", True)],
     "policy/v1": [("poddisruptionbudgets", "PodDisruptionBudget", True)],
+    "serving.kserve.io/v1alpha1": [("servingruntimes", "ServingRuntime", True)],
+    "serving.kserve.io/v1beta1": [("inferenceservices", "InferenceService", True)],
 }
 
 failures = []
@@ -118,6 +140,14 @@ class Stub(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def dir_args():
+    args = []
+    for d in (K8S_DIR, CUSTOM_DIR, KSERVE_DIR):
+        if os.path.isdir(d):
+            args += ["-f", d]
+    return args
+
+
 def kubectl(args, env=None, stdin=None):
     return subprocess.run(["kubectl"] + args, input=stdin, capture_output=True, text=True,
                           env=env, timeout=KUBECTL_TIMEOUT)
@@ -135,7 +165,7 @@ def has_cluster():
 
 def dry_run():
     if has_cluster():
-        r = kubectl(["apply", "--dry-run=client", "-f", K8S_DIR])
+        r = kubectl(["apply", "--dry-run=client"] + dir_args())
         where = "the configured cluster"
     else:
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stub)
@@ -153,7 +183,7 @@ def dry_run():
                         "users": [{"name": "stub", "user": {}}],
                     }, f)
                 env = dict(os.environ, KUBECONFIG=cfg, HOME=tmp)
-                r = kubectl(["apply", "--dry-run=client", "--validate=false", "-f", K8S_DIR],
+                r = kubectl(["apply", "--dry-run=client", "--validate=false"] + dir_args(),
                             env=env)
         finally:
             server.shutdown()
@@ -161,7 +191,8 @@ def dry_run():
     out = (r.stdout + r.stderr).strip()
     for line in out.splitlines():
         print("       " + line)
-    report(r.returncode == 0, "kubectl apply --dry-run=client -f docker/k8s/ (against %s)" % where)
+    report(r.returncode == 0, "kubectl apply --dry-run=client -f docker/k8s/{,custom-metrics/,kserve/}"
+           " (against %s)" % where)
 
 
 def paths(node, prefix=""):
@@ -275,7 +306,237 @@ def consistency(docs):
                "PDB selector matches the pod labels")
 
 
-def main():
+def load_dir(d):
+    docs = []
+    for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+        if name.endswith((".yaml", ".yml")):
+            with open(os.path.join(d, name)) as f:
+                docs += [x for x in yaml.safe_load_all(f) if x]
+    return docs
+
+
+def exported_metrics():
+    """The metric names server/metrics.c renders (its string literals that look like one)."""
+    with open(os.path.join(REPO, "server", "metrics.c")) as f:
+        return set(re.findall(r'"(atrousd_[a-z0-9_]+)', f.read()))
+
+
+def series_family(name):
+    """atrousd_x_seconds_sum -> atrousd_x_seconds: the family a histogram's series belong to."""
+    return re.sub(r"_(sum|count|bucket)$", "", name)
+
+
+def custom_metrics(base_docs):
+    docs = load_dir(CUSTOM_DIR)
+    hpas = [d for d in docs if d["kind"] == "HorizontalPodAutoscaler"]
+    cms = [d for d in docs if d["kind"] == "ConfigMap"]
+    report(len(hpas) == 1 and len(cms) == 1,
+           "docker/k8s/custom-metrics/ has one HPA and one adapter ConfigMap")
+    if not hpas or not cms:
+        return
+    hpa, cm = hpas[0], cms[0]
+    dep = next((d for d in base_docs if d["kind"] == "Deployment"), None)
+    base_hpa = next((d for d in base_docs if d["kind"] == "HorizontalPodAutoscaler"), None)
+    ref = hpa["spec"]["scaleTargetRef"]
+    report(hpa["apiVersion"] == "autoscaling/v2", "custom-metrics HPA is autoscaling/v2")
+    report(dep is not None and ref["kind"] == "Deployment"
+           and ref["name"] == dep["metadata"]["name"], "custom-metrics HPA scales the Deployment")
+    report(base_hpa is not None and base_hpa["metadata"]["name"] == hpa["metadata"]["name"],
+           "custom-metrics HPA has the CPU HPA's name, so applying it replaces that one (two "
+           "HPAs on one Deployment fight)")
+    metrics = hpa["spec"]["metrics"]
+    pods = [m["pods"]["metric"]["name"] for m in metrics if m["type"] == "Pods"]
+    report(bool(pods), "custom-metrics HPA scales on a per-pod custom metric (%s)" % pods)
+    report(any(m["type"] == "Resource" and m["resource"]["name"] == "cpu" for m in metrics),
+           "custom-metrics HPA keeps CPU as the fallback metric")
+    try:
+        rules = yaml.safe_load(cm["data"]["config.yaml"])["rules"]
+    except (KeyError, TypeError, yaml.YAMLError) as e:
+        report(False, "adapter ConfigMap data config.yaml parses with rules: %s" % e)
+        return
+    exported = exported_metrics()
+    for rule in rules:
+        series = re.match(r"\s*([a-zA-Z_:][a-zA-Z0-9_:]*)", rule["seriesQuery"]).group(1)
+        query = rule["metricsQuery"]
+        used = set(re.findall(r"\b(atrousd_[a-z0-9_]+)", query)) | {series}
+        missing = sorted(u for u in used if series_family(u) not in exported)
+        report(not missing, "adapter rule for %s reads series atrousd exports%s"
+               % (series, "" if not missing else ": not in server/metrics.c: %s" % missing))
+        over = rule.get("resources", {}).get("overrides", {})
+        report(over.get("pod", {}).get("resource") == "pod"
+               and over.get("namespace", {}).get("resource") == "namespace"
+               and "<<.LabelMatchers>>" in query and "<<.GroupBy>>" in query,
+               "adapter rule for %s is per pod (pod/namespace overrides, <<.LabelMatchers>>, "
+               "<<.GroupBy>>)" % series)
+    for name in pods:
+        made = [r for r in rules
+                if re.sub(r["name"]["matches"], r["name"].get("as", "$0").replace("${1}", r"\1"),
+                          re.match(r"\s*([a-zA-Z_:][a-zA-Z0-9_:]*)", r["seriesQuery"]).group(1))
+                == name]
+        report(len(made) == 1, "exactly one adapter rule produces the HPA's metric %s" % name)
+
+
+# ---- KServe ------------------------------------------------------------------------------------
+
+# What the pruned schemas keep (tests/data/kserve/README.md): the rest of the spec is replaced by
+# a schema that fails, so an example using a field whose schema was not kept is reported
+# instead of passing unchecked.
+KSERVE_KEEP = {
+    # kind: the spec properties to drop (for InferenceService: besides every component but the
+    # predictor), and the predictor's.
+    "ServingRuntime": {"spec": ["affinity", "builtInAdapter", "workerSpec"]},
+    "InferenceService": {"predictor": [
+        "affinity", "huggingface", "initContainers", "lightgbm", "onnx", "paddle", "pmml",
+        "pytorch", "sklearn", "tensorflow", "triton", "workerSpec", "xgboost"]},
+}
+NOT_KEPT = {"not": {}, "description": "atrousd: schema not kept (docker/k8s-check.py "
+                                      "KSERVE_KEEP); extract it again to use this field"}
+
+
+def extract_kserve(paths):
+    os.makedirs(KSERVE_SCHEMAS, exist_ok=True)
+    for path in paths:
+        with open(path) as f:
+            crd = yaml.safe_load(f)
+        kind = crd["spec"]["names"]["kind"]
+        if kind not in KSERVE_KEEP:
+            print("skipped %s (%s)" % (path, kind))
+            continue
+        version = next(v for v in crd["spec"]["versions"] if v.get("storage"))
+        schema = version["schema"]["openAPIV3Schema"]
+        props = schema["properties"]
+        schema["properties"] = {k: props[k] for k in ("apiVersion", "kind", "metadata", "spec")}
+        spec = schema["properties"]["spec"]
+        for k in KSERVE_KEEP[kind].get("spec", []):
+            spec["properties"][k] = NOT_KEPT
+        if kind == "InferenceService":
+            for k in list(spec["properties"]):
+                if k != "predictor":
+                    spec["properties"][k] = NOT_KEPT
+            pred = spec["properties"]["predictor"]["properties"]
+            for k in KSERVE_KEEP[kind]["predictor"]:
+                pred[k] = NOT_KEPT
+        out = {"source": "kserve/kserve %s" % os.environ.get("KSERVE_REF", "(ref not given)"),
+               "file": "config/crd/full/" + os.path.basename(path),
+               "group": crd["spec"]["group"], "kind": kind, "version": version["name"],
+               "schema": schema}
+        name = "%s.%s.schema.json" % (crd["spec"]["names"]["plural"], version["name"])
+        with open(os.path.join(KSERVE_SCHEMAS, name), "w") as f:
+            json.dump(out, f, indent=1, sort_keys=True)
+            f.write("\n")
+        print("wrote %s (%d bytes of schema)" % (name, len(json.dumps(schema))))
+    return 0
+
+
+def strict(node):
+    """The schema with unknown fields rejected wherever the CRD does not preserve them."""
+    if isinstance(node, list):
+        return [strict(x) for x in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: (strict(v) if k not in ("enum", "default", "example") else v)
+           for k, v in node.items()}
+    if "properties" in node and "additionalProperties" not in node \
+            and not node.get("x-kubernetes-preserve-unknown-fields"):
+        out["additionalProperties"] = False
+    return out
+
+
+def schema_check(doc, schemas):
+    import jsonschema
+    key = (doc.get("apiVersion"), doc.get("kind"))
+    if key not in schemas:
+        report(False, "%s %s: no KServe schema kept for it" % key)
+        return
+    v = jsonschema.Draft7Validator(strict(schemas[key]["schema"]))
+    errors = sorted(v.iter_errors(doc), key=lambda e: list(e.absolute_path))
+    name = "%s/%s" % (doc["kind"], doc["metadata"]["name"])
+    for e in errors[:10]:
+        msg = e.schema.get("description") if e.validator == "not" else e.message
+        print("       %s: %s" % ("/".join(str(p) for p in e.absolute_path) or "(top)", msg[:300]))
+    report(not errors, "%s validates against KServe's %s schema (%s)"
+           % (name, key[0], schemas[key]["source"]))
+
+
+def kserve(base_docs):
+    schemas = {}
+    for name in sorted(os.listdir(KSERVE_SCHEMAS)) if os.path.isdir(KSERVE_SCHEMAS) else []:
+        if name.endswith(".schema.json"):
+            with open(os.path.join(KSERVE_SCHEMAS, name)) as f:
+                s = json.load(f)
+            schemas[(s["group"] + "/" + s["version"], s["kind"])] = s
+    report(len(schemas) == 2, "tests/data/kserve/ holds the ServingRuntime and InferenceService "
+                              "schemas (%d)" % len(schemas))
+    docs = load_dir(KSERVE_DIR)
+    for d in docs:
+        schema_check(d, schemas)
+    runtimes = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ServingRuntime"}
+    services = [d for d in docs if d["kind"] == "InferenceService"]
+    report(len(runtimes) == 1 and services, "docker/k8s/kserve/ has a ServingRuntime and "
+                                            "InferenceServices (%d)" % len(services))
+    if not runtimes:
+        return
+    rt = next(iter(runtimes.values()))
+    spec = rt["spec"]
+    report({"v1", "v2"} <= set(spec.get("protocolVersions", [])),
+           "ServingRuntime speaks KServe protocols v1 and v2 (%s)" % spec.get("protocolVersions"))
+    c = spec["containers"][0]
+    env = {e["name"]: e.get("value") for e in c.get("env", [])}
+    csc = c.get("securityContext", {})
+    report(c.get("name") == "kserve-container", "the runtime's container is kserve-container "
+                                                "(KServe mounts the model there)")
+    args = c.get("args", [])
+    report("--model-dir" in args and args[args.index("--model-dir") + 1] == "/mnt/models",
+           "--model-dir /mnt/models: where KServe's storage initializer puts the storageUri")
+    port = int(env.get("ATROUSD_PORT") or 8080)
+    report([p["containerPort"] for p in c.get("ports", [])] == [port],
+           "one container port, ATROUSD_PORT (%d)" % port)
+    for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz"),
+                        ("startupProbe", "/healthz")):
+        got = c.get(probe, {}).get("httpGet", {})
+        report(got.get("path") == path and got.get("port") == port,
+               "%s GETs %s on %d" % (probe, path, port))
+    report(csc.get("runAsNonRoot") is True and isinstance(csc.get("runAsUser"), int)
+           and csc["runAsUser"] > 0, "runtime runs as a numeric non-root uid")
+    report(csc.get("readOnlyRootFilesystem") is True and csc.get("allowPrivilegeEscalation") is False
+           and csc.get("capabilities", {}).get("drop") == ["ALL"],
+           "runtime: read-only root, no privilege escalation, capabilities drop ALL")
+    tmp = [m["name"] for m in c.get("volumeMounts", []) if m["mountPath"] == "/tmp"]
+    report(any(v["name"] in tmp and "emptyDir" in v for v in spec.get("volumes", [])),
+           "runtime: an emptyDir at /tmp")
+    dep = next((d for d in base_docs if d["kind"] == "Deployment"), None)
+    if dep:
+        dc = dep["spec"]["template"]["spec"]["containers"][0]
+        report(c.get("resources") == dc.get("resources"),
+               "runtime resources equal the Deployment's (whole cores, request == limit)")
+    formats = {(f["name"], f.get("version")) for f in spec.get("supportedModelFormats", [])}
+    drain = int(env.get("ATROUSD_DRAIN_TIMEOUT") or 20)
+    pre = c.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", [])
+    pre_s = int(pre[1]) if pre[:1] == ["sleep"] else 0
+    protocols = set()
+    for isvc in services:
+        name = isvc["metadata"]["name"]
+        pred = isvc["spec"]["predictor"]
+        m = pred["model"]
+        protocols.add(m.get("protocolVersion"))
+        report(m.get("runtime") in runtimes, "%s uses the runtime %s" % (name, m.get("runtime")))
+        report((m["modelFormat"]["name"], m["modelFormat"].get("version")) in formats,
+               "%s's model format is one the runtime supports" % name)
+        report(m.get("protocolVersion") in spec.get("protocolVersions", []),
+               "%s's protocol %s is one the runtime speaks" % (name, m.get("protocolVersion")))
+        report(bool(re.match(r"^(pvc|s3|gs|https?|hf|oci)://.+", m.get("storageUri", ""))),
+               "%s names its model repository as a storage URI (%s)" % (name, m.get("storageUri")))
+        grace = pred.get("terminationGracePeriodSeconds", 30)
+        report(grace > pre_s + drain, "%s: terminationGracePeriodSeconds (%d) > preStop (%d) + "
+                                      "drain timeout (%d)" % (name, grace, pre_s, drain))
+        psc = pred.get("securityContext", {})
+        report(psc.get("runAsNonRoot") is True, "%s: pod runAsNonRoot" % name)
+    report({"v1", "v2"} <= protocols, "the examples use both protocols (%s)" % sorted(protocols))
+
+
+def main(argv):
+    if len(argv) > 1 and argv[1] == "--extract-kserve":
+        return extract_kserve(argv[2:])
     docs = []
     for name in sorted(os.listdir(K8S_DIR)):
         if name.endswith((".yaml", ".yml")):
@@ -288,9 +549,11 @@ def main():
     except (OSError, subprocess.TimeoutExpired) as e:
         report(False, "kubectl ran: %s" % e)
     consistency(docs)
+    custom_metrics(docs)
+    kserve(docs)
     print("k8s-check: %d failed" % len(failures))
     return 1 if failures else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv))

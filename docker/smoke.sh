@@ -7,7 +7,8 @@
 #   docker/smoke.sh --no-cache    also rebuild every image layer (a cold build)
 #
 #  1. installs what is missing, with apt-get: docker.io, debootstrap, a compose (Debian's
-#     docker-compose unless "docker compose" works), kubectl (kubernetes-client), PyYAML
+#     docker-compose unless "docker compose" works), kubectl (kubernetes-client), PyYAML and
+#     jsonschema (python3-yaml, python3-jsonschema)
 #  2. uses the docker engine that answers, or starts a private dockerd (exec-root, pidfile and
 #     socket in a fresh temp dir, data-root in /var/tmp/atrousd-dockerd so images and the build
 #     cache survive between runs) and stops it at the end
@@ -51,13 +52,12 @@ REPO=$(cd "$HERE/.." && pwd)
 IMAGE=${ATROUSD_IMAGE:-atrousd:latest}
 LB_IMAGE=${ATROUSD_LB_IMAGE:-atrousd-lb:latest}
 CASE_NAME=${ATROUSD_SMOKE_CASE:-058_even_k4_r2_same.json}
-DATA_ROOT=${ATROUSD_DOCKER_DATA_ROOT:-/var/tmp/atrousd-dockerd}
 BUILD_ONLY=0
 NO_CACHE=()
 for arg in "$@"; do
     case "$arg" in
     --build-only) BUILD_ONLY=1 ;;
-    --no-cache) NO_CACHE=(--no-cache) ;;
+    --no-cache) NO_CACHE=(--no-cache) NO_CACHE_NOTE=" (--no-cache)" ;;
     -h | --help) sed -n '2,/^set -uo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "smoke: unknown argument: $arg" >&2; exit 2 ;;
     esac
@@ -67,46 +67,7 @@ T0=$(date +%s)
 RUN_DIR=$(mktemp -d /tmp/atrousd-smoke.XXXXXX)
 PROJECT=atrousdsmoke$$
 CONTAINER=atrousd-smoke-$$
-DOCKERD_PID=""
 COMPOSE=()
-PASSED=0
-FAILED=0
-RESULTS=()
-MEASURE=()
-
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-pass() { PASSED=$((PASSED + 1)); RESULTS+=("PASS  $*"); log "PASS $*"; }
-fail() { FAILED=$((FAILED + 1)); RESULTS+=("FAIL  $*"); log "FAIL $*"; }
-measure() { MEASURE+=("$*"); log "measured: $*"; }
-
-# free_port: a TCP port on 127.0.0.1 nobody listens on right now.
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# http_status URL: the status code of a GET (000 when nothing answers), 3 s at most.
-http_status() {
-    curl -s -o /dev/null -m 3 -w '%{http_code}' "$1" 2>/dev/null || true
-}
-
-# status_is URL CODE, health_is CONTAINER STATUS: one check each, for wait_for.
-status_is() { [ "$(http_status "$1")" = "$2" ]; }
-health_is() { [ "$(docker inspect -f '{{.State.Health.Status}}' "$1" 2>/dev/null)" = "$2" ]; }
-
-# wait_for SECONDS DESCRIPTION COMMAND...: poll COMMAND every 0.05 s until it succeeds.
-wait_for() {
-    local limit=$1 what=$2 deadline
-    shift 2
-    deadline=$(($(date +%s) + limit))
-    until "$@"; do
-        if [ "$(date +%s)" -ge "$deadline" ]; then
-            log "gave up after ${limit}s waiting for $what"
-            return 1
-        fi
-        sleep 0.05
-    done
-}
 
 cleanup() {
     local rc=$?
@@ -119,22 +80,11 @@ cleanup() {
     if docker container inspect "$CONTAINER" >/dev/null 2>&1; then
         timeout 60 docker rm -f "$CONTAINER" >/dev/null 2>&1 || true
     fi
-    if [ -n "$DOCKERD_PID" ]; then
-        log "stopping the private dockerd (pid $DOCKERD_PID)"
-        kill -TERM "$DOCKERD_PID" 2>/dev/null || true
-        for _ in $(seq 100); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.2; done
-        if kill -0 "$DOCKERD_PID" 2>/dev/null; then
-            log "dockerd did not stop in 20 s; killing it"
-            kill -KILL "$DOCKERD_PID" 2>/dev/null || true
-        fi
-        # Mounts dockerd leaves behind only if it was killed.
-        awk -v r="$RUN_DIR/" 'index($2, r) == 1 { print $2 }' /proc/mounts | sort -r |
-            while read -r m; do umount -l "$m" 2>/dev/null || true; done
-    fi
+    engine_stop
     if [ "$rc" != 0 ] && [ "$FAILED" = 0 ]; then
         fail "the run stopped early (exit $rc; a timeout is 124)"
     fi
-    summary
+    summary "docker smoke test" docker-test "$T0"
     if [ "$FAILED" = 0 ] && [ "$rc" = 0 ]; then
         if [ -n "${ATROUSD_SMOKE_KEEP_LOGS:-}" ]; then
             rm -rf "$RUN_DIR/exec"
@@ -149,180 +99,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 124' INT TERM
-
-summary() {
-    local line
-    echo
-    echo "== docker smoke test summary =="
-    for line in "${RESULTS[@]}"; do echo "  $line"; done
-    if [ ${#MEASURE[@]} -gt 0 ]; then
-        echo "measurements:"
-        for line in "${MEASURE[@]}"; do echo "  $line"; done
-    fi
-    echo "  total time: $(($(date +%s) - T0)) s"
-    echo "docker-test: $PASSED passed, $FAILED failed"
-    if [ "$FAILED" = 0 ]; then echo "PASS"; else echo "FAIL"; fi
-}
-
-# ---- 1. tools --------------------------------------------------------------------------------
-
-install_missing() {
-    local pkgs=() sudo=""
-    [ "$(id -u)" = 0 ] || sudo=sudo
-    command -v dockerd >/dev/null || pkgs+=(docker.io)
-    command -v docker >/dev/null || pkgs+=(docker.io)
-    command -v debootstrap >/dev/null || pkgs+=(debootstrap)
-    command -v curl >/dev/null || pkgs+=(curl)
-    command -v python3 >/dev/null || pkgs+=(python3)
-    if [ "$BUILD_ONLY" = 0 ]; then
-        command -v kubectl >/dev/null || pkgs+=(kubernetes-client)
-        if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null; then
-            pkgs+=(docker-compose)
-        fi
-        python3 -c 'import yaml' 2>/dev/null || pkgs+=(python3-yaml)
-    fi
-    if [ ${#pkgs[@]} -eq 0 ]; then
-        pass "tools present (nothing to install)"
-        return 0
-    fi
-    mapfile -t pkgs < <(printf '%s\n' "${pkgs[@]}" | sort -u)
-    log "installing with apt-get: ${pkgs[*]}"
-    if $sudo apt-get update -qq >"$RUN_DIR/apt.log" 2>&1 &&
-        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-            "${pkgs[@]}" >>"$RUN_DIR/apt.log" 2>&1; then
-        pass "installed ${pkgs[*]}"
-    else
-        tail -n 20 "$RUN_DIR/apt.log" >&2
-        fail "apt-get install ${pkgs[*]}"
-        return 1
-    fi
-    # PyYAML from apt lands in Debian's python3, which may not be the first python3 on PATH.
-    if ! python3 -c 'import yaml' 2>/dev/null && [ -x /usr/bin/python3 ]; then
-        PYTHON_YAML=/usr/bin/python3
-    fi
-}
-
-# ---- 2. docker engine ------------------------------------------------------------------------
-
-start_engine() {
-    if timeout 10 docker info >/dev/null 2>&1; then
-        pass "docker engine answers (${DOCKER_HOST:-default socket}); using it"
-        return 0
-    fi
-    if [ "$(id -u)" != 0 ]; then
-        fail "no docker engine answers and a private dockerd needs root"
-        return 1
-    fi
-    mkdir -p "$DATA_ROOT"
-    # One private dockerd per data-root at a time.
-    exec 9>"$DATA_ROOT.lock"
-    if ! flock -w 600 9; then
-        fail "another smoke run holds $DATA_ROOT.lock"
-        return 1
-    fi
-    export DOCKER_HOST="unix://$RUN_DIR/docker.sock"
-    log "starting a private dockerd: data-root $DATA_ROOT, exec-root $RUN_DIR/exec"
-    # Its own session, so that a terminal's ^C reaches this script, which then stops it.
-    setsid dockerd --data-root "$DATA_ROOT" --exec-root "$RUN_DIR/exec" \
-        --pidfile "$RUN_DIR/docker.pid" -H "$DOCKER_HOST" >"$RUN_DIR/dockerd.log" 2>&1 &
-    DOCKERD_PID=$!
-    if wait_for 60 "the private dockerd" timeout 5 docker info >/dev/null 2>&1; then
-        pass "private dockerd up ($(docker version -f '{{.Server.Version}}' 2>/dev/null))"
-    else
-        tail -n 20 "$RUN_DIR/dockerd.log" >&2
-        fail "private dockerd did not answer within 60 s"
-        return 1
-    fi
-}
-
-# ---- 3./4. images ----------------------------------------------------------------------------
-
-BUILD_ARGS=()
-BUILD_NETWORK=default
-
-# The host's apt configuration as build arguments (docker/README.md, "Offline builds").
-apt_build_args() {
-    local p
-    APT_SOURCES=$(apt_sources_deb822_text)
-    APT_SOURCES_LIST=$(apt_sources_list_text)
-    APT_CONF=$(apt_conf_text)
-    export APT_SOURCES APT_SOURCES_LIST APT_CONF
-    BUILD_ARGS=(--build-arg "APT_SOURCES=$APT_SOURCES" --build-arg "APT_SOURCES_LIST=$APT_SOURCES_LIST"
-        --build-arg "APT_CONF=$APT_CONF")
-    p=$(apt_proxy http)
-    [ -n "$p" ] && BUILD_ARGS+=(--build-arg "http_proxy=$p") && export http_proxy="$p"
-    p=$(apt_proxy https)
-    [ -n "$p" ] && BUILD_ARGS+=(--build-arg "https_proxy=$p") && export https_proxy="$p"
-    return 0
-}
-
-# Can a container on the default bridge open a TCP connection to the mirror (or the proxy)?
-# DOCKER_BUILD_NETWORK=host|default in the environment skips the question.
-choose_build_network() {
-    local url host port
-    case "${DOCKER_BUILD_NETWORK:-}" in
-    host | default)
-        BUILD_NETWORK=$DOCKER_BUILD_NETWORK
-        pass "builds use --network $BUILD_NETWORK (DOCKER_BUILD_NETWORK)"
-        return 0
-        ;;
-    esac
-    url=$(apt_proxy http)
-    [ -n "$url" ] || url=$(apt_debian_mirror bookworm)
-    [ -n "$url" ] || url=http://deb.debian.org/debian
-    host=$(printf '%s' "$url" | sed -E 's#^[a-z]+://([^/@]*@)?##; s#[/].*$##')
-    port=80
-    case "$url" in https://*) port=443 ;; esac
-    if [[ "$host" =~ ^(.*):([0-9]+)$ ]]; then host=${BASH_REMATCH[1]}; port=${BASH_REMATCH[2]}; fi
-    host=${host#[}
-    host=${host%]}
-    if timeout 30 docker run --rm --network bridge --entrypoint bash debian:bookworm-slim \
-        -c "exec 3<>/dev/tcp/$host/$port" >/dev/null 2>&1; then
-        BUILD_NETWORK=default
-        pass "the bridge network reaches $host:$port; builds use it"
-    else
-        BUILD_NETWORK=host
-        pass "the bridge network does not reach $host:$port; builds use --network host"
-    fi
-    export DOCKER_BUILD_NETWORK=$BUILD_NETWORK
-}
-
-build_image() {
-    local start ctx=$REPO what="the work tree"
-    # ATROUSD_SMOKE_CONTEXT=head builds what is committed (git archive HEAD), not the work tree.
-    if [ "${ATROUSD_SMOKE_CONTEXT:-worktree}" = head ]; then
-        ctx=$RUN_DIR/context
-        mkdir -p "$ctx"
-        if ! git -C "$REPO" archive HEAD | tar -x -C "$ctx"; then
-            fail "git archive HEAD for the build context"
-            return 1
-        fi
-        what="HEAD ($(git -C "$REPO" rev-parse --short HEAD))"
-    fi
-    start=$(now)
-    log "building $IMAGE from $what (log: $RUN_DIR/build.log)"
-    if timeout 1200 docker build "${NO_CACHE[@]}" --network "$BUILD_NETWORK" "${BUILD_ARGS[@]}" \
-        -f "$ctx/docker/Dockerfile" -t "$IMAGE" "$ctx" >"$RUN_DIR/build.log" 2>&1; then
-        local secs size steps cached
-        secs=$(since "$start")
-        size=$(docker image inspect -f '{{.Size}}' "$IMAGE" | awk '{ printf "%.1f MB", $1 / 1e6 }')
-        # The legacy builder prints "Using cache" per cached step; BuildKit prints CACHED.
-        # (FROM and the ARG before it never report a cache hit, so they are not counted.)
-        steps=$(grep '^Step [0-9]' "$RUN_DIR/build.log" | grep -vc ': FROM \|: ARG BASE_IMAGE')
-        cached=$(grep -c 'Using cache\|CACHED' "$RUN_DIR/build.log")
-        pass "built $IMAGE from $what in ${secs}s${NO_CACHE:+ (--no-cache)}"
-        # Each source change leaves the previous build stage behind as a dangling image; in the
-        # private data-root (never in an engine someone else owns) drop those over a day old.
-        if [ -n "$DOCKERD_PID" ]; then
-            docker image prune -f --filter until=24h >/dev/null 2>&1 || true
-        fi
-        measure "image $IMAGE: $size; build ${secs}s${NO_CACHE:+ (--no-cache, cold)}, $cached of $steps steps from cache"
-    else
-        grep -v '^ ---> \|^Removing intermediate' "$RUN_DIR/build.log" | tail -n 30 >&2
-        fail "docker build $IMAGE (see $RUN_DIR/build.log)"
-        return 1
-    fi
-}
 
 # ---- 5./6. one container ---------------------------------------------------------------------
 
@@ -503,29 +279,18 @@ compose_stack() {
 # ---- run -------------------------------------------------------------------------------------
 
 log "run dir $RUN_DIR"
-install_missing || exit 1
-PYTHON_YAML=${PYTHON_YAML:-python3}
-start_engine || exit 1
-had_base=0
-docker image inspect debian:bookworm-slim >/dev/null 2>&1 && had_base=1
-base_start=$(now)
-base_args=()
-[ -n "${ATROUSD_BASE_PULL:-}" ] && base_args=(--pull)
-if "$HERE/base-image.sh" "${base_args[@]}" 2>&1 | sed 's/^/  /' >&2 &&
-    docker image inspect debian:bookworm-slim >/dev/null 2>&1; then
-    if [ "$had_base" = 1 ]; then
-        pass "base image debian:bookworm-slim present"
-    else
-        pass "base image debian:bookworm-slim built in $(since "$base_start")s"
-        measure "base image debian:bookworm-slim (debootstrap + import): $(since "$base_start")s"
-    fi
+if [ "$BUILD_ONLY" = 1 ]; then
+    install_missing || exit 1
 else
-    fail "base image debian:bookworm-slim (docker/base-image.sh)"
-    exit 1
+    install_missing cmd:kubectl:kubernetes-client compose py:yaml:python3-yaml \
+        py:jsonschema:python3-jsonschema || exit 1
 fi
+engine_start || exit 1
+base_image_ensure || exit 1
 apt_build_args
 choose_build_network
-build_image || exit 1
+build_context "$REPO" || exit 1
+build_image "$IMAGE" "$BUILD_CONTEXT/docker/Dockerfile" "$BUILD_CONTEXT" "${NO_CACHE[@]}" || exit 1
 [ "$BUILD_ONLY" = 1 ] && exit 0
 
 # docker/README.md's configuration table must name every variable the image's --help lists.
@@ -547,8 +312,8 @@ if find_case && run_container; then
     stop_container
 fi
 compose_stack
-if "$PYTHON_YAML" "$HERE/k8s-check.py" >"$RUN_DIR/k8s.log" 2>&1; then
-    pass "docker/k8s/ (kubectl apply --dry-run=client and consistency checks)"
+if "$PYTHON_DEB" "$HERE/k8s-check.py" >"$RUN_DIR/k8s.log" 2>&1; then
+    pass "docker/k8s/ (kubectl apply --dry-run=client, consistency, custom-metrics HPA, KServe CRD schemas)"
 else
     cat "$RUN_DIR/k8s.log" >&2
     fail "docker/k8s/ validation (see above)"

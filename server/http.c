@@ -85,6 +85,7 @@ struct request {
     struct atrousd_deadline *deadline; /* the connection's (borrowed), or NULL */
     uint64_t body_start_ns;            /* when the headers were complete */
     bool ran_inline;                   /* computed on the I/O thread (--inline-max-flops) */
+    bool dequeued;                     /* a worker took it off the compute queue */
     struct atrousd_trace trace;        /* W3C trace context: logged, and answered */
 };
 
@@ -457,6 +458,7 @@ static bool job_expired(struct request *req, uint64_t now_ns)
     uint64_t waited_ns = now_ns - req->job.enqueued_ns;
     uint64_t limit_ms = req->ctx->config.request_timeout_ms;
     req->reply.queue_us = waited_ns / 1000u;
+    req->dequeued = true;
     if (limit_ms == 0 || waited_ns <= limit_ms * 1000000u)
         return false;
     atrousd_reply_fail(&req->reply, ATROUSD_FAIL_DEADLINE_EXCEEDED, NULL, req->request_id,
@@ -723,6 +725,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         .inference_rows = req->reply.inference_rows,
         .executed = req->reply.executed,
         .execution_rows = req->reply.execution_rows,
+        /* Only the compute queue's waits are the autoscaling signal, not the model manager's. */
+        .dequeued = req->dequeued && atrousd_route_computes(req->plan.endpoint),
     };
     atrousd_metrics_record(ctx->metrics, &sample);
     /* The request is over: the repository snapshot it held may go (and a model version that

@@ -67,6 +67,7 @@ struct atrousd_metrics {
     _Atomic uint64_t batches, batched_requests;
     struct histogram duration[ATROUSD_EP_COUNT];
     struct histogram stages[ATROUSD_STAGE_COUNT];
+    struct histogram queue_wait; /* every job a worker took, 504s included */
     _Atomic uint64_t bytes_in[ATROUSD_EP_COUNT];
     _Atomic uint64_t bytes_out[ATROUSD_EP_COUNT];
 };
@@ -241,6 +242,8 @@ void atrousd_metrics_record(struct atrousd_metrics *m, const struct atrousd_requ
         for (int i = 0; i < ATROUSD_STAGE_COUNT; i++)
             observe(&m->stages[i], s->stage_us[i]);
     }
+    if (s->dequeued)
+        observe(&m->queue_wait, s->stage_us[ATROUSD_STAGE_QUEUE]);
 }
 
 uint64_t atrousd_metrics_count(const struct atrousd_metrics *m, enum atrousd_endpoint endpoint,
@@ -352,6 +355,13 @@ static void render_requests(FILE *f, const struct atrousd_metrics *m)
         snprintf(labels, sizeof(labels), "stage=\"%s\",", stage_names[i]);
         render_histogram(f, "atrousd_op_stage_duration_seconds", labels, &m->stages[i]);
     }
+    /* The stage histogram leaves out requests that never computed; a queue that makes
+     * requests time out (504) is the fullest one, so the autoscaling signal counts them. */
+    header(f, "atrousd_queue_wait_seconds", "histogram",
+           "Time requests waited for a compute worker, every request a worker took (those "
+           "answered 504 after --request-timeout included). rate(_sum)/rate(_count) is the "
+           "mean wait, the autoscaling signal (docker/k8s/autoscaling/).");
+    render_histogram(f, "atrousd_queue_wait_seconds", "", &m->queue_wait);
     const char *byte_names[2] = {"atrousd_http_request_bytes_total",
                                  "atrousd_http_response_bytes_total"};
     const char *byte_help[2] = {"Request body bytes received, by endpoint.",

@@ -43,6 +43,9 @@ struct atrousd_request_sample {
     uint64_t bytes_in, bytes_out;
     bool has_stages; /* op requests that reached a worker */
     uint64_t stage_us[ATROUSD_STAGE_COUNT];
+    /* Left the compute queue (computed, or 504 for waiting past --request-timeout): its
+     * stage_us[ATROUSD_STAGE_QUEUE] is a queue wait, the autoscaling signal. */
+    bool dequeued;
     /* The statistics extension, for inference requests (KServe infer, TF Serving predict). */
     uint64_t inference_rows; /* the value's batch dimension N */
     bool executed;           /* this request accounts for one execution (alone, or a batch's

@@ -3,7 +3,8 @@
  * one: while a heavy request computes and a second waits, a third is refused at once with
  * 429 + Retry-After (from its headers alone, before its body is sent, when the queue is
  * already full), and the waiting one, held past --request-timeout before its compute could
- * start, gets 504. /healthz keeps answering throughout.
+ * start, gets 504 and its wait is counted in atrousd_queue_wait_seconds (the autoscaling
+ * signal). /healthz keeps answering throughout.
  *
  * Ordering is established by polling the daemon's own gauges (compute_active, queue_depth),
  * never by sleeping; the heavy request takes hundreds of milliseconds of compute, far longer
@@ -126,6 +127,13 @@ static void test_http_full_queue_is_429_and_late_start_is_504(void **state)
                          d, "atrousd_http_requests_total{endpoint=\"op\",status=\"504\"}", &count),
                      0);
     assert_true(count >= 1);
+    /* The autoscaling signal: both requests a worker took count, the 504 included (it waited
+     * past the 50 ms --request-timeout); the 429s never entered the queue. */
+    assert_int_equal(test_daemon_wait_metric(d, "atrousd_queue_wait_seconds_count", 2, POLL_MS), 0);
+    assert_int_equal(test_daemon_metric(d, "atrousd_queue_wait_seconds_count", &count), 0);
+    assert_true(count == 2);
+    assert_int_equal(test_daemon_metric(d, "atrousd_queue_wait_seconds_sum", &count), 0);
+    assert_true(count > 0.05);
     http_op_zeros_free(&heavy);
     http_op_zeros_free(&tiny);
 }

@@ -257,9 +257,16 @@ static void test_metrics_render_counts_and_histograms(void **state)
                                         .has_stages = true,
                                         .stage_us = {10, 20, 1000, 5}};
     struct atrousd_request_sample lost = {.endpoint = ATROUSD_EP_UNKNOWN, .status = 0};
+    /* Waited 2 s for a worker and got 504: no stages, but a queue wait. */
+    struct atrousd_request_sample late = {.endpoint = ATROUSD_EP_OP,
+                                          .status = 504,
+                                          .total_us = 2000100,
+                                          .stage_us = {0, 2000000, 0, 0},
+                                          .dequeued = true};
     atrousd_metrics_record(m, &ok);
     atrousd_metrics_record(m, &ok);
     atrousd_metrics_record(m, &lost);
+    atrousd_metrics_record(m, &late);
     assert_int_equal(atrousd_metrics_count(m, ATROUSD_EP_OP, 200), 2);
     assert_int_equal(atrousd_metrics_count(m, ATROUSD_EP_OP, 404), 0);
     struct atrousd_metrics_snapshot snap = {.queue_depth = 3,
@@ -274,12 +281,20 @@ static void test_metrics_render_counts_and_histograms(void **state)
     const char *expected[] = {
         "atrousd_http_requests_total{endpoint=\"op\",status=\"200\"} 2\n",
         "atrousd_http_requests_total{endpoint=\"other\",status=\"0\"} 1\n",
+        "atrousd_http_requests_total{endpoint=\"op\",status=\"504\"} 1\n",
         "atrousd_http_request_duration_seconds_bucket{endpoint=\"op\",le=\"0.001\"} 0\n",
         "atrousd_http_request_duration_seconds_bucket{endpoint=\"op\",le=\"0.0025\"} 2\n",
-        "atrousd_http_request_duration_seconds_bucket{endpoint=\"op\",le=\"+Inf\"} 2\n",
-        "atrousd_http_request_duration_seconds_sum{endpoint=\"op\"} 0.003000\n",
-        "atrousd_http_request_duration_seconds_count{endpoint=\"op\"} 2\n",
+        "atrousd_http_request_duration_seconds_bucket{endpoint=\"op\",le=\"+Inf\"} 3\n",
+        "atrousd_http_request_duration_seconds_sum{endpoint=\"op\"} 2.003100\n",
+        "atrousd_http_request_duration_seconds_count{endpoint=\"op\"} 3\n",
         "atrousd_op_stage_duration_seconds_count{stage=\"compute\"} 2\n",
+        "atrousd_op_stage_duration_seconds_count{stage=\"queue\"} 2\n",
+        /* ok's were not dequeued (ran inline), late's was. */
+        "# TYPE atrousd_queue_wait_seconds histogram\n",
+        "atrousd_queue_wait_seconds_bucket{le=\"1\"} 0\n",
+        "atrousd_queue_wait_seconds_bucket{le=\"2.5\"} 1\n",
+        "atrousd_queue_wait_seconds_sum 2.000000\n",
+        "atrousd_queue_wait_seconds_count 1\n",
         "atrousd_http_request_bytes_total{endpoint=\"op\"} 200\n",
         "atrousd_build_info{version=\"0.1.0\",onednn_version=\"2.6.3 \\\"x\\\"\"",
         "# TYPE atrousd_queue_depth gauge\natrousd_queue_depth 3\n",
