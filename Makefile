@@ -7,6 +7,7 @@
 #   make check-layers  the include rule alone (tests/check_layers.sh)
 #   make check    the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench    build and run the benchmarks (not part of make test)
+#   make docs-check  run every shell example of the READMEs as written (tests/docs)
 #   make fuzz     libFuzzer targets (clang), FUZZ_SECONDS=N each (default 60)
 #   make soak     wrk soak (SOAK_SECONDS, default 60), overload and drain under load
 #   make valgrind the HTTP integration tests with the daemon under valgrind memcheck
@@ -26,7 +27,7 @@ BUILD ?= build
 CC ?= cc
 PORT ?= 8080
 
-DEBIAN_PACKAGES := libdnnl-dev libjansson-dev libmicrohttpd-dev libcmocka-dev pkg-config
+DEBIAN_PACKAGES := libdnnl-dev libjansson-dev libmicrohttpd-dev libcmocka-dev zlib1g-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Werror
@@ -35,9 +36,11 @@ CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARNINGS) -pthread -MMD -MP \
 	-Ilib -Iproto -Iserver -Itests -Itests/support $(EXTRA_CFLAGS) $(CFLAGS)
 # Each layer's own libraries: a binary links those of the layers it uses and no more.
 # libgomp: oneDNN's OpenMP runtime, which lib/ also calls to size each thread's team.
+# zlib: gzip/deflate request and response bodies (server/compress.c).
 LIB_LIBS := -ldnnl -lgomp -lm -pthread
 PROTO_LIBS := -ljansson -lm -pthread
-SERVER_LIBS := -lmicrohttpd
+ZLIB_LIBS := -lz
+SERVER_LIBS := -lmicrohttpd $(ZLIB_LIBS)
 LIBS := $(LIB_LIBS) $(PROTO_LIBS) $(SERVER_LIBS)
 LDFLAGS_ALL = $(EXTRA_LDFLAGS) $(LDFLAGS)
 
@@ -55,7 +58,8 @@ TEST_SUPPORT_A := $(BUILD)/libtestsupport.a
 DAEMON := $(BUILD)/atrousd
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-.PHONY: all run test check check-layers bench fuzz fuzz-build deps format format-check clean help
+.PHONY: all run test check check-layers bench docs-check fuzz fuzz-build deps format format-check \
+	clean help
 .DEFAULT_GOAL := all
 # Keep objects that only pattern rules mention (make would delete them as intermediates and
 # rebuild them every time).
@@ -112,7 +116,7 @@ TESTS_LIB := test_error test_tensor test_op test_cache test_cost test_engine tes
 	test_conformance_lib
 TESTS_CODEC := test_binary test_json test_json_doc test_json_writer
 TESTS_CODEC_ENGINE := test_kserve test_tfserving
-TESTS_SERVER := test_handlers test_model
+TESTS_SERVER := test_handlers test_model test_compress
 TESTS_SERVER_PLAIN := test_deadline test_trace
 test_bins = $(patsubst %,$(BUILD)/tests/%,$(1))
 $(call test_bins,$(TESTS_LIB)): $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_SUPPORT_A) $(LIB_A)
@@ -129,7 +133,7 @@ $(call test_bins,$(TESTS_CODEC_ENGINE)): $(BUILD)/tests/%: $(BUILD)/obj/tests/%.
 $(call test_bins,$(TESTS_SERVER)): $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_SUPPORT_A) \
 		$(SERVER_A) $(PROTO_A) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $^ -o $@ $(LDFLAGS_ALL) $(PROTO_LIBS) $(LIB_LIBS) -lcmocka
+	$(CC) $(CFLAGS_ALL) $^ -o $@ $(LDFLAGS_ALL) $(PROTO_LIBS) $(LIB_LIBS) $(ZLIB_LIBS) -lcmocka
 $(call test_bins,$(TESTS_SERVER_PLAIN)): $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(SERVER_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $^ -o $@ $(LDFLAGS_ALL) -pthread -lcmocka
@@ -161,13 +165,21 @@ check:
 
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
-$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(TEST_SUPPORT_A) $(PROTO_A) $(LIB_A)
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(TEST_SUPPORT_A) $(SERVER_A) $(PROTO_A) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $^ -o $@ $(LDFLAGS_ALL) $(LIBS)
 
 bench: $(DAEMON) $(BENCH_BINS)
 	@$(call ensure_packages,wrk)
 	@BUILD=$(BUILD) tests/bench/run_bench.sh
+
+# Every ```sh block of README.md, proto/README.md, proto/KSERVE.md and docker/README.md, run as
+# written from the repository root against the service on port 8080, inside a private network
+# namespace (tests/docs/run_examples.sh says how); the docker blocks are docker/smoke.sh's.
+# Ends with "docs: N passed, N failed, N skipped"; about a minute (two wrk examples run 15 s).
+docs-check: $(DAEMON)
+	@$(call ensure_packages,curl wrk python3 iproute2 util-linux gzip)
+	@tests/docs/run_examples.sh
 
 # Fuzzing: every tests/fuzz/fuzz_*.c is a libFuzzer target built with clang, ASan and UBSan
 # in $(BUILD)/fuzz; tests/fuzz/run_fuzz.sh seeds each from the conformance corpus, runs it for

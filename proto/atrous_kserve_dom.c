@@ -93,15 +93,12 @@ static enum atrous_status put_numbers(struct reader *r, const struct atrous__jd_
     if (v->size == 0) /* dst and the document's floats may both be NULL then */
         return ATROUS_OK;
     if (r->type == ATROUS__DOM_F32) {
-        const float *src = atrous__jd_floats(v);
-        float *dst = (float *)r->dst + r->index;
-        for (size_t i = 0; i < v->size; i++) {
-            if (isnan(src[i])) { /* the document's mark for a number past float32 */
-                r->index += i;
-                return bad_element(r, "is too large for float32");
-            }
-            dst[i] = src[i];
+        size_t too_large;
+        if (atrous__jd_too_large(v, &too_large)) {
+            r->index += too_large;
+            return bad_element(r, "is too large for float32");
         }
+        memcpy((float *)r->dst + r->index, atrous__jd_floats(v), v->size * sizeof(float));
         r->index += v->size;
         return ATROUS_OK;
     }

@@ -32,9 +32,11 @@ struct chunk {
 struct atrous__jd {
     const char *start, *end; /* the body */
     struct atrous__jd_value root;
-    float *numbers;    /* every number of the body, in order, as float32 (NaN: too large) */
+    float *numbers;    /* every number of the body, in order, as float32 */
     size_t count, cap; /* numbers used and allocated */
-    size_t bound;      /* the most numbers the body can hold */
+    size_t *too_large; /* indexes (ascending) of the numbers too large for float32 */
+    size_t too_large_count, too_large_cap;
+    size_t bound; /* the most numbers the body can hold */
     struct chunk *chunks;
 };
 
@@ -120,23 +122,25 @@ static struct atrous__jd_value numbers_value(struct parser *ps, const char *text
                                      .doc = ps->doc};
 }
 
-/* Scans the number at the cursor into the document's floats. Strict JSON: no NaN, Infinity. */
+/* Scans the number at the cursor (NaN, Infinity and -Infinity included) into the document's
+ * floats. */
 static enum atrous_status scan_number(struct parser *ps)
 {
     struct atrous__jd *doc = ps->doc;
     struct atrous__jr_number n;
-    const char *at = ps->r.p;
     float f;
     enum atrous_status st = atrous__jr_number(&ps->r, &n);
     if (st != ATROUS_OK)
         return st;
-    if (n.cls != ATROUS__JR_FINITE) {
-        ps->r.p = at;
-        return atrous__jr_syntax_error(&ps->r, "expected a JSON number (NaN and Infinity are not "
-                                               "JSON)");
+    if (!atrous__jr_number_float(&n, &f)) {
+        /* Too large for float32: the readers say so when they meet it (an integer reader
+         * rescans the text and may take it). */
+        if (!grow((void **)&doc->too_large, &doc->too_large_cap, doc->too_large_count,
+                  sizeof(*doc->too_large)))
+            return no_memory(ps);
+        doc->too_large[doc->too_large_count++] = doc->count;
+        f = NAN;
     }
-    if (!atrous__jr_number_float(&n, &f))
-        f = NAN; /* too large for float32; the readers say so when they meet it */
     if (doc->count == doc->cap) {
         /* Each number takes a byte and a separator: bound is never passed. */
         size_t cap = doc->cap ? doc->cap * 2 : INITIAL_NUMBERS;
@@ -246,6 +250,9 @@ static enum atrous_status scan_number_list(struct parser *ps, const char *open, 
     }
     r->p = restart;
     ps->doc->count = first;
+    while (ps->doc->too_large_count > 0 &&
+           ps->doc->too_large[ps->doc->too_large_count - 1] >= first)
+        ps->doc->too_large_count--;
     return ATROUS_OK;
 }
 
@@ -464,6 +471,7 @@ void atrous__jd_free(struct atrous__jd *doc)
         doc->chunks = next;
     }
     free(doc->numbers);
+    free(doc->too_large);
     free(doc);
 }
 
@@ -575,6 +583,24 @@ bool atrous__jd_integer(const struct atrous__jd_value *v, int64_t *out)
 const float *atrous__jd_floats(const struct atrous__jd_value *v)
 {
     return v->doc->numbers ? v->doc->numbers + v->first : NULL; /* NULL: the body has none */
+}
+
+bool atrous__jd_too_large(const struct atrous__jd_value *v, size_t *index)
+{
+    const struct atrous__jd *doc = v->doc;
+    size_t lo = 0, hi = doc->too_large_count;
+    /* The first too-large index at or after v->first (the list is ascending). */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (doc->too_large[mid] < v->first)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == doc->too_large_count || doc->too_large[lo] >= v->first + v->size)
+        return false;
+    *index = doc->too_large[lo] - v->first;
+    return true;
 }
 
 void atrous__jd_numbers_begin(const struct atrous__jd_value *v, struct atrous__jd_numbers *it)

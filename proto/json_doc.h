@@ -12,7 +12,9 @@
  * ragged or mixed lists) gets a node per value, as in any DOM: that is the small envelope
  * around the tensors.
  *
- * The grammar is strict JSON, as jansson's was: NaN and Infinity tokens, duplicate keys and
+ * The grammar is JSON with the number tokens NaN, Infinity and -Infinity, which TF Serving's
+ * REST API documents, Python's json.dumps writes, and atrousd's own answers hold (so that every
+ * answer can be sent back), as the native API's reader takes them. Duplicate keys and
  * "\u0000" in strings (keys and names are C strings) are rejected, and nesting is bounded.
  * Syntax errors are ATROUS_INVALID_ARGUMENT with field "" and the message
  * "invalid JSON at byte N: ...".
@@ -112,9 +114,13 @@ bool atrous__jd_boolean(const struct atrous__jd_value *v, bool *out);
  * which is what the envelope's integers (shape dims, sizes, rate) must be; *out the value. */
 bool atrous__jd_integer(const struct atrous__jd_value *v, int64_t *out);
 
-/* The float32 values of NUMBERS v (v->size of them). NaN marks a number too large for float32
- * (the document holds no NaN tokens). */
+/* The float32 values of NUMBERS v (v->size of them). A number too large for float32 reads as
+ * NaN there: atrous__jd_too_large tells it from a NaN token. */
 const float *atrous__jd_floats(const struct atrous__jd_value *v);
+
+/* True when a number of NUMBERS v is too large for float32; *index is the first such, counted
+ * from v's first number. */
+bool atrous__jd_too_large(const struct atrous__jd_value *v, size_t *index);
 
 /* Scans the numbers of NUMBERS v again, in order, for exact conversions (integers). */
 struct atrous__jd_numbers {

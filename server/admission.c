@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "atrous_kserve_repo.h"
+#include "compress.h"
 #include "media.h"
 #include "protocol.h"
 
@@ -58,8 +59,16 @@ enum atrousd_serving atrousd_serving_check(struct server_ctx *ctx, struct http_r
     return ATROUSD_SERVING;
 }
 
+/* True when the body comes compressed (gzip or deflate): Content-Length then counts the
+ * compressed bytes, and the body's own size is known once the HTTP layer has inflated it. */
+static bool body_compressed(const struct http_exchange *ex)
+{
+    enum atrousd_coding coding;
+    return atrousd_coding_parse(ex->content_encoding, &coding) && coding != ATROUSD_CODING_IDENTITY;
+}
+
 /* The refusals every compute request shares: 503 while draining or warming up, 415 for a
- * compressed body. */
+ * Content-Encoding other than gzip, deflate and identity. */
 static bool refuse_compute(struct server_ctx *ctx, const struct http_exchange *ex,
                            struct http_reply *reply)
 {
@@ -76,11 +85,12 @@ static bool refuse_compute(struct server_ctx *ctx, const struct http_exchange *e
     case ATROUSD_SERVING:
         break;
     }
-    if (ex->content_encoding != NULL && strcasecmp(ex->content_encoding, "identity") != 0) {
+    enum atrousd_coding coding;
+    if (!atrousd_coding_parse(ex->content_encoding, &coding)) {
         atrousd_reply_fail(reply, ATROUSD_FAIL_UNSUPPORTED_MEDIA_TYPE, NULL, id,
-                           "Content-Encoding '%.*s' is not supported; send the body "
-                           "uncompressed",
-                           QUOTE_MAX, ex->content_encoding);
+                           "Content-Encoding '%.*s' is not supported; send the body as one of "
+                           "%s, or uncompressed",
+                           QUOTE_MAX, ex->content_encoding, ATROUSD_CODINGS_ACCEPTED);
         return true;
     }
     return false;
@@ -161,7 +171,7 @@ static bool admit_op(struct server_ctx *ctx, const struct http_exchange *ex,
                            implied, ctx->config.max_body_bytes);
         return true;
     }
-    if (ex->has_content_length && ex->content_length != implied) {
+    if (ex->has_content_length && ex->content_length != implied && !body_compressed(ex)) {
         atrousd_reply_fail(reply, ATROUSD_FAIL_INVALID_ARGUMENT, "body", id,
                            "body: Content-Length is %" PRIu64 " bytes but value and filters "
                            "take %zu bytes as float32",
@@ -250,7 +260,7 @@ static bool admit_model(struct server_ctx *ctx, const struct http_exchange *ex,
     bool known = false;
     if (binary_extension)
         known = plan->has_header_length, json_len = plan->header_length;
-    else if (ex->has_content_length)
+    else if (ex->has_content_length && !body_compressed(ex))
         known = true, json_len = ex->content_length;
     if (known && json_len > ctx->config.max_json_bytes) {
         reply->close_connection = true;

@@ -95,6 +95,10 @@ static const struct option_def options[] = {
     {"inline-max-flops", "ATROUSD_INLINE_MAX_FLOPS", OPT_UINT, FIELD(inline_max_flops), 0,
      (uint64_t)1 << 40, "FLOPS",
      "binary op requests estimated up to this cost run on their I/O thread; 0 = never"},
+    {"compress-min-bytes", "ATROUSD_COMPRESS_MIN_BYTES", OPT_BYTES, FIELD(compress_min_bytes), 0,
+     (uint64_t)1 << 40, "BYTES",
+     "answers of at least this size are gzip/deflate-compressed when Accept-Encoding allows; "
+     "0 = never"},
     {"log-level", "ATROUSD_LOG_LEVEL", OPT_LEVEL, FIELD(log_level), 0, 0, "LEVEL",
      "debug | info | warn | error"},
     {"log-flush-ms", "ATROUSD_LOG_FLUSH_MS", OPT_UINT, FIELD(log_flush_ms), 0, 10000, "MS",
@@ -129,6 +133,7 @@ void atrousd_config_defaults(struct atrousd_config *cfg)
     cfg->max_batch = ATROUSD_DEFAULT_MAX_BATCH;
     cfg->max_queue_delay_us = ATROUSD_DEFAULT_MAX_QUEUE_DELAY_US;
     cfg->inline_max_flops = ATROUSD_DEFAULT_INLINE_MAX_FLOPS;
+    cfg->compress_min_bytes = ATROUSD_DEFAULT_COMPRESS_MIN_BYTES;
     cfg->log_flush_ms = ATROUSD_DEFAULT_LOG_FLUSH_MS;
     cfg->model_control_mode = ATROUSD_MODEL_CONTROL_NONE;
     cfg->repository_poll_secs = ATROUSD_DEFAULT_REPOSITORY_POLL_S;

@@ -41,6 +41,8 @@ struct atrous_jw;
 #define ATROUSD_DEFAULT_INLINE_MAX_FLOPS  8000000
 #define ATROUSD_DEFAULT_LOG_FLUSH_MS      50 /* info lines reach the sink within this */
 #define ATROUSD_DEFAULT_REPOSITORY_POLL_S 15 /* Triton's default */
+/* Smaller answers gain little from compression (a few hundred bytes, a packet either way). */
+#define ATROUSD_DEFAULT_COMPRESS_MIN_BYTES ((uint64_t)1 << 10)
 
 /* Most I/O threads, also when 0 picks one per usable CPU. */
 #define ATROUSD_IO_THREADS_MAX 64
@@ -89,7 +91,9 @@ struct atrousd_config {
     uint64_t max_queue_delay_us;               /* longest wait for batch company */
     uint64_t inline_max_flops;                 /* binary op requests up to this cost run on the I/O
                                                   thread, skipping the queue; 0 = never */
-    uint64_t log_flush_ms; /* longest an info line is buffered; 0 = write each */
+    uint64_t log_flush_ms;       /* longest an info line is buffered; 0 = write each */
+    uint64_t compress_min_bytes; /* answers at least this big are compressed when the client
+                                    accepts it; 0 = never */
     enum atrousd_log_level log_level;
     enum atrousd_log_format log_format;
 };

@@ -7,7 +7,8 @@
  *                     the binary query's 400/413 before any body byte is read, and a
  *                     request bound for a full compute queue gets its 429 here too
  *   body calls        copy into one 64-byte aligned buffer sized from Content-Length (or
- *                     grown for chunked bodies, cut off at --max-body-bytes)
+ *                     grown for chunked bodies, cut off at --max-body-bytes); a gzip or
+ *                     deflate body is inflated into it as it arrives (compress.h)
  *   last call         GET endpoints answer at once; the op reserves a queue slot (429 when
  *                     full), suspends the connection and pushes its job
  *   worker            decode + validate + compute + encode, then resume the connection
@@ -31,9 +32,11 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "compress.h"
 #include "deadline.h"
 #include "handlers.h"
 #include "log.h"
+#include "media.h"
 #include "server_ctx.h"
 #include "trace.h"
 
@@ -87,6 +90,12 @@ struct request {
     bool ran_inline;                   /* computed on the I/O thread (--inline-max-flops) */
     bool dequeued;                     /* a worker took it off the compute queue */
     struct atrousd_trace trace;        /* W3C trace context: logged, and answered */
+    /* Content codings (compress.h). */
+    struct atrousd_inflate *inflate;          /* the body's decoder when it is compressed */
+    struct atrousd_accept_encoding accept_ae; /* what Accept-Encoding allows for the answer */
+    bool coding_unknown;                      /* Content-Encoding is none of ours (415) */
+    bool answer_encoded;                      /* reply_encode ran */
+    enum atrousd_coding answer_coding;        /* the coding the answer is sent in */
 };
 
 /*
@@ -105,6 +114,8 @@ static uint64_t receive_deadline(const struct server_ctx *ctx, uint64_t from_ns,
 
 static void body_free(struct request *req)
 {
+    atrousd_inflate_free(req->inflate);
+    req->inflate = NULL;
     atrous_aligned_free(req->body);
     req->body = NULL;
     req->body_len = req->body_cap = 0;
@@ -225,11 +236,113 @@ static void read_headers(struct request *req, const char *url, const char *metho
         f->transfer_count == 0 && atrousd_header_decimal(f->length, &ex->content_length);
 }
 
+/* Reads Accept-Encoding and notes a Content-Encoding that is none of ours (before the
+ * precheck, so that every answer, errors too, can be compressed as the client allows). */
+static void read_codings(struct request *req)
+{
+    enum atrousd_coding coding;
+    const char *ae =
+        MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+    atrousd_accept_encoding_parse(ae, &req->accept_ae);
+    req->coding_unknown = !atrousd_coding_parse(req->ex.content_encoding, &coding);
+}
+
+/* 406 when Accept-Encoding refuses identity and accepts neither of our codings; true when
+ * so. */
+static bool codings_refused(struct request *req)
+{
+    enum atrousd_coding coding;
+    if (atrousd_coding_choose(&req->accept_ae, 0, 0, false, &coding))
+        return false;
+    const char *ae =
+        MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+    atrousd_reply_fail(&req->reply, ATROUSD_FAIL_NOT_ACCEPTABLE, NULL, req->request_id,
+                       "Accept-Encoding '%.96s' refuses identity and accepts none of the "
+                       "codings this server writes (%s)",
+                       ae ? ae : "", ATROUSD_CODINGS_ACCEPTED);
+    return true;
+}
+
+/* A binary op cheap enough to compute inline whose answer would be compressed (the same rule
+ * as reply_encode, on the answer's size estimated from the query: 4 bytes a number, about 16 as
+ * JSON) is computed on a worker instead: deflating even a 256 KiB float32 answer takes ~6 ms,
+ * which does not belong on an I/O thread that answers /healthz too. */
+static void keep_deflate_off_io_threads(struct request *req)
+{
+    const struct atrous_request *head = &req->plan.binary.head;
+    enum atrousd_coding coding;
+    if (!req->plan.run_inline)
+        return;
+    double numbers = 1;
+    for (size_t i = 0; i < head->output_shape_len; i++)
+        numbers *= (double)head->output_shape[i];
+    bool binary = req->plan.response_form == ATROUS_FORM_BINARY;
+    double bytes = numbers * (binary ? 4 : 16); /* inline answers are <= 256 KiB: no overflow */
+    if (atrousd_coding_choose(&req->accept_ae, (size_t)bytes,
+                              (size_t)req->ctx->config.compress_min_bytes, binary, &coding) &&
+        coding == ATROUSD_CODING_IDENTITY)
+        return;
+    req->plan.run_inline = false;
+}
+
+/*
+ * Compresses the answer when the client's Accept-Encoding allows it and it has at least
+ * --compress-min-bytes (compress.h says which answers and how). Called by the worker that
+ * made a computed answer, so that an I/O thread never spends a large body's deflate time, and
+ * by answer() for the rest (small ones, and the bounded inline computes). Its time counts as
+ * serialising.
+ */
+static void reply_encode(struct request *req)
+{
+    struct http_reply *r = &req->reply;
+    enum atrousd_coding coding;
+    if (req->answer_encoded)
+        return;
+    req->answer_encoded = true;
+    if (r->body == NULL || r->body_len == 0)
+        return;
+    bool binary = r->content_type && strcmp(r->content_type, ATROUSD_MEDIA_BINARY) == 0;
+    if (!atrousd_coding_choose(&req->accept_ae, r->body_len,
+                               (size_t)req->ctx->config.compress_min_bytes, binary, &coding) ||
+        coding == ATROUSD_CODING_IDENTITY)
+        return;
+    uint64_t t0 = atrousd_now_ns();
+    void *packed = NULL;
+    size_t packed_len = 0;
+    bool must = req->accept_ae.q[ATROUSD_CODING_IDENTITY] <= 0;
+    if (atrousd_deflate(coding, r->body, r->body_len, must, &packed, &packed_len) !=
+        ATROUSD_DEFLATE_OK)
+        return; /* it would not shrink, or no memory for it: sent as it is */
+    free(r->body);
+    r->body = packed;
+    r->body_len = packed_len;
+    req->answer_coding = coding;
+    if (r->has_stages)
+        r->serialize_us += (atrousd_now_ns() - t0) / 1000u;
+}
+
+/* Content-Encoding of a compressed answer; Vary on every answer (any of them may be
+ * compressed for another client); the codings we read on a 415 for an unknown one (RFC 9110
+ * 15.5.16). */
+static bool add_coding_headers(const struct request *req, struct MHD_Response *resp)
+{
+    bool ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY,
+                                      MHD_HTTP_HEADER_ACCEPT_ENCODING) == MHD_YES;
+    if (req->answer_coding != ATROUSD_CODING_IDENTITY)
+        ok &= MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING,
+                                      atrousd_coding_name(req->answer_coding)) == MHD_YES;
+    if (req->reply.status == 415 && req->coding_unknown)
+        ok &= MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_ENCODING,
+                                      ATROUSD_CODINGS_ACCEPTED) == MHD_YES;
+    return ok;
+}
+
 /* Queues req->reply as the response; the reply's body moves into libmicrohttpd. */
 static enum MHD_Result answer(struct request *req)
 {
     struct http_reply *r = &req->reply;
     struct MHD_Response *resp;
+    reply_encode(req);
     size_t len = r->body ? r->body_len : 0;
     /* The request body is not needed once the answer exists, nor a deadline to receive it. */
     body_free(req);
@@ -273,6 +386,7 @@ static enum MHD_Result answer(struct request *req)
     }
     if (r->close_connection || atomic_load(&req->ctx->draining))
         ok &= MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close") == MHD_YES;
+    ok &= add_coding_headers(req, resp);
     enum MHD_Result result = MHD_NO;
     if (ok)
         result = MHD_queue_response(req->conn, r->status, resp);
@@ -298,9 +412,10 @@ static void fail_body(struct request *req, enum atrousd_failure failure, const c
     va_end(ap);
     body_free(req);
     req->reply.close_connection = true;
-    atrousd_reply_fail(&req->reply, failure,
-                       failure == ATROUSD_FAIL_CONTENT_TOO_LARGE ? "body" : NULL, req->request_id,
-                       "%s", message);
+    bool about_body =
+        failure == ATROUSD_FAIL_CONTENT_TOO_LARGE || failure == ATROUSD_FAIL_INVALID_ARGUMENT;
+    atrousd_reply_fail(&req->reply, failure, about_body ? "body" : NULL, req->request_id, "%s",
+                       message);
     req->state = REQ_DISCARD;
 }
 
@@ -334,6 +449,119 @@ static bool body_reserve(struct request *req, size_t need)
     atrous_aligned_free(req->body);
     req->body = grown;
     req->body_cap = cap;
+    return true;
+}
+
+/* Inflated bytes of a compressed body are reserved there like those of any other body. */
+static bool inflate_reserve(struct atrousd_inflate_sink *sink, size_t need)
+{
+    struct request *req = sink->cls;
+    req->body_len = sink->len; /* what body_reserve keeps when it moves the buffer */
+    if (!body_reserve(req, need))
+        return false;
+    sink->data = req->body;
+    sink->cap = req->body_cap;
+    return true;
+}
+
+/* The memory zlib's inflate state and window take (~7 KiB + 32 KiB), claimed with the body. */
+#define INFLATE_STATE_BYTES ((size_t)48 << 10)
+
+/*
+ * A compute request whose body is gzip or deflate gets its decoder (the precheck refused any
+ * other coding with 415), its state's memory claimed with the body's. False (with the answer
+ * decided) when that fails.
+ */
+static bool coded_body_begin(struct request *req)
+{
+    enum atrousd_coding coding;
+    if (!atrousd_coding_parse(req->ex.content_encoding, &coding) ||
+        coding == ATROUSD_CODING_IDENTITY)
+        return true;
+    if (!atrousd_ctx_buffer_claim(req->ctx, INFLATE_STATE_BYTES)) {
+        fail_body(req, ATROUSD_FAIL_RESOURCE_EXHAUSTED,
+                  "the server holds too many request bodies right now (--max-buffered-bytes "
+                  "%" PRIu64 "); retry later",
+                  req->ctx->config.max_buffered_bytes);
+        return false;
+    }
+    req->claimed += INFLATE_STATE_BYTES;
+    req->inflate = atrousd_inflate_create(coding);
+    if (req->inflate == NULL) {
+        fail_body(req, ATROUSD_FAIL_NO_MEMORY,
+                  "the server is out of memory for a compressed body; retry later");
+        return false;
+    }
+    return true;
+}
+
+/* The first buffer of a compressed body: the binary op's size is known from its query; for
+ * the others, four times the compressed size (JSON shrinks to about a third) or a chunked
+ * body's first step, within --max-body-bytes. */
+static size_t coded_initial_bytes(const struct request *req)
+{
+    uint64_t max = req->ctx->config.max_body_bytes;
+    uint64_t guess = ATROUSD_CHUNKED_INITIAL_BYTES;
+    if (req->plan.request_form == ATROUS_FORM_BINARY && req->plan.body_expected > 0)
+        guess = req->plan.body_expected;
+    else if (req->ex.has_content_length && req->ex.content_length * 4 > guess)
+        guess = req->ex.content_length * 4; /* <= 4 * --max-body-bytes: no overflow */
+    return (size_t)(guess < max ? guess : max);
+}
+
+/* Body bytes of a compressed request: inflated into the body buffer, the inflated size bounded
+ * by --max-body-bytes (413 at the limit, before any allocation past it), bad data 400. */
+static void receive_coded(struct request *req, const char *data, size_t size)
+{
+    struct server_ctx *ctx = req->ctx;
+    struct atrousd_inflate_sink sink = {
+        .data = req->body,
+        .len = req->body_len,
+        .cap = req->body_cap,
+        .limit = (size_t)ctx->config.max_body_bytes,
+        .reserve = inflate_reserve,
+        .cls = req,
+    };
+    if (req->bytes_in > ctx->config.max_body_bytes) {
+        fail_body(req, ATROUSD_FAIL_CONTENT_TOO_LARGE,
+                  "body: over --max-body-bytes %" PRIu64 " before inflating (received %" PRIu64
+                  " bytes so far)",
+                  ctx->config.max_body_bytes, req->bytes_in);
+        return;
+    }
+    enum atrousd_inflate_status st = atrousd_inflate_feed(req->inflate, data, size, &sink);
+    req->body_len = sink.len;
+    const char *coding = req->ex.content_encoding;
+    switch (st) {
+    case ATROUSD_INFLATE_OK:
+    case ATROUSD_INFLATE_NO_ROOM: /* body_reserve decided the answer */
+        break;
+    case ATROUSD_INFLATE_OVER_LIMIT:
+        fail_body(req, ATROUSD_FAIL_CONTENT_TOO_LARGE,
+                  "body: inflates past --max-body-bytes %" PRIu64 " (Content-Encoding %.32s; "
+                  "%" PRIu64 " compressed bytes received so far)",
+                  ctx->config.max_body_bytes, coding, req->bytes_in);
+        break;
+    case ATROUSD_INFLATE_BAD_DATA:
+        fail_body(req, ATROUSD_FAIL_INVALID_ARGUMENT, "body: not valid %.32s data: %s", coding,
+                  atrousd_inflate_error(req->inflate));
+        break;
+    case ATROUSD_INFLATE_NO_MEMORY:
+        fail_body(req, ATROUSD_FAIL_NO_MEMORY,
+                  "the server is out of memory for a compressed body; retry later");
+        break;
+    }
+}
+
+/* A compressed body is complete only when its compressed data ended; true (with a 400
+ * answer) when it did not. */
+static bool coded_body_truncated(struct request *req)
+{
+    if (req->inflate == NULL || atrousd_inflate_finished(req->inflate))
+        return false;
+    atrousd_reply_fail(&req->reply, ATROUSD_FAIL_INVALID_ARGUMENT, "body", req->request_id,
+                       "body: not valid %.32s data: %s", req->ex.content_encoding,
+                       atrousd_inflate_error(req->inflate));
     return true;
 }
 
@@ -389,15 +617,18 @@ static enum MHD_Result begin(struct request *req, const char *url, const char *m
     atrousd_deadline_set(req->deadline, receive_deadline(req->ctx, req->body_start_ns, 0));
     struct framing f;
     read_headers(req, url, method, &f);
+    read_codings(req);
     if (req->nul_in_path) {
         req->reply.close_connection = true;
         atrousd_reply_fail(&req->reply, ATROUSD_FAIL_INVALID_ARGUMENT, NULL, req->request_id,
                            "the path contains an encoded NUL byte (%%00)");
         return answer(req);
     }
-    if (framing_rejected(req, &f) || atrousd_precheck(req->ctx, &req->ex, &req->plan, &req->reply))
+    if (framing_rejected(req, &f) ||
+        atrousd_precheck(req->ctx, &req->ex, &req->plan, &req->reply) || codings_refused(req))
         return answer(req);
     req->state = REQ_BODY;
+    keep_deflate_off_io_threads(req);
     if (!atrousd_route_on_worker(req->plan.endpoint))
         return MHD_YES; /* GET bodies are read and dropped */
     if (!req->plan.run_inline && queue_full(req->ctx, req->plan.endpoint)) {
@@ -410,8 +641,12 @@ static enum MHD_Result begin(struct request *req, const char *url, const char *m
         req->state = REQ_DISCARD;
         return answer(req);
     }
+    if (!coded_body_begin(req))
+        return answer(req);
     size_t initial;
-    if (req->ex.has_content_length)
+    if (req->inflate != NULL)
+        initial = coded_initial_bytes(req);
+    else if (req->ex.has_content_length)
         initial = (size_t)req->ex.content_length; /* <= --max-body-bytes: prechecked */
     else if (req->plan.request_form == ATROUS_FORM_BINARY)
         initial = req->plan.body_expected;
@@ -433,6 +668,10 @@ static enum MHD_Result receive(struct request *req, const char *data, size_t siz
         /* Dropped bytes are bounded too: past the limit plus a grace, close. */
         return req->bytes_in > ctx->config.max_body_bytes + ATROUSD_DISCARD_MAX_BYTES ? MHD_NO
                                                                                       : MHD_YES;
+    }
+    if (req->inflate != NULL) {
+        receive_coded(req, data, size);
+        return MHD_YES;
     }
     if (req->body_len + size > ctx->config.max_body_bytes) {
         fail_body(req, ATROUSD_FAIL_CONTENT_TOO_LARGE,
@@ -473,6 +712,7 @@ static void run_job(struct atrousd_job *job, struct atrous_workspace *ws)
     struct request *req = job_request(job);
     if (!job_expired(req, atrousd_now_ns()))
         atrousd_handle_job(req->ctx, &req->ex, &req->plan, ws, &req->reply);
+    reply_encode(req);
     /* From here the I/O thread owns req again and may free it at any moment. */
     MHD_resume_connection(req->conn);
 }
@@ -498,6 +738,8 @@ static void run_batch(struct atrousd_job *const *jobs, size_t count, struct atro
     if (n > 0)
         atrousd_handle_model_batch(first->ctx, calls, n, ws);
     free(calls);
+    for (size_t i = 0; i < count; i++)
+        reply_encode(job_request(jobs[i]));
     /* Each resume hands its request back to the I/O thread, which may free it at once. */
     for (size_t i = 0; i < count; i++)
         MHD_resume_connection(job_request(jobs[i])->conn);
@@ -570,6 +812,8 @@ static enum MHD_Result dispatch(struct request *req)
         atrousd_handle_endpoint(ctx, &req->ex, &req->plan, &req->reply);
         return answer(req);
     }
+    if (coded_body_truncated(req))
+        return answer(req);
     if (req->plan.run_inline && run_inline(req))
         return answer(req);
     struct atrousd_queue *queue = atrousd_ctx_queue_for(ctx, req->plan.endpoint);

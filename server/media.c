@@ -58,8 +58,7 @@ bool atrousd_media_content_form(const char *content_type, enum atrous_wire_form 
     return form_of(range, out);
 }
 
-/* The q parameter among [p, end) ("; q=0.5; x=y"), 1 when absent, -1 when malformed. */
-static double quality(const char *p, const char *end)
+double atrousd_media_quality(const char *p, const char *end)
 {
     double q = 1.0;
     while (p < end && *p == ';') {
@@ -103,7 +102,7 @@ bool atrousd_media_accept(const char *accept, enum atrous_wire_form request_form
         const char *stop = comma ? comma : end;
         char range[MEDIA_RANGE_MAX];
         const char *params = media_range(p, stop, range, sizeof(range));
-        double q = quality(params, stop);
+        double q = atrousd_media_quality(params, stop);
         enum atrous_wire_form form;
         int level = strcmp(range, "*/*") == 0                 ? 1
                     : strcasecmp(range, "application/*") == 0 ? 2

@@ -33,6 +33,10 @@ bool atrousd_media_accept(const char *accept, enum atrous_wire_form request_form
  * those protocols read the body whatever its label. */
 bool atrousd_media_model_body(const char *content_type);
 
+/* The q parameter among the parameters [p, end) of one element of an Accept or
+ * Accept-Encoding list ("; q=0.5; x=y"): 1 when absent, -1 when malformed or outside [0, 1]. */
+double atrousd_media_quality(const char *p, const char *end);
+
 /* The media type string of a form. */
 const char *atrousd_media_type(enum atrous_wire_form form);
 

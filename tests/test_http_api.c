@@ -285,8 +285,8 @@ static void test_http_unsupported_content_type_is_415(void **state)
 {
     struct http_fixture *f = *state;
     const char *text[] = {"Content-Type: text/plain", NULL};
-    const char *gzip[] = {"Content-Type: application/json", "Content-Encoding: gzip", NULL};
-    const char *const *cases[] = {text, gzip, NULL /* no Content-Type at all */};
+    const char *brotli[] = {"Content-Type: application/json", "Content-Encoding: br", NULL};
+    const char *const *cases[] = {text, brotli, NULL /* no Content-Type at all */};
     for (size_t i = 0; i < 3; i++) {
         struct http_client_response r;
         assert_int_equal(
@@ -507,14 +507,7 @@ static void test_http_chunked_upload_is_accepted(void **state)
                                            "Content-Type: application/json\r\n"
                                            "Transfer-Encoding: chunked\r\n\r\n"),
                      0);
-    /* Uneven chunks, so that chunk and read boundaries fall anywhere. */
-    for (size_t off = 0, step = 1; off < len; off += step, step = step * 3 + 1) {
-        size_t n = len - off < step ? len - off : step;
-        assert_int_equal(http_client_sendf(fd, "%zx\r\n", n), 0);
-        assert_int_equal(http_client_send(fd, body + off, n, HTTP_CLIENT_TIMEOUT_MS), 0);
-        assert_int_equal(http_client_sendf(fd, "\r\n"), 0);
-    }
-    assert_int_equal(http_client_sendf(fd, "0\r\n\r\n"), 0);
+    assert_int_equal(http_client_send_chunks(fd, body, len), 0);
     struct http_client_response r;
     assert_int_equal(http_client_read(fd, false, HTTP_CLIENT_TIMEOUT_MS, &r), 0);
     assert_sample_output(f, &r, "application/json");

@@ -2,8 +2,8 @@
  * test_http_inline.c - the inline fast path (--inline-max-flops): binary op requests estimated
  * under the threshold are computed on their I/O thread, with the same answers, an "inline": 1
  * field in their access-log line, and /healthz still answering while a flood of them runs;
- * JSON requests, requests over the threshold, and every request with the threshold 0 go
- * through the compute queue as before.
+ * JSON requests, requests over the threshold, every request with the threshold 0, and
+ * requests whose answer will be compressed (Accept-Encoding) go through the compute queue.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -111,6 +111,46 @@ static void test_http_json_is_never_inline(void **state)
     free(line);
 }
 
+/* A binary op cheap enough to be inline whose 1 KiB answer the client asks gzip for is deflated
+ * on a worker, not on the I/O thread; its 4-byte answer (under --compress-min-bytes) stays
+ * inline with the same header. */
+static void test_http_compressed_answers_are_not_inline(void **state)
+{
+    const struct test_daemon *d = *state;
+    static const int64_t value[4] = {1, 8, 8, 4};
+    static const int64_t filters[4] = {3, 3, 4, 4};
+    struct http_op_args a;
+    assert_int_equal(http_op_zeros(&a, value, filters, 2), 0);
+    const char *ids[] = {"inline-gzip-1", "inline-plain-1"};
+    for (int i = 0; i < 2; i++) {
+        char id[64];
+        snprintf(id, sizeof(id), "X-Request-Id: %s", ids[i]);
+        const char *headers[] = {id, i == 0 ? "Accept-Encoding: gzip" : NULL, NULL};
+        struct http_client_response r;
+        assert_int_equal(http_op_call(d->port, &a, HTTP_OP_BINARY, NULL, headers, &r), 0);
+        assert_int_equal(r.status, 200);
+        const char *coding = http_client_header(&r, "Content-Encoding");
+        assert_true(i == 0 ? coding != NULL && strcmp(coding, "gzip") == 0 : coding == NULL);
+        http_client_response_free(&r);
+        char *line = log_line(d, ids[i]);
+        if ((strstr(line, "\"inline\":1") != NULL) != (i == 1))
+            fail_msg("%s: %s", i == 0 ? "a compressed answer was made inline" : "not inline", line);
+        free(line);
+    }
+    http_op_zeros_free(&a);
+    const char *gzip[] = {"X-Request-Id: inline-gzip-small", "Accept-Encoding: gzip", NULL};
+    struct http_op_args one = one_by_one();
+    struct http_client_response r;
+    assert_int_equal(http_op_call(d->port, &one, HTTP_OP_BINARY, NULL, gzip, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_null(http_client_header(&r, "Content-Encoding"));
+    http_client_response_free(&r);
+    char *line = log_line(d, "inline-gzip-small");
+    if (strstr(line, "\"inline\":1") == NULL)
+        fail_msg("a 4-byte answer under --compress-min-bytes was not inline: %s", line);
+    free(line);
+}
+
 static void test_http_inline_threshold_zero_queues_everything(void **state)
 {
     (void)state;
@@ -189,6 +229,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_http_inline_binary_answers_and_is_logged_inline),
         cmocka_unit_test(test_http_json_is_never_inline),
+        cmocka_unit_test(test_http_compressed_answers_are_not_inline),
         cmocka_unit_test(test_http_inline_threshold_zero_queues_everything),
         cmocka_unit_test(test_http_healthz_answers_during_an_inline_flood),
     };

@@ -421,8 +421,11 @@ static void test_kserve_limits_and_media_types(void **state)
 
     const char *html[] = {"Content-Type: text/html", NULL};
     expect_infer_error(state, "{}", 2, html, 415, "unsupported_media_type");
+    const char *brotli[] = {"Content-Encoding: br", NULL};
+    expect_infer_error(state, "{}", 2, brotli, 415, "unsupported_media_type");
+    /* A body that is not what its coding says. */
     const char *gzip[] = {"Content-Encoding: gzip", NULL};
-    expect_infer_error(state, "{}", 2, gzip, 415, "unsupported_media_type");
+    expect_infer_error(state, "{}", 2, gzip, 400, "invalid_argument");
     /* curl -d's default Content-Type is accepted, as KServe and TF Serving servers do. */
     const char *form[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
     expect_infer_error(state, "{", 1, form, 400, "invalid_argument");

@@ -1,7 +1,8 @@
 /*
  * test_json_doc.c - proto/json_doc.h, the lean document of the KServe v2 and TF Serving
  * decoders: rectangular lists of numbers folded into one value (flat and nested), ragged and
- * mixed lists kept element by element, the strict grammar (NaN, duplicate keys, \u0000, depth),
+ * mixed lists kept element by element, the grammar (duplicate keys, \u0000, depth; the NaN,
+ * Infinity and -Infinity tokens taken, and told apart from numbers too large for float32),
  * float32 conversion at extreme exponents, exact integers at the int64 edges, whitespace
  * anywhere, and every truncation of a body.
  */
@@ -145,9 +146,10 @@ static void test_json_doc_is_strict_json(void **state)
     } bad[] = {
         {"", "expected a JSON value, got the end of the body"},
         {"  ", "expected a JSON value"},
-        {"[NaN]", "NaN and Infinity are not JSON"},
-        {"[1, Infinity]", "NaN and Infinity are not JSON"},
-        {"{\"a\": -Infinity}", "NaN and Infinity are not JSON"},
+        {"[nan]", "expected a JSON value"},
+        {"[-NaN]", "expected a digit or Infinity after '-'"},
+        {"[Inf]", "expected a number"},
+        {"[infinity]", "expected a JSON value"},
         {"{\"a\": 1, \"b\": 2, \"a\": 3}", "byte 17: duplicate key \"a\""},
         {"{\"a\\u0000b\": 1}", "\\u0000"},
         {"[\"a\\u0000\"]", "\\u0000"},
@@ -216,11 +218,64 @@ static void test_json_doc_converts_extreme_exponents_to_float32(void **state)
     assert_true(f[1] == FLT_MAX); /* under FLT_MAX + half an ulp: rounds down */
     assert_true(isnan(f[2]));     /* past it: too large for float32, marked */
     assert_true(isnan(f[3]) && isnan(f[4]) && isnan(f[5]));
+    size_t first;
+    assert_true(atrous__jd_too_large(atrous__jd_root(doc), &first));
+    assert_int_equal(first, 2);
     assert_true(f[6] == 0x1p-149f); /* the smallest subnormal */
     assert_true(f[7] == 0x1p-149f); /* over half of it */
     assert_true(f[8] == 0.0f && f[9] == 0.0f && f[10] == 0.0f);
     assert_true(f[11] == 0.0f && signbit(f[11]) && signbit(f[12]));
     assert_true(f[13] == 1.0f && f[14] == 1.0f);
+    atrous__jd_free(doc);
+}
+
+/* The tokens TF Serving documents and atrousd writes are numbers; a number too large for
+ * float32 is told apart from a NaN token, also after a list is read a second time. */
+static void test_json_doc_reads_nan_and_infinity_tokens(void **state)
+{
+    (void)state;
+    struct atrous__jd *doc = parse_ok("[NaN, Infinity, -Infinity, 1e39, -0.5, NaN]");
+    const struct atrous__jd_value *root = atrous__jd_root(doc);
+    assert_int_equal(root->kind, ATROUS__JD_NUMBERS);
+    assert_int_equal(root->size, 6);
+    const float *f = atrous__jd_floats(root);
+    assert_true(isnan(f[0]) && isnan(f[5]));
+    assert_true(isinf(f[1]) && f[1] > 0);
+    assert_true(isinf(f[2]) && f[2] < 0);
+    assert_true(f[4] == -0.5f);
+    size_t at;
+    assert_true(atrous__jd_too_large(root, &at));
+    assert_int_equal(at, 3); /* 1e39, not the NaN tokens */
+    struct atrous__jd_value e;
+    assert_true(atrous__jd_list_at(root, 5, &e));
+    assert_false(atrous__jd_too_large(&e, &at));
+    int64_t i;
+    assert_true(atrous__jd_list_at(root, 0, &e));
+    assert_false(atrous__jd_integer(&e, &i));
+    atrous__jd_free(doc);
+    /* Nested lists fold with the tokens in them; rows are views of the same numbers. */
+    doc = parse_ok("{\"v\": [[NaN, 1], [2, -Infinity]], \"w\": [3, 4e40]}");
+    const struct atrous__jd_value *v = atrous__jd_get(atrous__jd_root(doc), "v");
+    assert_int_equal(v->kind, ATROUS__JD_NUMBERS);
+    assert_int_equal(v->rank, 2);
+    assert_false(atrous__jd_too_large(v, &at));
+    const struct atrous__jd_value *w = atrous__jd_get(atrous__jd_root(doc), "w");
+    assert_true(atrous__jd_too_large(w, &at));
+    assert_int_equal(at, 1);
+    atrous__jd_free(doc);
+    /* A list first scanned as numbers, then element by element: its too-large number is
+     * counted once, at its place. */
+    doc = parse_ok("[1e39, NaN, \"x\", [5e38]]");
+    root = atrous__jd_root(doc);
+    assert_int_equal(root->kind, ATROUS__JD_ARRAY);
+    assert_true(atrous__jd_list_at(root, 0, &e));
+    assert_true(atrous__jd_too_large(&e, &at));
+    assert_int_equal(at, 0);
+    assert_true(atrous__jd_list_at(root, 1, &e));
+    assert_false(atrous__jd_too_large(&e, &at));
+    assert_true(atrous__jd_list_at(root, 3, &e));
+    assert_true(atrous__jd_too_large(&e, &at));
+    assert_int_equal(at, 0);
     atrous__jd_free(doc);
 }
 
@@ -298,6 +353,7 @@ int main(void)
         cmocka_unit_test(test_json_doc_is_strict_json),
         cmocka_unit_test(test_json_doc_bounds_nesting),
         cmocka_unit_test(test_json_doc_converts_extreme_exponents_to_float32),
+        cmocka_unit_test(test_json_doc_reads_nan_and_infinity_tokens),
         cmocka_unit_test(test_json_doc_reads_integers_exactly_at_the_int64_edges),
         cmocka_unit_test(test_json_doc_takes_whitespace_anywhere_between_tokens),
         cmocka_unit_test(test_json_doc_rejects_every_truncation),

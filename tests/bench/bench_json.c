@@ -31,29 +31,13 @@
 #include "atrous_json.h"
 #include "atrous_kserve.h"
 #include "atrous_model.h"
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+#include "bench_v2.h"
 
 static long peak_rss_kb(void)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return ru.ru_maxrss;
-}
-
-/* Floats of every magnitude the service sees: mostly O(1) with long mantissas. */
-static void fill(float *data, size_t n)
-{
-    uint64_t s = 0x9e3779b97f4a7c15ULL;
-    for (size_t i = 0; i < n; i++) {
-        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-        data[i] = (float)((double)(s >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-    }
 }
 
 /* A request document: value [1, n/16, 1, 16] (so n floats) and a 1x1x16x16 filter. */
@@ -71,40 +55,6 @@ static char *make_request(const float *data, size_t n, size_t *len)
         doc + used, "]},\"output_shape\":[1,%zu,1,16],\"rate\":1,\"padding\":\"SAME\"}", n / 16);
     *len = used;
     return doc;
-}
-
-/* The KServe v2 row: value [1, 64, 64, 32], n = 131072 floats. */
-#define V2_FLOATS (64 * 64 * 32)
-
-static char *make_v2_request(const float *data, size_t n, size_t *len)
-{
-    size_t cap = n * 20 + 4096, used = 0;
-    char *doc = malloc(cap);
-    used += (size_t)sprintf(doc, "{\"inputs\":[{\"name\":\"value\",\"datatype\":\"FP32\","
-                                 "\"shape\":[1,64,64,32],\"data\":[");
-    for (size_t i = 0; i < n; i++)
-        used += (size_t)sprintf(doc + used, "%s%.9g", i ? "," : "", data[i]);
-    used += (size_t)sprintf(doc + used, "]}]}");
-    *len = used;
-    return doc;
-}
-
-/* A repository model in memory taking [N, H, W, 32] (the codec needs no engine). */
-static struct atrous_model *make_v2_model(void)
-{
-    struct atrous_model *m = calloc(1, sizeof(*m));
-    snprintf(m->name, sizeof(m->name), "m64");
-    snprintf(m->version, sizeof(m->version), "1");
-    m->version_number = 1;
-    m->rate = 2;
-    m->padding = ATROUS_PADDING_SAME;
-    m->filters_shape = (struct atrous_shape){.rank = 4, .dims = {3, 3, 32, 32}};
-    m->filters_elements = 3 * 3 * 32 * 32;
-    m->filters = atrous_aligned_alloc(m->filters_elements * sizeof(float));
-    memset(m->filters, 0, m->filters_elements * sizeof(float));
-    m->input_shape[0] = m->input_shape[1] = m->input_shape[2] = -1;
-    m->input_shape[3] = 32;
-    return m;
 }
 
 static struct atrous_model *v2_model;
@@ -227,7 +177,7 @@ static struct result run_child(enum contender who, const float *data, size_t n, 
         for (int k = 0; k < repeat; k++) {
             free(last);
             last = NULL;
-            double t0 = now_seconds();
+            double t0 = bench_now_seconds();
             switch (who) {
             case DECODE_JANSSON:
                 decode_jansson(doc, doc_len, n, sink, false);
@@ -248,7 +198,7 @@ static struct result run_child(enum contender who, const float *data, size_t n, 
                 decode_v2_ours(doc, doc_len, n, sink);
                 break;
             }
-            double dt = now_seconds() - t0;
+            double dt = bench_now_seconds() - t0;
             if (dt < best)
                 best = dt;
         }
@@ -289,7 +239,7 @@ int main(int argc, char **argv)
         }
     }
     float *data = malloc(n * sizeof(float));
-    fill(data, n);
+    bench_fill(data, n, 0x9e3779b97f4a7c15ULL);
     size_t doc_len;
     char *doc = make_request(data, n, &doc_len);
     printf("json codec: %zu floats (%.1f MB request document), best of %d\n", n, doc_len / 1e6,
@@ -299,10 +249,10 @@ int main(int argc, char **argv)
     const char *names[] = {"jansson", "atrousd"};
     const char *ops[] = {"decode", "encode", "v2 decode"};
     float *v2_data = malloc(V2_FLOATS * sizeof(float));
-    fill(v2_data, V2_FLOATS);
+    bench_fill(v2_data, V2_FLOATS, 0x9e3779b97f4a7c15ULL);
     size_t v2_len;
-    char *v2_doc = make_v2_request(v2_data, V2_FLOATS, &v2_len);
-    v2_model = make_v2_model();
+    char *v2_doc = bench_v2_body(v2_data, V2_FLOATS, &v2_len);
+    v2_model = bench_v2_model();
     for (int op = 0; op < 3; op++) {
         struct result base = {0};
         if (op == 2)

@@ -13,6 +13,12 @@ echo
 echo "== JSON codec vs jansson (1M floats)"
 "$build/bench/bench_json" --floats 1000000 --repeat 3
 echo
+echo "== gzip / deflate per MB in the server's code paths (request inflate, answer deflate)"
+"$build/bench/bench_compress" --repeat 5
+echo
+echo "== gzip on the wire (wrk, KServe v2): plain vs compressed request / answer"
+BUILD=$build "$(dirname "$0")/bench_compress.sh"
+echo
 echo "== HTTP (wrk): atrousd against the reference minimal server"
 BUILD=$build "$(dirname "$0")/bench_http.sh"
 echo

@@ -354,6 +354,19 @@ int http_client_send_request(int fd, const char *method, const char *target,
     return rc;
 }
 
+int http_client_send_chunks(int fd, const void *body, size_t len)
+{
+    const char *p = body;
+    for (size_t off = 0, step = 1; off < len; off += step, step = step * 3 + 1) {
+        size_t n = len - off < step ? len - off : step;
+        if (http_client_sendf(fd, "%zx\r\n", n) != 0 ||
+            http_client_send(fd, p + off, n, HTTP_CLIENT_TIMEOUT_MS) != 0 ||
+            http_client_sendf(fd, "\r\n") != 0)
+            return -1;
+    }
+    return http_client_sendf(fd, "0\r\n\r\n");
+}
+
 int http_client_request(uint16_t port, const char *method, const char *target,
                         const char *const *headers, const void *body, size_t len,
                         struct http_client_response *out)

@@ -58,6 +58,11 @@ void http_client_response_free(struct http_client_response *r);
 int http_client_send_request(int fd, const char *method, const char *target,
                              const char *const *headers, const void *body, size_t len);
 
+/* Sends a chunked body on fd (after headers that said Transfer-Encoding: chunked): chunks of
+ * uneven sizes (1, 4, 13, 40, ... bytes), so that chunk and read boundaries fall anywhere, then
+ * the last chunk. Returns 0, or -1. */
+int http_client_send_chunks(int fd, const void *body, size_t len);
+
 /* One request on a fresh connection (as http_client_send_request sends it) and its answer.
  * Returns 0 with *out filled, or -1. */
 int http_client_request(uint16_t port, const char *method, const char *target,

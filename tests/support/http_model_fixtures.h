@@ -317,7 +317,7 @@ static inline int fixture_error_code(const struct http_client_response *r, char 
 
 /* The group fixture of the model-serving HTTP tests: every valid corpus case, a scratch model
  * repository that the test file fills (write_models), and a daemon serving it with --model-dir
- * and --max-json-bytes json_cap. */
+ * and the flags a setup gives. */
 struct repo_fixture {
     struct test_daemon *daemon;
     char root[256];
@@ -325,8 +325,10 @@ struct repo_fixture {
     size_t count;
 };
 
-static inline int repo_fixture_setup(void **state, const char *who, const char *json_cap,
-                                     int (*write_models)(struct repo_fixture *f))
+/* Sets the fixture up with extra daemon flags after --model-dir (NULL-terminated, at most 12).
+ * Returns 0, or -1 with the reason on stderr. */
+static inline int repo_fixture_setup_args(void **state, const char *who, const char *const *extra,
+                                          int (*write_models)(struct repo_fixture *f))
 {
     struct repo_fixture *f = calloc(1, sizeof(*f));
     if (f == NULL || fixture_valid_cases(&f->cases, &f->count) != 0 ||
@@ -334,13 +336,23 @@ static inline int repo_fixture_setup(void **state, const char *who, const char *
         fprintf(stderr, "setup: cannot build the scratch model repository\n");
         return -1;
     }
-    const char *args[] = {"--model-dir", f->root, "--max-json-bytes", json_cap, NULL};
+    const char *args[16] = {"--model-dir", f->root};
+    for (size_t i = 0; extra != NULL && extra[i] != NULL && i < 12; i++)
+        args[2 + i] = extra[i];
     void *daemon = NULL;
     if (test_daemon_group_setup(&daemon, args) != 0)
         return -1;
     f->daemon = daemon;
     *state = f;
     return 0;
+}
+
+/* Sets the fixture up with --max-json-bytes json_cap. */
+static inline int repo_fixture_setup(void **state, const char *who, const char *json_cap,
+                                     int (*write_models)(struct repo_fixture *f))
+{
+    const char *extra[] = {"--max-json-bytes", json_cap, NULL};
+    return repo_fixture_setup_args(state, who, extra, write_models);
 }
 
 /* Stops the daemon (failing unless it exits 0), removes the repository, frees the fixture. */
