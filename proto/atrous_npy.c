@@ -218,9 +218,10 @@ static enum atrous_status expected_elements(const char *path, const struct atrou
                                             size_t max_elements, const char *field, size_t *out,
                                             struct atrous_error *err)
 {
-    enum atrous_status st = atrous_shape_elements(expected, field, out, err);
-    if (st != ATROUS_OK)
-        return st;
+    struct atrous_error why;
+    enum atrous_status st = atrous_shape_elements(expected, field, out, &why);
+    if (st != ATROUS_OK) /* a shape whose count overflows: still name the file, as promised */
+        return atrous_error_set(err, st, field, "%s: %s", path, why.message);
     size_t limit = max_elements && max_elements < ATROUS_MAX_ELEMENTS_HARD
                        ? max_elements
                        : ATROUS_MAX_ELEMENTS_HARD;

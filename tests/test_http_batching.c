@@ -5,22 +5,19 @@
  * batches of 1 and 3 rows, KServe JSON and binary, TF Serving predict, the generic model, and
  * invalid ones - each answered with exactly its own result (the naive reference, or the
  * corpus), batches counted in /metrics and the access log. A daemon without --max-batch runs
- * the same mix unbatched. Socket-free tests pin the compute queue's batching itself: which
- * jobs meet, the size cap, jobs joining a forming batch, and shutdown.
+ * the same mix unbatched. The compute queue's batching on its own, without sockets, is
+ * test_compute_queue's.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "compute_queue.h"
 #include "daemon.h"
 #include "http_client.h"
 #include "http_model_fixtures.h"
@@ -49,8 +46,8 @@ static int setup(void **state)
     f->a = fixture_find_case(f->cases, f->count, CASE_A);
     f->b = fixture_find_case(f->cases, f->count, CASE_B);
     if (f->a == NULL || f->b == NULL ||
-        fixture_write_case_model(f->root, "a", "a", f->a, ", \"max_batch_size\": 4") != 0 ||
-        fixture_write_case_model(f->root, "b", "b", f->b, "") != 0)
+        fixture_write_case_model(f->root, "a", "a", f->a, ", \"max_batch_size\": 4", 1) != 0 ||
+        fixture_write_case_model(f->root, "b", "b", f->b, "", 1) != 0)
         return -1;
     uint64_t seed = naive_ref_seed("test_http_batching");
     f->rng.state = seed;
@@ -123,7 +120,7 @@ static void send_job(uint16_t port, struct job *j)
     if (j->kind == TFS_PREDICT) {
         snprintf(path, sizeof(path), "/v1/models/%s:predict", j->model);
         proto_buf_printf(&b, "{\"inputs\": ");
-        fixture_put_nested(&b, j->shape.dims, 4, j->value);
+        proto_buf_nested(&b, j->shape.dims, 4, j->value);
         proto_buf_printf(&b, "}");
     } else {
         struct kserve_body_opts o = {.generic = j->kind == GENERIC,
@@ -292,212 +289,9 @@ static void test_batching_respects_max_batch_rows(void **state)
     assert_int_equal(test_daemon_stop(&d), 0);
 }
 
-/* --- The compute queue on its own --- */
-
-/* A job that records how it ran; a blocker job holds its worker until released. */
-struct probe_job {
-    struct atrousd_job job;
-    struct probe_log *log;
-    bool blocker;
-};
-
-struct probe_log {
-    pthread_mutex_t lock;
-    pthread_cond_t changed;
-    bool released;
-    int runs;         /* run() calls (jobs alone) */
-    int batches;      /* run_batch() calls */
-    size_t sizes[16]; /* size of each batch */
-    const void *classes[16];
-    int cancelled;
-    int done; /* jobs finished, alone or batched */
-};
-
-static void probe_run(struct atrousd_job *job, struct atrous_workspace *ws)
-{
-    (void)ws;
-    struct probe_job *p = (struct probe_job *)job;
-    struct probe_log *log = p->log;
-    pthread_mutex_lock(&log->lock);
-    while (p->blocker && !log->released)
-        pthread_cond_wait(&log->changed, &log->lock);
-    log->runs++;
-    log->done++;
-    pthread_cond_broadcast(&log->changed);
-    pthread_mutex_unlock(&log->lock);
-}
-
-static void probe_run_batch(struct atrousd_job *const *jobs, size_t count,
-                            struct atrous_workspace *ws)
-{
-    (void)ws;
-    struct probe_log *log = ((struct probe_job *)jobs[0])->log;
-    pthread_mutex_lock(&log->lock);
-    for (size_t i = 1; i < count; i++)
-        assert_ptr_equal(jobs[i]->batch_class, jobs[0]->batch_class);
-    if (log->batches < 16) {
-        log->sizes[log->batches] = count;
-        log->classes[log->batches] = jobs[0]->batch_class;
-    }
-    log->batches++;
-    log->done += (int)count;
-    pthread_cond_broadcast(&log->changed);
-    pthread_mutex_unlock(&log->lock);
-}
-
-static void probe_cancel(struct atrousd_job *job)
-{
-    struct probe_log *log = ((struct probe_job *)job)->log;
-    pthread_mutex_lock(&log->lock);
-    log->cancelled++;
-    log->done++;
-    pthread_cond_broadcast(&log->changed);
-    pthread_mutex_unlock(&log->lock);
-}
-
-static void probe_init(struct probe_job *p, struct probe_log *log, const void *cls)
-{
-    memset(p, 0, sizeof(*p));
-    p->log = log;
-    p->job.run = probe_run;
-    p->job.cancel = probe_cancel;
-    p->job.run_batch = probe_run_batch;
-    p->job.batch_class = cls;
-}
-
-static void push(struct atrousd_queue *q, struct probe_job *p)
-{
-    assert_true(atrousd_queue_reserve(q));
-    atrousd_queue_push(q, &p->job);
-}
-
-/* Waits (bounded) until done jobs reach n. */
-static void wait_done(struct probe_log *log, int n)
-{
-    uint64_t deadline = atrousd_now_ns() + 30000000000u;
-    pthread_mutex_lock(&log->lock);
-    while (log->done < n && atrousd_now_ns() < deadline) {
-        pthread_mutex_unlock(&log->lock);
-        usleep(1000);
-        pthread_mutex_lock(&log->lock);
-    }
-    int done = log->done;
-    pthread_mutex_unlock(&log->lock);
-    assert_true(done >= n);
-}
-
-static struct atrousd_queue *probe_queue(struct atrous_engine **engine, size_t max_batch,
-                                         uint64_t delay_us)
-{
-    struct atrous_error err;
-    struct atrousd_queue *q = NULL;
-    struct atrousd_queue_config qc = {.workers = 1,
-                                      .omp_threads = 1,
-                                      .capacity = 32,
-                                      .max_batch = max_batch,
-                                      .max_delay_us = delay_us};
-    assert_int_equal(atrous_engine_create(NULL, engine, &err), ATROUS_OK);
-    assert_int_equal(atrousd_queue_create(*engine, &qc, &q, &err), ATROUS_OK);
-    return q;
-}
-
-static void release(struct probe_log *log)
-{
-    pthread_mutex_lock(&log->lock);
-    log->released = true;
-    pthread_cond_broadcast(&log->changed);
-    pthread_mutex_unlock(&log->lock);
-}
-
-static void test_queue_batches_waiting_jobs_of_one_class_up_to_max(void **state)
-{
-    (void)state;
-    static const int class_a = 1, class_b = 2;
-    struct atrous_engine *engine = NULL;
-    struct atrousd_queue *q = probe_queue(&engine, 4, 0);
-    struct probe_log log = {.lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER};
-    struct probe_job blocker, jobs[7];
-    probe_init(&blocker, &log, NULL);
-    blocker.blocker = true;
-    push(q, &blocker);
-    /* Queued behind the blocker: A B A A A A C(no class). */
-    const void *classes[7] = {&class_a, &class_b, &class_a, &class_a, &class_a, &class_a, NULL};
-    for (int i = 0; i < 7; i++) {
-        probe_init(&jobs[i], &log, classes[i]);
-        push(q, &jobs[i]);
-    }
-    release(&log);
-    wait_done(&log, 8);
-    /* A takes the three As behind it (4 in all); B alone; the last A alone; C alone. */
-    assert_int_equal(log.batches, 1);
-    assert_int_equal(log.sizes[0], 4);
-    assert_ptr_equal(log.classes[0], &class_a);
-    assert_int_equal(log.runs, 4); /* blocker, B, the fifth A, C */
-    atrousd_queue_free(q);
-    atrous_engine_free(engine);
-}
-
-static void test_queue_forming_batch_takes_jobs_pushed_within_the_delay(void **state)
-{
-    (void)state;
-    static const int cls = 1;
-    struct atrous_engine *engine = NULL;
-    struct atrousd_queue *q = probe_queue(&engine, 3, 10000000); /* 10 s: only fullness ends it */
-    struct probe_log log = {.lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER};
-    struct probe_job jobs[3];
-    uint64_t t0 = atrousd_now_ns();
-    for (int i = 0; i < 3; i++) {
-        probe_init(&jobs[i], &log, &cls);
-        push(q, &jobs[i]);
-        usleep(20000); /* the worker has taken the first and is waiting for company */
-    }
-    wait_done(&log, 3);
-    assert_true(atrousd_now_ns() - t0 < 5000000000u); /* full at 3: no 10 s wait */
-    assert_int_equal(log.batches, 1);
-    assert_int_equal(log.sizes[0], 3);
-    assert_int_equal(log.runs, 0);
-    atrousd_queue_free(q);
-    atrous_engine_free(engine);
-}
-
-static void test_queue_delay_bounds_the_wait_and_shutdown_runs_a_forming_batch(void **state)
-{
-    (void)state;
-    static const int cls = 1;
-    struct atrous_engine *engine = NULL;
-    struct atrousd_queue *q = probe_queue(&engine, 8, 50000); /* 50 ms */
-    struct probe_log log = {.lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER};
-    struct probe_job one, two;
-    probe_init(&one, &log, &cls);
-    uint64_t t0 = atrousd_now_ns();
-    push(q, &one);
-    wait_done(&log, 1);
-    uint64_t waited = atrousd_now_ns() - t0;
-    assert_true(waited >= 40000000u && waited < 5000000000u); /* ~50 ms for company */
-    assert_int_equal(log.runs, 1);
-    atrousd_queue_free(q);
-    atrous_engine_free(engine);
-
-    q = probe_queue(&engine, 8, 30000000); /* 30 s */
-    probe_init(&two, &log, &cls);
-    t0 = atrousd_now_ns();
-    push(q, &two);
-    usleep(20000);
-    atrousd_queue_shutdown(q); /* the forming batch runs what it holds, at once */
-    wait_done(&log, 2);
-    assert_true(atrousd_now_ns() - t0 < 5000000000u);
-    assert_int_equal(log.runs, 2);
-    assert_int_equal(log.cancelled, 0);
-    atrousd_queue_free(q);
-    atrous_engine_free(engine);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_queue_batches_waiting_jobs_of_one_class_up_to_max),
-        cmocka_unit_test(test_queue_forming_batch_takes_jobs_pushed_within_the_delay),
-        cmocka_unit_test(test_queue_delay_bounds_the_wait_and_shutdown_runs_a_forming_batch),
         cmocka_unit_test(test_batching_concurrent_requests_get_their_own_results),
         cmocka_unit_test(test_batching_off_runs_the_same_mix_alone),
         cmocka_unit_test(test_batching_respects_max_batch_rows),

@@ -35,7 +35,7 @@
 static int write_model(struct repo_fixture *f)
 {
     const struct corpus_case *c = fixture_find_case(f->cases, f->count, CASE_NAME);
-    return c ? fixture_write_case_model(f->root, "m", "m", c, "") : -1;
+    return c ? fixture_write_case_model(f->root, "m", "m", c, "", 1) : -1;
 }
 
 static int setup(void **state)
@@ -48,11 +48,6 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     return repo_fixture_teardown(state);
-}
-
-static uint16_t port_of(void **state)
-{
-    return ((struct repo_fixture *)*state)->daemon->port;
 }
 
 /* The case the tests send (its model is "m"). */
@@ -84,7 +79,8 @@ static void post(void **state, const char *target, const char *coding, int wbits
         headers[n++] = *extra;
     headers[n] = NULL;
     assert_int_equal(
-        http_client_request(port_of(state), "POST", target, headers, send, send_len, r), 0);
+        http_client_request(repo_fixture_port(state), "POST", target, headers, send, send_len, r),
+        0);
     free(packed);
 }
 
@@ -125,7 +121,7 @@ static void expect_op_case(const struct http_client_response *r, const struct co
 static void tfs_body(const struct corpus_case *c, struct proto_buf *b)
 {
     proto_buf_printf(b, "{\"inputs\": ");
-    fixture_put_nested(b, c->value_shape.dims, 4, c->value);
+    proto_buf_nested(b, c->value_shape.dims, 4, c->value);
     proto_buf_printf(b, "}");
 }
 
@@ -193,7 +189,7 @@ static void test_http_compressed_bodies_on_every_form(void **state)
     size_t packed_len;
     unsigned char *packed = fixture_pack(kjson.data, kjson.len, FIXTURE_GZIP, 6, &packed_len);
     assert_non_null(packed);
-    int fd = http_client_connect(port_of(state), HTTP_CLIENT_TIMEOUT_MS);
+    int fd = http_client_connect(repo_fixture_port(state), HTTP_CLIENT_TIMEOUT_MS);
     assert_true(fd >= 0);
     assert_int_equal(http_client_sendf(fd, "POST " MODEL_PATH " HTTP/1.1\r\nHost: t\r\n"
                                            "Content-Type: application/json\r\n"
@@ -303,13 +299,15 @@ static void test_http_answers_compressed_as_accept_encoding_asks(void **state)
     /* Small answers are sent as they are, unless identity is refused. */
     struct http_client_response r;
     const char *gzip[] = {"Accept-Encoding: gzip", NULL};
-    assert_int_equal(http_client_request(port_of(state), "GET", "/healthz", gzip, NULL, 0, &r), 0);
+    assert_int_equal(
+        http_client_request(repo_fixture_port(state), "GET", "/healthz", gzip, NULL, 0, &r), 0);
     assert_int_equal(r.status, 200);
     assert_true(r.body_len < COMPRESS_MIN);
     assert_string_equal(answer_coding(&r), "identity");
     http_client_response_free(&r);
     const char *must[] = {"Accept-Encoding: gzip, identity;q=0", NULL};
-    assert_int_equal(http_client_request(port_of(state), "GET", "/healthz", must, NULL, 0, &r), 0);
+    assert_int_equal(
+        http_client_request(repo_fixture_port(state), "GET", "/healthz", must, NULL, 0, &r), 0);
     assert_int_equal(r.status, 200);
     assert_string_equal(answer_coding(&r), "gzip");
     assert_int_equal(fixture_decode_response(&r), 0);
@@ -317,14 +315,16 @@ static void test_http_answers_compressed_as_accept_encoding_asks(void **state)
     http_client_response_free(&r);
     /* Identity refused and none of ours accepted: 406. */
     const char *none[] = {"Accept-Encoding: br, identity;q=0", NULL};
-    assert_int_equal(http_client_request(port_of(state), "GET", "/healthz", none, NULL, 0, &r), 0);
+    assert_int_equal(
+        http_client_request(repo_fixture_port(state), "GET", "/healthz", none, NULL, 0, &r), 0);
     assert_int_equal(r.status, 406);
     char code[64];
     assert_int_equal(fixture_error_code(&r, code, sizeof(code)), 0);
     assert_string_equal(code, "not_acceptable");
     http_client_response_free(&r);
     /* The metrics (text) follow the same rules. */
-    assert_int_equal(http_client_request(port_of(state), "GET", "/metrics", gzip, NULL, 0, &r), 0);
+    assert_int_equal(
+        http_client_request(repo_fixture_port(state), "GET", "/metrics", gzip, NULL, 0, &r), 0);
     assert_int_equal(r.status, 200);
     assert_string_equal(answer_coding(&r), "gzip");
     assert_int_equal(fixture_decode_response(&r), 0);
@@ -446,7 +446,7 @@ static void test_http_broken_compressed_bodies_are_400(void **state)
         snprintf(what, sizeof(what), "broken body %zu (%s)", i, cases[i].coding);
         const char *headers[] = {"Content-Type: application/json", coding, NULL};
         struct http_client_response r;
-        assert_int_equal(http_client_request(port_of(state), "POST", MODEL_PATH, headers,
+        assert_int_equal(http_client_request(repo_fixture_port(state), "POST", MODEL_PATH, headers,
                                              cases[i].body, cases[i].len, &r),
                          0);
         expect_body_error(&r, 400, "invalid_argument", cases[i].message, what);
@@ -468,8 +468,9 @@ static void test_http_unknown_codings_are_415(void **state)
             snprintf(coding, sizeof(coding), "Content-Encoding: %s", codings[i]);
             const char *headers[] = {"Content-Type: application/json", coding, NULL};
             struct http_client_response r;
-            assert_int_equal(
-                http_client_request(port_of(state), "POST", targets[t], headers, "{}", 2, &r), 0);
+            assert_int_equal(http_client_request(repo_fixture_port(state), "POST", targets[t],
+                                                 headers, "{}", 2, &r),
+                             0);
             char code[64];
             if (r.status != 415 || fixture_error_code(&r, code, sizeof(code)) != 0 ||
                 strcmp(code, "unsupported_media_type") != 0 ||

@@ -41,7 +41,7 @@ static int write_model(struct repo_fixture *f)
     model.filters = (float *)filters;
     model.filters_shape.rank = 4;
     memcpy(model.filters_shape.dims, filter_dims, sizeof(filter_dims));
-    return fixture_write_case_model(f->root, "tok", "tok", &model, "");
+    return fixture_write_case_model(f->root, "tok", "tok", &model, "", 1);
 }
 
 static int setup(void **state)
@@ -52,11 +52,6 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     return repo_fixture_teardown(state);
-}
-
-static uint16_t port_of(void **state)
-{
-    return ((struct repo_fixture *)*state)->daemon->port;
 }
 
 /* The JSON list after "key": in text (brackets balanced; numbers only inside), or fails. */
@@ -241,8 +236,8 @@ static void round_trips(void **state, enum form form, const char *name)
         request_body(form, value_text, list, list_len, &b);
         const char *headers[] = {"Content-Type: application/json", NULL};
         struct http_client_response r;
-        assert_int_equal(http_client_request(port_of(state), "POST", form_path(form), headers,
-                                             b.data, b.len, &r),
+        assert_int_equal(http_client_request(repo_fixture_port(state), "POST", form_path(form),
+                                             headers, b.data, b.len, &r),
                          0);
         if (r.status != 200)
             fail_msg("%s round %d: status %d: %s\nrequest: %.*s", name, round, r.status,
@@ -298,8 +293,8 @@ static void test_json_token_misspellings_are_400(void **state)
             request_body(forms[k], texts, NULL, 0, &b);
             const char *headers[] = {"Content-Type: application/json", NULL};
             struct http_client_response r;
-            assert_int_equal(http_client_request(port_of(state), "POST", form_path(forms[k]),
-                                                 headers, b.data, b.len, &r),
+            assert_int_equal(http_client_request(repo_fixture_port(state), "POST",
+                                                 form_path(forms[k]), headers, b.data, b.len, &r),
                              0);
             char code[64];
             if (r.status != 400 || fixture_error_code(&r, code, sizeof(code)) != 0 ||

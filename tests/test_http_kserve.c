@@ -31,74 +31,38 @@
 #define V1_CASE "sweep_k3x3_r2_same"
 #define V2_CASE "even_k4_r2_same"
 
-/* Model name of case i in the scratch repository. */
-static void case_model(size_t i, char *buf, size_t size)
+/* Besides the cases' models: two versions of one name, and broken folders. */
+static int write_more(struct repo_fixture *f)
 {
-    snprintf(buf, size, "case%02zu", i);
-}
-
-static int write_repository(struct repo_fixture *f)
-{
-    char name[64];
-    for (size_t i = 0; i < f->count; i++) {
-        case_model(i, name, sizeof(name));
-        if (fixture_write_case_model(f->root, name, name, &f->cases[i], "") != 0)
-            return -1;
-    }
     const struct corpus_case *v1 = fixture_find_case(f->cases, f->count, V1_CASE);
     const struct corpus_case *v2 = fixture_find_case(f->cases, f->count, V2_CASE);
     if (v1 == NULL || v2 == NULL ||
-        fixture_write_case_model(f->root, "versioned_a", "versioned", v1, ", \"version\": 1") ||
-        fixture_write_case_model(f->root, "versioned_b", "versioned", v2, ", \"version\": \"2\""))
+        fixture_write_case_model(f->root, "versioned_a", "versioned", v1, ", \"version\": 1", 1) ||
+        fixture_write_case_model(f->root, "versioned_b", "versioned", v2, ", \"version\": \"2\"",
+                                 1))
         return -1;
     /* Broken folders next to the good ones: a bad key, and filters of the wrong shape. */
     if (fixture_write_case_model(f->root, "broken_padding", "broken_padding", v1,
-                                 ", \"padding_typo\": 1") != 0)
+                                 ", \"padding_typo\": 1", 1) != 0)
         return -1;
     struct corpus_case wrong = *v1;
     wrong.filters_shape.dims[0] += 1; /* the config says one more row than the file holds */
-    char dir[512], path[600];
-    if (fixture_write_case_model(f->root, "broken_npy", "broken_npy", v1, "") != 0)
+    char path[600], config[512];
+    if (fixture_write_case_model(f->root, "broken_npy", "broken_npy", v1, "", 1) != 0)
         return -1;
-    snprintf(dir, sizeof(dir), "%s/broken_npy", f->root);
-    snprintf(path, sizeof(path), "%s/config.json", dir);
-    struct proto_buf b = {0};
-    proto_buf_printf(&b, "{\"rate\": 2, \"padding\": \"SAME\", \"filters\": {\"shape\": ");
-    fixture_put_ints(&b, wrong.filters_shape.dims, 4);
-    proto_buf_printf(&b, ", \"file\": \"filters.npy\"}}");
-    int rc = fixture_write_file(path, b.data, b.len);
-    proto_buf_free(&b);
-    return rc;
+    snprintf(path, sizeof(path), "%s/broken_npy/config.json", f->root);
+    int n = fixture_case_config(&wrong, NULL, "", config, sizeof(config));
+    return fixture_write_file(path, config, (size_t)n);
 }
 
 static int setup(void **state)
 {
-    return repo_fixture_setup(state, "kserve", JSON_CAP, write_repository);
+    return repo_fixture_setup(state, "kserve", JSON_CAP, write_more);
 }
 
 static int teardown(void **state)
 {
     return repo_fixture_teardown(state);
-}
-
-static uint16_t port_of(void **state)
-{
-    return ((struct repo_fixture *)*state)->daemon->port;
-}
-
-/* GET path; asserts the status and returns the body as JSON (caller decrefs). */
-static json_t *get_json(void **state, const char *path, int status)
-{
-    struct http_client_response r;
-    assert_int_equal(http_client_request(port_of(state), "GET", path, NULL, NULL, 0, &r), 0);
-    if (r.status != status)
-        fail_msg("GET %s: status %d, expected %d: %s", path, r.status, status, r.body);
-    json_error_t jerr;
-    json_t *doc = json_loadb(r.body ? r.body : "", r.body_len, 0, &jerr);
-    assert_non_null(doc);
-    assert_string_equal(http_client_header(&r, "Content-Type"), "application/json");
-    http_client_response_free(&r);
-    return doc;
 }
 
 /* POSTs an infer body (with Inference-Header-Content-Length when binary input) to path. */
@@ -110,8 +74,9 @@ static void post_infer(void **state, const char *path, const struct proto_buf *b
     const char *headers[] = {binary_input ? "Content-Type: application/octet-stream"
                                           : "Content-Type: application/json",
                              binary_input ? ihcl : NULL, NULL};
-    assert_int_equal(http_client_request(port_of(state), "POST", path, headers, b->data, b->len, r),
-                     0);
+    assert_int_equal(
+        http_client_request(repo_fixture_port(state), "POST", path, headers, b->data, b->len, r),
+        0);
 }
 
 /* Sends case c to path in the given way and checks the answer against the corpus. */
@@ -141,13 +106,13 @@ static void infer_case(void **state, const char *path, const struct corpus_case 
 
 static void test_kserve_health_and_server_metadata(void **state)
 {
-    json_t *doc = get_json(state, "/v2/health/live", 200);
+    json_t *doc = repo_fixture_get_json(state, "/v2/health/live", 200);
     assert_true(json_is_true(json_object_get(doc, "live")));
     json_decref(doc);
-    doc = get_json(state, "/v2/health/ready", 200);
+    doc = repo_fixture_get_json(state, "/v2/health/ready", 200);
     assert_true(json_is_true(json_object_get(doc, "ready")));
     json_decref(doc);
-    doc = get_json(state, "/v2", 200);
+    doc = repo_fixture_get_json(state, "/v2", 200);
     assert_string_equal(json_string_value(json_object_get(doc, "name")), "atrousd");
     json_t *ext = json_object_get(doc, "extensions");
     /* perf_analyzer asks for server-side statistics only when "statistics" is listed. */
@@ -159,8 +124,9 @@ static void test_kserve_health_and_server_metadata(void **state)
     json_decref(doc);
 
     struct http_client_response r;
-    assert_int_equal(
-        http_client_request(port_of(state), "HEAD", "/v2/health/ready", NULL, NULL, 0, &r), 0);
+    assert_int_equal(http_client_request(repo_fixture_port(state), "HEAD", "/v2/health/ready", NULL,
+                                         NULL, 0, &r),
+                     0);
     assert_int_equal(r.status, 200);
     http_client_response_free(&r);
 }
@@ -170,7 +136,7 @@ static void test_kserve_repository_models_reproduce_the_corpus(void **state)
     struct repo_fixture *f = *state;
     char path[128], name[64];
     for (size_t i = 0; i < f->count; i++) {
-        case_model(i, name, sizeof(name));
+        repo_fixture_case_model(i, name, sizeof(name));
         snprintf(path, sizeof(path), "/v2/models/%s/infer", name);
         /* Each case in one of four input/output combinations, plus JSON both ways for all. */
         struct kserve_body_opts json = {.id = "rq-1"};
@@ -179,7 +145,7 @@ static void test_kserve_repository_models_reproduce_the_corpus(void **state)
         infer_case(state, path, &f->cases[i], &mixed);
     }
     /* Binary both ways through the versioned path. */
-    case_model(0, name, sizeof(name));
+    repo_fixture_case_model(0, name, sizeof(name));
     snprintf(path, sizeof(path), "/v2/models/%s/versions/1/infer", name);
     struct kserve_body_opts binary = {.binary_input = true, .binary_output = true};
     infer_case(state, path, &f->cases[0], &binary);
@@ -206,11 +172,11 @@ static void test_kserve_versions_route_to_their_filters(void **state)
     infer_case(state, "/v2/models/versioned/versions/1/infer", v1, &o);
     infer_case(state, "/v2/models/versioned/versions/2/infer", v2, &o);
     infer_case(state, "/v2/models/versioned/infer", v2, &o); /* the highest */
-    json_t *doc = get_json(state, "/v2/models/versioned", 200);
+    json_t *doc = repo_fixture_get_json(state, "/v2/models/versioned", 200);
     json_t *versions = json_object_get(doc, "versions");
     assert_int_equal(json_array_size(versions), 2);
     json_decref(doc);
-    doc = get_json(state, "/v2/models/versioned/versions/1/ready", 200);
+    doc = repo_fixture_get_json(state, "/v2/models/versioned/versions/1/ready", 200);
     assert_string_equal(json_string_value(json_object_get(doc, "version")), "1");
     assert_true(json_is_true(json_object_get(doc, "ready")));
     json_decref(doc);
@@ -220,24 +186,24 @@ static void test_kserve_model_documents(void **state)
 {
     struct repo_fixture *f = *state;
     const struct corpus_case *c = &f->cases[0];
-    json_t *doc = get_json(state, "/v2/models/case00", 200);
+    json_t *doc = repo_fixture_get_json(state, "/v2/models/case00", 200);
     assert_string_equal(json_string_value(json_object_get(doc, "platform")), "atrousd_onednn");
     json_t *in = json_array_get(json_object_get(doc, "inputs"), 0);
     assert_string_equal(json_string_value(json_object_get(in, "name")), "value");
     json_t *dims = json_object_get(in, "shape");
     assert_int_equal(json_integer_value(json_array_get(dims, 3)), c->filters_shape.dims[3]);
     json_decref(doc);
-    doc = get_json(state, "/v2/models/case00/config", 200);
+    doc = repo_fixture_get_json(state, "/v2/models/case00/config", 200);
     assert_string_equal(json_string_value(json_object_get(doc, "name")), "case00");
     assert_non_null(json_object_get(doc, "max_batch_size"));
     json_decref(doc);
-    doc = get_json(state, "/v2/models/atrous_conv2d_transpose", 200);
+    doc = repo_fixture_get_json(state, "/v2/models/atrous_conv2d_transpose", 200);
     assert_int_equal(json_array_size(json_object_get(doc, "inputs")), 5);
     json_decref(doc);
-    doc = get_json(state, "/v2/models/atrous_conv2d_transpose/versions/1/ready", 200);
+    doc = repo_fixture_get_json(state, "/v2/models/atrous_conv2d_transpose/versions/1/ready", 200);
     assert_true(json_is_true(json_object_get(doc, "ready")));
     json_decref(doc);
-    doc = get_json(state, "/v2/models/atrous_conv2d_transpose/config", 200);
+    doc = repo_fixture_get_json(state, "/v2/models/atrous_conv2d_transpose/config", 200);
     json_decref(doc);
 }
 
@@ -269,15 +235,15 @@ static void test_kserve_unknown_models_versions_and_paths_are_404(void **state)
                            "/v2/health"};
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
         struct http_client_response r;
-        assert_int_equal(http_client_request(port_of(state), "GET", paths[i], NULL, NULL, 0, &r),
-                         0);
+        assert_int_equal(
+            http_client_request(repo_fixture_port(state), "GET", paths[i], NULL, NULL, 0, &r), 0);
         expect_error(&r, 404, "not_found");
         http_client_response_free(&r);
     }
     struct http_client_response r;
     const char body[] = "{\"inputs\": []}";
-    assert_int_equal(http_client_request(port_of(state), "POST", "/v2/models/nope/infer", NULL,
-                                         body, sizeof(body) - 1, &r),
+    assert_int_equal(http_client_request(repo_fixture_port(state), "POST", "/v2/models/nope/infer",
+                                         NULL, body, sizeof(body) - 1, &r),
                      0);
     expect_error(&r, 404, "not_found");
     assert_non_null(strstr(r.body, "nope"));
@@ -296,9 +262,9 @@ static void test_kserve_wrong_methods_are_405_with_allow(void **state)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct http_client_response r;
-        assert_int_equal(
-            http_client_request(port_of(state), cases[i].method, cases[i].path, NULL, "", 0, &r),
-            0);
+        assert_int_equal(http_client_request(repo_fixture_port(state), cases[i].method,
+                                             cases[i].path, NULL, "", 0, &r),
+                         0);
         expect_error(&r, 405, "method_not_allowed");
         assert_string_equal(http_client_header(&r, "Allow"), cases[i].allow);
         http_client_response_free(&r);
@@ -310,8 +276,8 @@ static void expect_infer_error(void **state, const char *body, size_t len,
                                const char *const *headers, int status, const char *code)
 {
     struct http_client_response r;
-    assert_int_equal(http_client_request(port_of(state), "POST", "/v2/models/case00/infer", headers,
-                                         body, len, &r),
+    assert_int_equal(http_client_request(repo_fixture_port(state), "POST",
+                                         "/v2/models/case00/infer", headers, body, len, &r),
                      0);
     expect_error(&r, status, code);
     http_client_response_free(&r);
@@ -370,7 +336,7 @@ static void test_kserve_bad_requests_are_400(void **state)
     struct kserve_body_opts generic = {.generic = true};
     fixture_kserve_body(&bad, NULL, NULL, 0, &generic, &b, &header_len);
     struct http_client_response r;
-    assert_int_equal(http_client_request(port_of(state), "POST",
+    assert_int_equal(http_client_request(repo_fixture_port(state), "POST",
                                          "/v2/models/atrous_conv2d_transpose/infer", NULL, b.data,
                                          b.len, &r),
                      0);
@@ -385,7 +351,7 @@ static void test_kserve_bad_requests_are_400(void **state)
 static void expect_headers_only_answer(void **state, uint64_t length, const char *extra, int status,
                                        const char *code)
 {
-    int fd = http_client_connect(port_of(state), HTTP_CLIENT_TIMEOUT_MS);
+    int fd = http_client_connect(repo_fixture_port(state), HTTP_CLIENT_TIMEOUT_MS);
     assert_true(fd >= 0);
     assert_int_equal(http_client_sendf(fd,
                                        "POST /v2/models/case00/infer HTTP/1.1\r\nHost: t\r\n"
@@ -441,7 +407,7 @@ static void test_kserve_bad_folders_are_logged_and_skipped(void **state)
     assert_non_null(strstr(log, "broken_npy"));
     assert_non_null(strstr(log, "\"folders_skipped\":2"));
     free(log);
-    json_t *info = get_json(state, "/v1/info", 200);
+    json_t *info = repo_fixture_get_json(state, "/v1/info", 200);
     json_t *models = json_object_get(info, "models");
     assert_int_equal(json_array_size(models), f->count + 2);
     json_t *first = json_array_get(models, 0);

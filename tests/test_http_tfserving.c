@@ -23,34 +23,24 @@
 #define JSON_CAP       "512k"
 #define JSON_CAP_BYTES (512u << 10)
 
-/* Every valid case as model "caseNN", and two versions of model "multi". */
-static int write_repository(struct repo_fixture *f)
+/* Besides the cases' models: two versions of model "multi". */
+static int write_more(struct repo_fixture *f)
 {
-    char name[64];
-    for (size_t i = 0; i < f->count; i++) {
-        snprintf(name, sizeof(name), "case%02zu", i);
-        if (fixture_write_case_model(f->root, name, name, &f->cases[i], "") != 0)
-            return -1;
-    }
-    if (fixture_write_case_model(f->root, "multi_1", "multi", &f->cases[0], "") != 0 ||
-        fixture_write_case_model(f->root, "multi_3", "multi", &f->cases[1], ", \"version\": 3"))
-        return -1;
-    return 0;
+    return fixture_write_case_model(f->root, "multi_1", "multi", &f->cases[0], "", 1) != 0 ||
+                   fixture_write_case_model(f->root, "multi_3", "multi", &f->cases[1],
+                                            ", \"version\": 3", 1) != 0
+               ? -1
+               : 0;
 }
 
 static int setup(void **state)
 {
-    return repo_fixture_setup(state, "tfs", JSON_CAP, write_repository);
+    return repo_fixture_setup(state, "tfs", JSON_CAP, write_more);
 }
 
 static int teardown(void **state)
 {
     return repo_fixture_teardown(state);
-}
-
-static uint16_t port_of(void **state)
-{
-    return ((struct repo_fixture *)*state)->daemon->port;
 }
 
 enum predict_form {
@@ -65,14 +55,14 @@ static void predict_body(const struct corpus_case *c, enum predict_form form, st
     size_t row = (size_t)(dims[1] * dims[2] * dims[3]);
     if (form == COLUMNS) {
         proto_buf_printf(b, "{\"signature_name\": \"serving_default\", \"inputs\": ");
-        fixture_put_nested(b, dims, 4, c->value);
+        proto_buf_nested(b, dims, 4, c->value);
         proto_buf_printf(b, "}");
         return;
     }
     proto_buf_printf(b, "{\"instances\": [");
     for (int64_t n = 0; n < dims[0]; n++) {
         proto_buf_printf(b, "%s%s", n ? ", " : "", form == ROWS_NAMED ? "{\"value\": " : "");
-        fixture_put_nested(b, dims + 1, 3, c->value + (size_t)n * row);
+        proto_buf_nested(b, dims + 1, 3, c->value + (size_t)n * row);
         proto_buf_printf(b, "%s", form == ROWS_NAMED ? "}" : "");
     }
     proto_buf_printf(b, "]}");
@@ -106,8 +96,8 @@ static void predict_case(void **state, const char *path, const struct corpus_cas
     char why[512];
     predict_body(c, form, &b);
     const char *headers[] = {"Content-Type: application/json", NULL};
-    assert_int_equal(http_client_request(port_of(state), "POST", path, headers, b.data, b.len, &r),
-                     0);
+    assert_int_equal(
+        http_client_request(repo_fixture_port(state), "POST", path, headers, b.data, b.len, &r), 0);
     if (r.status != 200)
         fail_msg("%s %s: status %d: %s", path, c->name, r.status, r.body);
     assert_string_equal(http_client_header(&r, "Content-Type"), "application/json");
@@ -125,7 +115,9 @@ static void test_tfs_predict_reproduces_the_corpus(void **state)
     struct repo_fixture *f = *state;
     char path[96];
     for (size_t i = 0; i < f->count; i++) {
-        snprintf(path, sizeof(path), "/v1/models/case%02zu:predict", i);
+        char name[32];
+        repo_fixture_case_model(i, name, sizeof(name));
+        snprintf(path, sizeof(path), "/v1/models/%s:predict", name);
         predict_case(state, path, &f->cases[i], (enum predict_form)(i % 3));
         if (i % 3 != COLUMNS)
             predict_case(state, path, &f->cases[i], COLUMNS);
@@ -140,34 +132,21 @@ static void test_tfs_versions_route_to_their_filters(void **state)
     predict_case(state, "/v1/models/multi:predict", &f->cases[1], COLUMNS); /* the highest */
 }
 
-static json_t *get_json(void **state, const char *path, int status)
-{
-    struct http_client_response r;
-    assert_int_equal(http_client_request(port_of(state), "GET", path, NULL, NULL, 0, &r), 0);
-    if (r.status != status)
-        fail_msg("GET %s: %d, expected %d: %s", path, r.status, status, r.body);
-    json_error_t jerr;
-    json_t *doc = json_loadb(r.body ? r.body : "", r.body_len, 0, &jerr);
-    assert_non_null(doc);
-    http_client_response_free(&r);
-    return doc;
-}
-
 static void test_tfs_status_and_metadata(void **state)
 {
-    json_t *doc = get_json(state, "/v1/models/multi", 200);
+    json_t *doc = repo_fixture_get_json(state, "/v1/models/multi", 200);
     json_t *list = json_object_get(doc, "model_version_status");
     assert_int_equal(json_array_size(list), 2); /* versions 1 and 3 */
     json_t *first = json_array_get(list, 0);
     assert_string_equal(json_string_value(json_object_get(first, "state")), "AVAILABLE");
     json_decref(doc);
-    doc = get_json(state, "/v1/models/multi/versions/3", 200);
+    doc = repo_fixture_get_json(state, "/v1/models/multi/versions/3", 200);
     list = json_object_get(doc, "model_version_status");
     assert_int_equal(json_array_size(list), 1);
     assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "version")),
                         "3");
     json_decref(doc);
-    doc = get_json(state, "/v1/models/case05/metadata", 200);
+    doc = repo_fixture_get_json(state, "/v1/models/case05/metadata", 200);
     json_t *sig = json_object_get(
         json_object_get(json_object_get(json_object_get(doc, "metadata"), "signature_def"),
                         "signature_def"),
@@ -177,7 +156,7 @@ static void test_tfs_status_and_metadata(void **state)
                         "tensorflow/serving/predict");
     json_decref(doc);
     /* The native endpoints under /v1 are not model paths. */
-    doc = get_json(state, "/v1/info", 200);
+    doc = repo_fixture_get_json(state, "/v1/info", 200);
     assert_non_null(json_object_get(doc, "models"));
     json_decref(doc);
 }
@@ -186,9 +165,9 @@ static void expect_status(void **state, const char *method, const char *path, co
                           int status, const char *code, const char *message_part)
 {
     struct http_client_response r;
-    assert_int_equal(
-        http_client_request(port_of(state), method, path, NULL, body, body ? strlen(body) : 0, &r),
-        0);
+    assert_int_equal(http_client_request(repo_fixture_port(state), method, path, NULL, body,
+                                         body ? strlen(body) : 0, &r),
+                     0);
     if (r.status != status)
         fail_msg("%s %s: %d, expected %d: %s", method, path, r.status, status, r.body);
     char got[64];
@@ -225,7 +204,7 @@ static void test_tfs_errors(void **state)
                   "invalid_argument", NULL);
 
     /* Over --max-json-bytes: answered from Content-Length, before the body. */
-    int fd = http_client_connect(port_of(state), HTTP_CLIENT_TIMEOUT_MS);
+    int fd = http_client_connect(repo_fixture_port(state), HTTP_CLIENT_TIMEOUT_MS);
     assert_true(fd >= 0);
     assert_int_equal(http_client_sendf(fd,
                                        "POST /v1/models/case00:predict HTTP/1.1\r\nHost: t\r\n"

@@ -69,7 +69,7 @@ static void put_input_head(struct proto_buf *b, const char *name, const char *da
                            const int64_t *dims, size_t rank)
 {
     proto_buf_printf(b, "{\"name\": \"%s\", \"datatype\": \"%s\", \"shape\": ", name, datatype);
-    fixture_put_ints(b, dims, rank);
+    proto_buf_ints(b, dims, rank);
 }
 
 /* An FP32 input as JSON data or as a binary part (appended to *binary). */
@@ -84,11 +84,11 @@ static void put_f32(struct proto_buf *b, struct proto_buf *binary, const char *n
         proto_buf_put(binary, data, count * sizeof(float));
     } else if (form == FORM_NESTED && count > 0) {
         proto_buf_printf(b, ", \"data\": ");
-        fixture_put_nested(b, shape->dims, shape->rank, data);
+        proto_buf_nested(b, shape->dims, shape->rank, data);
         proto_buf_printf(b, "}");
     } else {
         proto_buf_printf(b, ", \"data\": ");
-        fixture_put_flat(b, data, count);
+        proto_buf_floats(b, data, count);
         proto_buf_printf(b, "}");
     }
 }
@@ -101,7 +101,7 @@ static void put_ints_input(struct proto_buf *b, struct proto_buf *binary, const 
     put_input_head(b, name, int32 ? "INT32" : "INT64", dims, 1);
     if (form != FORM_BINARY) {
         proto_buf_printf(b, ", \"data\": ");
-        fixture_put_ints(b, v, n);
+        proto_buf_ints(b, v, n);
         proto_buf_printf(b, "}");
         return;
     }

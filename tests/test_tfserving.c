@@ -37,14 +37,14 @@ static void build_predict(const struct corpus_case *c, bool columnar, bool wrapp
     if (columnar) {
         proto_buf_printf(b, "{\"signature_name\": \"serving_default\", \"inputs\": %s",
                          wrapped ? "{\"value\": " : "");
-        fixture_put_nested(b, dims, 4, c->value);
+        proto_buf_nested(b, dims, 4, c->value);
         proto_buf_printf(b, "%s}", wrapped ? "}" : "");
         return;
     }
     proto_buf_printf(b, "{\"instances\": [");
     for (int64_t n = 0; n < dims[0]; n++) {
         proto_buf_printf(b, "%s%s", n ? ", " : "", wrapped ? "{\"value\": " : "");
-        fixture_put_nested(b, dims + 1, 3, c->value + (size_t)n * per);
+        proto_buf_nested(b, dims + 1, 3, c->value + (size_t)n * per);
         proto_buf_printf(b, "%s", wrapped ? "}" : "");
     }
     proto_buf_printf(b, "]}");

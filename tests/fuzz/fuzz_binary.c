@@ -1,10 +1,13 @@
 /*
- * fuzz_binary.c - libFuzzer target for the binary request decoder (proto/atrous_binary.c).
+ * fuzz_binary.c - libFuzzer target for the binary request decoder (proto/atrous_binary.c), in
+ * the server's two steps: the query parsed once at admission (atrous_binary_decode_query), the
+ * body decoded in the worker from that plan (atrous_binary_decode_body).
  *
  * Input: the query string up to the first newline ("value_shape=1,4,4,2&rate=2&..."), then
  * the body. The query is split on '&' and '=' the way the HTTP layer hands it over (already
- * percent-decoded). The decoder must reject or accept without reading outside the body, and an
- * accepted request's tensors must lie inside it.
+ * percent-decoded). The decoder must reject or accept without reading outside the body; the
+ * plan's body size must be what its shapes imply, and the body must decode exactly when it has
+ * that size; an accepted request's tensors must lie inside it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -48,15 +51,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     struct atrous_decode_limits limits = {.max_tensor_elements = 1 << 20, .max_depth = 0};
+    struct atrous_binary_plan plan;
     struct atrous_request request;
     struct atrous_error err;
     atrous_request_init(&request);
-    if (atrous_binary_decode_request(params, count, body, body_len, &limits, &request, &err) ==
-        ATROUS_OK) {
+    if (atrous_binary_decode_query(params, count, &limits, &plan, &err) != ATROUS_OK) {
+        if (err.message[0] == '\0' || plan.body_bytes != 0)
+            abort();
+    } else if (atrous_binary_decode_body(&plan, body, body_len, &request, &err) == ATROUS_OK) {
         size_t v, f;
         if (atrous_shape_elements(&request.value_shape, "value", &v, NULL) ||
             atrous_shape_elements(&request.filters_shape, "filters", &f, NULL) ||
-            (v + f) * sizeof(float) != body_len)
+            v != plan.value_elements || f != plan.filters_elements ||
+            (v + f) * sizeof(float) != plan.body_bytes || body_len != plan.body_bytes)
             abort(); /* accepted a body that does not match the shapes */
         volatile float sink = 0;
         for (size_t i = 0; i < v; i++)
@@ -66,8 +73,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)sink;
         struct atrous_problem problem;
         atrous_request_validate(&request, NULL, &problem, &err);
-    } else if (err.message[0] == '\0') {
-        abort();
+    } else if (err.message[0] == '\0' || body_len == plan.body_bytes) {
+        abort(); /* a body of the planned size is never refused */
     }
     atrous_request_release(&request);
     free(body);

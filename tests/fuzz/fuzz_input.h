@@ -127,6 +127,26 @@ static const char *const fuzz_accepts[] = {NULL, "application/json", "applicatio
                                            "*/*", "application/xml"};
 #define FUZZ_TABLE_COUNT(t) (sizeof(t) / sizeof((t)[0]))
 
+/*
+ * fuzz_model_config: [flags] then the config text; with FUZZ_MODEL_CONFIG_FILTERS, the text ends
+ * at the first NUL byte and the filters file's bytes follow it (else the whole rest is the text,
+ * NUL bytes included). The flags index fuzz_folder_names modulo its size: the folder name the
+ * model's name defaults to.
+ */
+#define FUZZ_MODEL_CONFIG_PREFIX  1
+#define FUZZ_MODEL_CONFIG_FILTERS 0x80
+static const char *const fuzz_folder_names[] = {
+    "m",
+    "edges.v2",
+    "",
+    ".hidden",
+    "-dash",
+    "atrous_conv2d_transpose",
+    "a/b",
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",  /* 64: the longest */
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", /* 65: one too many */
+};
+
 /* The index of s in a table (for the seed maker), or 0. */
 static inline uint8_t fuzz_table_index(const char *const *table, size_t n, const char *s)
 {

@@ -15,28 +15,7 @@
 #include "fuzz_input.h"
 #include "fuzz_model.h"
 
-#define MAX_OUTPUT (1 << 16)
-
-static struct atrous_model *model;
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    model = fuzz_model_create();
-    return 0;
-}
-
-static void touch(const float *data, size_t count)
-{
-    volatile float sink = 0;
-    for (size_t i = 0; i < count; i++)
-        sink += data[i];
-    (void)sink;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -44,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     char ihcl_buf[16];
     const char *ihcl = fuzz_ihcl(data, ihcl_buf);
-    const struct atrous_model *m = (data[0] & FUZZ_KSERVE_GENERIC) ? NULL : model;
+    const struct atrous_model *m = (data[0] & FUZZ_KSERVE_GENERIC) ? NULL : fuzz_model_shared();
     /* The body in its own allocation, so ASan sees reads past its end. */
     size_t len = size - FUZZ_KSERVE_PREFIX;
     unsigned char *body = malloc(len ? len : 1);
@@ -75,31 +54,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if ((value_count && !req.op.value) || (filters_count && !req.op.filters))
         abort();
-    touch(req.op.value, value_count);
-    touch(req.op.filters, filters_count);
+    fuzz_touch(req.op.value, value_count);
+    fuzz_touch(req.op.filters, filters_count);
     if (m != NULL && req.op.filters != m->filters)
         abort(); /* a repository model's request runs the model's filters */
 
     struct atrous_problem problem;
-    if (atrous_request_validate(&req.op, NULL, &problem, &err) == ATROUS_OK &&
-        problem.output_elements <= MAX_OUTPUT) {
-        struct atrous_shape shape;
-        atrous_problem_output_shape(&problem, &shape);
-        float *out = calloc(problem.output_elements + 1, sizeof(float));
-        struct atrous_kserve_reply reply;
-        if (out != NULL &&
-            atrous_kserve_encode_infer(&req, &shape, out, &reply, &err) == ATROUS_OK) {
-            if (reply.header[reply.header_len] != '\0' || strlen(reply.header) != reply.header_len)
-                abort();
-            /* Binary data is what was asked (an empty output has no bytes to point at). */
-            if (problem.output_elements > 0 && req.binary_output != (reply.binary != NULL))
-                abort();
-            if (reply.binary && reply.binary_len != problem.output_elements * sizeof(float))
-                abort();
-            atrous_kserve_reply_release(&reply);
-        }
-        free(out);
+    struct atrous_shape shape;
+    struct atrous_kserve_reply reply;
+    float *out = fuzz_output_for(&req.op, &problem, &shape);
+    if (out != NULL && atrous_kserve_encode_infer(&req, &shape, out, &reply, &err) == ATROUS_OK) {
+        if (reply.header[reply.header_len] != '\0' || strlen(reply.header) != reply.header_len)
+            abort();
+        /* Binary data is what was asked (an empty output has no bytes to point at). */
+        if (problem.output_elements > 0 && req.binary_output != (reply.binary != NULL))
+            abort();
+        if (reply.binary && reply.binary_len != problem.output_elements * sizeof(float))
+            abort();
+        atrous_kserve_reply_release(&reply);
     }
+    free(out);
     atrous_kserve_request_release(&req);
     free(body);
     return 0;

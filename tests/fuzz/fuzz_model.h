@@ -1,7 +1,9 @@
 /*
  * fuzz_model.h - the repository model the protocol fuzz targets serve (fuzz_input.h names it):
- * made in memory for the codec targets, or written as a model folder for fuzz_request, which
- * loads it through the server's own start-up path. Header-only (static inline).
+ * made in memory once for the codec targets (fuzz_kserve, fuzz_tfserving), or written as a model
+ * folder for fuzz_request, which loads it through the server's own start-up path; and what the
+ * codec targets do alike with a decoded request (read its tensors, make its output).
+ * Header-only (static inline).
  */
 #ifndef TESTS_FUZZ_MODEL_H
 #define TESTS_FUZZ_MODEL_H
@@ -12,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "atrous_model.h"
+#include "atrous_request.h"
 #include "fuzz_input.h"
 
 #define FUZZ_MODEL_KH       3
@@ -47,6 +50,41 @@ static inline struct atrous_model *fuzz_model_create(void)
     m->input_shape[3] = FUZZ_MODEL_IC;
     m->max_batch_size = 8;
     return m;
+}
+
+/* The model in memory, made on the first call and kept for the whole run. */
+static inline const struct atrous_model *fuzz_model_shared(void)
+{
+    static struct atrous_model *model;
+    if (model == NULL)
+        model = fuzz_model_create();
+    return model;
+}
+
+/* Reads count floats, so that ASan sees a tensor that ends early. */
+static inline void fuzz_touch(const float *data, size_t count)
+{
+    volatile float sink = 0;
+    for (size_t i = 0; i < count; i++)
+        sink += data[i];
+    (void)sink;
+}
+
+/* Largest output the codec targets encode (bigger ones only slow the run down). */
+#define FUZZ_MAX_OUTPUT (1 << 16)
+
+/* When op validates and its output has at most FUZZ_MAX_OUTPUT elements: *shape, and that many
+ * zeroed floats (plus one, so an empty output is not NULL) for the encoder to write (free()).
+ * NULL otherwise. */
+static inline float *fuzz_output_for(const struct atrous_request *op, struct atrous_problem *p,
+                                     struct atrous_shape *shape)
+{
+    struct atrous_error err;
+    if (atrous_request_validate(op, NULL, p, &err) != ATROUS_OK ||
+        p->output_elements > FUZZ_MAX_OUTPUT)
+        return NULL;
+    atrous_problem_output_shape(p, shape);
+    return calloc(p->output_elements + 1, sizeof(float));
 }
 
 /* Writes the model as dir/m/config.json + filters.bin (dir must exist). Returns 0 or -1. */

@@ -3,7 +3,7 @@
  * atrousd_handle() (precheck, routing, the native op, KServe v2, TF Serving, the operations
  * endpoints) on a synthetic exchange whose method, path, query, Content-Type, Accept,
  * Inference-Header-Content-Length and body come from the input (fuzz_input.h). The server
- * context is made once, as a test makes it (tests/test_http_handlers.c), with small limits and
+ * context is made once, as a test makes it (tests/test_handlers.c), with small limits and
  * a model repository holding fuzz_model.h's model, loaded through atrousd_ctx_load_models.
  *
  * Every answer must have a status from 200 to 599, a body length that matches its body, an

@@ -12,23 +12,11 @@
 #include "atrous_tfserving.h"
 #include "fuzz_model.h"
 
-#define MAX_OUTPUT (1 << 16)
-
-static struct atrous_model *model;
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    model = fuzz_model_create();
-    return 0;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    const struct atrous_model *model = fuzz_model_shared();
     unsigned char *body = malloc(size ? size : 1);
     if (body == NULL)
         return 0;
@@ -49,27 +37,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         req.op.value_shape.rank != 4 || req.op.value_shape.dims[3] != FUZZ_MODEL_IC ||
         (count && !req.op.value) || req.op.filters != model->filters)
         abort();
-    volatile float sink = 0;
-    for (size_t i = 0; i < count; i++)
-        sink += req.op.value[i];
-    (void)sink;
+    fuzz_touch(req.op.value, count);
     struct atrous_problem problem;
-    if (atrous_request_validate(&req.op, NULL, &problem, &err) == ATROUS_OK &&
-        problem.output_elements <= MAX_OUTPUT) {
-        struct atrous_shape shape;
-        atrous_problem_output_shape(&problem, &shape);
-        float *out = calloc(problem.output_elements + 1, sizeof(float));
-        char *json = NULL;
-        size_t len = 0;
-        if (out != NULL &&
-            atrous_tfs_encode_predict(&req, &shape, out, &json, &len, &err) == ATROUS_OK) {
-            if (json[len] != '\0' || strlen(json) != len ||
-                strstr(json, req.columnar ? "\"outputs\"" : "\"predictions\"") != json + 1)
-                abort();
-        }
-        free(json);
-        free(out);
+    struct atrous_shape shape;
+    char *json = NULL;
+    size_t len = 0;
+    float *out = fuzz_output_for(&req.op, &problem, &shape);
+    if (out != NULL &&
+        atrous_tfs_encode_predict(&req, &shape, out, &json, &len, &err) == ATROUS_OK) {
+        if (json[len] != '\0' || strlen(json) != len ||
+            strstr(json, req.columnar ? "\"outputs\"" : "\"predictions\"") != json + 1)
+            abort();
     }
+    free(json);
+    free(out);
     atrous_tfs_request_release(&req);
     return 0;
 }

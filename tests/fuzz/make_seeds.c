@@ -3,12 +3,14 @@
  * fuzzing starts from every valid, invalid and quirky case rather than from nothing.
  *
  *   make_seeds OUT_DIR     writes OUT_DIR/validate/, OUT_DIR/json/, OUT_DIR/binary/,
- *                          OUT_DIR/kserve/, OUT_DIR/tfserving/, OUT_DIR/npy/, OUT_DIR/request/
+ *                          OUT_DIR/kserve/, OUT_DIR/tfserving/, OUT_DIR/npy/, OUT_DIR/request/,
+ *                          OUT_DIR/model_config/
  *
  * The KServe seeds send each case to the generic model (JSON and the binary extension) and,
  * for cases whose value has the fuzz model's channel count (fuzz_model.h), to that model; the
  * TF Serving seeds those values as rows and columns; the npy seeds each case's filters as a
- * .npy file; the request seeds whole exchanges (fuzz_input.h) for every route.
+ * .npy file; the request seeds whole exchanges (fuzz_input.h) for every route; the model_config
+ * seeds each case as a model folder (config document and filters file).
  *
  * Cases whose encoding exceeds SEED_MAX_BYTES are left out (libFuzzer runs with a matching
  * -max_len; huge inputs only slow it down). Reads the corpus from $ATROUS_TEST_DATA or
@@ -334,11 +336,10 @@ static int write_tfserving_seeds(const char *dir, const struct corpus_case *c)
     return rc;
 }
 
-/* The case's filters as a .npy file, version 1.0 (and 2.0 for every third case). */
-static int write_npy_seed(const char *dir, const struct corpus_case *c, size_t index)
+/* The case's filters as a .npy file of format version major.0, appended to t. */
+static void npy_file(struct text *t, const struct corpus_case *c, int major)
 {
-    int major = index % 3 == 2 ? 2 : 1;
-    struct text dict = text_new(), t = text_new();
+    struct text dict = text_new();
     text_printf(&dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
     for (int i = 0; i < c->filters_shape.rank; i++)
         text_printf(&dict, "%lld, ", (long long)c->filters_shape.dims[i]);
@@ -348,14 +349,56 @@ static int write_npy_seed(const char *dir, const struct corpus_case *c, size_t i
     uint8_t head[12] = {0x93, 'N', 'U', 'M', 'P', 'Y', (uint8_t)major, 0};
     for (size_t i = 0; i < prefix - 8; i++)
         head[8 + i] = (uint8_t)(header_len >> (8 * i));
-    text_put(&t, head, prefix);
-    text_put(&t, dict.data, dict.len);
-    while (t.len < total - 1)
-        text_put(&t, " ", 1);
-    text_put(&t, "\n", 1);
-    text_put(&t, c->filters, c->filters_count * sizeof(float));
-    int rc = write_text_seed(dir, c->name, &t);
+    size_t start = t->len;
+    text_put(t, head, prefix);
+    text_put(t, dict.data, dict.len);
+    while (t->len - start < total - 1)
+        text_put(t, " ", 1);
+    text_put(t, "\n", 1);
+    text_put(t, c->filters, c->filters_count * sizeof(float));
     free(dict.data);
+}
+
+/* The case's filters as a .npy file, version 1.0 (and 2.0 for every third case). */
+static int write_npy_seed(const char *dir, const struct corpus_case *c, size_t index)
+{
+    struct text t = text_new();
+    npy_file(&t, c, index % 3 == 2 ? 2 : 1);
+    int rc = write_text_seed(dir, c->name, &t);
+    free(t.data);
+    return rc;
+}
+
+/* The case as a model folder (fuzz_input.h's fuzz_model_config form): its rate, padding and
+ * filters shape in a config document, then the filters as .npy (versions 1.0 to 3.0 in turn)
+ * or, for every fourth case, as a raw .bin file; every other case also names and versions the
+ * model, fixes its input and batch size and asks for a warmup. */
+static int write_model_config_seed(const char *dir, const struct corpus_case *c, size_t index)
+{
+    bool raw = index % 4 == 3, full = index % 2 == 1;
+    struct text t = text_new();
+    uint8_t flags = FUZZ_MODEL_CONFIG_FILTERS;
+    text_put(&t, &flags, 1);
+    text_printf(&t, "{%s\"rate\": %lld, \"padding\": \"%s\", \"filters\": {\"shape\": ",
+                full ? "\"name\": \"edges\", \"version\": 3, " : "", (long long)c->rate,
+                c->padding);
+    dims_list(&t, c->filters_shape.dims, (size_t)c->filters_shape.rank);
+    text_printf(&t, ", \"file\": \"filters.%s\"}", raw ? "bin" : "npy");
+    if (full && c->value_shape.rank == 4) {
+        text_printf(&t,
+                    ", \"input_shape\": [-1, %lld, -1, %lld], \"max_batch_size\": 4, "
+                    "\"warmup\": [",
+                    (long long)c->value_shape.dims[1], (long long)c->value_shape.dims[3]);
+        dims_list(&t, c->value_shape.dims, 4);
+        text_printf(&t, "]");
+    }
+    text_printf(&t, "}");
+    text_put(&t, "", 1);
+    if (raw)
+        text_put(&t, c->filters, c->filters_count * sizeof(float));
+    else
+        npy_file(&t, c, 1 + (int)(index % 3));
+    int rc = write_text_seed(dir, c->name, &t);
     free(t.data);
     return rc;
 }
@@ -442,22 +485,44 @@ static int write_request_seeds(const char *dir, const struct corpus_case *c, siz
     return rc;
 }
 
+/* Model spellings of URL paths for atrous_model_parse_path (no filters flag: all text). */
+static int write_model_path_seeds(const char *dir)
+{
+    static const char *const paths[] = {"m", "edges/versions/12:predict", "example/versions/0",
+                                        "a.b-c_d/infer", "m/versions/1/ready"};
+    int rc = 0;
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]) && rc == 0; i++) {
+        char name[32];
+        struct text t = text_new();
+        text_put(&t, "", 1);
+        text_put(&t, paths[i], strlen(paths[i]));
+        snprintf(name, sizeof(name), "path_%zu", i);
+        rc = write_text_seed(dir, name, &t);
+        free(t.data);
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2 || !strcmp(argv[1], "--help")) {
         printf("usage: %s OUT_DIR\nWrites fuzz seed corpora (validate/, json/, binary/, kserve/, "
-               "tfserving/, npy/, request/) from the conformance corpus in $ATROUS_TEST_DATA or "
+               "tfserving/, npy/, request/, model_config/) from the conformance corpus in "
+               "$ATROUS_TEST_DATA or "
                "%s.\n",
                argv[0], CORPUS_DEFAULT_DIR);
         return argc == 2 ? 0 : 2;
     }
-    const char *targets[] = {"validate", "json", "binary", "kserve", "tfserving", "npy", "request"};
-    char dirs[7][1024];
+    const char *targets[] = {"validate",  "json", "binary",  "kserve",
+                             "tfserving", "npy",  "request", "model_config"};
+    char dirs[8][1024];
     mkdir(argv[1], 0755);
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < 8; i++) {
         snprintf(dirs[i], sizeof(dirs[i]), "%s/%s", argv[1], targets[i]);
         mkdir(dirs[i], 0755);
     }
+    if (write_model_path_seeds(dirs[7]))
+        return 1;
     const char *folders[] = {"valid", "invalid", "quirks"};
     size_t written = 0;
     for (int f = 0; f < 3; f++) {
@@ -477,7 +542,8 @@ int main(int argc, char **argv)
             if (write_validate_seed(dirs[0], &c) || write_json_seed(dirs[1], &c) ||
                 write_binary_seed(dirs[2], &c) || write_kserve_seeds(dirs[3], &c) ||
                 write_tfserving_seeds(dirs[4], &c) || write_npy_seed(dirs[5], &c, written) ||
-                write_request_seeds(dirs[6], &c, written))
+                write_request_seeds(dirs[6], &c, written) ||
+                write_model_config_seed(dirs[7], &c, written))
                 return 1;
             written++;
             corpus_case_free(&c);

@@ -27,7 +27,7 @@ for target in "$@"; do
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
   found=$(find "$artifacts" -type f | wc -l)
-  summary+=("$(printf '%-16s executions %-10s coverage %-6s findings %s (exit %s)' \
+  summary+=("$(printf '%-18s executions %-10s coverage %-6s findings %s (exit %s)' \
     "$target" "${execs:-?}" "${cov:-?}" "$found" "$rc")")
   if [ "$rc" -ne 0 ] || [ "$found" -ne 0 ]; then
     status=1

@@ -2,7 +2,7 @@
  * codec_suite.h - the shared fixture of the protocol codec tests (test_kserve, test_tfserving):
  * an engine and workspace to run decoded requests through lib, the conformance cases, and the
  * shipped example model (tests/models/example) loaded through proto's own decoders of the
- * model folder's formats, without the server's repository.
+ * model folder's formats (model_folder.h), without the server's repository.
  */
 #ifndef CODEC_SUITE_H
 #define CODEC_SUITE_H
@@ -26,13 +26,5 @@ struct codec_suite {
 /* cmocka group setup and teardown: *state is a struct codec_suite. */
 int codec_suite_setup(void **state);
 int codec_suite_teardown(void **state);
-
-/*
- * A model folder's config.json and filters file read with stdio and decoded by proto
- * (atrous_model_config_decode, atrous_npy_decode_*), then lib's own checks: what the server's
- * repository does for one folder, minus its file-type and size rules. NULL with the reason in
- * why on any failure.
- */
-struct atrous_model *codec_suite_load_model(const char *dir, char *why, size_t why_size);
 
 #endif

@@ -1,21 +1,25 @@
 /*
  * http_model_fixtures.h - what the model endpoints' integration tests share
- * (test_http_kserve.c, test_http_tfserving.c, test_http_batching.c): a scratch model
- * repository whose models are conformance cases' filters, KServe v2 request bodies (JSON and
- * binary tensor extension) for a repository model and for the generic model, and KServe /
- * TF Serving answers read back into a shape and floats. Header-only (static inline), like
- * model_fixtures.h, since the tests' support archive takes only the .c files directly in tests/.
+ * (test_http_kserve.c, test_http_tfserving.c, test_http_batching.c): the group fixture of a
+ * daemon on a scratch model repository whose models are the conformance cases' filters
+ * (repo_fixture_*), KServe v2 request bodies (JSON and binary tensor extension) for a
+ * repository model and for the generic model, and KServe / TF Serving answers read back into a
+ * shape and floats. Header-only (static inline), like model_fixtures.h.
  */
 #ifndef TESTS_MODELS_HTTP_MODEL_FIXTURES_H
 #define TESTS_MODELS_HTTP_MODEL_FIXTURES_H
 
 #include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include <cmocka.h>
 #include <jansson.h>
 
 #include "corpus.h"
@@ -23,77 +27,6 @@
 #include "http_client.h"
 #include "model_fixtures.h"
 #include "proto_fixtures.h"
-
-/* Writes root/folder/config.json and root/folder/filters.npy: a model named name made of the
- * case's filters, rate and padding; extra is appended inside the config object (e.g.
- * ", \"max_batch_size\": 4") and may be "". Returns 0 or -1. */
-static inline int fixture_write_case_model(const char *root, const char *folder, const char *name,
-                                           const struct corpus_case *c, const char *extra)
-{
-    char dir[1024], path[1100], dict[256];
-    snprintf(dir, sizeof(dir), "%s/%s", root, folder);
-    if (mkdir(dir, 0755) != 0)
-        return -1;
-    struct proto_buf b = {0};
-    proto_buf_printf(&b,
-                     "{\"name\": \"%s\", \"rate\": %" PRId64 ", \"padding\": \"%s\", "
-                     "\"filters\": {\"shape\": ",
-                     name, c->rate, c->padding);
-    fixture_put_ints(&b, c->filters_shape.dims, (size_t)c->filters_shape.rank);
-    proto_buf_printf(&b, ", \"file\": \"filters.npy\"}%s}\n", extra);
-    snprintf(path, sizeof(path), "%s/config.json", dir);
-    int rc = fixture_write_file(path, b.data, b.len);
-    proto_buf_free(&b);
-    fixture_npy_dict(&c->filters_shape, dict, sizeof(dict));
-    snprintf(path, sizeof(path), "%s/filters.npy", dir);
-    if (rc == 0)
-        rc = fixture_write_npy(path, 1, dict, c->filters, c->filters_count * sizeof(float));
-    return rc;
-}
-
-/* Loads the valid corpus cases (rank-4 shapes, as every valid case has). Returns 0, or -1 with
- * the reason on stderr. Free with fixture_cases_free. */
-static inline int fixture_valid_cases(struct corpus_case **out, size_t *count)
-{
-    char why[512];
-    char **paths = NULL;
-    size_t n = 0;
-    *out = NULL;
-    *count = 0;
-    if (corpus_list("valid", &paths, &n, why, sizeof(why)) != 0) {
-        fprintf(stderr, "corpus: %s\n", why);
-        return -1;
-    }
-    struct corpus_case *cases = calloc(n, sizeof(*cases));
-    int rc = cases ? 0 : -1;
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        rc = corpus_load(paths[i], &cases[i], why, sizeof(why));
-        if (rc != 0)
-            fprintf(stderr, "corpus: %s\n", why);
-        *count = i + 1;
-    }
-    corpus_paths_free(paths, n);
-    *out = cases;
-    return rc;
-}
-
-static inline void fixture_cases_free(struct corpus_case *cases, size_t count)
-{
-    for (size_t i = 0; cases != NULL && i < count; i++)
-        corpus_case_free(&cases[i]);
-    free(cases);
-}
-
-/* The case whose name is name, or NULL. */
-static inline const struct corpus_case *fixture_find_case(const struct corpus_case *cases,
-                                                          size_t count, const char *name)
-{
-    for (size_t i = 0; i < count; i++) {
-        if (strcmp(cases[i].name, name) == 0)
-            return &cases[i];
-    }
-    return NULL;
-}
 
 /* How a KServe infer body is written. */
 struct kserve_body_opts {
@@ -128,22 +61,22 @@ static inline void fixture_kserve_body(const struct corpus_case *c,
         proto_buf_printf(b,
                          "%s{\"name\": \"%s\", \"datatype\": \"FP32\", \"shape\": ", t ? ", " : "",
                          t == 0 ? "value" : "filters");
-        fixture_put_ints(b, s->dims, (size_t)s->rank);
+        proto_buf_ints(b, s->dims, (size_t)s->rank);
         if (o->binary_input) {
             proto_buf_printf(b, ", \"parameters\": {\"binary_data_size\": %zu}}", n * 4);
             proto_buf_put(&parts, data, n * sizeof(float));
         } else {
             proto_buf_printf(b, ", \"data\": ");
-            fixture_put_flat(b, data, n);
+            proto_buf_floats(b, data, n);
             proto_buf_printf(b, "}");
         }
     }
     if (o->generic) {
         int64_t dims[1] = {(int64_t)c->output_shape_len};
         proto_buf_printf(b, ", {\"name\": \"output_shape\", \"datatype\": \"INT64\", \"shape\": ");
-        fixture_put_ints(b, dims, 1);
+        proto_buf_ints(b, dims, 1);
         proto_buf_printf(b, ", \"data\": ");
-        fixture_put_ints(b, c->output_shape, c->output_shape_len);
+        proto_buf_ints(b, c->output_shape, c->output_shape_len);
         proto_buf_printf(b, "}");
     }
     proto_buf_printf(b, "]");
@@ -316,43 +249,74 @@ static inline int fixture_error_code(const struct http_client_response *r, char 
 }
 
 /* The group fixture of the model-serving HTTP tests: every valid corpus case, a scratch model
- * repository that the test file fills (write_models), and a daemon serving it with --model-dir
- * and the flags a setup gives. */
+ * repository that the test file fills, and a daemon serving it with --model-dir and the flags a
+ * setup gives. */
 struct repo_fixture {
     struct test_daemon *daemon;
     char root[256];
-    struct corpus_case *cases;
+    struct corpus_case *cases; /* the valid cases, in corpus order */
     size_t count;
 };
 
-/* Sets the fixture up with extra daemon flags after --model-dir (NULL-terminated, at most 12).
- * Returns 0, or -1 with the reason on stderr. */
-static inline int repo_fixture_setup_args(void **state, const char *who, const char *const *extra,
-                                          int (*write_models)(struct repo_fixture *f))
+/* The name of case i's model when the repository holds every case: "case%02zu". */
+static inline void repo_fixture_case_model(size_t i, char *buf, size_t size)
 {
+    snprintf(buf, size, "case%02zu", i);
+}
+
+/* *state becomes a malloc'd struct repo_fixture: the valid cases; when every_case, each written
+ * as its model (repo_fixture_case_model); then write_models' folders (write_models may be NULL);
+ * and the daemon started on them with extra flags after --model-dir (NULL-terminated, at most
+ * 12). Returns 0, or -1 with the reason on stderr. */
+static inline int repo_fixture_start(void **state, const char *who, bool every_case,
+                                     const char *const *extra,
+                                     int (*write_models)(struct repo_fixture *f))
+{
+    char name[64];
     struct repo_fixture *f = calloc(1, sizeof(*f));
     if (f == NULL || fixture_valid_cases(&f->cases, &f->count) != 0 ||
-        fixture_scratch_dir(f->root, sizeof(f->root), who) != 0 || write_models(f) != 0) {
-        fprintf(stderr, "setup: cannot build the scratch model repository\n");
-        return -1;
+        fixture_scratch_dir(f->root, sizeof(f->root), who) != 0)
+        goto fail;
+    for (size_t i = 0; every_case && i < f->count; i++) {
+        repo_fixture_case_model(i, name, sizeof(name));
+        if (fixture_write_case_model(f->root, name, name, &f->cases[i], "", 1) != 0)
+            goto fail;
     }
+    if (write_models != NULL && write_models(f) != 0)
+        goto fail;
     const char *args[16] = {"--model-dir", f->root};
     for (size_t i = 0; extra != NULL && extra[i] != NULL && i < 12; i++)
         args[2 + i] = extra[i];
     void *daemon = NULL;
-    if (test_daemon_group_setup(&daemon, args) != 0)
-        return -1;
-    f->daemon = daemon;
-    *state = f;
-    return 0;
+    if (test_daemon_group_setup(&daemon, args) == 0) {
+        f->daemon = daemon;
+        *state = f;
+        return 0;
+    }
+fail:
+    fprintf(stderr, "setup: cannot build the scratch model repository\n");
+    if (f != NULL) {
+        fixture_remove_tree(f->root);
+        fixture_cases_free(f->cases, f->count);
+        free(f);
+    }
+    return -1;
 }
 
-/* Sets the fixture up with --max-json-bytes json_cap. */
+/* A repository of write_models' folders only, and the daemon with extra flags. */
+static inline int repo_fixture_setup_args(void **state, const char *who, const char *const *extra,
+                                          int (*write_models)(struct repo_fixture *f))
+{
+    return repo_fixture_start(state, who, false, extra, write_models);
+}
+
+/* A repository of every case as model "caseNN" plus write_more's folders, and the daemon with
+ * --max-json-bytes json_cap. */
 static inline int repo_fixture_setup(void **state, const char *who, const char *json_cap,
-                                     int (*write_models)(struct repo_fixture *f))
+                                     int (*write_more)(struct repo_fixture *f))
 {
     const char *extra[] = {"--max-json-bytes", json_cap, NULL};
-    return repo_fixture_setup_args(state, who, extra, write_models);
+    return repo_fixture_start(state, who, true, extra, write_more);
 }
 
 /* Stops the daemon (failing unless it exits 0), removes the repository, frees the fixture. */
@@ -365,6 +329,29 @@ static inline int repo_fixture_teardown(void **state)
     fixture_cases_free(f->cases, f->count);
     free(f);
     return rc;
+}
+
+/* The fixture's daemon port. */
+static inline uint16_t repo_fixture_port(void **state)
+{
+    return ((struct repo_fixture *)*state)->daemon->port;
+}
+
+/* GET path from the fixture's daemon: asserts the status and a JSON answer, returns the body
+ * parsed (the caller decrefs). */
+static inline json_t *repo_fixture_get_json(void **state, const char *path, int status)
+{
+    struct http_client_response r;
+    assert_int_equal(http_client_request(repo_fixture_port(state), "GET", path, NULL, NULL, 0, &r),
+                     0);
+    if (r.status != status)
+        fail_msg("GET %s: status %d, expected %d: %s", path, r.status, status, r.body);
+    json_error_t jerr;
+    json_t *doc = json_loadb(r.body ? r.body : "", r.body_len, 0, &jerr);
+    assert_non_null(doc);
+    assert_string_equal(http_client_header(&r, "Content-Type"), "application/json");
+    http_client_response_free(&r);
+    return doc;
 }
 
 #endif

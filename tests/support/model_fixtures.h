@@ -1,8 +1,9 @@
 /*
- * model_fixtures.h - what the model repository's tests share (test_model.c, test_kserve.c,
- * test_tfserving.c): writing model folders and .npy files into a scratch directory, and
- * repository models made in memory from a conformance case. Header-only (static inline), since
- * the tests' support archive takes only the .c files directly in tests/.
+ * model_fixtures.h - what the model tests share, at every layer (test_model, test_model_formats,
+ * test_model_repo, the codec tests, the HTTP model tests): the valid corpus cases, models made
+ * in memory from a case, .npy files built in memory, and model folders written into a scratch
+ * directory. Needs lib and the corpus reader only. Header-only (static inline), so that a test
+ * takes what it calls and nothing links what it does not.
  */
 #ifndef TESTS_MODELS_MODEL_FIXTURES_H
 #define TESTS_MODELS_MODEL_FIXTURES_H
@@ -17,7 +18,6 @@
 
 #include "atrous_model.h"
 #include "corpus.h"
-#include "proto_fixtures.h"
 
 /* Writes len bytes to path (creating or truncating it); returns 0 or -1. */
 static inline int fixture_write_file(const char *path, const void *bytes, size_t len)
@@ -29,16 +29,16 @@ static inline int fixture_write_file(const char *path, const void *bytes, size_t
     return fclose(f) == 0 && done == len ? 0 : -1;
 }
 
-/* Writes a .npy file: version major.0, the header dict padded to 64 bytes with spaces and a
- * newline as numpy does, then bytes of data. Returns 0 or -1. */
-static inline int fixture_write_npy(const char *path, int major, const char *dict, const void *data,
-                                    size_t bytes)
+/* A .npy file in memory: version major.0, the header dict padded to 64 bytes with spaces and a
+ * newline as numpy does, then bytes of data. Returns a malloc'd buffer of *len bytes, or NULL. */
+static inline unsigned char *fixture_npy_bytes(int major, const char *dict, const void *data,
+                                               size_t bytes, size_t *len)
 {
     size_t prefix = major == 1 ? 10 : 12, text = strlen(dict) + 1;
     size_t total = (prefix + text + 63) / 64 * 64, header_len = total - prefix;
-    unsigned char *buf = malloc(total + bytes);
+    unsigned char *buf = malloc(total + bytes + 1);
     if (buf == NULL)
-        return -1;
+        return NULL;
     memcpy(buf, "\x93NUMPY", 6);
     buf[6] = (unsigned char)major;
     buf[7] = 0;
@@ -49,7 +49,17 @@ static inline int fixture_write_npy(const char *path, int major, const char *dic
     buf[total - 1] = '\n';
     if (bytes)
         memcpy(buf + total, data, bytes);
-    int rc = fixture_write_file(path, buf, total + bytes);
+    *len = total + bytes;
+    return buf;
+}
+
+/* Writes fixture_npy_bytes' file to path. Returns 0 or -1. */
+static inline int fixture_write_npy(const char *path, int major, const char *dict, const void *data,
+                                    size_t bytes)
+{
+    size_t len = 0;
+    unsigned char *buf = fixture_npy_bytes(major, dict, data, bytes, &len);
+    int rc = buf ? fixture_write_file(path, buf, len) : -1;
     free(buf);
     return rc;
 }
@@ -111,43 +121,85 @@ static inline struct atrous_model *fixture_model_from_case(const struct corpus_c
     return m;
 }
 
-/* Appends [a, b, ...]. */
-static inline void fixture_put_ints(struct proto_buf *b, const int64_t *v, size_t n)
+/* A model folder's config.json for a case: its rate, padding and filters shape, the file
+ * filters.npy, named name unless name is NULL (then the folder names it); extra is appended
+ * inside the object (e.g. ", \"max_batch_size\": 4") and may be "". Returns snprintf's count. */
+static inline int fixture_case_config(const struct corpus_case *c, const char *name,
+                                      const char *extra, char *buf, size_t size)
 {
-    proto_buf_put(b, "[", 1);
-    for (size_t i = 0; i < n; i++)
-        proto_buf_printf(b, "%s%lld", i ? ", " : "", (long long)v[i]);
-    proto_buf_put(b, "]", 1);
+    const int64_t *d = c->filters_shape.dims;
+    char name_member[128] = "";
+    if (name != NULL)
+        snprintf(name_member, sizeof(name_member), "\"name\": \"%s\", ", name);
+    return snprintf(buf, size,
+                    "{%s\"rate\": %lld, \"padding\": \"%s\", \"filters\": {\"shape\": [%lld, "
+                    "%lld, %lld, %lld], \"file\": \"filters.npy\"}%s}\n",
+                    name_member, (long long)c->rate, c->padding, (long long)d[0], (long long)d[1],
+                    (long long)d[2], (long long)d[3], extra);
 }
 
-/* Appends n floats as a flat list (shortest round-trip text). */
-static inline void fixture_put_flat(struct proto_buf *b, const float *data, size_t n)
+/* Writes root/folder/config.json (fixture_case_config) and root/folder/filters.npy (format
+ * version npy_major.0): a model made of a rank-4 case's filters, rate and padding. Returns 0
+ * or -1. */
+static inline int fixture_write_case_model(const char *root, const char *folder, const char *name,
+                                           const struct corpus_case *c, const char *extra,
+                                           int npy_major)
 {
-    proto_buf_put(b, "[", 1);
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            proto_buf_put(b, ",", 1);
-        proto_buf_float(b, data[i]);
-    }
-    proto_buf_put(b, "]", 1);
+    char dir[1024], path[1100], dict[256], config[1024];
+    snprintf(dir, sizeof(dir), "%s/%s", root, folder);
+    int n = fixture_case_config(c, name, extra, config, sizeof(config));
+    if (c->filters_shape.rank != 4 || n < 0 || (size_t)n >= sizeof(config) || mkdir(dir, 0755) != 0)
+        return -1;
+    snprintf(path, sizeof(path), "%s/config.json", dir);
+    if (fixture_write_file(path, config, (size_t)n) != 0)
+        return -1;
+    fixture_npy_dict(&c->filters_shape, dict, sizeof(dict));
+    snprintf(path, sizeof(path), "%s/filters.npy", dir);
+    return fixture_write_npy(path, npy_major, dict, c->filters, c->filters_count * sizeof(float));
 }
 
-/* Appends dims[0..rank) of data as nested lists; returns the data that follows. */
-static inline const float *fixture_put_nested(struct proto_buf *b, const int64_t *dims, int rank,
-                                              const float *data)
+/* Loads the valid corpus cases (rank-4 shapes, as every valid case has). Returns 0, or -1 with
+ * the reason on stderr. Free with fixture_cases_free. */
+static inline int fixture_valid_cases(struct corpus_case **out, size_t *count)
 {
-    if (rank == 0) {
-        proto_buf_float(b, *data);
-        return data + 1;
+    char why[512];
+    char **paths = NULL;
+    size_t n = 0;
+    *out = NULL;
+    *count = 0;
+    if (corpus_list("valid", &paths, &n, why, sizeof(why)) != 0) {
+        fprintf(stderr, "corpus: %s\n", why);
+        return -1;
     }
-    proto_buf_put(b, "[", 1);
-    for (int64_t i = 0; i < dims[0]; i++) {
-        if (i)
-            proto_buf_put(b, ",", 1);
-        data = fixture_put_nested(b, dims + 1, rank - 1, data);
+    struct corpus_case *cases = calloc(n, sizeof(*cases));
+    int rc = cases ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        rc = corpus_load(paths[i], &cases[i], why, sizeof(why));
+        if (rc != 0)
+            fprintf(stderr, "corpus: %s\n", why);
+        *count = i + 1;
     }
-    proto_buf_put(b, "]", 1);
-    return data;
+    corpus_paths_free(paths, n);
+    *out = cases;
+    return rc;
+}
+
+static inline void fixture_cases_free(struct corpus_case *cases, size_t count)
+{
+    for (size_t i = 0; cases != NULL && i < count; i++)
+        corpus_case_free(&cases[i]);
+    free(cases);
+}
+
+/* The case whose name is name, or NULL. */
+static inline const struct corpus_case *fixture_find_case(const struct corpus_case *cases,
+                                                          size_t count, const char *name)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (strcmp(cases[i].name, name) == 0)
+            return &cases[i];
+    }
+    return NULL;
 }
 
 #endif

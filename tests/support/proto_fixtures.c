@@ -99,40 +99,39 @@ void proto_cases_free(struct proto_case *cases, size_t count)
     free(cases);
 }
 
-static void put_ints(struct proto_buf *b, const int64_t *v, size_t n)
+void proto_buf_ints(struct proto_buf *b, const int64_t *v, size_t n)
 {
     proto_buf_put(b, "[", 1);
     for (size_t i = 0; i < n; i++)
-        proto_buf_printf(b, "%s%lld", i ? "," : "", (long long)v[i]);
+        proto_buf_printf(b, "%s%lld", i ? ", " : "", (long long)v[i]);
     proto_buf_put(b, "]", 1);
 }
 
-static void put_flat_data(struct proto_buf *b, const float *data, size_t n)
+void proto_buf_floats(struct proto_buf *b, const float *data, size_t n)
 {
     proto_buf_put(b, "[", 1);
     for (size_t i = 0; i < n; i++) {
         if (i)
-            proto_buf_put(b, ", ", 2);
+            proto_buf_put(b, ",", 1);
         proto_buf_float(b, data[i]);
     }
     proto_buf_put(b, "]", 1);
 }
 
-/* Nested arrays for dims[level..rank), consuming floats from *data. */
-static void put_nested(struct proto_buf *b, const struct atrous_shape *s, int level,
-                       const float **data)
+const float *proto_buf_nested(struct proto_buf *b, const int64_t *dims, int rank, const float *data)
 {
-    if (level == s->rank) {
-        proto_buf_float(b, *(*data)++);
-        return;
+    if (rank == 0) {
+        proto_buf_float(b, *data);
+        return data + 1;
     }
     proto_buf_put(b, "[", 1);
-    for (int64_t i = 0; i < s->dims[level]; i++) {
+    for (int64_t i = 0; i < dims[0]; i++) {
         if (i)
             proto_buf_put(b, ",", 1);
-        put_nested(b, s, level + 1, data);
+        data = proto_buf_nested(b, dims + 1, rank - 1, data);
     }
     proto_buf_put(b, "]", 1);
+    return data;
 }
 
 static void put_tensor(struct proto_buf *b, const struct atrous_shape *s, const float *data,
@@ -141,20 +140,20 @@ static void put_tensor(struct proto_buf *b, const struct atrous_shape *s, const 
     switch (form) {
     case PROTO_FLAT:
         proto_buf_printf(b, "{\"shape\": ");
-        put_ints(b, s->dims, (size_t)s->rank);
+        proto_buf_ints(b, s->dims, (size_t)s->rank);
         proto_buf_printf(b, ", \"data\": ");
-        put_flat_data(b, data, n);
+        proto_buf_floats(b, data, n);
         proto_buf_printf(b, "}");
         break;
     case PROTO_FLAT_DATA_FIRST:
         proto_buf_printf(b, "{ \"data\" :");
-        put_flat_data(b, data, n);
+        proto_buf_floats(b, data, n);
         proto_buf_printf(b, ",\n\t\"shape\" : ");
-        put_ints(b, s->dims, (size_t)s->rank);
+        proto_buf_ints(b, s->dims, (size_t)s->rank);
         proto_buf_printf(b, " }");
         break;
     case PROTO_NESTED:
-        put_nested(b, s, 0, &data);
+        proto_buf_nested(b, s->dims, s->rank, data);
         break;
     }
 }
@@ -167,7 +166,7 @@ void proto_case_json(const struct corpus_case *c, enum proto_tensor_form form,
     proto_buf_printf(out, ", \"filters\": ");
     put_tensor(out, &c->filters_shape, c->filters, c->filters_count, form);
     proto_buf_printf(out, ", \"output_shape\": ");
-    put_ints(out, c->output_shape, c->output_shape_len);
+    proto_buf_ints(out, c->output_shape, c->output_shape_len);
     proto_buf_printf(out, ", \"rate\": %lld, \"padding\": \"%s\", \"dtype\": \"float32\"}",
                      (long long)c->rate, c->padding);
 }

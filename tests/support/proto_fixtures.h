@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "atrous_binary.h"
 #include "atrous_request.h"
@@ -25,6 +26,13 @@ void proto_buf_printf(struct proto_buf *b, const char *fmt, ...)
 /* Appends f as atrous_json_format_float writes it. */
 void proto_buf_float(struct proto_buf *b, float f);
 void proto_buf_free(struct proto_buf *b);
+/* Appends [a, b, ...]. */
+void proto_buf_ints(struct proto_buf *b, const int64_t *v, size_t n);
+/* Appends n floats as one flat list. */
+void proto_buf_floats(struct proto_buf *b, const float *data, size_t n);
+/* Appends dims[0..rank) of data as nested lists; returns the data that follows. */
+const float *proto_buf_nested(struct proto_buf *b, const int64_t *dims, int rank,
+                              const float *data);
 
 /* One corpus case and the folder it came from ("valid", "invalid" or "quirks"). */
 struct proto_case {
