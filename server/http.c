@@ -3,7 +3,8 @@
  *
  * One request's life, all on the connection's I/O thread except the compute step:
  *   URI callback      allocate the request context (freed in the completion callback)
- *   first access call headers only: atrousd_precheck answers 404/405/406/413/415/503 or
+ *   first access call headers only: the raw head's hygiene and framing (head_rejected: 400
+ *                     and close), then atrousd_precheck answers 404/405/406/413/415/503 or
  *                     the binary query's 400/413 before any body byte is read, and a
  *                     request bound for a full compute queue gets its 429 here too
  *   body calls        copy into one 64-byte aligned buffer sized from Content-Length (or
@@ -14,10 +15,12 @@
  *   worker            decode + validate + compute + encode, then resume the connection
  *   next call         queue the response
  *   completion        access log line, metrics, free
+ *   connection closed an answer sent before the body was read lingers (linger.h)
  */
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -35,6 +38,7 @@
 #include "compress.h"
 #include "deadline.h"
 #include "handlers.h"
+#include "linger.h"
 #include "log.h"
 #include "media.h"
 #include "server_ctx.h"
@@ -42,6 +46,9 @@
 
 /* Longest path quoted in the access log. */
 #define LOG_PATH_MAX 256
+
+/* How often atrousd_http_wait_answers looks at the count. */
+#define ANSWERS_POLL_MS 10
 
 /* Workspaces for inline computes: at most one per I/O thread is ever taken at once. */
 #define INLINE_WORKSPACES_MAX 64
@@ -51,6 +58,9 @@ struct atrousd_http {
     struct server_ctx *ctx;
     MHD_socket quiesced_fd;
     struct atrousd_deadlines *deadlines; /* one per connection, for receiving each request */
+    struct atrousd_linger *linger;       /* connections answered before their body was read */
+    _Atomic bool refusing;               /* drain timeout: no answer starts any more */
+    _Atomic uint64_t answering;          /* answers queued and not yet completed */
     pthread_mutex_t spare_lock;
     struct atrous_workspace *spare[INLINE_WORKSPACES_MAX]; /* free inline workspaces */
     size_t spare_count;
@@ -84,7 +94,12 @@ struct request {
     uint64_t bytes_in; /* body bytes received, kept or dropped */
     unsigned status_sent;
     uint64_t bytes_out;
-    bool nul_in_path; /* the raw path holds "%00", which the decoded path would hide */
+    const char *raw_target; /* the target as received (libmicrohttpd's buffer; first call only) */
+    size_t raw_target_len;  /* its length as a C string when it was received */
+    bool nul_in_target;     /* the raw target holds "%00", which decoding would hide */
+    bool body_announced;    /* Content-Length > 0 or Transfer-Encoding */
+    bool answering;         /* counted in atrousd_http.answering */
+    bool cut_by_drain;      /* its answer was refused at the drain timeout */
     struct atrousd_deadline *deadline; /* the connection's (borrowed), or NULL */
     uint64_t body_start_ns;            /* when the headers were complete */
     bool ran_inline;                   /* computed on the I/O thread (--inline-max-flops) */
@@ -137,11 +152,12 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     req->deadline = info ? info->socket_context : NULL;
-    /* libmicrohttpd hands on_access the percent-decoded path as a C string, so
-     * "/healthz%00.txt" would arrive as "/healthz"; only the raw URI shows it. */
-    size_t path_len = strcspn(uri, "?");
-    for (const char *p = uri; (p = strchr(p, '%')) != NULL && p < uri + path_len; p++)
-        req->nul_in_path |= p[1] == '0' && p[2] == '0';
+    /* libmicrohttpd hands on_access the percent-decoded path and query values as C strings,
+     * so "/healthz%00.txt" would arrive as "/healthz" and "?a=1%00b" as "1"; only the raw
+     * target shows them, anywhere in it. */
+    req->raw_target = uri;
+    req->raw_target_len = uri ? strlen(uri) : 0;
+    req->nul_in_target = uri && strstr(uri, "%00") != NULL;
     http_reply_init(&req->reply);
     atomic_fetch_add(&ctx->in_flight, 1);
     return req;
@@ -162,12 +178,32 @@ static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const c
     return MHD_YES;
 }
 
-/* What the framing headers of one request say, all of them (not just the first of each). */
+/*
+ * The one parser of the framing headers (Content-Length, Transfer-Encoding, Host) and of the
+ * head's hygiene, in a single pass over the header lines.
+ *
+ * libmicrohttpd 0.9.75 parses the head in place in its read buffer: it zeroes each line's
+ * CR LF (or bare LF) and the colon, and hands out keys and values as C strings pointing into
+ * that buffer, in order. It lets through what RFC 9112 says to refuse: a header name with
+ * whitespace or control bytes ("Content-Length : 33" becomes the header "Content-Length ",
+ * so libmicrohttpd itself does not take it as framing and the body is read as the next
+ * request), and a NUL inside a line (the C strings end there: "Content-Length: 3<NUL>3" reads
+ * as 3). So each name is checked to be a token, and the bytes between a value's end and the
+ * next line (or the head's end, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE bytes from the start
+ * of the request line) must be nothing but the zeroed line ending: anything else is what a
+ * NUL hid. A key outside the head is a folded line (obs-fold), which libmicrohttpd glues onto
+ * the name in a copy; it is refused too (RFC 9112 section 5.2).
+ */
 struct framing {
     const char *length;    /* the first Content-Length */
     bool lengths_disagree; /* a later Content-Length differs from the first */
     const char *transfer;  /* the first Transfer-Encoding */
     unsigned transfer_count;
+    unsigned host_count;
+    bool host_invalid;
+    const char *head, *head_end; /* the raw head; NULL when libmicrohttpd did not say */
+    const char *value_end;       /* where the previous header line's value ended */
+    char bad[160];               /* why the head is refused, or "" */
     /* Trace context (trace.h) is read here too, since tracestate may come in several fields. */
     const char *traceparent;
     unsigned traceparent_count;
@@ -176,40 +212,143 @@ struct framing {
     bool tracestate_overflow;
 };
 
+static bool is_tchar(unsigned char c)
+{
+    return isalnum(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* A Host value: uri-host [":" port], in the characters those may hold (RFC 3986). */
+static bool host_valid(const char *v)
+{
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        if (!isalnum(*p) && strchr("-._~!$&'()*+,;=:[]%", *p) == NULL)
+            return false;
+    }
+    return true;
+}
+
+/* Writes s for an error message: at most 40 bytes, anything but printable ASCII as \xHH. */
+static void quote_bytes(char *out, size_t size, const char *s)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s;
+         *p && n + 5 < size && p - (const unsigned char *)s < 40; p++)
+        n += (size_t)snprintf(out + n, size - n, *p >= 0x20 && *p < 0x7f ? "%c" : "\\x%02x", *p);
+    out[n] = '\0';
+}
+
+/* True when [from, to) is the zeroed end of a line and nothing else: between min and max
+ * bytes, all NUL (what libmicrohttpd made of CR LF or LF). */
+static bool only_line_end(const char *from, const char *to, size_t min, size_t max)
+{
+    if (to < from || (size_t)(to - from) < min || (size_t)(to - from) > max)
+        return false;
+    for (; from < to; from++) {
+        if (*from != '\0')
+            return false;
+    }
+    return true;
+}
+
+static void framing_refuse(struct framing *f, const char *why, const char *name)
+{
+    if (f->bad[0] != '\0')
+        return; /* the first problem is the one reported */
+    char quoted[200];
+    quote_bytes(quoted, sizeof(quoted), name);
+    snprintf(f->bad, sizeof(f->bad), why, quoted);
+}
+
 static enum MHD_Result note_framing(void *cls, enum MHD_ValueKind kind, const char *key,
                                     const char *value)
 {
     (void)kind;
     struct framing *f = cls;
+    value = value ? value : "";
+    size_t key_len = strlen(key);
+    if (key_len == 0)
+        framing_refuse(f, "a header line has an empty name%s", "");
+    for (size_t i = 0; i < key_len; i++) {
+        if (!is_tchar((unsigned char)key[i])) {
+            framing_refuse(f, "header name \"%s\" holds whitespace or a control byte", key);
+            break;
+        }
+    }
+    if (f->head != NULL) {
+        if (key < f->head || key >= f->head_end || value < key + key_len || value > f->head_end) {
+            framing_refuse(f, "header \"%s\" is folded over lines (obs-fold)", key);
+        } else {
+            if (f->value_end != NULL && !only_line_end(f->value_end, key, 1, 2))
+                framing_refuse(f, "a header line before \"%s\" holds a NUL byte", key);
+            for (const char *p = key + key_len + 1; p < value; p++) {
+                if (*p != ' ' && *p != '\t')
+                    framing_refuse(f, "header \"%s\" holds a NUL byte", key);
+            }
+            f->value_end = value + strlen(value);
+        }
+    }
     if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
-        f->lengths_disagree |= f->length != NULL && strcmp(f->length, value ? value : "") != 0;
+        f->lengths_disagree |= f->length != NULL && strcmp(f->length, value) != 0;
         if (f->length == NULL)
-            f->length = value ? value : "";
+            f->length = value;
     } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
         if (f->transfer_count++ == 0)
-            f->transfer = value ? value : "";
+            f->transfer = value;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) {
+        f->host_count++;
+        f->host_invalid |= !host_valid(value);
     } else if (strcasecmp(key, "traceparent") == 0) {
         if (f->traceparent_count++ == 0)
-            f->traceparent = value ? value : "";
+            f->traceparent = value;
     } else if (strcasecmp(key, "tracestate") == 0) {
         /* More fields than we read: the list is incomplete, so none of it is passed on. */
         if (f->tracestate_count == ATROUSD_TRACESTATE_FIELDS_MAX)
             f->tracestate_overflow = true;
         else
-            f->tracestate[f->tracestate_count++] = value ? value : "";
+            f->tracestate[f->tracestate_count++] = value;
     }
     return MHD_YES;
 }
 
-/* Fills req->ex from the request line and headers; *f gets the framing headers, which also
- * give Content-Length. */
+/* Reads the framing headers of req's head (method: the start of its request line, as
+ * libmicrohttpd passed it) into *f, checking the head's hygiene on the way. */
+static void read_framing(struct request *req, const char *method, struct framing *f)
+{
+    *f = (struct framing){0};
+    const union MHD_ConnectionInfo *size =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    if (size != NULL && size->header_size > 0) {
+        f->head = method;
+        f->head_end = method + size->header_size;
+    }
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, note_framing, f);
+    /* The last line ends the head with the empty line: two line endings. */
+    if (f->value_end != NULL && !only_line_end(f->value_end, f->head_end, 2, 4))
+        framing_refuse(f, "the last header line holds a NUL byte%s", "");
+}
+
+/* RFC 9112 section 3.2.2: an absolute-form target ("http://host/healthz") is served as its
+ * origin-form path; like the Host header, its authority is not used. */
+static const char *origin_form(const char *url)
+{
+    size_t scheme = strncasecmp(url, "http://", 7) == 0    ? 7
+                    : strncasecmp(url, "https://", 8) == 0 ? 8
+                                                           : 0;
+    if (scheme == 0)
+        return url;
+    const char *path = strchr(url + scheme, '/');
+    return path ? path : "/";
+}
+
+/* Fills req->ex from the request line and headers; *f gets the framing headers (read_framing),
+ * which also give Content-Length. */
 static void read_headers(struct request *req, const char *url, const char *method,
                          struct framing *f)
 {
     struct MHD_Connection *conn = req->conn;
     struct http_exchange *ex = &req->ex;
     ex->method = method;
-    ex->path = url;
+    ex->path = origin_form(url);
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_param, req);
     ex->query = req->params;
     ex->query_count = req->param_count;
@@ -226,14 +365,35 @@ static void read_headers(struct request *req, const char *url, const char *metho
     else
         atrousd_ctx_request_id(req->ctx, req->request_id, sizeof(req->request_id));
     ex->request_id = req->request_id;
-    *f = (struct framing){0};
-    MHD_get_connection_values(conn, MHD_HEADER_KIND, note_framing, f);
+    read_framing(req, method, f);
     atrousd_trace_begin(&req->trace, f->traceparent, f->traceparent_count, f->tracestate,
                         f->tracestate_overflow ? 0 : f->tracestate_count, atrousd_ctx_random64,
                         req->ctx);
     /* Transfer-Encoding wins over Content-Length (RFC 9112 section 6.3). */
     ex->has_content_length =
         f->transfer_count == 0 && atrousd_header_decimal(f->length, &ex->content_length);
+    req->body_announced =
+        f->transfer_count > 0 || (ex->has_content_length && ex->content_length > 0);
+}
+
+/*
+ * Counts req among the answers in progress, unless the drain timeout has passed and it is a
+ * success: then it does not start (false), since the stop that follows could cut it short -
+ * the client sees its connection closed without an answer rather than a success cut short.
+ * Error answers (the 503 of a job cancelled by the drain) still go: they are small, and the
+ * drain waits for every answer counted here. The count comes first so that the drain, which
+ * sets refusing and then reads the count, never misses an answer that saw refusing false.
+ */
+static bool answer_may_start(struct request *req)
+{
+    atomic_fetch_add(&req->http->answering, 1);
+    if (req->reply.status < 400 && atomic_load(&req->http->refusing)) {
+        atomic_fetch_sub(&req->http->answering, 1);
+        req->cut_by_drain = true;
+        return false;
+    }
+    req->answering = true;
+    return true;
 }
 
 /* Reads Accept-Encoding and notes a Content-Encoding that is none of ours (before the
@@ -347,6 +507,10 @@ static enum MHD_Result answer(struct request *req)
     /* The request body is not needed once the answer exists, nor a deadline to receive it. */
     body_free(req);
     atrousd_deadline_set(req->deadline, 0);
+    if (!answer_may_start(req)) {
+        req->state = REQ_ANSWERED;
+        return MHD_NO; /* closes the connection */
+    }
     if (len > 0) {
         resp = MHD_create_response_from_buffer_with_free_callback(len, r->body, free);
         if (resp != NULL)
@@ -566,22 +730,41 @@ static bool coded_body_truncated(struct request *req)
 }
 
 /*
- * Framing that libmicrohttpd accepts but that a proxy in front could read differently
- * (request smuggling, RFC 9112 sections 6.1 and 6.3): Transfer-Encoding together with
- * Content-Length, Content-Length headers that disagree, and any transfer coding but a single
- * "chunked" (libmicrohttpd would read such a body until the connection closes, so no answer
- * could ever be sent). Answered 400 with Connection: close before any body byte is read;
- * true when so.
+ * Heads that libmicrohttpd accepts but that a proxy in front could read differently (request
+ * smuggling, RFC 9112 sections 3.2, 5, 6.1 and 6.3): a header name that is not a token, a
+ * NUL in a header line, a folded line, Transfer-Encoding together with Content-Length,
+ * Content-Length headers that disagree, any transfer coding but a single "chunked"
+ * (libmicrohttpd would read such a body until the connection closes, so no answer could ever
+ * be sent), an HTTP/1.1 request without exactly one valid Host, and a NUL in the target
+ * (literal, or encoded as %00 anywhere: the decoded path and query values would be cut
+ * there). Answered 400 with Connection: close before any body byte is read; true when so.
  */
-static bool framing_rejected(struct request *req, const struct framing *f)
+static bool head_rejected(struct request *req, const struct framing *f, const char *version)
 {
     const char *why = NULL;
-    if (f->transfer_count > 0 && f->length != NULL)
+    /* HTTP/1.1 and any later 1.x libmicrohttpd accepts as compatible with it. */
+    bool http11 = version != NULL && strncmp(version, "HTTP/1.", 7) == 0 &&
+                  strcmp(version, MHD_HTTP_VERSION_1_0) != 0;
+    /* The raw target ends at the space before the version; a shorter C string hid a NUL. */
+    bool nul_byte = req->raw_target != NULL && f->head != NULL && version > req->raw_target &&
+                    version < f->head_end &&
+                    (size_t)(version - 1 - req->raw_target) != req->raw_target_len;
+    if (req->nul_in_target || nul_byte)
+        why = "the target contains a NUL byte (literal or encoded as %00)";
+    else if (f->bad[0] != '\0')
+        why = f->bad;
+    else if (f->transfer_count > 0 && f->length != NULL)
         why = "Transfer-Encoding and Content-Length are both present; send one of them";
     else if (f->lengths_disagree)
         why = "Content-Length is given more than once with different values";
     else if (f->transfer_count > 1 || (f->transfer && strcasecmp(f->transfer, "chunked") != 0))
         why = "Transfer-Encoding must be chunked (no other transfer coding is supported)";
+    else if (f->host_count > 1)
+        why = "Host is given more than once";
+    else if (http11 && f->host_count == 0)
+        why = "an HTTP/1.1 request must carry a Host header";
+    else if (f->host_invalid)
+        why = "Host is not a valid host[:port]";
     if (why == NULL)
         return false;
     req->reply.close_connection = true;
@@ -610,23 +793,35 @@ static void queue_full_reply(struct request *req)
                            QUEUE_FULL_MESSAGE, req->ctx->config.queue_depth);
 }
 
+/*
+ * An answer decided from the headers alone. When the client may still be sending a body
+ * (or the connection closes anyway), libmicrohttpd closes the connection after the answer
+ * without reading the rest: it lingers there (linger.h), so the client reads the answer
+ * instead of a reset.
+ */
+static enum MHD_Result answer_early(struct request *req)
+{
+    if (req->body_announced || req->reply.close_connection) {
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (info != NULL)
+            atrousd_linger_arm(req->http->linger, info->connect_fd);
+    }
+    return answer(req);
+}
+
 /* First access call: every decision that needs only the headers. */
-static enum MHD_Result begin(struct request *req, const char *url, const char *method)
+static enum MHD_Result begin(struct request *req, const char *url, const char *method,
+                             const char *version)
 {
     req->body_start_ns = atrousd_now_ns();
     atrousd_deadline_set(req->deadline, receive_deadline(req->ctx, req->body_start_ns, 0));
     struct framing f;
     read_headers(req, url, method, &f);
     read_codings(req);
-    if (req->nul_in_path) {
-        req->reply.close_connection = true;
-        atrousd_reply_fail(&req->reply, ATROUSD_FAIL_INVALID_ARGUMENT, NULL, req->request_id,
-                           "the path contains an encoded NUL byte (%%00)");
-        return answer(req);
-    }
-    if (framing_rejected(req, &f) ||
+    if (head_rejected(req, &f, version) ||
         atrousd_precheck(req->ctx, &req->ex, &req->plan, &req->reply) || codings_refused(req))
-        return answer(req);
+        return answer_early(req);
     req->state = REQ_BODY;
     keep_deflate_off_io_threads(req);
     if (!atrousd_route_on_worker(req->plan.endpoint))
@@ -639,7 +834,7 @@ static enum MHD_Result begin(struct request *req, const char *url, const char *m
         body_free(req);
         req->reply.close_connection = true;
         req->state = REQ_DISCARD;
-        return answer(req);
+        return answer_early(req);
     }
     if (!coded_body_begin(req))
         return answer(req);
@@ -655,7 +850,7 @@ static enum MHD_Result begin(struct request *req, const char *url, const char *m
                       ? ATROUSD_CHUNKED_INITIAL_BYTES
                       : (size_t)req->ctx->config.max_body_bytes;
     if (initial > 0 && !body_reserve(req, initial))
-        return answer(req); /* nothing was read yet: answer at once */
+        return answer_early(req); /* nothing was read yet: answer at once */
     return MHD_YES;
 }
 
@@ -841,7 +1036,6 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 {
     (void)cls;
     (void)conn;
-    (void)version;
     struct request *req = *con_cls;
     if (req == NULL)
         return MHD_NO; /* the URI callback ran out of memory: close */
@@ -849,7 +1043,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     *upload_data_size = 0;
     switch (req->state) {
     case REQ_HEADERS:
-        return begin(req, url, method);
+        return begin(req, url, method, version);
     case REQ_BODY:
     case REQ_DISCARD:
         if (size > 0)
@@ -948,6 +1142,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         termination = "timeout: request not received within --connection-timeout";
     } else if (status == 0 && toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED) {
         status = 408;
+    } else if (status == 0 && req->cut_by_drain) {
+        status = 503;
+        termination = "drain timeout: closed before its answer started";
     } else if (status == 0) {
         status = req->reply.status;
     }
@@ -978,6 +1175,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     atrousd_plan_release(&req->plan);
     body_free(req);
     http_reply_release(&req->reply);
+    if (req->answering)
+        atomic_fetch_sub(&req->http->answering, 1);
     free(req);
     atomic_fetch_sub(&ctx->in_flight, 1);
 }
@@ -991,6 +1190,10 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
         atrousd_deadline_remove(http->deadlines, *socket_context);
         *socket_context = NULL;
+        const union MHD_ConnectionInfo *fd =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (fd != NULL)
+            atrousd_linger_closing(http->linger, fd->connect_fd);
         return;
     }
     const union MHD_ConnectionInfo *info =
@@ -1033,11 +1236,14 @@ enum atrous_status atrousd_http_start(struct server_ctx *ctx, struct atrousd_htt
     http->quiesced_fd = MHD_INVALID_SOCKET;
     pthread_mutex_init(&http->spare_lock, NULL);
     http->deadlines = atrousd_deadlines_create();
-    if (http->deadlines == NULL) {
+    http->linger = atrousd_linger_create();
+    if (http->deadlines == NULL || http->linger == NULL) {
+        atrousd_deadlines_destroy(http->deadlines);
+        atrousd_linger_destroy(http->linger);
         pthread_mutex_destroy(&http->spare_lock);
         free(http);
         return atrous_error_set(err, ATROUS_NO_MEMORY, "",
-                                "could not start the connection deadline thread");
+                                "could not start the connection deadline and linger threads");
     }
     /* One polling thread is the internal thread itself; more form a pool (each with its own
      * epoll set), an option libmicrohttpd warns about when given 1. */
@@ -1060,6 +1266,7 @@ enum atrous_status atrousd_http_start(struct server_ctx *ctx, struct atrousd_htt
         MHD_OPTION_END);
     if (http->daemon == NULL) {
         atrousd_deadlines_destroy(http->deadlines);
+        atrousd_linger_destroy(http->linger);
         pthread_mutex_destroy(&http->spare_lock);
         free(http);
         return atrous_error_set(err, ATROUS_INTERNAL, "port",
@@ -1092,10 +1299,32 @@ void atrousd_http_stop(struct atrousd_http *http)
         return;
     MHD_stop_daemon(http->daemon);
     atrousd_deadlines_destroy(http->deadlines); /* every connection is closed and forgotten */
+    atrousd_linger_destroy(http->linger);       /* and no longer lingers */
     if (http->quiesced_fd != MHD_INVALID_SOCKET)
         close(http->quiesced_fd);
     for (size_t i = 0; i < http->spare_count; i++)
         atrous_workspace_free(http->spare[i]);
     pthread_mutex_destroy(&http->spare_lock);
     free(http);
+}
+
+void atrousd_http_refuse_answers(struct atrousd_http *http)
+{
+    atomic_store(&http->refusing, true);
+}
+
+uint64_t atrousd_http_answers_in_progress(struct atrousd_http *http)
+{
+    return atomic_load(&http->answering);
+}
+
+bool atrousd_http_wait_answers(struct atrousd_http *http, uint64_t timeout_ms)
+{
+    uint64_t deadline = atrousd_now_ns() + timeout_ms * 1000000u;
+    while (atomic_load(&http->answering) > 0) {
+        if (atrousd_now_ns() >= deadline)
+            return false;
+        usleep(ANSWERS_POLL_MS * 1000);
+    }
+    return true;
 }

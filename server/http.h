@@ -35,6 +35,17 @@ enum atrous_status atrousd_http_start(struct server_ctx *ctx, struct atrousd_htt
 /* Stops accepting connections (new ones are refused); existing ones go on. */
 void atrousd_http_quiesce(struct atrousd_http *http);
 
+/* From now on (the drain timeout) no success answer starts: a request whose answer is decided
+ * later has its connection closed without one, so the stop that follows cuts no success
+ * short. Error answers still go, and answers already started go on. */
+void atrousd_http_refuse_answers(struct atrousd_http *http);
+
+/* Answers queued and not yet completed (sent whole, or their connection failed). */
+uint64_t atrousd_http_answers_in_progress(struct atrousd_http *http);
+
+/* Waits until no answer is in progress; false when timeout_ms passed first. */
+bool atrousd_http_wait_answers(struct atrousd_http *http, uint64_t timeout_ms);
+
 /* Closes every connection and frees the adapter. No connection may be suspended: shut the
  * compute queue down first (it resumes the connections of cancelled jobs). Accepts NULL. */
 void atrousd_http_stop(struct atrousd_http *http);

@@ -4,7 +4,8 @@
  *
  * The level, the format and the sink are the only mutable globals of the service (STYLE.md
  * rule 5). Set them once with atrousd_log_configure() before starting threads; logging itself
- * is thread-safe (each line is built in memory and written with one write(2)).
+ * is thread-safe (each line is built in memory and written whole), and once the flusher runs
+ * (atrousd_log_buffer_start) it never blocks the caller on the sink.
  */
 #ifndef ATROUSD_LOG_H
 #define ATROUSD_LOG_H
@@ -67,23 +68,43 @@ struct atrousd_log_field {
  * open). Defaults: info, JSON, fd 2. Not thread-safe: call before starting threads. */
 void atrousd_log_configure(enum atrousd_log_level level, enum atrousd_log_format format, int fd);
 
-/* The buffer of atrousd_log_buffer_start: about 200 access-log lines. */
+/* The flusher writes as soon as this much has gathered (about 200 access-log lines). */
 #define ATROUSD_LOG_BUFFER_BYTES ((size_t)64 << 10)
 
+/* Lines waiting while the sink is slow: two halves of this size, one being written while the
+ * other fills. A line that finds the filling half full is dropped and counted. */
+#define ATROUSD_LOG_BACKLOG_BYTES ((size_t)512 << 10)
+
+/* Longest atrousd_log_flush waits for the flusher, and atrousd_log_buffer_stop for its last
+ * write: a stalled sink must not hold a drain or an exit. */
+#define ATROUSD_LOG_FLUSH_WAIT_MS 500
+#define ATROUSD_LOG_STOP_WAIT_MS  2000
+
 /*
- * From now on info and debug lines are gathered (whole) in one buffer and written together
- * when it fills or at the latest flush_ms later (a flusher thread); warn and error lines first
- * write out what is buffered and then go out at once. Each line stays one line: never split,
- * never interleaved. flush_ms 0 keeps one write per line. Returns true when buffering is on.
- * Call after atrousd_log_configure; stop it before the process exits.
+ * From now on no thread but the flusher (a thread of its own) writes to the sink, so a sink
+ * that stalls (a pipe nobody reads, a full disk, a stuck collector) never blocks a caller: a
+ * line is copied into the backlog under a lock held only for that copy, and when the backlog
+ * is full the line is dropped and counted (atrousd_log_lines_dropped); once the sink takes
+ * writes again, a warn line says how many were dropped. Info and debug lines are written when
+ * ATROUSD_LOG_BUFFER_BYTES have gathered or at the latest flush_ms later; warn and error
+ * lines (and every line when flush_ms is 0) wake the flusher at once. Lines keep their order
+ * and each is written whole. Returns true when the flusher runs (false: lines are written by
+ * the caller, as before the start). Call after atrousd_log_configure; stop it before exiting.
  */
 bool atrousd_log_buffer_start(uint64_t flush_ms);
 
-/* Writes out what is buffered now (before _exit, say). Thread-safe; cheap when not buffering. */
-void atrousd_log_flush(void);
+/* Asks the flusher to write what is buffered now and waits for it, at most
+ * ATROUSD_LOG_FLUSH_WAIT_MS (before _exit, say). True when it was written. Thread-safe;
+ * cheap when the flusher does not run. */
+bool atrousd_log_flush(void);
 
-/* Writes out what is buffered and stops the flusher: lines are written one by one again. */
+/* Writes out what is buffered and stops the flusher, waiting at most ATROUSD_LOG_STOP_WAIT_MS
+ * for a stalled sink (the flusher is then left blocked and lines keep being dropped). After a
+ * clean stop, lines are written by the caller again. */
 void atrousd_log_buffer_stop(void);
+
+/* Lines dropped since the start because the sink was stalled or failing (/metrics). */
+uint64_t atrousd_log_lines_dropped(void);
 
 /* True when a line of this level would be written. */
 bool atrousd_log_enabled(enum atrousd_log_level level);

@@ -1,13 +1,14 @@
 /*
  * main.c - atrousd: parse the configuration, budget the threads, start the engine, load the
  * model repository, start the compute workers and the HTTP listener, run the start-up
- * self-test that opens /readyz, then wait for SIGTERM/SIGINT on a signalfd and drain.
+ * self-test that opens /readyz, then wait for SIGTERM/SIGINT (read by the signal thread,
+ * signals.h) and drain.
  *
- * Exit status: 0 after a clean drain (or --help/--version), 1 when start-up fails or the
- * health probe fails, 2 on invalid flags, 128+signal when a second signal cuts a drain short.
+ * Exit status: 0 after a clean drain, after SIGTERM/SIGINT during start-up (or --help/
+ * --version), 1 when start-up fails or the health probe fails, 2 on invalid flags, 128+signal
+ * when a second signal cuts a drain short.
  */
 #include <inttypes.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,9 +80,19 @@ static void warn_if_clamped(const struct atrousd_config *requested, const struct
                        fields, sizeof(fields) / sizeof(fields[0]));
 }
 
-/* SIGTERM: refuse new work, let in-flight requests finish (bounded), then stop. A second
- * signal exits at once. */
-static void drain(struct server_ctx *ctx, struct atrousd_http *http, int sigfd, int signo)
+/* The signal thread's SIGHUP hook (signals.h). */
+static void reload(void *ctx)
+{
+    atrousd_ctx_reload(ctx);
+}
+
+/*
+ * SIGTERM: refuse new work, let in-flight requests finish (bounded by --drain-timeout), then
+ * stop. Past the timeout no answer starts any more, answers already being sent get
+ * --connection-timeout to finish (a client sees a whole answer or none, never a success cut
+ * short), and the rest are closed. A second signal exits at once (the signal thread).
+ */
+static void drain(struct server_ctx *ctx, struct atrousd_http *http, int signo)
 {
     atomic_store(&ctx->draining, true);
     atrousd_http_quiesce(http);
@@ -93,24 +104,29 @@ static void drain(struct server_ctx *ctx, struct atrousd_http *http, int sigfd, 
     atrousd_log_fields(ATROUSD_LOG_INFO, "draining", fields, 3);
     atrousd_log_flush(); /* the access log so far, at once */
     uint64_t deadline = atrousd_now_ns() + ctx->config.drain_timeout_s * 1000000000u;
-    while (atomic_load(&ctx->in_flight) > 0 && atrousd_now_ns() < deadline) {
-        int again = atrousd_signals_wait(sigfd, DRAIN_POLL_MS);
-        if (again == SIGHUP)
-            continue; /* no rescans while draining */
-        if (again > 0) {
-            atrousd_logf(ATROUSD_LOG_WARN, "second signal %d: exiting at once without draining",
-                         again);
-            atrousd_log_flush();
-            _exit(128 + again);
-        }
-    }
+    while (atomic_load(&ctx->in_flight) > 0 && atrousd_now_ns() < deadline)
+        usleep(DRAIN_POLL_MS * 1000);
     uint64_t left = atomic_load(&ctx->in_flight);
-    if (left > 0)
-        atrousd_logf(ATROUSD_LOG_WARN, "drain timeout: closing %" PRIu64 " unfinished requests",
-                     left);
-    /* Cancels jobs still waiting (resuming their connections), lets running ones finish. */
+    if (left > 0) {
+        atrousd_http_refuse_answers(http);
+        struct atrousd_log_field late[] = {
+            LOG_UINT("unfinished", left),
+            LOG_UINT("answers_being_sent", atrousd_http_answers_in_progress(http)),
+        };
+        atrousd_log_fields(ATROUSD_LOG_WARN,
+                           "drain timeout: closing unfinished requests; answers already being "
+                           "sent may finish",
+                           late, 2);
+    }
+    /* Cancels jobs still waiting (answered 503), lets running ones finish. */
     atrousd_queue_shutdown(ctx->queue);
     atrousd_models_stop(ctx->models); /* the same for repository requests, before HTTP stops */
+    uint64_t grace_s = ctx->config.connection_timeout_s ? ctx->config.connection_timeout_s
+                                                        : ctx->config.drain_timeout_s;
+    if (left > 0 && !atrousd_http_wait_answers(http, grace_s * 1000u))
+        atrousd_logf(ATROUSD_LOG_WARN,
+                     "answers still being sent after %" PRIu64 " s: their connections are cut",
+                     grace_s);
     atrousd_http_stop(http);
 }
 
@@ -129,13 +145,15 @@ int main(int argc, char **argv)
     struct atrousd_http *http = NULL;
     struct atrous_error err;
     atrous_error_clear(&err);
-    int sigfd = atrousd_signals_open(); /* before any thread starts: they inherit the mask */
-    if (sigfd < 0) {
+    /* Before any thread starts (they inherit the mask): from here SIGTERM is obeyed at once,
+     * even while the model repository is read from slow storage. */
+    struct atrousd_signals *signals = atrousd_signals_start();
+    if (signals == NULL) {
         atrousd_logf(ATROUSD_LOG_ERROR, "could not set up signal handling");
         return 1;
     }
-    /* After the signal mask, which the flusher thread inherits. One write(2) per access-log
-     * line cost 5-10% of the tiny requests' throughput. */
+    /* After the signal mask, which the flusher thread inherits. From here no thread but the
+     * flusher writes to stderr, so a stalled log sink never blocks serving. */
     atrousd_log_buffer_start(cfg.log_flush_ms);
     status = 1;
     if (atrousd_ctx_create(&cfg, NULL, NULL, &ctx, &err) != ATROUS_OK) {
@@ -186,29 +204,21 @@ int main(int argc, char **argv)
         goto out;
     }
     atomic_store(&ctx->ready, true);
+    atrousd_signals_serving(signals, reload, ctx);
     struct atrousd_log_field ready[] = {LOG_UINT("selftest_us", (atrousd_now_ns() - t0) / 1000)};
     atrousd_log_fields(ATROUSD_LOG_INFO, "ready", ready, 1);
 
-    int signo = 0;
-    while (signo <= 0) {
-        signo = atrousd_signals_wait(sigfd, -1);
-        if (signo == SIGHUP) {
-            atrousd_ctx_reload(ctx);
-            signo = 0;
-            continue;
-        }
-        if (signo < 0) {
-            atrousd_logf(ATROUSD_LOG_ERROR, "waiting for signals failed; shutting down");
-            signo = 0;
-            break;
-        }
+    int signo = atrousd_signals_wait_stop(signals);
+    if (signo < 0) {
+        atrousd_logf(ATROUSD_LOG_ERROR, "waiting for signals failed; shutting down");
+        signo = 0;
     }
-    drain(ctx, http, sigfd, signo);
+    drain(ctx, http, signo);
     atrousd_logf(ATROUSD_LOG_INFO, "stopped");
     status = 0;
 out:
     atrousd_ctx_free(ctx);
-    close(sigfd);
+    atrousd_signals_stop(signals);
     atrousd_log_buffer_stop();
     return status;
 }

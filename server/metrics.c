@@ -629,6 +629,9 @@ char *atrousd_metrics_render(const struct atrousd_metrics *m,
           (double)s->cache_entries);
     gauge(f, "atrousd_primitive_cache_capacity", "Compiled primitives kept at most.",
           (double)s->cache_capacity);
+    counter(f, "atrousd_log_lines_dropped_total",
+            "Log lines dropped because the log sink (stderr) was stalled or failing.",
+            s->log_lines_dropped);
     if (fclose(f) != 0) {
         free(out);
         return NULL;

@@ -60,6 +60,7 @@ struct atrousd_metrics_snapshot {
     uint64_t in_flight;
     uint64_t buffered_bytes;
     uint64_t cache_hits, cache_misses, cache_evictions, cache_entries, cache_capacity;
+    uint64_t log_lines_dropped; /* log lines a stalled or failing sink made us drop */
     bool ready, draining;
     double start_time_seconds; /* Unix time the process started */
     const char *version, *onednn_version, *cpu_isa;

@@ -139,6 +139,19 @@ enum atrous_status atrousd_ctx_load_models(struct server_ctx *ctx, struct atrous
 
 void atrousd_ctx_reload(struct server_ctx *ctx)
 {
+    const struct atrousd_config *c = &ctx->config;
+    if (c->model_dir[0] == '\0') {
+        atrousd_logf(ATROUSD_LOG_INFO, "reload: no model repository (--model-dir) to rescan; the "
+                                       "process goes on serving");
+        return;
+    }
+    if (c->model_control_mode == ATROUSD_MODEL_CONTROL_EXPLICIT) {
+        atrousd_logf(ATROUSD_LOG_INFO,
+                     "reload: --model-control-mode explicit: the repository is not rescanned "
+                     "(models change by load and unload requests)");
+        return;
+    }
+    atrousd_logf(ATROUSD_LOG_INFO, "reload: rescanning the model repository %s", c->model_dir);
     atrousd_models_rescan(ctx->models, "SIGHUP");
 }
 
@@ -198,6 +211,7 @@ void atrousd_ctx_snapshot(struct server_ctx *ctx, struct atrousd_metrics_snapsho
     out->cache_evictions = cache.evictions;
     out->cache_entries = cache.entries;
     out->cache_capacity = cache.capacity;
+    out->log_lines_dropped = atrousd_log_lines_dropped();
     out->ready = atomic_load(&ctx->ready);
     out->draining = atomic_load(&ctx->draining);
     out->start_time_seconds = ctx->start_time;

@@ -83,8 +83,12 @@ enum atrous_status atrousd_ctx_start_workers(struct server_ctx *ctx, struct atro
 struct atrousd_queue *atrousd_ctx_queue_for(const struct server_ctx *ctx,
                                             enum atrousd_endpoint endpoint);
 
-/* The SIGHUP hook: the model repository's rescan (models.h; in explicit mode only logged).
- * Returns at once: the rescan runs on the model manager's thread. */
+/*
+ * The SIGHUP hook (run on the signal thread while serving, signals.h): the one place where a
+ * reload starts. It asks the model manager for a rescan of the repository (models.h; in
+ * explicit mode only logged) and returns at once: the rescan runs on the manager's thread, so
+ * the signal thread is never held up by a slow disk.
+ */
 void atrousd_ctx_reload(struct server_ctx *ctx);
 
 /* Frees the queue (cancelling waiting jobs), the models, the engine and the metrics. Accepts

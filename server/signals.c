@@ -1,39 +1,194 @@
 /*
- * signals.c - signalfd set-up and waiting.
+ * signals.c - the signal thread: a signalfd and an eventfd (to stop it) in one poll loop, and
+ * a small state machine (starting, serving, draining) that says what each signal does.
  */
 #include "signals.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-int atrousd_signals_open(void)
+#include "log.h"
+
+enum phase {
+    PHASE_STARTING,
+    PHASE_SERVING,
+    PHASE_DRAINING,
+};
+
+struct atrousd_signals {
+    int sigfd, stopfd;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t changed; /* stop_signo was set */
+    enum phase phase;
+    int stop_signo;
+    void (*reload)(void *arg);
+    void *reload_arg;
+};
+
+static void fill_set(sigset_t *set)
 {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP); /* a rescan of the model repository (models.h), never fatal */
-    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
-        return -1;
-    /* Writes to a closed socket must fail with EPIPE, not kill the process. */
-    signal(SIGPIPE, SIG_IGN);
-    return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    static const int handled[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2};
+    sigemptyset(set);
+    for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
+        sigaddset(set, handled[i]);
 }
 
-int atrousd_signals_wait(int fd, int timeout_ms)
+static void log_signal(enum atrousd_log_level level, const char *msg, int signo)
 {
-    struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    int n = poll(&pfd, 1, timeout_ms);
-    if (n < 0)
-        return errno == EINTR ? 0 : -1;
-    if (n == 0)
-        return 0;
-    struct signalfd_siginfo info;
-    ssize_t got = read(fd, &info, sizeof(info));
-    if (got != (ssize_t)sizeof(info))
-        return errno == EAGAIN ? 0 : -1;
-    return (int)info.ssi_signo;
+    struct atrousd_log_field fields[] = {
+        LOG_INT("signal", signo),
+        LOG_STR("name", sigabbrev_np(signo)),
+    };
+    atrousd_log_fields(level, msg, fields, 2);
+}
+
+/* Leaves at once: the log gets what it can within its bound, nothing else runs. */
+static void exit_now(int status)
+{
+    atrousd_log_flush();
+    _exit(status);
+}
+
+/* What one signal does; runs on the signal thread. */
+static void handle(struct atrousd_signals *s, int signo)
+{
+    pthread_mutex_lock(&s->lock);
+    enum phase phase = s->phase;
+    if ((signo == SIGTERM || signo == SIGINT) && phase == PHASE_STARTING) {
+        /* The lock stays held: start-up cannot turn into serving (and log "ready") while the
+         * process is on its way out. */
+        log_signal(ATROUSD_LOG_WARN, "signal during start-up: exiting without serving", signo);
+        exit_now(0);
+    }
+    void (*reload)(void *) = s->reload;
+    void *reload_arg = s->reload_arg;
+    if ((signo == SIGTERM || signo == SIGINT) && phase == PHASE_SERVING) {
+        s->phase = PHASE_DRAINING;
+        s->stop_signo = signo;
+        pthread_cond_broadcast(&s->changed);
+    }
+    pthread_mutex_unlock(&s->lock);
+
+    if (signo == SIGTERM || signo == SIGINT) {
+        if (phase == PHASE_DRAINING) {
+            log_signal(ATROUSD_LOG_WARN, "second signal: exiting at once without draining", signo);
+            exit_now(128 + signo);
+        }
+        return; /* main drains */
+    }
+    if (signo == SIGHUP && phase == PHASE_SERVING) {
+        log_signal(ATROUSD_LOG_INFO, "SIGHUP: reloading", signo);
+        if (reload != NULL)
+            reload(reload_arg);
+        return;
+    }
+    log_signal(ATROUSD_LOG_INFO,
+               signo == SIGHUP ? "SIGHUP ignored: not serving yet, or draining"
+                               : "signal ignored (reserved)",
+               signo);
+}
+
+static void *signal_main(void *arg)
+{
+    struct atrousd_signals *s = arg;
+    pthread_setname_np(pthread_self(), "atrousd-signal");
+    struct pollfd pfd[2] = {{.fd = s->sigfd, .events = POLLIN},
+                            {.fd = s->stopfd, .events = POLLIN}};
+    for (;;) {
+        if (poll(pfd, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            atrousd_logf(ATROUSD_LOG_ERROR, "waiting for signals failed: %s", strerror(errno));
+            /* Nothing could stop the process any more but SIGKILL: drain now instead. */
+            pthread_mutex_lock(&s->lock);
+            if (s->stop_signo == 0)
+                s->stop_signo = -1;
+            s->phase = PHASE_DRAINING;
+            pthread_cond_broadcast(&s->changed);
+            pthread_mutex_unlock(&s->lock);
+            break;
+        }
+        if (pfd[1].revents != 0)
+            break;
+        struct signalfd_siginfo info;
+        if (read(s->sigfd, &info, sizeof(info)) == (ssize_t)sizeof(info))
+            handle(s, (int)info.ssi_signo);
+    }
+    return NULL;
+}
+
+struct atrousd_signals *atrousd_signals_start(void)
+{
+    sigset_t set;
+    fill_set(&set);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
+        return NULL;
+    /* Writes to a closed socket must fail with EPIPE, not kill the process. */
+    signal(SIGPIPE, SIG_IGN);
+    struct atrousd_signals *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    s->phase = PHASE_STARTING;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->changed, NULL);
+    s->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    s->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (s->sigfd >= 0 && s->stopfd >= 0 && pthread_create(&s->thread, NULL, signal_main, s) == 0)
+        return s;
+    int saved = errno;
+    if (s->sigfd >= 0)
+        close(s->sigfd);
+    if (s->stopfd >= 0)
+        close(s->stopfd);
+    pthread_cond_destroy(&s->changed);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+    errno = saved;
+    return NULL;
+}
+
+void atrousd_signals_serving(struct atrousd_signals *s, void (*reload)(void *arg), void *arg)
+{
+    pthread_mutex_lock(&s->lock);
+    s->reload = reload;
+    s->reload_arg = arg;
+    if (s->phase == PHASE_STARTING)
+        s->phase = PHASE_SERVING;
+    pthread_mutex_unlock(&s->lock);
+}
+
+int atrousd_signals_wait_stop(struct atrousd_signals *s)
+{
+    pthread_mutex_lock(&s->lock);
+    while (s->stop_signo == 0)
+        pthread_cond_wait(&s->changed, &s->lock);
+    int signo = s->stop_signo;
+    pthread_mutex_unlock(&s->lock);
+    return signo;
+}
+
+void atrousd_signals_stop(struct atrousd_signals *s)
+{
+    if (s == NULL)
+        return;
+    uint64_t one = 1;
+    if (write(s->stopfd, &one, sizeof(one)) == (ssize_t)sizeof(one))
+        pthread_join(s->thread, NULL);
+    else
+        pthread_detach(s->thread);
+    close(s->sigfd);
+    close(s->stopfd);
+    pthread_cond_destroy(&s->changed);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
 }

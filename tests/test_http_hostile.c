@@ -579,12 +579,14 @@ static void test_hostile_content_length_lies(void **state)
     assert_int_equal(http_client_read(fd, false, HTTP_CLIENT_TIMEOUT_MS, &r), -1);
     close(fd);
     /* Long, and the client stalls: cut off after --connection-timeout, logged as 408. */
+    /* t0 before the request: the daemon's timeout for it can only start later. */
+    int64_t t0 = test_now_ms();
     fd = open_post(state, HTTP_CLIENT_OP_PATH, "application/json", length,
                    "X-Request-Id: hostile-long-content-length\r\n");
     assert_int_equal(http_client_send(fd, json, strlen(json), HTTP_CLIENT_TIMEOUT_MS), 0);
-    int64_t t0 = test_now_ms();
     assert_int_equal(http_client_read(fd, false, HTTP_CLIENT_TIMEOUT_MS, &r), -1);
-    assert_true(test_now_ms() - t0 >= (CONN_TIMEOUT_S - 1) * 1000);
+    /* libmicrohttpd's idle timer reads CLOCK_MONOTONIC_COARSE (a tick or two behind). */
+    assert_true(test_now_ms() - t0 >= CONN_TIMEOUT_S * 1000 - 100);
     close(fd);
     struct http_fixture *f = *state;
     assert_int_equal(test_daemon_wait_log(f->daemon, "hostile-long-content-length", 10000), 0);
@@ -811,7 +813,7 @@ static void test_hostile_path_tricks_are_404(void **state)
         "/HEALTHZ",
         "/healthz%2500",
         "/v1/info;.js",
-        "http://127.0.0.1/healthz",
+        "http://127.0.0.1/healthz/", /* absolute-form is served as its path (test_http_framing) */
         "*",
         "",
     };
@@ -828,9 +830,10 @@ static void test_hostile_path_tricks_are_404(void **state)
         }
         http_client_response_free(&r);
     }
-    /* A percent-encoded NUL would cut the decoded path short ("/healthz%00.txt" reading as
-     * /healthz): refused. A NUL in the query of a GET endpoint is harmless and ignored. */
-    static const char *const nul_paths[] = {"/healthz%00.txt", "/%00", "/v1/info%00/x?a=1"};
+    /* A percent-encoded NUL would cut the decoded path or a query value short
+     * ("/healthz%00.txt" reading as /healthz): refused, wherever it is in the target. */
+    static const char *const nul_paths[] = {"/healthz%00.txt", "/%00", "/v1/info%00/x?a=1",
+                                            "/healthz?x=%00"};
     for (size_t i = 0; i < sizeof(nul_paths) / sizeof(nul_paths[0]); i++) {
         struct http_client_response r;
         assert_int_equal(
@@ -839,11 +842,6 @@ static void test_hostile_path_tricks_are_404(void **state)
         assert_string_equal(http_client_header(&r, "Connection"), "close");
         http_client_response_free(&r);
     }
-    struct http_client_response r;
-    assert_int_equal(
-        http_client_request(port_of(state), "GET", "/healthz?x=%00", NULL, NULL, 0, &r), 0);
-    assert_int_equal(r.status, 200);
-    http_client_response_free(&r);
     assert_still_serving(state);
 }
 

@@ -4,6 +4,11 @@
  * field in their access-log line, and /healthz still answering while a flood of them runs;
  * JSON requests, requests over the threshold, every request with the threshold 0, and
  * requests whose answer will be compressed (Accept-Encoding) go through the compute queue.
+ *
+ * The flood test checks liveness, not latency: the flood runs until the health checks are
+ * done, so each check is answered while inline requests keep the I/O threads busy (a stalled
+ * I/O thread would leave it unanswered, and the client's bound fail it). How fast /healthz
+ * answers is a benchmark's business (make bench), not a test's.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,12 +24,9 @@
 #include "daemon.h"
 #include "http_client.h"
 
-/* The flood runs this long; the health checks poll meanwhile. */
-#define FLOOD_MS      1500
+/* Flood threads, and the health checks that must be answered while they run. */
 #define FLOOD_THREADS 2
-/* Generous for a shared, loaded CI machine: a queue hop behind compute would not pass it
- * reliably either way, but a stall of the I/O thread (seconds) would fail it. */
-#define HEALTH_MAX_MS 500
+#define HEALTH_CHECKS 20
 
 static int setup(void **state)
 {
@@ -170,15 +172,15 @@ static void test_http_inline_threshold_zero_queues_everything(void **state)
 struct flood {
     const struct test_daemon *d;
     struct http_op_args args;
-    int64_t until_ms;
+    atomic_bool stop;
     atomic_int ok, failed;
 };
 
-/* Sends inline-eligible 1x32x32x16 -> 16 requests (4.7 MFLOP each) until the deadline. */
+/* Sends inline-eligible 1x32x32x16 -> 16 requests (4.7 MFLOP each) until told to stop. */
 static void *flood_main(void *arg)
 {
     struct flood *f = arg;
-    while (test_now_ms() < f->until_ms) {
+    while (!atomic_load(&f->stop)) {
         struct http_client_response r;
         if (http_op_call(f->d->port, &f->args, HTTP_OP_BINARY, NULL, NULL, &r) != 0) {
             atomic_fetch_add(&f->failed, 1);
@@ -197,31 +199,29 @@ static void test_http_healthz_answers_during_an_inline_flood(void **state)
     static const int64_t filters[4] = {3, 3, 16, 16};
     struct flood f = {.d = d};
     assert_int_equal(http_op_zeros(&f.args, value, filters, 2), 0);
-    f.until_ms = test_now_ms() + FLOOD_MS;
     pthread_t threads[FLOOD_THREADS];
     for (int i = 0; i < FLOOD_THREADS; i++)
         assert_int_equal(pthread_create(&threads[i], NULL, flood_main, &f), 0);
-    int64_t worst = 0;
-    int checks = 0;
-    while (test_now_ms() < f.until_ms - 100) {
+    /* The flood is under way before the first check. */
+    while (atomic_load(&f.ok) + atomic_load(&f.failed) == 0)
+        test_pause_ms(1);
+    int answered = 0;
+    for (int i = 0; i < HEALTH_CHECKS; i++) {
         struct http_client_response r;
-        int64_t t0 = test_now_ms();
-        assert_int_equal(http_client_request(d->port, "GET", "/healthz", NULL, NULL, 0, &r), 0);
-        int64_t took = test_now_ms() - t0;
-        assert_int_equal(r.status, 200);
+        if (http_client_request(d->port, "GET", "/healthz", NULL, NULL, 0, &r) != 0)
+            break; /* no answer within the client's bound */
+        answered += r.status == 200;
         http_client_response_free(&r);
-        worst = took > worst ? took : worst;
-        checks++;
-        test_pause_ms(20);
     }
+    atomic_store(&f.stop, true);
     for (int i = 0; i < FLOOD_THREADS; i++)
         pthread_join(threads[i], NULL);
     http_op_zeros_free(&f.args);
-    assert_true(checks > 0);
+    if (answered != HEALTH_CHECKS)
+        fail_msg("%d of %d health checks answered 200 during the inline flood", answered,
+                 HEALTH_CHECKS);
     assert_true(atomic_load(&f.ok) > 0);
     assert_int_equal(atomic_load(&f.failed), 0);
-    if (worst > HEALTH_MAX_MS)
-        fail_msg("/healthz took %lld ms during the inline flood", (long long)worst);
 }
 
 int main(void)

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,8 +22,8 @@
 #include "daemon.h"
 #include "http_client.h"
 
-/* About 43 GFLOP: hundreds of milliseconds of compute on one worker (see test_http_overload). */
-static const int64_t heavy_value[4] = {4, 64, 64, 128};
+/* About 43 GFLOP per 4 images: hundreds of milliseconds of compute on one worker (see
+ * test_http_overload). */
 static const int64_t heavy_filters[4] = {9, 9, 128, 128};
 static const int64_t small_value[4] = {1, 6, 5, 3};
 static const int64_t small_filters[4] = {3, 3, 4, 3};
@@ -36,24 +37,13 @@ static void start(struct test_daemon *d, const char *const *args)
         fail_msg("%s", why);
 }
 
-/* Opens a connection and sends the headers and the first half of a binary op request. */
-static int start_upload(const struct test_daemon *d, const struct http_op_args *a, void **body,
-                        size_t *len)
+/* Starts a half-sent upload and waits until the daemon counts it in flight (with the /metrics
+ * request that reads the gauge: 2). */
+static void start_upload(const struct test_daemon *d, const struct http_op_args *a,
+                         struct http_upload *up)
 {
-    char *target = http_op_binary_target(a);
-    *body = http_op_binary_body(a, len);
-    int fd = http_client_connect(d->port, HTTP_CLIENT_TIMEOUT_MS);
-    assert_true(fd >= 0);
-    assert_int_equal(http_client_sendf(fd,
-                                       "POST %s HTTP/1.1\r\nHost: t\r\nContent-Type: "
-                                       "application/octet-stream\r\nContent-Length: %zu\r\n\r\n",
-                                       target, *len),
-                     0);
-    assert_int_equal(http_client_send(fd, *body, *len / 2, HTTP_CLIENT_TIMEOUT_MS), 0);
-    free(target);
-    /* In flight: this upload and the /metrics request that reads the gauge. */
+    assert_int_equal(http_op_start_upload(d->port, a, up), 0);
     assert_int_equal(test_daemon_wait_metric(d, "atrousd_http_requests_in_flight", 2, WAIT_MS), 0);
-    return fd;
 }
 
 /* A keep-alive connection that has already been served once. */
@@ -83,9 +73,7 @@ static void assert_unavailable(const struct http_client_response *r)
 struct held {
     struct test_daemon d;
     struct http_op_args a;
-    void *body;
-    size_t len;
-    int upload;
+    struct http_upload upload;
 };
 
 static void hold_upload(struct held *h, const char *const *args)
@@ -93,13 +81,12 @@ static void hold_upload(struct held *h, const char *const *args)
     memset(h, 0, sizeof(*h));
     start(&h->d, args);
     assert_int_equal(http_op_zeros(&h->a, small_value, small_filters, 2), 0);
-    h->upload = start_upload(&h->d, &h->a, &h->body, &h->len);
+    start_upload(&h->d, &h->a, &h->upload);
 }
 
 static void release_held(struct held *h)
 {
-    close(h->upload);
-    free(h->body);
+    http_op_upload_free(&h->upload);
     http_op_zeros_free(&h->a);
     test_daemon_stop(&h->d);
 }
@@ -141,10 +128,7 @@ static void test_http_sigterm_drains_and_lets_an_upload_finish(void **state)
     assert_int_equal(errno, ECONNREFUSED);
 
     /* The request that was in flight completes. */
-    assert_int_equal(http_client_send(h.upload, (char *)h.body + h.len / 2, h.len - h.len / 2,
-                                      HTTP_CLIENT_TIMEOUT_MS),
-                     0);
-    assert_int_equal(http_client_read(h.upload, false, HTTP_CLIENT_TIMEOUT_MS, &r), 0);
+    assert_int_equal(http_op_finish_upload(&h.upload, &r), 0);
     assert_int_equal(r.status, 200);
     assert_string_equal(http_client_header(&r, "X-Output-Shape"), "1,6,5,4");
     http_client_response_free(&r);
@@ -156,29 +140,49 @@ static void test_http_sigterm_drains_and_lets_an_upload_finish(void **state)
     release_held(&h);
 }
 
+/* True when a computing request's answer is there to read. */
+static bool answered(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    return poll(&p, 1, 0) == 1;
+}
+
 static void test_http_sigterm_lets_a_computing_request_finish(void **state)
 {
     (void)state;
-    struct test_daemon d;
-    struct http_op_args a;
-    const char *args[] = {"--compute-threads", "1", NULL};
-    start(&d, args);
-    assert_int_equal(http_op_zeros(&a, heavy_value, heavy_filters, 2), 0);
-    int fd = http_client_connect(d.port, HTTP_CLIENT_TIMEOUT_MS);
-    assert_true(fd >= 0);
-    assert_int_equal(http_op_send(fd, &a, HTTP_OP_BINARY, NULL, NULL), 0);
-    assert_int_equal(test_daemon_wait_metric(&d, "atrousd_compute_active", 1, WAIT_MS), 0);
-    assert_int_equal(test_daemon_signal(&d, SIGTERM), 0);
+    /* Judged when SIGTERM came while the heavy request computed (compute_active seen, its
+     * answer not yet there); a request that finished first proves nothing, so the try is made
+     * again with a heavier one. */
+    static const int64_t batches[] = {4, 8, 8};
+    bool judged = false;
+    for (size_t i = 0; i < sizeof(batches) / sizeof(batches[0]) && !judged; i++) {
+        struct test_daemon d;
+        struct http_op_args a;
+        const char *args[] = {"--compute-threads", "1", NULL};
+        start(&d, args);
+        const int64_t value[4] = {batches[i], 64, 64, 128};
+        assert_int_equal(http_op_zeros(&a, value, heavy_filters, 2), 0);
+        int fd = http_op_open(d.port, &a, HTTP_OP_BINARY);
+        assert_true(fd >= 0);
+        double active = 0;
+        int64_t deadline = test_now_ms() + WAIT_MS;
+        while (!answered(fd) && test_now_ms() < deadline &&
+               (test_daemon_metric(&d, "atrousd_compute_active", &active) != 0 || active < 1))
+            test_pause_ms(5);
+        judged = active >= 1 && !answered(fd);
+        assert_int_equal(test_daemon_signal(&d, SIGTERM), 0);
 
-    struct http_client_response r;
-    assert_int_equal(http_client_read(fd, false, HTTP_CLIENT_TIMEOUT_MS, &r), 0);
-    assert_int_equal(r.status, 200);
-    assert_int_equal(r.body_len, 4 * 64 * 64 * 128 * sizeof(float));
-    http_client_response_free(&r);
-    assert_exit_code(&d, 0);
-    close(fd);
-    http_op_zeros_free(&a);
-    test_daemon_stop(&d);
+        struct http_client_response r;
+        assert_int_equal(http_client_read(fd, false, HTTP_CLIENT_TIMEOUT_MS, &r), 0);
+        assert_int_equal(r.status, 200);
+        assert_int_equal(r.body_len, (size_t)batches[i] * 64 * 64 * 128 * sizeof(float));
+        http_client_response_free(&r);
+        assert_exit_code(&d, 0);
+        close(fd);
+        http_op_zeros_free(&a);
+        test_daemon_stop(&d);
+    }
+    assert_true(judged);
 }
 
 static void test_http_second_signal_exits_at_once(void **state)
@@ -202,7 +206,7 @@ static void test_http_drain_timeout_bounds_the_wait(void **state)
     assert_int_equal(test_daemon_signal(&h.d, SIGTERM), 0);
     assert_exit_code(&h.d, 0);
     assert_int_equal(test_daemon_wait_log(&h.d, "drain timeout", 1000), 0);
-    assert_int_equal(http_client_wait_closed(h.upload, HTTP_CLIENT_TIMEOUT_MS), 0);
+    assert_int_equal(http_client_wait_closed(h.upload.fd, HTTP_CLIENT_TIMEOUT_MS), 0);
     release_held(&h);
 }
 

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "atrous_engine.h"
+#include "clock.h"
 #include "compute_queue.h"
 #include "metrics.h"
 
@@ -183,11 +184,17 @@ static void order_run(struct atrousd_job *job, struct atrous_workspace *ws)
     o->order[atomic_fetch_add(o->next, 1)] = o->id;
 }
 
+/* When each of the four pushes began and ended (atrousd_now_ns): the job's enqueue time lies
+ * between. */
+struct push_times {
+    uint64_t before[4], after[4];
+};
+
 /* Runs, behind one blocked job, four jobs pushed in id order (small ones as marked, a pause of
  * pause_ms before the second) on a queue whose large jobs stop being overtaken after
- * large_max_wait_us; order receives the ids in the order they ran. */
+ * large_max_wait_us; order receives the ids in the order they ran, t when they were pushed. */
 static void run_in_priority(const bool small[4], int pause_ms, uint64_t large_max_wait_us,
-                            int order[4])
+                            int order[4], struct push_times *t)
 {
     struct job_set s;
     job_set_init(&s, 1, 8);
@@ -205,9 +212,11 @@ static void run_in_priority(const bool small[4], int pause_ms, uint64_t large_ma
                                      .order = order,
                                      .next = &next};
         if (i == 1 && pause_ms > 0)
-            nanosleep(&(struct timespec){0, pause_ms * 1000000L}, NULL);
+            nanosleep(&(struct timespec){pause_ms / 1000, (pause_ms % 1000) * 1000000L}, NULL);
         assert_true(atrousd_queue_reserve(s.q));
+        t->before[i] = atrousd_now_ns();
         atrousd_queue_push(s.q, &jobs[i].job);
+        t->after[i] = atrousd_now_ns();
     }
     job_set_release(&s);
     wait_until(s.q, 0, 0);
@@ -215,33 +224,67 @@ static void run_in_priority(const bool small[4], int pause_ms, uint64_t large_ma
     job_set_free(&s);
 }
 
+/* The order a queue must give when the pushes were timed as the test meant: a test runs again
+ * (up to ATTEMPTS times, with more room) when the scheduler stretched a gap past its meaning,
+ * and fails only when no attempt could be judged. */
+#define ATTEMPTS 6
+#define MS_NS    1000000u
+
 static void test_queue_small_jobs_go_ahead_of_young_large_ones(void **state)
 {
     (void)state;
     int order[4];
-    /* large 0, large 1, small 2, small 3: the small ones first, each class in order. */
-    run_in_priority((const bool[4]){false, false, true, true}, 0, 10000000, order);
-    assert_int_equal(order[0], 2);
-    assert_int_equal(order[1], 3);
-    assert_int_equal(order[2], 0);
-    assert_int_equal(order[3], 1);
+    struct push_times t;
+    /* large 0, large 1, small 2, small 3: the small ones first, each class in order. Judged
+     * when all four were pushed within the 10 s bound (all large ones are young). */
+    for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
+        run_in_priority((const bool[4]){false, false, true, true}, 0, 10000000, order, &t);
+        if (t.after[3] - t.before[0] > 10000u * MS_NS)
+            continue;
+        assert_int_equal(order[0], 2);
+        assert_int_equal(order[1], 3);
+        assert_int_equal(order[2], 0);
+        assert_int_equal(order[3], 1);
+        return;
+    }
+    fail_msg("four pushes never fitted in 10 s");
 }
 
 static void test_queue_small_jobs_never_overtake_old_large_ones(void **state)
 {
     (void)state;
     int order[4];
-    /* large 0, (20 ms: large 0 is now past the 1 ms bound) small 1, large 2, small 3: small 1
-     * queues behind old large 0, small 3 ahead of young large 2 but behind small 1. */
-    run_in_priority((const bool[4]){false, true, false, true}, 20, 1000, order);
-    assert_int_equal(order[0], 0);
-    assert_int_equal(order[1], 1);
-    assert_int_equal(order[2], 3);
-    assert_int_equal(order[3], 2);
-    /* The bound 0: never overtaken, plain FIFO. */
-    run_in_priority((const bool[4]){false, false, true, true}, 1, 0, order);
-    for (int i = 0; i < 4; i++)
-        assert_int_equal(order[i], i);
+    struct push_times t;
+    /* large 0, (a pause past the bound: large 0 is now old) small 1, large 2, small 3: small 1
+     * queues behind old large 0, small 3 ahead of young large 2 but behind small 1. Judged when
+     * large 0 was older than the bound when small 1 came, and large 2 younger when small 3
+     * came; the bound and the pause grow with each attempt. */
+    bool judged = false;
+    for (int attempt = 0, bound_ms = 50; attempt < ATTEMPTS && !judged; attempt++, bound_ms *= 2) {
+        run_in_priority((const bool[4]){false, true, false, true}, 2 * bound_ms,
+                        (uint64_t)bound_ms * 1000u, order, &t);
+        if (t.before[1] - t.after[0] <= (uint64_t)bound_ms * MS_NS ||
+            t.after[3] - t.before[2] > (uint64_t)bound_ms * MS_NS)
+            continue;
+        assert_int_equal(order[0], 0);
+        assert_int_equal(order[1], 1);
+        assert_int_equal(order[2], 3);
+        assert_int_equal(order[3], 2);
+        judged = true;
+    }
+    if (!judged)
+        fail_msg("the pushes never came with the gaps this test needs");
+    /* The bound 0: never overtaken, plain FIFO (judged when the enqueue times are distinct). */
+    judged = false;
+    for (int attempt = 0; attempt < ATTEMPTS && !judged; attempt++) {
+        run_in_priority((const bool[4]){false, false, true, true}, 1, 0, order, &t);
+        if (t.before[2] <= t.after[1] || t.before[3] <= t.after[2])
+            continue;
+        for (int i = 0; i < 4; i++)
+            assert_int_equal(order[i], i);
+        judged = true;
+    }
+    assert_true(judged);
 }
 
 static void test_metrics_render_counts_and_histograms(void **state)

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,15 +138,11 @@ static int wait_ready(struct test_daemon *d, int64_t deadline)
     return -1;
 }
 
-int test_daemon_start(struct test_daemon *d, const char *const *args, char *why, size_t why_size)
+/* Forks and execs the daemon with "--host 127.0.0.1 --port 0" and args, its stderr on
+ * stderr_fd (closed here). Returns 0, or -1 with the reason in why. */
+static int spawn(struct test_daemon *d, const char *const *args, int stderr_fd, char *why,
+                 size_t why_size)
 {
-    memset(d, 0, sizeof(*d));
-    snprintf(d->log_path, sizeof(d->log_path), "/tmp/atrousd-test-XXXXXX");
-    int log_fd = mkstemp(d->log_path);
-    if (log_fd < 0) {
-        snprintf(why, why_size, "mkstemp: %s", strerror(errno));
-        return -1;
-    }
     const char *argv[MAX_ARGS + 6] = {test_daemon_bin(), "--host", "127.0.0.1", "--port", "0"};
     size_t argc = 5;
     for (size_t i = 0; args != NULL && args[i] != NULL && i < MAX_ARGS; i++)
@@ -158,7 +155,7 @@ int test_daemon_start(struct test_daemon *d, const char *const *args, char *why,
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(127);
-        dup2(log_fd, STDERR_FILENO);
+        dup2(stderr_fd, STDERR_FILENO);
         int devnull = open("/dev/null", O_RDWR);
         if (devnull >= 0)
             dup2(devnull, STDIN_FILENO);
@@ -166,12 +163,35 @@ int test_daemon_start(struct test_daemon *d, const char *const *args, char *why,
         fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
-    close(log_fd);
+    close(stderr_fd);
     if (d->pid < 0) {
         snprintf(why, why_size, "fork: %s", strerror(errno));
-        unlink(d->log_path);
         return -1;
     }
+    return 0;
+}
+
+int test_daemon_spawn(struct test_daemon *d, const char *const *args, char *why, size_t why_size)
+{
+    memset(d, 0, sizeof(*d));
+    snprintf(d->log_path, sizeof(d->log_path), "/tmp/atrousd-test-XXXXXX");
+    int log_fd = mkstemp(d->log_path);
+    if (log_fd < 0) {
+        snprintf(why, why_size, "mkstemp: %s", strerror(errno));
+        return -1;
+    }
+    if (spawn(d, args, log_fd, why, why_size) != 0) {
+        unlink(d->log_path);
+        d->log_path[0] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+int test_daemon_start(struct test_daemon *d, const char *const *args, char *why, size_t why_size)
+{
+    if (test_daemon_spawn(d, args, why, why_size) != 0)
+        return -1;
     int64_t deadline = now_ms() + TEST_DAEMON_START_MS;
     for (;;) {
         char *log = test_daemon_log(d);
@@ -181,7 +201,7 @@ int test_daemon_start(struct test_daemon *d, const char *const *args, char *why,
             break;
         if (reap(d) || now_ms() > deadline) {
             char *text = test_daemon_log(d);
-            snprintf(why, why_size, "%s did not log its port; log:\n%.1500s", argv[0],
+            snprintf(why, why_size, "%s did not log its port; log:\n%.1500s", test_daemon_bin(),
                      text ? text : "(none)");
             free(text);
             test_daemon_stop(d);
@@ -190,10 +210,52 @@ int test_daemon_start(struct test_daemon *d, const char *const *args, char *why,
         pause_ms(POLL_INTERVAL_MS);
     }
     if (wait_ready(d, deadline) != 0) {
-        snprintf(why, why_size, "%s on port %u never became ready", argv[0], d->port);
+        snprintf(why, why_size, "%s on port %u never became ready", test_daemon_bin(), d->port);
         test_daemon_stop(d);
         return -1;
     }
+    return 0;
+}
+
+int test_daemon_start_piped(struct test_daemon *d, const char *const *args, int *stderr_read,
+                            char *why, size_t why_size)
+{
+    memset(d, 0, sizeof(*d));
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) {
+        snprintf(why, why_size, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    fcntl(p[1], F_SETPIPE_SZ, 4096); /* the smallest pipe the kernel allows */
+    if (spawn(d, args, p[1], why, why_size) != 0) {
+        close(p[0]);
+        return -1;
+    }
+    /* Read up to the start-up line with the port, and not a byte further. */
+    char head[16384];
+    size_t len = 0;
+    int64_t deadline = now_ms() + TEST_DAEMON_START_MS;
+    int found = -1;
+    while (found != 0 && len + 1 < sizeof(head) && now_ms() < deadline) {
+        struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+        if (poll(&pfd, 1, POLL_INTERVAL_MS) != 1)
+            continue;
+        ssize_t n = read(p[0], head + len, 1);
+        if (n <= 0)
+            break;
+        len++;
+        head[len] = '\0';
+        if (head[len - 1] == '\n')
+            found = find_port(head, &d->port);
+    }
+    if (found != 0 || wait_ready(d, deadline) != 0) {
+        snprintf(why, why_size, "%s did not start; its stderr began:\n%.1500s", test_daemon_bin(),
+                 len ? head : "(nothing)");
+        test_daemon_stop(d);
+        close(p[0]);
+        return -1;
+    }
+    *stderr_read = p[0];
     return 0;
 }
 

@@ -37,6 +37,19 @@ const char *test_daemon_bin(void);
  */
 int test_daemon_start(struct test_daemon *d, const char *const *args, char *why, size_t why_size);
 
+/* Forks and execs the daemon as test_daemon_start does, without waiting for anything (port 0
+ * until the test reads it from the log). Returns 0, or -1 with the reason in why. */
+int test_daemon_spawn(struct test_daemon *d, const char *const *args, char *why, size_t why_size);
+
+/*
+ * Starts the daemon as test_daemon_start does, but with its stderr on a pipe (of the smallest
+ * size, 4 KiB) instead of a file: the start-up log is read up to the line with the port, the
+ * rest is left in the pipe, and *stderr_read gets its read end (the caller reads it, or
+ * deliberately does not, and closes it). test_daemon_log has nothing for such a daemon.
+ */
+int test_daemon_start_piped(struct test_daemon *d, const char *const *args, int *stderr_read,
+                            char *why, size_t why_size);
+
 /* Sends a signal. */
 int test_daemon_signal(struct test_daemon *d, int sig);
 

@@ -614,6 +614,59 @@ int http_op_call(uint16_t port, const struct http_op_args *a, enum http_op_form 
     return rc;
 }
 
+int http_op_open(uint16_t port, const struct http_op_args *a, enum http_op_form form)
+{
+    int fd = http_client_connect(port, HTTP_CLIENT_TIMEOUT_MS);
+    if (fd >= 0 && http_op_send(fd, a, form, NULL, NULL) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+int http_op_start_upload(uint16_t port, const struct http_op_args *a, struct http_upload *up)
+{
+    memset(up, 0, sizeof(*up));
+    char *target = http_op_binary_target(a);
+    up->body = http_op_binary_body(a, &up->len);
+    up->fd = target != NULL ? http_client_connect(port, HTTP_CLIENT_TIMEOUT_MS) : -1;
+    if (up->fd >= 0 &&
+        (http_client_sendf(up->fd,
+                           "POST %s HTTP/1.1\r\nHost: t\r\nContent-Type: application/octet-stream"
+                           "\r\nContent-Length: %zu\r\n\r\n",
+                           target, up->len) != 0 ||
+         http_client_send(up->fd, up->body, up->len / 2, HTTP_CLIENT_TIMEOUT_MS) != 0)) {
+        close(up->fd);
+        up->fd = -1;
+    }
+    free(target);
+    if (up->fd < 0) {
+        free(up->body);
+        up->body = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+int http_op_finish_upload(struct http_upload *up, struct http_client_response *out)
+{
+    memset(out, 0, sizeof(*out));
+    size_t half = up->len / 2;
+    if (http_client_send(up->fd, (char *)up->body + half, up->len - half, HTTP_CLIENT_TIMEOUT_MS) !=
+        0)
+        return -1;
+    return http_client_read(up->fd, false, HTTP_CLIENT_TIMEOUT_MS, out);
+}
+
+void http_op_upload_free(struct http_upload *up)
+{
+    if (up->fd >= 0)
+        close(up->fd);
+    free(up->body);
+    memset(up, 0, sizeof(*up));
+    up->fd = -1;
+}
+
 int http_op_parse(const struct http_client_response *r, struct http_op_output *out)
 {
     const char *type = http_client_header(r, "Content-Type");

@@ -117,6 +117,26 @@ int http_op_send(int fd, const struct http_op_args *a, enum http_op_form form, c
 int http_op_call(uint16_t port, const struct http_op_args *a, enum http_op_form form,
                  const char *accept, const char *const *extra, struct http_client_response *out);
 
+/* Connects and sends the op in a form (no Accept, no extra headers); the answer is read later
+ * with http_client_read. Returns the socket, or -1. */
+int http_op_open(uint16_t port, const struct http_op_args *a, enum http_op_form form);
+
+/* A binary op request held half-uploaded: a request in flight for as long as a test wants. */
+struct http_upload {
+    int fd;
+    void *body; /* the whole body; the first len / 2 bytes are sent */
+    size_t len;
+};
+
+/* Connects, sends the binary form's headers and the first half of its body. Returns 0, or -1. */
+int http_op_start_upload(uint16_t port, const struct http_op_args *a, struct http_upload *up);
+
+/* Sends the rest of the body and reads the answer. Returns 0 with *out filled, or -1. */
+int http_op_finish_upload(struct http_upload *up, struct http_client_response *out);
+
+/* Closes the connection and frees the body. */
+void http_op_upload_free(struct http_upload *up);
+
 /* A decoded answer of the op: output shape and data, from either form. */
 struct http_op_output {
     int64_t shape[8];
