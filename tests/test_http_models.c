@@ -377,6 +377,17 @@ static void test_models_statistics(void **state)
                      0);
     assert_int_equal(r.status, 400);
     http_client_response_free(&r);
+    /* A request is counted when it completes, just after its answer went out: wait for all 4. */
+    assert_int_equal(test_daemon_wait_metric(&f->daemon,
+                                             "atrousd_model_inferences_total{model=\"alpha\","
+                                             "version=\"1\",result=\"success\"}",
+                                             3, WAIT_MS),
+                     0);
+    assert_int_equal(test_daemon_wait_metric(&f->daemon,
+                                             "atrousd_model_inferences_total{model=\"alpha\","
+                                             "version=\"1\",result=\"fail\"}",
+                                             1, WAIT_MS),
+                     0);
 
     const char *paths[] = {"/v2/models/alpha/stats", "/v2/models/alpha/versions/1/stats",
                            "/v2/models/stats"};
