@@ -119,7 +119,7 @@ TESTS_LIB := test_error test_tensor test_op test_cache test_cost test_engine tes
 TESTS_CODEC := test_binary test_json test_json_doc test_json_writer test_model_formats
 TESTS_CODEC_ENGINE := test_kserve test_tfserving
 TESTS_SERVER := test_handlers test_model_repo test_compute_queue test_compress
-TESTS_SERVER_PLAIN := test_deadline test_budget
+TESTS_SERVER_PLAIN := test_deadline test_trace test_budget
 test_bins = $(patsubst %,$(BUILD)/tests/%,$(1))
 $(call test_bins,$(TESTS_LIB)): $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_SUPPORT_A) $(LIB_A)
 	@mkdir -p $(dir $@)

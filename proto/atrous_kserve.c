@@ -20,6 +20,27 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "binary tensors are li
 
 /* Paths. */
 
+/* /v2/repository/models/{name}/load or /unload: the name (no versions: a load takes them all). */
+static bool parse_repository_path(const char *path, struct atrous_kserve_route *out)
+{
+    static const char prefix[] = "/v2/repository/models/";
+    if (strncmp(path, prefix, sizeof(prefix) - 1) != 0)
+        return false;
+    const char *name = path + sizeof(prefix) - 1;
+    size_t len = strcspn(name, "/");
+    if (!atrous_model_name_valid(name, len))
+        return false;
+    if (strcmp(name + len, "/load") == 0)
+        out->kind = ATROUS_KSERVE_ROUTE_REPO_LOAD;
+    else if (strcmp(name + len, "/unload") == 0)
+        out->kind = ATROUS_KSERVE_ROUTE_REPO_UNLOAD;
+    else
+        return false;
+    memcpy(out->model, name, len);
+    out->model[len] = '\0';
+    return true;
+}
+
 bool atrous_kserve_parse_path(const char *path, struct atrous_kserve_route *out)
 {
     static const char models[] = "/v2/models/";
@@ -30,8 +51,15 @@ bool atrous_kserve_parse_path(const char *path, struct atrous_kserve_route *out)
         out->kind = ATROUS_KSERVE_ROUTE_LIVE;
     else if (strcmp(path, "/v2/health/ready") == 0)
         out->kind = ATROUS_KSERVE_ROUTE_READY;
+    else if (strcmp(path, "/v2/models/stats") == 0)
+        out->kind = ATROUS_KSERVE_ROUTE_MODEL_STATS;
+    else if (strcmp(path, "/v2/repository/index") == 0)
+        out->kind = ATROUS_KSERVE_ROUTE_REPO_INDEX;
     if (out->kind != ATROUS_KSERVE_ROUTE_NONE)
         return true;
+    if (parse_repository_path(path, out))
+        return true;
+    memset(out, 0, sizeof(*out));
     if (strncmp(path, models, sizeof(models) - 1) != 0)
         return false;
     const char *rest = atrous_model_parse_path(path + sizeof(models) - 1, out->model, out->version);
@@ -46,6 +74,8 @@ bool atrous_kserve_parse_path(const char *path, struct atrous_kserve_route *out)
         kind = ATROUS_KSERVE_ROUTE_MODEL_CONFIG;
     else if (strcmp(rest, "/infer") == 0)
         kind = ATROUS_KSERVE_ROUTE_INFER;
+    else if (strcmp(rest, "/stats") == 0)
+        kind = ATROUS_KSERVE_ROUTE_MODEL_STATS;
     if (kind == ATROUS_KSERVE_ROUTE_NONE) {
         memset(out, 0, sizeof(*out));
         return false;

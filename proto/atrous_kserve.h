@@ -46,7 +46,7 @@
 /* The extensions GET /v2 lists. */
 #define ATROUS_KSERVE_EXTENSIONS                                                                   \
     {                                                                                              \
-        "binary_tensor_data", "model_configuration"                                                \
+        "binary_tensor_data", "model_configuration", "model_repository", "statistics"              \
     }
 
 /* The "platform" of atrousd's models in metadata and config documents. */
@@ -65,16 +65,21 @@ enum atrous_kserve_route_kind {
     ATROUS_KSERVE_ROUTE_MODEL_READY,     /* GET  /v2/models/{name}[/versions/{v}]/ready */
     ATROUS_KSERVE_ROUTE_MODEL_CONFIG,    /* GET  /v2/models/{name}[/versions/{v}]/config */
     ATROUS_KSERVE_ROUTE_INFER,           /* POST /v2/models/{name}[/versions/{v}]/infer */
+    ATROUS_KSERVE_ROUTE_MODEL_STATS,     /* GET  /v2/models[/{name}[/versions/{v}]]/stats */
+    ATROUS_KSERVE_ROUTE_REPO_INDEX,      /* POST /v2/repository/index */
+    ATROUS_KSERVE_ROUTE_REPO_LOAD,       /* POST /v2/repository/models/{name}/load */
+    ATROUS_KSERVE_ROUTE_REPO_UNLOAD,     /* POST /v2/repository/models/{name}/unload */
 };
 
 struct atrous_kserve_route {
     enum atrous_kserve_route_kind kind;
-    char model[ATROUS_MODEL_NAME_MAX + 1];      /* "" for server routes */
+    char model[ATROUS_MODEL_NAME_MAX + 1];      /* "" for server routes and /v2/models/stats */
     char version[ATROUS_MODEL_VERSION_MAX + 1]; /* "" when the path names none */
 };
 
 /* Parses a request path (without the query string). Returns false (kind NONE) for anything
- * else, including model names or versions that no model can have. */
+ * else, including model names or versions that no model can have. "/v2/models/stats" is the
+ * statistics of every model, as in Triton (so a model named "stats" has no metadata path). */
 bool atrous_kserve_parse_path(const char *path, struct atrous_kserve_route *out);
 
 /* True when the route names the built-in generic model (name ATROUS_GENERIC_MODEL_NAME,

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "atrous_kserve_repo.h"
 #include "governor.h"
 #include "compress.h"
 #include "media.h"
@@ -182,21 +183,36 @@ static bool admit_op(struct server_ctx *ctx, const struct http_exchange *ex,
     return false;
 }
 
+void atrousd_plan_release(struct request_plan *plan)
+{
+    atrousd_repo_release(plan->repo);
+    plan->repo = NULL;
+    plan->model = NULL;
+}
+
 /* The model a KServe or TF Serving route names: the generic model (KServe only) or the
- * repository's; 404 in the protocol's words when there is none. */
+ * repository's, looked up in the snapshot the request then holds to its end; 404 in the
+ * protocol's words when there is none. */
 static bool admit_model_name(struct server_ctx *ctx, const struct http_exchange *ex,
                              struct request_plan *plan, struct http_reply *reply)
 {
     struct atrous_error err;
-    bool tfs = plan->endpoint >= ATROUSD_EP_TFS_STATUS;
+    bool tfs = atrousd_route_is_tfs(plan->endpoint);
     atrous_error_clear(&err);
     plan->model = NULL;
-    if (!tfs && atrous_kserve_route_generic(&plan->kserve))
+    if (!tfs && atrous_kserve_route_generic(&plan->kserve)) {
+        plan->metrics_model = ctx->generic_metrics;
         return false;
-    plan->model = tfs ? atrousd_repo_find(ctx->repo, plan->tfs.model, plan->tfs.version)
-                      : atrousd_repo_find(ctx->repo, plan->kserve.model, plan->kserve.version);
-    if (plan->model != NULL)
+    }
+    plan->repo = atrousd_models_acquire(ctx->models);
+    const struct atrousd_served *served =
+        tfs ? atrousd_repo_find_served(plan->repo, plan->tfs.model, plan->tfs.version)
+            : atrousd_repo_find_served(plan->repo, plan->kserve.model, plan->kserve.version);
+    if (served != NULL) {
+        plan->model = served->model;
+        plan->metrics_model = served->metrics;
         return false;
+    }
     if (tfs)
         atrous_tfs_model_missing(&plan->tfs, &err);
     else
@@ -212,9 +228,11 @@ static bool admit_model(struct server_ctx *ctx, const struct http_exchange *ex,
                         struct request_plan *plan, struct http_reply *reply)
 {
     const char *id = ex->request_id;
+    /* The statistics of every model name none. */
+    if (plan->endpoint == ATROUSD_EP_V2_MODEL_STATS && plan->kserve.model[0] == '\0')
+        return false;
     if (admit_model_name(ctx, ex, plan, reply))
         return true;
-    plan->metrics_model = atrousd_ctx_model_metrics_index(ctx, plan->model);
     if (!atrousd_route_computes(plan->endpoint))
         return false;
     if (refuse_compute(ctx, ex, reply))
@@ -265,6 +283,24 @@ static bool admit_model(struct server_ctx *ctx, const struct http_exchange *ex,
     return false;
 }
 
+/* The repository extension's requests: refused while warming up or draining (the model
+ * manager runs only while serving), their small JSON bodies bounded before they are read. */
+static bool admit_repository(struct server_ctx *ctx, const struct http_exchange *ex,
+                             struct http_reply *reply)
+{
+    if (refuse_compute(ctx, ex, reply))
+        return true;
+    if (ex->has_content_length && ex->content_length > ATROUS_KSERVE_REPO_MAX_BODY) {
+        reply->close_connection = true;
+        atrousd_reply_fail(reply, ATROUSD_FAIL_CONTENT_TOO_LARGE, "body", ex->request_id,
+                           "body: Content-Length %" PRIu64 " is over the %zu bytes a repository "
+                           "request may have",
+                           ex->content_length, ATROUS_KSERVE_REPO_MAX_BODY);
+        return true;
+    }
+    return false;
+}
+
 bool atrousd_precheck(struct server_ctx *ctx, const struct http_exchange *ex,
                       struct request_plan *plan, struct http_reply *reply)
 {
@@ -296,6 +332,8 @@ bool atrousd_precheck(struct server_ctx *ctx, const struct http_exchange *ex,
     if (plan->endpoint == ATROUSD_EP_OP && admit_op(ctx, ex, plan, reply))
         return true;
     if (atrousd_route_names_model(plan->endpoint) && admit_model(ctx, ex, plan, reply))
+        return true;
+    if (atrousd_route_manages_models(plan->endpoint) && admit_repository(ctx, ex, reply))
         return true;
     /* Cost and memory (governor.h): a binary op estimated over --max-compute-ms is refused
      * here, and every compute request's worst case (body, decoded tensors, and a binary op's

@@ -75,12 +75,16 @@ struct request_plan {
     uint64_t header_length;                  /* its value, parsed once */
     struct atrous_kserve_route kserve;       /* KServe endpoints: the parsed path */
     struct atrous_tfs_route tfs;             /* TF Serving endpoints: the parsed path */
-    const struct atrous_model *model;        /* model routes: borrowed; NULL = the generic model */
-    size_t metrics_model;                    /* atrousd_ctx_model_metrics_index; 0: no model */
-    const void *batch_class; /* non-NULL: may be batched with requests of this class */
-    double cost_flops;       /* binary op: 2*N*OH*OW*OC*KH*KW*IC from the query's shapes, else 0 */
-    bool run_inline;         /* binary op cheap enough for the I/O thread (--inline-max-flops) */
-    bool has_problem;        /* binary op whose query validated: problem is what it will compute */
+    /* Model routes: a reference on the repository snapshot the request was admitted with, held
+     * until it ends (atrousd_plan_release), so that its model stays the version it started on
+     * however the repository changes meanwhile; NULL for other routes. */
+    struct atrousd_repo *repo;
+    const struct atrous_model *model; /* model routes: borrowed from repo; NULL = the generic */
+    size_t metrics_model;             /* the model's number in the metrics; 0: no model */
+    const void *batch_class;          /* non-NULL: may be batched with requests of this class */
+    double cost_flops; /* binary op: 2*N*OH*OW*OC*KH*KW*IC from the query's shapes, else 0 */
+    bool run_inline;   /* binary op cheap enough for the I/O thread (--inline-max-flops) */
+    bool has_problem;  /* binary op whose query validated: problem is what it will compute */
     struct atrous_problem problem; /* (governor.h) its output and cost known before the body */
     uint64_t problem_bytes;        /* its output, answer and compute memory, reserved at once */
 };
@@ -97,6 +101,10 @@ struct request_plan {
  */
 bool atrousd_precheck(struct server_ctx *ctx, const struct http_exchange *ex,
                       struct request_plan *plan, struct http_reply *reply);
+
+/* Drops what the plan holds (its snapshot reference). Call once the request has ended, its
+ * answer sent or abandoned; accepts a plan that holds nothing, and a zeroed one. */
+void atrousd_plan_release(struct request_plan *plan);
 
 /* Whether the service takes compute requests and answers ready. */
 enum atrousd_serving {

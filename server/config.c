@@ -12,14 +12,17 @@
 #include <string.h>
 
 #include "atrous_json_writer.h"
+#include "atrous_model.h"
 
 enum option_kind {
-    OPT_HOST,   /* numeric IP address */
-    OPT_PATH,   /* a file system path (not checked here; "" = none) */
-    OPT_UINT,   /* decimal integer in [min, max] */
-    OPT_BYTES,  /* decimal integer with an optional k/m/g suffix (powers of 1024) */
-    OPT_LEVEL,  /* log level name */
-    OPT_FORMAT, /* log format name */
+    OPT_HOST,    /* numeric IP address */
+    OPT_PATH,    /* a file system path (not checked here; "" = none) */
+    OPT_UINT,    /* decimal integer in [min, max] */
+    OPT_BYTES,   /* decimal integer with an optional k/m/g suffix (powers of 1024) */
+    OPT_LEVEL,   /* log level name */
+    OPT_FORMAT,  /* log format name */
+    OPT_CONTROL, /* model control mode name */
+    OPT_NAMES,   /* model names, comma-separated, or "*"; each use of the flag adds to them */
 };
 
 struct option_def {
@@ -76,6 +79,15 @@ static const struct option_def options[] = {
      "compiled oneDNN primitives kept (one per distinct problem)"},
     {"model-dir", "ATROUSD_MODEL_DIR", OPT_PATH, FIELD(model_dir), 0, 0, "DIR",
      "model repository: one sub-folder per model (KServe v2 and TF Serving endpoints)"},
+    {"model-control-mode", "ATROUSD_MODEL_CONTROL_MODE", OPT_CONTROL, FIELD(model_control_mode), 0,
+     0, "MODE",
+     "none | poll | explicit: how models change while serving (SIGHUP rescans in none and "
+     "poll; explicit: load and unload requests)"},
+    {"repository-poll-secs", "ATROUSD_REPOSITORY_POLL_SECS", OPT_UINT, FIELD(repository_poll_secs),
+     1, 86400, "SECONDS", "with --model-control-mode poll, seconds between rescans of --model-dir"},
+    {"load-model", "ATROUSD_LOAD_MODEL", OPT_NAMES, FIELD(load_models), 0, 0, "NAME",
+     "with --model-control-mode explicit, a model to load at start (repeatable; the "
+     "environment takes a comma-separated list; \"*\" loads all)"},
     {"max-json-bytes", "ATROUSD_MAX_JSON_BYTES", OPT_BYTES, FIELD(max_json_bytes), 1,
      (uint64_t)1 << 40, "BYTES", "largest KServe v2 / TF Serving JSON document (413)"},
     {"max-batch", "ATROUSD_MAX_BATCH", OPT_UINT, FIELD(max_batch), 1, 1024, "N",
@@ -144,6 +156,8 @@ void atrousd_config_defaults(struct atrousd_config *cfg)
     cfg->log_flush_ms = ATROUSD_DEFAULT_LOG_FLUSH_MS;
     cfg->min_send_rate = ATROUSD_DEFAULT_MIN_SEND_RATE;
     cfg->max_compute_ms = ATROUSD_DEFAULT_MAX_COMPUTE_MS;
+    cfg->model_control_mode = ATROUSD_MODEL_CONTROL_NONE;
+    cfg->repository_poll_secs = ATROUSD_DEFAULT_REPOSITORY_POLL_S;
     cfg->log_level = ATROUSD_LOG_INFO;
     cfg->log_format = ATROUSD_LOG_JSON;
 }
@@ -205,6 +219,57 @@ static bool parse_number(const struct option_def *opt, const char *s, uint64_t *
     return true;
 }
 
+const char *atrousd_model_control_name(enum atrousd_model_control mode)
+{
+    switch (mode) {
+    case ATROUSD_MODEL_CONTROL_NONE:
+        return "none";
+    case ATROUSD_MODEL_CONTROL_POLL:
+        return "poll";
+    case ATROUSD_MODEL_CONTROL_EXPLICIT:
+        return "explicit";
+    }
+    return "none";
+}
+
+bool atrousd_model_control_parse(const char *s, enum atrousd_model_control *out)
+{
+    for (int m = ATROUSD_MODEL_CONTROL_NONE; m <= ATROUSD_MODEL_CONTROL_EXPLICIT; m++) {
+        if (strcmp(s, atrousd_model_control_name((enum atrousd_model_control)m)) == 0) {
+            *out = (enum atrousd_model_control)m;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Adds the comma-separated names of value to the list at field (comma-joined, "" at first):
+ * each a valid model name, or "*" alone. */
+static bool add_names(char *field, const char *value)
+{
+    char joined[ATROUSD_LOAD_MODELS_MAX];
+    size_t len = strlen(field);
+    if (value[0] == '\0')
+        return false;
+    for (const char *p = value; *p;) {
+        size_t n = strcspn(p, ",");
+        bool star = n == 1 && p[0] == '*';
+        if (!star && !atrous_model_name_valid(p, n))
+            return false;
+        p += n;
+        if (*p == ',' && *++p == '\0')
+            return false; /* a trailing comma names nothing */
+    }
+    if (snprintf(joined, sizeof(joined), "%s%s%s", field, len ? "," : "", value) >=
+        (int)sizeof(joined))
+        return false;
+    /* "*" means every model: it takes no company. */
+    if (strchr(joined, '*') != NULL && strcmp(joined, "*") != 0)
+        return false;
+    memcpy(field, joined, strlen(joined) + 1);
+    return true;
+}
+
 static bool valid_host(const char *s)
 {
     unsigned char addr[sizeof(struct in6_addr)];
@@ -233,6 +298,13 @@ static void describe_expected(const struct option_def *opt, char *buf, size_t si
         break;
     case OPT_FORMAT:
         snprintf(buf, size, "json or text");
+        break;
+    case OPT_CONTROL:
+        snprintf(buf, size, "none, poll or explicit");
+        break;
+    case OPT_NAMES:
+        snprintf(buf, size,
+                 "model names (letters, digits, '_', '-', '.'), comma-separated, or \"*\" alone");
         break;
     }
 }
@@ -263,6 +335,12 @@ static bool apply(struct atrousd_config *cfg, const struct option_def *opt, cons
     case OPT_FORMAT:
         ok = atrousd_log_format_parse(value, (enum atrousd_log_format *)(void *)field);
         break;
+    case OPT_CONTROL:
+        ok = atrousd_model_control_parse(value, (enum atrousd_model_control *)(void *)field);
+        break;
+    case OPT_NAMES:
+        ok = add_names(field, value);
+        break;
     }
     if (!ok) {
         char expected[128];
@@ -292,6 +370,7 @@ enum atrousd_config_result atrousd_config_parse(struct atrousd_config *cfg, int 
                                                 char *errbuf, size_t errsize)
 {
     enum atrousd_config_result mode = ATROUSD_CONFIG_RUN;
+    bool names_from_flags[sizeof(options) / sizeof(options[0])] = {false};
     errbuf[0] = '\0';
     for (size_t i = 0; getenv_fn != NULL && i < ALIAS_COUNT; i++) {
         const char *value = getenv_fn(aliases[i].env);
@@ -335,6 +414,11 @@ enum atrousd_config_result atrousd_config_parse(struct atrousd_config *cfg, int 
             }
             value = argv[++i];
         }
+        /* A repeatable flag adds to itself, but replaces what the environment gave. */
+        if (opt->kind == OPT_NAMES && !names_from_flags[opt - options]) {
+            names_from_flags[opt - options] = true;
+            ((char *)cfg + opt->offset)[0] = '\0';
+        }
         if (!apply(cfg, opt, value, "command line", errbuf, errsize))
             return ATROUSD_CONFIG_ERROR;
     }
@@ -363,6 +447,14 @@ static void default_text(const struct option_def *opt, const struct atrousd_conf
     case OPT_FORMAT:
         snprintf(buf, size, "%s",
                  atrousd_log_format_name(*(const enum atrousd_log_format *)(const void *)field));
+        break;
+    case OPT_CONTROL:
+        snprintf(
+            buf, size, "%s",
+            atrousd_model_control_name(*(const enum atrousd_model_control *)(const void *)field));
+        break;
+    case OPT_NAMES:
+        snprintf(buf, size, "%s", field[0] ? field : "none");
         break;
     }
 }
@@ -426,7 +518,12 @@ void atrousd_config_write_json(struct atrous_jw *w, const void *arg)
         switch (options[i].kind) {
         case OPT_HOST:
         case OPT_PATH:
+        case OPT_NAMES:
             atrous_jw_string(w, field);
+            break;
+        case OPT_CONTROL:
+            atrous_jw_string(w, atrousd_model_control_name(
+                                    *(const enum atrousd_model_control *)(const void *)field));
             break;
         case OPT_UINT:
         case OPT_BYTES:

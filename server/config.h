@@ -38,8 +38,9 @@ struct atrous_jw;
 #define ATROUSD_DEFAULT_MAX_BATCH              1 /* 1 = no batching */
 #define ATROUSD_DEFAULT_MAX_QUEUE_DELAY_US     0 /* batch only what is already waiting */
 /* About 100 us of one AVX-512 core (a 1x32x32x16->16 3x3 problem, 4.7 MFLOP, takes ~70 us). */
-#define ATROUSD_DEFAULT_INLINE_MAX_FLOPS 8000000
-#define ATROUSD_DEFAULT_LOG_FLUSH_MS     50 /* info lines reach the sink within this */
+#define ATROUSD_DEFAULT_INLINE_MAX_FLOPS  8000000
+#define ATROUSD_DEFAULT_LOG_FLUSH_MS      50 /* info lines reach the sink within this */
+#define ATROUSD_DEFAULT_REPOSITORY_POLL_S 15 /* Triton's default */
 /* An answer must leave at this rate on average, after --connection-timeout of grace: 1 MiB/s is
  * 8 Mbit/s, below any link a 64 MiB answer is fetched over, and holds such an answer (and its
  * share of --max-memory-bytes) for at most 30 s + 64 s. */
@@ -55,6 +56,20 @@ struct atrous_jw;
 
 /* Longest --model-dir path. */
 #define ATROUSD_PATH_MAX 1024
+
+/* Room for the --load-model names, joined with commas. */
+#define ATROUSD_LOAD_MODELS_MAX 4096
+
+/* Triton's model control modes (models.h says what each does). */
+enum atrousd_model_control {
+    ATROUSD_MODEL_CONTROL_NONE,
+    ATROUSD_MODEL_CONTROL_POLL,
+    ATROUSD_MODEL_CONTROL_EXPLICIT,
+};
+
+/* "none", "poll", "explicit"; parse returns false for anything else. */
+const char *atrousd_model_control_name(enum atrousd_model_control mode);
+bool atrousd_model_control_parse(const char *s, enum atrousd_model_control *out);
 
 struct atrousd_config {
     char host[ATROUSD_HOST_MAX];      /* numeric IPv4 or IPv6 address to listen on */
@@ -76,16 +91,19 @@ struct atrousd_config {
     uint64_t drain_timeout_s;         /* SIGTERM: longest wait for in-flight requests */
     uint64_t cache_capacity;          /* compiled oneDNN primitives kept */
     char model_dir[ATROUSD_PATH_MAX]; /* model repository folder; "" = none */
-    uint64_t max_json_bytes;          /* KServe / TF Serving JSON document limit (413) */
-    uint64_t max_batch;               /* rows stacked into one oneDNN call; 1 = off */
-    uint64_t max_queue_delay_us;      /* longest wait for batch company */
-    uint64_t inline_max_flops;        /* binary op requests up to this cost run on the I/O
-                                         thread, skipping the queue; 0 = never */
-    uint64_t log_flush_ms;            /* longest an info line is buffered; 0 = write each */
-    uint64_t min_send_rate;           /* answers slower than this (bytes/s) are cut off */
-    uint64_t max_compute_ms;          /* estimated compute over this is refused (400) */
-    uint64_t compress_min_bytes;      /* answers at least this big are compressed when the
-                                         client accepts it; 0 = never */
+    enum atrousd_model_control model_control_mode;
+    uint64_t repository_poll_secs;             /* poll mode: seconds between rescans */
+    char load_models[ATROUSD_LOAD_MODELS_MAX]; /* explicit mode: names, comma-separated; "*" */
+    uint64_t max_json_bytes;                   /* KServe / TF Serving JSON document limit (413) */
+    uint64_t max_batch;                        /* rows stacked into one oneDNN call; 1 = off */
+    uint64_t max_queue_delay_us;               /* longest wait for batch company */
+    uint64_t inline_max_flops;                 /* binary op requests up to this cost run on the I/O
+                                                  thread, skipping the queue; 0 = never */
+    uint64_t log_flush_ms;       /* longest an info line is buffered; 0 = write each */
+    uint64_t min_send_rate;      /* answers slower than this (bytes/s) are cut off */
+    uint64_t max_compute_ms;     /* estimated compute over this is refused (400) */
+    uint64_t compress_min_bytes; /* answers at least this big are compressed when the client
+                                    accepts it; 0 = never */
     enum atrousd_log_level log_level;
     enum atrousd_log_format log_format;
 };

@@ -5,9 +5,55 @@
 #include "endpoints.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
+#include "atrous_kserve_repo.h"
 #include "info.h"
 #include "version.h"
+
+/* The statistics of the served models the stats route names: every one (plan->kserve.model
+ * ""), the versions of a name, or one version; the generic model as a model of its own. */
+static char *render_stats(struct server_ctx *ctx, const struct request_plan *plan, size_t *len)
+{
+    struct atrousd_repo *repo =
+        plan->repo ? atrousd_repo_ref(plan->repo) : atrousd_models_acquire(ctx->models);
+    size_t first = 0, count = 0, numbers_count = 0;
+    bool generic = plan->model == NULL; /* every model, or the generic model's route */
+    if (plan->kserve.model[0] == '\0') {
+        count = atrousd_repo_count(repo);
+    } else if (plan->model != NULL) {
+        count = atrousd_repo_versions(repo, plan->model->name, &first, NULL);
+        if (plan->kserve.version[0] != '\0') { /* the one version the route names */
+            while (atrousd_repo_at(repo, first) != plan->model)
+                first++;
+            count = 1;
+        }
+    }
+    size_t *numbers = calloc(count + 1, sizeof(*numbers));
+    struct atrous_kserve_model_stats *stats = calloc(count + 1, sizeof(*stats));
+    struct atrous_kserve_batch_stats *batches =
+        calloc((count + 1) * ATROUSD_STATS_BATCH_SIZES, sizeof(*batches));
+    char *body = NULL;
+    if (numbers == NULL || stats == NULL || batches == NULL)
+        goto out;
+    if (generic)
+        numbers[numbers_count++] = ctx->generic_metrics;
+    for (size_t i = first; i < first + count; i++)
+        numbers[numbers_count++] = atrousd_repo_served(repo, i)->metrics;
+    size_t n = 0;
+    for (size_t i = 0; i < numbers_count; i++) {
+        if (atrousd_metrics_model_stats(ctx->metrics, numbers[i], &stats[n],
+                                        batches + n * ATROUSD_STATS_BATCH_SIZES))
+            n++;
+    }
+    body = atrous_kserve_encode_stats(stats, n, len);
+out:
+    free(numbers);
+    free(stats);
+    free(batches);
+    atrousd_repo_release(repo);
+    return body;
+}
 
 void atrousd_handle_endpoint(struct server_ctx *ctx, const struct http_exchange *ex,
                              const struct request_plan *plan, struct http_reply *reply)
@@ -61,7 +107,7 @@ void atrousd_handle_endpoint(struct server_ctx *ctx, const struct http_exchange 
         break;
     case ATROUSD_EP_V2_MODEL_METADATA:
         if (plan->model != NULL)
-            version_count = atrousd_repo_versions(ctx->repo, plan->model->name, NULL, &versions);
+            version_count = atrousd_repo_versions(plan->repo, plan->model->name, NULL, &versions);
         body = atrous_kserve_encode_model_metadata(plan->model, versions, version_count, &len);
         break;
     case ATROUSD_EP_V2_MODEL_READY:
@@ -73,8 +119,11 @@ void atrousd_handle_endpoint(struct server_ctx *ctx, const struct http_exchange 
         body = atrous_kserve_encode_model_config(plan->model, &len);
         break;
     case ATROUSD_EP_TFS_STATUS:
-        version_count = atrousd_repo_versions(ctx->repo, plan->tfs.model, NULL, &versions);
+        version_count = atrousd_repo_versions(plan->repo, plan->tfs.model, NULL, &versions);
         body = atrous_tfs_encode_status(&plan->tfs, versions, version_count, &len);
+        break;
+    case ATROUSD_EP_V2_MODEL_STATS:
+        body = render_stats(ctx, plan, &len);
         break;
     case ATROUSD_EP_TFS_METADATA:
         body = atrous_tfs_encode_metadata(plan->model, &len);

@@ -43,6 +43,7 @@
 #include "log.h"
 #include "media.h"
 #include "server_ctx.h"
+#include "trace.h"
 
 /* Longest path quoted in the access log. */
 #define LOG_PATH_MAX 256
@@ -104,6 +105,7 @@ struct request {
     uint64_t body_start_ns;            /* when the headers were complete */
     bool ran_inline;                   /* computed on the I/O thread (--inline-max-flops) */
     bool dequeued;                     /* a worker took it off the compute queue */
+    struct atrousd_trace trace;        /* W3C trace context: logged, and answered */
     /* Content codings (compress.h). */
     struct atrousd_inflate *inflate;          /* the body's decoder when it is compressed */
     struct atrousd_accept_encoding accept_ae; /* what Accept-Encoding allows for the answer */
@@ -216,6 +218,12 @@ struct framing {
     const char *head, *head_end; /* the raw head; NULL when libmicrohttpd did not say */
     const char *value_end;       /* where the previous header line's value ended */
     char bad[160];               /* why the head is refused, or "" */
+    /* Trace context (trace.h) is read here too, since tracestate may come in several fields. */
+    const char *traceparent;
+    unsigned traceparent_count;
+    const char *tracestate[ATROUSD_TRACESTATE_FIELDS_MAX];
+    size_t tracestate_count;
+    bool tracestate_overflow;
 };
 
 static bool is_tchar(unsigned char c)
@@ -303,6 +311,15 @@ static enum MHD_Result note_framing(void *cls, enum MHD_ValueKind kind, const ch
     } else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) {
         f->host_count++;
         f->host_invalid |= !host_valid(value);
+    } else if (strcasecmp(key, "traceparent") == 0) {
+        if (f->traceparent_count++ == 0)
+            f->traceparent = value;
+    } else if (strcasecmp(key, "tracestate") == 0) {
+        /* More fields than we read: the list is incomplete, so none of it is passed on. */
+        if (f->tracestate_count == ATROUSD_TRACESTATE_FIELDS_MAX)
+            f->tracestate_overflow = true;
+        else
+            f->tracestate[f->tracestate_count++] = value;
     }
     return MHD_YES;
 }
@@ -363,6 +380,9 @@ static void read_headers(struct request *req, const char *url, const char *metho
         atrousd_ctx_request_id(req->ctx, req->request_id, sizeof(req->request_id));
     ex->request_id = req->request_id;
     read_framing(req, method, f);
+    atrousd_trace_begin(&req->trace, f->traceparent, f->traceparent_count, f->tracestate,
+                        f->tracestate_overflow ? 0 : f->tracestate_count, atrousd_ctx_random64,
+                        req->ctx);
     /* Transfer-Encoding wins over Content-Length (RFC 9112 section 6.3). */
     ex->has_content_length =
         f->transfer_count == 0 && atrousd_header_decimal(f->length, &ex->content_length);
@@ -538,6 +558,13 @@ static enum MHD_Result answer(struct request *req)
         ok &=
             MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type) == MHD_YES;
     ok &= MHD_add_response_header(resp, "X-Request-Id", req->request_id) == MHD_YES;
+    if (req->trace.trace_id[0]) {
+        char traceparent[ATROUSD_TRACEPARENT_LEN + 1];
+        atrousd_trace_header(&req->trace, traceparent);
+        ok &= MHD_add_response_header(resp, "traceparent", traceparent) == MHD_YES;
+        if (req->trace.tracestate[0])
+            ok &= MHD_add_response_header(resp, "tracestate", req->trace.tracestate) == MHD_YES;
+    }
     ok &= MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") == MHD_YES;
     if (r->allow)
         ok &= MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow) == MHD_YES;
@@ -760,12 +787,25 @@ static bool head_rejected(struct request *req, const struct framing *f, const ch
     return true;
 }
 
-static bool queue_full(struct server_ctx *ctx)
+#define QUEUE_FULL_MESSAGE "the compute queue is full (--queue-depth %" PRIu64 "); retry later"
+
+static bool queue_full(struct server_ctx *ctx, enum atrousd_endpoint endpoint)
 {
-    return ctx->queue == NULL || atrousd_queue_full(ctx->queue);
+    struct atrousd_queue *queue = atrousd_ctx_queue_for(ctx, endpoint);
+    return queue == NULL || atrousd_queue_full(queue);
 }
 
-#define QUEUE_FULL_MESSAGE "the compute queue is full (--queue-depth %" PRIu64 "); retry later"
+/* A full queue's 429: the compute queue's, or the model manager's. */
+static void queue_full_reply(struct request *req)
+{
+    if (atrousd_route_manages_models(req->plan.endpoint))
+        atrousd_reply_fail(&req->reply, ATROUSD_FAIL_RESOURCE_EXHAUSTED, NULL, req->request_id,
+                           "the model manager has %d repository requests waiting; retry later",
+                           ATROUSD_MODELS_QUEUE_DEPTH);
+    else
+        atrousd_reply_fail(&req->reply, ATROUSD_FAIL_RESOURCE_EXHAUSTED, NULL, req->request_id,
+                           QUEUE_FULL_MESSAGE, req->ctx->config.queue_depth);
+}
 
 /*
  * An answer decided from the headers alone. When the client may still be sending a body
@@ -799,14 +839,16 @@ static enum MHD_Result begin(struct request *req, const char *url, const char *m
         return answer_early(req);
     req->state = REQ_BODY;
     keep_deflate_off_io_threads(req);
-    if (!atrousd_route_computes(req->plan.endpoint))
+    if (!atrousd_route_on_worker(req->plan.endpoint))
         return MHD_YES; /* GET bodies are read and dropped */
-    if (!req->plan.run_inline && queue_full(req->ctx)) {
+    if (!req->plan.run_inline && queue_full(req->ctx, req->plan.endpoint)) {
         /* It would almost surely be refused once its body is in: refuse it before the upload
          * rather than read (and make the client send) megabytes for a 429. A queue that is
          * not full now is checked again, and a slot claimed, when the body is complete. */
-        fail_body(req, ATROUSD_FAIL_RESOURCE_EXHAUSTED, QUEUE_FULL_MESSAGE,
-                  req->ctx->config.queue_depth);
+        queue_full_reply(req);
+        body_free(req);
+        req->reply.close_connection = true;
+        req->state = REQ_DISCARD;
         return answer_early(req);
     }
     if (!coded_body_begin(req))
@@ -832,7 +874,7 @@ static enum MHD_Result receive(struct request *req, const char *data, size_t siz
     struct server_ctx *ctx = req->ctx;
     req->bytes_in += size;
     atrousd_deadline_set(req->deadline, receive_deadline(ctx, req->body_start_ns, req->bytes_in));
-    if (req->state == REQ_DISCARD || !atrousd_route_computes(req->plan.endpoint)) {
+    if (req->state == REQ_DISCARD || !atrousd_route_on_worker(req->plan.endpoint)) {
         /* Dropped bytes are bounded too: past the limit plus a grace, close. */
         return req->bytes_in > ctx->config.max_body_bytes + ATROUSD_DISCARD_MAX_BYTES ? MHD_NO
                                                                                       : MHD_YES;
@@ -879,7 +921,7 @@ static void run_job(struct atrousd_job *job, struct atrous_workspace *ws)
 {
     struct request *req = job_request(job);
     if (!job_expired(req, atrousd_now_ns()))
-        atrousd_handle_compute(req->ctx, &req->ex, &req->plan, ws, &req->reply);
+        atrousd_handle_job(req->ctx, &req->ex, &req->plan, ws, &req->reply);
     atrousd_governor_settle(ws); /* before the request's memory is released */
     reply_encode(req);
     /* From here the I/O thread owns req again and may free it at any moment. */
@@ -974,7 +1016,7 @@ static enum MHD_Result dispatch(struct request *req)
     struct server_ctx *ctx = req->ctx;
     req->ex.body = req->body;
     req->ex.body_len = req->body_len;
-    if (!atrousd_route_computes(req->plan.endpoint)) {
+    if (!atrousd_route_on_worker(req->plan.endpoint)) {
         if (req->bytes_in > ctx->config.max_body_bytes) {
             atrousd_reply_fail(&req->reply, ATROUSD_FAIL_CONTENT_TOO_LARGE, "body", req->request_id,
                                "body: over --max-body-bytes %" PRIu64, ctx->config.max_body_bytes);
@@ -989,9 +1031,9 @@ static enum MHD_Result dispatch(struct request *req)
         return answer(req);
     if (req->plan.run_inline && run_inline(req))
         return answer(req);
-    if (ctx->queue == NULL || !atrousd_queue_reserve(ctx->queue)) {
-        atrousd_reply_fail(&req->reply, ATROUSD_FAIL_RESOURCE_EXHAUSTED, NULL, req->request_id,
-                           QUEUE_FULL_MESSAGE, ctx->config.queue_depth);
+    struct atrousd_queue *queue = atrousd_ctx_queue_for(ctx, req->plan.endpoint);
+    if (queue == NULL || !atrousd_queue_reserve(queue)) {
+        queue_full_reply(req);
         return answer(req);
     }
     req->job.run = run_job;
@@ -1004,7 +1046,7 @@ static enum MHD_Result dispatch(struct request *req)
     atrousd_deadline_set(req->deadline, 0); /* received: computing has its own timeout */
     /* Suspend before the push: the worker's resume must find the connection suspended. */
     MHD_suspend_connection(req->conn);
-    atrousd_queue_push(ctx->queue, &req->job);
+    atrousd_queue_push(queue, &req->job);
     return MHD_YES;
 }
 
@@ -1041,9 +1083,15 @@ static void log_access(const struct request *req, unsigned status, uint64_t tota
     const struct http_reply *r = &req->reply;
     char path[LOG_PATH_MAX + 1];
     snprintf(path, sizeof(path), "%s", req->ex.path ? req->ex.path : "");
-    struct atrousd_log_field fields[20];
+    struct atrousd_log_field fields[24];
     size_t n = 0;
     fields[n++] = LOG_STR("request_id", req->request_id);
+    if (req->trace.trace_id[0]) {
+        fields[n++] = LOG_STR("trace_id", req->trace.trace_id);
+        fields[n++] = LOG_STR("span_id", req->trace.span_id);
+        if (req->trace.parent_id[0])
+            fields[n++] = LOG_STR("parent_span_id", req->trace.parent_id);
+    }
     fields[n++] = LOG_STR("method", req->ex.method);
     fields[n++] = LOG_STR("path", path);
     fields[n++] = LOG_UINT("status", status);
@@ -1137,9 +1185,16 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         .has_stages = req->reply.has_stages,
         .stage_us = {req->reply.parse_us, req->reply.queue_us, req->reply.compute_us,
                      req->reply.serialize_us},
-        .dequeued = req->dequeued,
+        .inference_rows = req->reply.inference_rows,
+        .executed = req->reply.executed,
+        .execution_rows = req->reply.execution_rows,
+        /* Only the compute queue's waits are the autoscaling signal, not the model manager's. */
+        .dequeued = req->dequeued && atrousd_route_computes(req->plan.endpoint),
     };
     atrousd_metrics_record(ctx->metrics, &sample);
+    /* The request is over: the repository snapshot it held may go (and a model version that
+     * was replaced meanwhile with it). */
+    atrousd_plan_release(&req->plan);
     body_free(req);
     atrousd_budget_release(&req->memory);
     http_reply_release(&req->reply);

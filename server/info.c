@@ -136,9 +136,10 @@ static void write_models(struct atrous_jw *w, const struct server_ctx *ctx)
         atrous_jw_null(w);
     atrous_jw_key(w, "models");
     atrous_jw_array_begin(w);
-    size_t count = atrousd_repo_count(ctx->repo);
+    struct atrousd_repo *repo = atrousd_models_acquire(ctx->models);
+    size_t count = atrousd_repo_count(repo);
     for (size_t i = 0; i < count; i++) {
-        const struct atrous_model *m = atrousd_repo_at(ctx->repo, i);
+        const struct atrous_model *m = atrousd_repo_at(repo, i);
         int64_t input[4], output[4];
         atrous_model_io_dims(m, input, output);
         atrous_jw_object_begin(w);
@@ -162,6 +163,7 @@ static void write_models(struct atrous_jw *w, const struct server_ctx *ctx)
         atrous_jw_object_end(w);
     }
     atrous_jw_array_end(w);
+    atrousd_repo_release(repo);
 }
 
 char *atrousd_info_render(struct server_ctx *ctx, size_t *len)

@@ -127,6 +127,7 @@ static void drain(struct server_ctx *ctx, struct atrousd_http *http, int signo)
     }
     /* Cancels jobs still waiting (answered 503), lets running ones finish. */
     atrousd_queue_shutdown(ctx->queue);
+    atrousd_models_stop(ctx->models); /* the same for repository requests, before HTTP stops */
     uint64_t grace_s = ctx->config.connection_timeout_s ? ctx->config.connection_timeout_s
                                                         : ctx->config.drain_timeout_s;
     if (left > 0 && !atrousd_http_wait_answers(http, grace_s * 1000u))
@@ -207,6 +208,7 @@ int main(int argc, char **argv)
         atrousd_logf(ATROUSD_LOG_ERROR, "start-up self-test failed: %s", err.message);
         atomic_store(&ctx->draining, true);
         atrousd_queue_shutdown(ctx->queue);
+        atrousd_models_stop(ctx->models);
         atrousd_http_stop(http);
         goto out;
     }

@@ -4,10 +4,13 @@
  */
 #include "metrics.h"
 
+#include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Histogram bucket upper bounds in microseconds (rendered in seconds); +Inf is implicit. */
 static const uint64_t bucket_us[] = {
@@ -32,17 +35,35 @@ static const unsigned model_statuses[] = {200, 400, 404, 405, 408, 413, 415, 429
 #define MODEL_EP_FIRST     ATROUSD_EP_V2_SERVER
 #define MODEL_EP_SLOTS     (ATROUSD_EP_UNKNOWN - MODEL_EP_FIRST)
 
-/* One model's series, by endpoint (KServe and TF Serving endpoints only). */
+/* A cumulative count and duration. */
+struct duration {
+    _Atomic uint64_t count, ns;
+};
+
+/* The executions of one batch size (0 in size: a free slot, claimed once). */
+struct batch_slot {
+    _Atomic uint64_t size;
+    struct duration input, infer, output;
+};
+
+/* One model version's series: by endpoint (KServe and TF Serving endpoints only), and the
+ * statistics extension's figures of its inference requests. */
 struct model_series {
     char *name, *version;
     _Atomic uint64_t requests[MODEL_EP_SLOTS][MODEL_STATUS_SLOTS];
     struct histogram duration[MODEL_EP_SLOTS];
+    struct duration success, fail, queue, input, infer, output;
+    _Atomic uint64_t inference_count, execution_count, last_inference_ms;
+    struct batch_slot batches[ATROUSD_STATS_BATCH_SIZES];
 };
 
 struct atrousd_metrics {
     _Atomic uint64_t requests[ATROUSD_EP_COUNT][STATUS_SLOTS];
-    struct model_series *models; /* set once before serving */
-    size_t model_count;
+    /* Appended under models_lock, read without it: a series is complete before the count that
+     * covers it is published (release), and never moves or goes away until the metrics do. */
+    struct model_series *models[ATROUSD_METRICS_MODELS_MAX];
+    _Atomic size_t model_count;
+    pthread_mutex_t models_lock;
     _Atomic uint64_t batches, batched_requests;
     struct histogram duration[ATROUSD_EP_COUNT];
     struct histogram stages[ATROUSD_STAGE_COUNT];
@@ -56,46 +77,53 @@ static const char *const stage_names[ATROUSD_STAGE_COUNT] = {"parse", "queue", "
 
 struct atrousd_metrics *atrousd_metrics_create(void)
 {
-    return calloc(1, sizeof(struct atrousd_metrics));
+    struct atrousd_metrics *m = calloc(1, sizeof(struct atrousd_metrics));
+    if (m != NULL)
+        pthread_mutex_init(&m->models_lock, NULL);
+    return m;
 }
 
-static void free_models(struct atrousd_metrics *m)
+static void series_free(struct model_series *ms)
 {
-    for (size_t i = 0; i < m->model_count; i++) {
-        free(m->models[i].name);
-        free(m->models[i].version);
-    }
-    free(m->models);
-    m->models = NULL;
-    m->model_count = 0;
+    if (ms == NULL)
+        return;
+    free(ms->name);
+    free(ms->version);
+    free(ms);
 }
 
 void atrousd_metrics_free(struct atrousd_metrics *m)
 {
-    if (m != NULL)
-        free_models(m);
+    if (m == NULL)
+        return;
+    for (size_t i = 0; i < atomic_load(&m->model_count); i++)
+        series_free(m->models[i]);
+    pthread_mutex_destroy(&m->models_lock);
     free(m);
 }
 
-bool atrousd_metrics_set_models(struct atrousd_metrics *m, const char *const *names,
-                                const char *const *versions, size_t count)
+size_t atrousd_metrics_model(struct atrousd_metrics *m, const char *name, const char *version)
 {
-    free_models(m);
-    if (count == 0)
-        return true;
-    m->models = calloc(count, sizeof(*m->models));
-    if (m->models == NULL)
-        return false;
-    m->model_count = count;
-    for (size_t i = 0; i < count; i++) {
-        m->models[i].name = strdup(names[i]);
-        m->models[i].version = strdup(versions[i]);
-        if (m->models[i].name == NULL || m->models[i].version == NULL) {
-            free_models(m);
-            return false;
+    size_t number = 0;
+    pthread_mutex_lock(&m->models_lock);
+    size_t count = atomic_load_explicit(&m->model_count, memory_order_relaxed);
+    for (size_t i = 0; i < count && number == 0; i++) {
+        if (strcmp(m->models[i]->name, name) == 0 && strcmp(m->models[i]->version, version) == 0)
+            number = i + 1;
+    }
+    if (number == 0 && count < ATROUSD_METRICS_MODELS_MAX) {
+        struct model_series *ms = calloc(1, sizeof(*ms));
+        if (ms != NULL && (ms->name = strdup(name)) != NULL &&
+            (ms->version = strdup(version)) != NULL) {
+            m->models[count] = ms;
+            atomic_store_explicit(&m->model_count, count + 1, memory_order_release);
+            number = count + 1;
+        } else {
+            series_free(ms);
         }
     }
-    return true;
+    pthread_mutex_unlock(&m->models_lock);
+    return number;
 }
 
 void atrousd_metrics_record_batch(struct atrousd_metrics *m, size_t requests)
@@ -117,9 +145,65 @@ static size_t model_status_slot(unsigned status)
 static struct model_series *model_of(const struct atrousd_metrics *m, size_t model,
                                      enum atrousd_endpoint ep)
 {
-    if (model == 0 || model > m->model_count || ep < MODEL_EP_FIRST || ep >= ATROUSD_EP_UNKNOWN)
+    if (model == 0 || model > atomic_load_explicit(&m->model_count, memory_order_acquire) ||
+        ep < MODEL_EP_FIRST || ep >= ATROUSD_EP_UNKNOWN)
         return NULL;
-    return &m->models[model - 1];
+    return m->models[model - 1];
+}
+
+static void add_duration(struct duration *d, uint64_t ns)
+{
+    atomic_fetch_add_explicit(&d->count, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&d->ns, ns, memory_order_relaxed);
+}
+
+/* The slot of a batch size: found, or claimed once; NULL when every slot holds another. */
+static struct batch_slot *batch_slot(struct model_series *ms, uint64_t size)
+{
+    for (size_t i = 0; i < ATROUSD_STATS_BATCH_SIZES; i++) {
+        uint64_t have = atomic_load_explicit(&ms->batches[i].size, memory_order_acquire);
+        if (have == 0) {
+            uint64_t expected = 0;
+            if (atomic_compare_exchange_strong(&ms->batches[i].size, &expected, size))
+                return &ms->batches[i];
+            have = expected;
+        }
+        if (have == size)
+            return &ms->batches[i];
+    }
+    return NULL;
+}
+
+/* The statistics extension: success/fail with the request's whole time, the stages of a
+ * successful one, the inferences (rows) and the executions it accounts for. Batch size 0 is
+ * listed as itself: a request may carry no rows. */
+static void record_inference(struct model_series *ms, const struct atrousd_request_sample *s)
+{
+    uint64_t total_ns = s->total_us * 1000u;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    atomic_store_explicit(&ms->last_inference_ms,
+                          (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u,
+                          memory_order_relaxed);
+    if (s->status != 200) {
+        add_duration(&ms->fail, total_ns);
+        return;
+    }
+    add_duration(&ms->success, total_ns);
+    add_duration(&ms->queue, s->stage_us[ATROUSD_STAGE_QUEUE] * 1000u);
+    add_duration(&ms->input, s->stage_us[ATROUSD_STAGE_PARSE] * 1000u);
+    add_duration(&ms->infer, s->stage_us[ATROUSD_STAGE_COMPUTE] * 1000u);
+    add_duration(&ms->output, s->stage_us[ATROUSD_STAGE_SERIALIZE] * 1000u);
+    atomic_fetch_add_explicit(&ms->inference_count, s->inference_rows, memory_order_relaxed);
+    if (!s->executed)
+        return;
+    atomic_fetch_add_explicit(&ms->execution_count, 1, memory_order_relaxed);
+    struct batch_slot *b = batch_slot(ms, s->execution_rows + 1);
+    if (b == NULL)
+        return;
+    add_duration(&b->input, s->stage_us[ATROUSD_STAGE_PARSE] * 1000u);
+    add_duration(&b->infer, s->stage_us[ATROUSD_STAGE_COMPUTE] * 1000u);
+    add_duration(&b->output, s->stage_us[ATROUSD_STAGE_SERIALIZE] * 1000u);
 }
 
 static void observe(struct histogram *h, uint64_t us)
@@ -151,6 +235,8 @@ void atrousd_metrics_record(struct atrousd_metrics *m, const struct atrousd_requ
         atomic_fetch_add_explicit(&ms->requests[e][model_status_slot(s->status)], 1,
                                   memory_order_relaxed);
         observe(&ms->duration[e], s->total_us);
+        if (ep == ATROUSD_EP_V2_INFER || ep == ATROUSD_EP_TFS_PREDICT)
+            record_inference(ms, s);
     }
     if (s->has_stages) {
         for (int i = 0; i < ATROUSD_STAGE_COUNT; i++)
@@ -290,7 +376,10 @@ static void render_requests(FILE *f, const struct atrousd_metrics *m)
     }
 }
 
-/* `model="...",version="...",endpoint="...",` for a model series. */
+/* model_labels without an endpoint: a model version's own series. */
+#define NO_ENDPOINT ((size_t)-1)
+
+/* `model="...",version="...",endpoint="...",` for a model series (no endpoint: e NO_ENDPOINT). */
 static void model_labels(char *buf, size_t size, const struct model_series *ms, size_t e)
 {
     char *p = NULL;
@@ -303,26 +392,108 @@ static void model_labels(char *buf, size_t size, const struct model_series *ms, 
     label_value(f, ms->name);
     fputs("\",version=\"", f);
     label_value(f, ms->version);
-    fprintf(f, "\",endpoint=\"%s\",",
-            atrousd_route_label((enum atrousd_endpoint)(e + MODEL_EP_FIRST)));
+    if (e == NO_ENDPOINT)
+        fputs("\",", f);
+    else
+        fprintf(f, "\",endpoint=\"%s\",",
+                atrousd_route_label((enum atrousd_endpoint)(e + MODEL_EP_FIRST)));
     if (fclose(f) == 0)
         snprintf(buf, size, "%s", p);
     free(p);
+}
+
+static uint64_t series_count(const struct atrousd_metrics *m)
+{
+    return atomic_load_explicit(&m->model_count, memory_order_acquire);
+}
+
+/* A counter of the model series at offset, one sample per version with a successful inference. */
+static void render_version_counter(FILE *f, const struct atrousd_metrics *m, const char *name,
+                                   const char *help, size_t offset)
+{
+    char labels[256];
+    header(f, name, "counter", help);
+    for (size_t i = 0; i < series_count(m); i++) {
+        const struct model_series *ms = m->models[i];
+        if (load(&ms->success.count) == 0)
+            continue;
+        model_labels(labels, sizeof(labels), ms, NO_ENDPOINT);
+        fprintf(f, "%s{%.*s} %llu\n", name, (int)strlen(labels) - 1, labels,
+                (unsigned long long)load((const _Atomic uint64_t *)((const char *)ms + offset)));
+    }
+}
+
+/* The statistics extension's figures, per model version that saw an inference request. */
+static void render_inference_stats(FILE *f, const struct atrousd_metrics *m)
+{
+    char labels[256];
+    size_t count = series_count(m);
+    static const char *const stage[] = {"queue", "compute_input", "compute_infer",
+                                        "compute_output"};
+    header(f, "atrousd_model_inferences_total", "counter",
+           "Inference requests (KServe infer, TF Serving predict) by model, version and result, "
+           "as GET /v2/models/stats counts them.");
+    for (size_t i = 0; i < count; i++) {
+        const struct model_series *ms = m->models[i];
+        model_labels(labels, sizeof(labels), ms, NO_ENDPOINT);
+        if (load(&ms->success.count) + load(&ms->fail.count) == 0)
+            continue;
+        fprintf(f, "atrousd_model_inferences_total{%sresult=\"success\"} %llu\n", labels,
+                (unsigned long long)load(&ms->success.count));
+        fprintf(f, "atrousd_model_inferences_total{%sresult=\"fail\"} %llu\n", labels,
+                (unsigned long long)load(&ms->fail.count));
+    }
+    header(f, "atrousd_model_inference_seconds_total", "counter",
+           "Cumulative time of inference requests by model, version and result (the statistics' "
+           "success and fail ns), and of the stages of the successful ones.");
+    for (size_t i = 0; i < count; i++) {
+        const struct model_series *ms = m->models[i];
+        if (load(&ms->success.count) + load(&ms->fail.count) == 0)
+            continue;
+        model_labels(labels, sizeof(labels), ms, NO_ENDPOINT);
+        const struct duration *d[] = {&ms->queue, &ms->input, &ms->infer, &ms->output};
+        fprintf(f, "atrousd_model_inference_seconds_total{%sresult=\"success\"} %.9f\n", labels,
+                (double)load(&ms->success.ns) / 1e9);
+        fprintf(f, "atrousd_model_inference_seconds_total{%sresult=\"fail\"} %.9f\n", labels,
+                (double)load(&ms->fail.ns) / 1e9);
+        for (size_t k = 0; k < 4; k++)
+            fprintf(f, "atrousd_model_inference_seconds_total{%sstage=\"%s\"} %.9f\n", labels,
+                    stage[k], (double)load(&d[k]->ns) / 1e9);
+    }
+    render_version_counter(
+        f, m, "atrousd_model_inference_count_total",
+        "Inferences (rows: each request counts its batch dimension) by model and version.",
+        offsetof(struct model_series, inference_count));
+    render_version_counter(f, m, "atrousd_model_execution_count_total",
+                           "Compute executions (a batch counts once) by model and version.",
+                           offsetof(struct model_series, execution_count));
+    header(f, "atrousd_model_last_inference_timestamp_seconds", "gauge",
+           "Unix time of the last inference request by model and version.");
+    for (size_t i = 0; i < count; i++) {
+        const struct model_series *ms = m->models[i];
+        uint64_t last = load(&ms->last_inference_ms);
+        if (last == 0)
+            continue;
+        model_labels(labels, sizeof(labels), ms, NO_ENDPOINT);
+        fprintf(f, "atrousd_model_last_inference_timestamp_seconds{%.*s} %.3f\n",
+                (int)strlen(labels) - 1, labels, (double)last / 1e3);
+    }
 }
 
 /* Per-model series: only those that saw a request, so that a large repository stays short. */
 static void render_models(FILE *f, const struct atrousd_metrics *m)
 {
     char labels[256];
+    size_t count = series_count(m);
     header(f, "atrousd_model_requests_total", "counter",
            "Finished KServe v2 and TF Serving requests by model, version, endpoint and status.");
-    for (size_t i = 0; i < m->model_count; i++) {
+    for (size_t i = 0; i < count; i++) {
         for (size_t e = 0; e < MODEL_EP_SLOTS; e++) {
             for (size_t st = 0; st < MODEL_STATUS_SLOTS; st++) {
-                uint64_t v = load(&m->models[i].requests[e][st]);
+                uint64_t v = load(&m->models[i]->requests[e][st]);
                 if (v == 0)
                     continue;
-                model_labels(labels, sizeof(labels), &m->models[i], e);
+                model_labels(labels, sizeof(labels), m->models[i], e);
                 if (st < MODEL_STATUS_SLOTS - 1)
                     fprintf(f, "atrousd_model_requests_total{%sstatus=\"%u\"} %llu\n", labels,
                             model_statuses[st], (unsigned long long)v);
@@ -335,20 +506,69 @@ static void render_models(FILE *f, const struct atrousd_metrics *m)
     header(f, "atrousd_model_request_duration_seconds", "histogram",
            "Time from the request line to the end of the response, by model, version and "
            "endpoint.");
-    for (size_t i = 0; i < m->model_count; i++) {
+    for (size_t i = 0; i < count; i++) {
         for (size_t e = 0; e < MODEL_EP_SLOTS; e++) {
-            if (load(&m->models[i].duration[e].count) == 0)
+            if (load(&m->models[i]->duration[e].count) == 0)
                 continue;
-            model_labels(labels, sizeof(labels), &m->models[i], e);
+            model_labels(labels, sizeof(labels), m->models[i], e);
             render_histogram(f, "atrousd_model_request_duration_seconds", labels,
-                             &m->models[i].duration[e]);
+                             &m->models[i]->duration[e]);
         }
     }
+    render_inference_stats(f, m);
     counter(f, "atrousd_batches_total",
             "Compute calls that ran several repository-model requests stacked along N.",
             load(&m->batches));
     counter(f, "atrousd_batched_requests_total", "Requests computed as part of a batch.",
             load(&m->batched_requests));
+}
+
+static void read_duration(const struct duration *d, struct atrous_kserve_duration *out)
+{
+    out->count = load(&d->count);
+    out->ns = load(&d->ns);
+}
+
+static int compare_batches(const void *a, const void *b)
+{
+    const struct atrous_kserve_batch_stats *x = a, *y = b;
+    return (x->batch_size > y->batch_size) - (x->batch_size < y->batch_size);
+}
+
+bool atrousd_metrics_model_stats(const struct atrousd_metrics *m, size_t model,
+                                 struct atrous_kserve_model_stats *out,
+                                 struct atrous_kserve_batch_stats *batches)
+{
+    memset(out, 0, sizeof(*out));
+    out->batches = batches;
+    const struct model_series *ms = model_of(m, model, MODEL_EP_FIRST);
+    if (ms == NULL)
+        return false;
+    out->name = ms->name;
+    out->version = ms->version;
+    out->last_inference = load(&ms->last_inference_ms);
+    out->inference_count = load(&ms->inference_count);
+    out->execution_count = load(&ms->execution_count);
+    read_duration(&ms->success, &out->success);
+    read_duration(&ms->fail, &out->fail);
+    read_duration(&ms->queue, &out->queue);
+    read_duration(&ms->input, &out->compute_input);
+    read_duration(&ms->infer, &out->compute_infer);
+    read_duration(&ms->output, &out->compute_output);
+    for (size_t i = 0; i < ATROUSD_STATS_BATCH_SIZES; i++) {
+        const struct batch_slot *b = &ms->batches[i];
+        uint64_t size = load(&b->size);
+        /* A slot claimed but not yet counted is left out until its first execution lands. */
+        if (size == 0 || load(&b->infer.count) == 0)
+            continue;
+        struct atrous_kserve_batch_stats *o = &batches[out->batch_count++];
+        o->batch_size = size - 1; /* slots hold size + 1, so that 0 marks a free one */
+        read_duration(&b->input, &o->compute_input);
+        read_duration(&b->infer, &o->compute_infer);
+        read_duration(&b->output, &o->compute_output);
+    }
+    qsort(batches, out->batch_count, sizeof(*batches), compare_batches);
+    return true;
 }
 
 char *atrousd_metrics_render(const struct atrousd_metrics *m,
@@ -372,6 +592,18 @@ char *atrousd_metrics_render(const struct atrousd_metrics *m,
           s->draining ? 1 : 0);
     render_requests(f, m);
     render_models(f, m);
+    gauge(f, "atrousd_models_loaded", "Model versions being served (the repository's snapshot).",
+          (double)s->models_loaded);
+    gauge(f, "atrousd_models_retired_in_use",
+          "Model versions replaced or unloaded but still held by requests in flight (freed when "
+          "the last ends).",
+          (double)s->models_retired_held);
+    header(f, "atrousd_model_loads_total", "counter",
+           "Model folder loads (start, SIGHUP or poll rescans, load requests) by result.");
+    fprintf(f, "atrousd_model_loads_total{result=\"ok\"} %llu\n",
+            (unsigned long long)s->model_loads_ok);
+    fprintf(f, "atrousd_model_loads_total{result=\"failed\"} %llu\n",
+            (unsigned long long)s->model_loads_failed);
     gauge(f, "atrousd_http_requests_in_flight", "Requests received and not yet answered.",
           (double)s->in_flight);
     gauge(f, "atrousd_memory_budget_bytes",

@@ -12,7 +12,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "atrous_kserve_repo.h"
 #include "router.h"
+
+/* Most (model, version) pairs with series of their own over the process's life: every version
+ * ever served gets one, kept so that counters never go back; past this, new versions are
+ * counted only in the totals (a warning is logged once). */
+#define ATROUSD_METRICS_MODELS_MAX 4096
+
+/* Distinct execution batch sizes listed per model in the statistics' batch_stats. */
+#define ATROUSD_STATS_BATCH_SIZES 32
 
 /* Request stages timed per op request (each gets a histogram). */
 enum atrousd_stage {
@@ -28,7 +37,7 @@ struct atrousd_metrics;
 /* What one finished request contributes. */
 struct atrousd_request_sample {
     enum atrousd_endpoint endpoint;
-    size_t model;    /* 1 + index into atrousd_metrics_set_models' list; 0: no model */
+    size_t model;    /* atrousd_metrics_model's number; 0: no model */
     unsigned status; /* 100..599; other values are counted as 0 ("no response") */
     uint64_t total_us;
     uint64_t bytes_in, bytes_out;
@@ -37,6 +46,11 @@ struct atrousd_request_sample {
     /* Left the compute queue (computed, or 504 for waiting past --request-timeout): its
      * stage_us[ATROUSD_STAGE_QUEUE] is a queue wait, the autoscaling signal. */
     bool dequeued;
+    /* The statistics extension, for inference requests (KServe infer, TF Serving predict). */
+    uint64_t inference_rows; /* the value's batch dimension N */
+    bool executed;           /* this request accounts for one execution (alone, or a batch's
+                                first), of execution_rows rows */
+    uint64_t execution_rows;
 };
 
 /* Values owned by other modules, read when /metrics is served. */
@@ -51,6 +65,10 @@ struct atrousd_metrics_snapshot {
     double start_time_seconds; /* Unix time the process started */
     const char *version, *onednn_version, *cpu_isa;
     bool avx512;
+    /* The model repository (models.h). */
+    uint64_t models_loaded;       /* model versions being served */
+    uint64_t models_retired_held; /* retired versions still held by requests in flight */
+    uint64_t model_loads_ok, model_loads_failed; /* folder loads since start */
 };
 
 /* Creates zeroed metrics (NULL on out of memory); free with atrousd_metrics_free. */
@@ -58,12 +76,21 @@ struct atrousd_metrics *atrousd_metrics_create(void);
 void atrousd_metrics_free(struct atrousd_metrics *m);
 
 /*
- * Gives the model routes' series their labels: model i of the list is names[i] version
- * versions[i] (copied). Call once before serving (not thread-safe). Returns false on out of
- * memory (the per-model series are then left out).
+ * The number of a model version's series (1, 2, ...), made on first use: the same name and
+ * version always get the same number, across reloads. 0 when there is no room
+ * (ATROUSD_METRICS_MODELS_MAX) or memory. Thread-safe; takes a lock (call it when a model is
+ * loaded, not per request).
  */
-bool atrousd_metrics_set_models(struct atrousd_metrics *m, const char *const *names,
-                                const char *const *versions, size_t count);
+size_t atrousd_metrics_model(struct atrousd_metrics *m, const char *name, const char *version);
+
+/*
+ * The statistics extension's figures of model number model: out's counters, name and version
+ * (borrowed from the metrics, which outlive them), and its batch sizes in batches (room for
+ * ATROUSD_STATS_BATCH_SIZES), smallest first. A number without series gives zeros and false.
+ */
+bool atrousd_metrics_model_stats(const struct atrousd_metrics *m, size_t model,
+                                 struct atrous_kserve_model_stats *out,
+                                 struct atrous_kserve_batch_stats *batches);
 
 /* Records one compute call that ran requests (>= 2) stacked together. Thread-safe. */
 void atrousd_metrics_record_batch(struct atrousd_metrics *m, size_t requests);

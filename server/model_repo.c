@@ -23,17 +23,27 @@
 #include "atrous_npy.h"
 
 struct atrousd_repo {
-    struct atrous_model **models; /* sorted by (name, version_number, dir) */
-    char **dirs;                  /* dirs[i]: the folder models[i] was loaded from (owned) */
+    struct atrousd_served **served; /* sorted by (name, version_number, dir); a reference each */
+    struct atrous_model **models;   /* models[i] = served[i]->model, for the versions arrays */
     size_t count;
+    _Atomic size_t refs;
 };
+
+static void stamp_of(const struct stat *sb, struct atrousd_file_stamp *out)
+{
+    out->dev = sb->st_dev;
+    out->ino = sb->st_ino;
+    out->size = (int64_t)sb->st_size;
+    out->mtime_ns = (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec;
+    out->ctime_ns = (int64_t)sb->st_ctim.tv_sec * 1000000000 + sb->st_ctim.tv_nsec;
+}
 
 /* Opens path for reading as a regular file of at most max bytes; *size receives its size.
  * O_NONBLOCK: opening a FIFO (or a device) would otherwise wait for a writer and stall
  * start-up; fstat on the descriptor (not the path) then refuses anything but a regular file,
  * so nothing can be swapped in between the check and the read. */
 static enum atrous_status open_regular(const char *path, const char *field, int *fd, uint64_t *size,
-                                       struct atrous_error *err)
+                                       struct atrousd_file_stamp *stamp, struct atrous_error *err)
 {
     struct stat sb;
     *fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
@@ -44,6 +54,8 @@ static enum atrous_status open_regular(const char *path, const char *field, int 
         return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, field, "%s: not a regular file",
                                 path);
     *size = (uint64_t)sb.st_size;
+    if (stamp != NULL)
+        stamp_of(&sb, stamp);
     return ATROUS_OK;
 }
 
@@ -75,12 +87,12 @@ static enum atrous_status read_exactly(int fd, const char *path, const char *fie
 
 /* Reads config.json of a folder (at most ATROUS_MODEL_CONFIG_MAX_BYTES). */
 static enum atrous_status read_config(const char *path, char **out, size_t *len,
-                                      struct atrous_error *err)
+                                      struct atrousd_file_stamp *stamp, struct atrous_error *err)
 {
     enum atrous_status st;
     uint64_t size = 0;
     int fd = -1;
-    if ((st = open_regular(path, "", &fd, &size, err)))
+    if ((st = open_regular(path, "", &fd, &size, stamp, err)))
         goto out;
     if (size > ATROUS_MODEL_CONFIG_MAX_BYTES) {
         st = atrous_error_set(err, ATROUS_TOO_LARGE, "",
@@ -101,7 +113,7 @@ out:
 static enum atrous_status read_filters(struct atrous_model *m, const char *dir,
                                        const struct atrous_model_config *config,
                                        const struct atrousd_model_limits *limits,
-                                       struct atrous_error *err)
+                                       struct atrousd_file_stamp *stamp, struct atrous_error *err)
 {
     static const char field[] = "filters.file";
     enum atrous_status st;
@@ -113,7 +125,7 @@ static enum atrous_status read_filters(struct atrous_model *m, const char *dir,
     if (snprintf(path, sizeof(path), "%s/%s", dir, config->filters_file) >= (int)sizeof(path))
         return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, field, "%s/%s: path too long", dir,
                                 ATROUS_MODEL_CONFIG_FILE);
-    if ((st = open_regular(path, field, &fd, &size, err)) ||
+    if ((st = open_regular(path, field, &fd, &size, stamp, err)) ||
         (st = atrous_npy_check_file_size(path, &m->filters_shape, max, config->filters_npy, size,
                                          field, err)) ||
         (st = read_exactly(fd, path, field, (size_t)size, &bytes, err)))
@@ -138,30 +150,52 @@ out:
     return st;
 }
 
-enum atrous_status atrousd_model_load(const char *dir, const struct atrousd_model_limits *limits,
-                                      struct atrous_model **out, struct atrous_error *err)
+/* The config document's path in dir and the folder's last component (the default name). */
+static enum atrous_status folder_paths(const char *dir, char path[PATH_MAX],
+                                       char folder[ATROUS_MODEL_NAME_MAX + 2],
+                                       struct atrous_error *err)
+{
+    if (snprintf(path, PATH_MAX, "%s/%s", dir, ATROUS_MODEL_CONFIG_FILE) >= PATH_MAX)
+        return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "", "%s: path too long", dir);
+    /* Too long a last component is no valid name, which the decoder reports. */
+    const char *base = strrchr(dir, '/');
+    base = base && base[1] ? base + 1 : dir;
+    snprintf(folder, ATROUS_MODEL_NAME_MAX + 2, "%.*s", (int)strcspn(base, "/"), base);
+    return ATROUS_OK;
+}
+
+enum atrous_status
+atrousd_model_load_with(const char *dir, const char *override, size_t override_len,
+                        const struct atrousd_model_limits *limits, struct atrous_model **out,
+                        struct atrousd_folder_stamp *stamp, struct atrous_error *err)
 {
     enum atrous_status st = ATROUS_OK;
     char path[PATH_MAX], folder[ATROUS_MODEL_NAME_MAX + 2];
     char *text = NULL;
     size_t len = 0;
     struct atrous_model_config config = {0};
+    struct atrousd_folder_stamp local = {0};
 
-    if (snprintf(path, sizeof(path), "%s/%s", dir, ATROUS_MODEL_CONFIG_FILE) >= (int)sizeof(path))
-        return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "", "%s: path too long", dir);
-    /* The folder's last component is the default name (too long a one is no valid name). */
-    const char *base = strrchr(dir, '/');
-    base = base && base[1] ? base + 1 : dir;
-    snprintf(folder, sizeof(folder), "%.*s", (int)strcspn(base, "/"), base);
-    if ((st = read_config(path, &text, &len, err)) ||
-        (st = atrous_model_config_decode(text, len, path, folder, &config, err)) ||
-        (st = read_filters(config.model, dir, &config, limits, err)))
+    if ((st = folder_paths(dir, path, folder, err)))
+        return st;
+    if (override != NULL) {
+        /* Messages name the override, not a file the user did not send. */
+        snprintf(path, sizeof(path), "%s (config override)", folder);
+        st = atrous_model_config_decode(override, override_len, path, folder, &config, err);
+    } else if ((st = read_config(path, &text, &len, &local.config, err)) == ATROUS_OK) {
+        st = atrous_model_config_decode(text, len, path, folder, &config, err);
+    }
+    if (st != ATROUS_OK ||
+        (st = read_filters(config.model, dir, &config, limits, &local.filters, err)))
         goto out;
     if ((st = atrous_model_check_runnable(config.model, err)) && err != NULL) {
         struct atrous_error why = *err;
         atrous_error_set(err, st, why.field, "%s: %s", path, why.message);
         goto out;
     }
+    snprintf(local.filters_file, sizeof(local.filters_file), "%s", config.filters_file);
+    if (stamp != NULL)
+        *stamp = local;
     *out = config.model;
     config.model = NULL;
 out:
@@ -170,35 +204,76 @@ out:
     return st;
 }
 
+enum atrous_status atrousd_model_load(const char *dir, const struct atrousd_model_limits *limits,
+                                      struct atrous_model **out, struct atrous_error *err)
+{
+    return atrousd_model_load_with(dir, NULL, 0, limits, out, NULL, err);
+}
+
+enum atrous_status atrousd_model_peek(const char *dir, char name[ATROUS_MODEL_NAME_MAX + 1],
+                                      char version[ATROUS_MODEL_VERSION_MAX + 1],
+                                      struct atrous_error *err)
+{
+    enum atrous_status st;
+    char path[PATH_MAX], folder[ATROUS_MODEL_NAME_MAX + 2];
+    char *text = NULL;
+    size_t len = 0;
+    struct atrous_model_config config = {0};
+    if ((st = folder_paths(dir, path, folder, err)) ||
+        (st = read_config(path, &text, &len, NULL, err)) ||
+        (st = atrous_model_config_decode(text, len, path, folder, &config, err)))
+        goto out;
+    snprintf(name, ATROUS_MODEL_NAME_MAX + 1, "%s", config.model->name);
+    snprintf(version, ATROUS_MODEL_VERSION_MAX + 1, "%s", config.model->version);
+out:
+    free(text);
+    atrous_model_free(config.model);
+    return st;
+}
+
+/* The stamp of path now; false when it cannot be had (gone). */
+static bool stamp_path(const char *path, struct atrousd_file_stamp *out)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return false;
+    stamp_of(&sb, out);
+    return true;
+}
+
+static bool same_stamp(const struct atrousd_file_stamp *a, const struct atrousd_file_stamp *b)
+{
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns;
+}
+
+bool atrousd_folder_unchanged(const char *dir, const struct atrousd_folder_stamp *stamp)
+{
+    char path[PATH_MAX];
+    struct atrousd_file_stamp now;
+    if (snprintf(path, sizeof(path), "%s/%s", dir, ATROUS_MODEL_CONFIG_FILE) >= (int)sizeof(path) ||
+        !stamp_path(path, &now) || !same_stamp(&now, &stamp->config))
+        return false;
+    if (snprintf(path, sizeof(path), "%s/%s", dir, stamp->filters_file) >= (int)sizeof(path) ||
+        !stamp_path(path, &now) || !same_stamp(&now, &stamp->filters))
+        return false;
+    return true;
+}
+
 static int compare_names(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* A loaded model and its folder, while the repository is being built. */
-struct loaded {
-    struct atrous_model *model;
-    char *dir;
-};
-
-static int compare_loaded(const void *a, const void *b)
-{
-    const struct loaded *x = a, *y = b;
-    int c = strcmp(x->model->name, y->model->name);
-    if (c == 0)
-        c = (x->model->version_number > y->model->version_number) -
-            (x->model->version_number < y->model->version_number);
-    return c ? c : strcmp(x->dir, y->dir);
-}
-
-/* The sub-folders of root to load (sorted, malloc'd names), at most max. */
-static enum atrous_status list_folders(const char *root, size_t max, char ***out, size_t *count,
-                                       struct atrous_error *err)
+enum atrous_status atrousd_folders_list(const char *root, size_t max, char ***out, size_t *count,
+                                        struct atrous_error *err)
 {
     enum atrous_status st = ATROUS_OK;
     char **names = NULL;
     size_t n = 0;
     struct dirent *e;
+    if (max == 0)
+        max = ATROUSD_MODEL_REPO_DEFAULT_MAX;
     DIR *d = opendir(root);
     if (d == NULL)
         return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "",
@@ -232,30 +307,150 @@ static enum atrous_status list_folders(const char *root, size_t max, char ***out
     *count = n;
     names = NULL;
 out:
-    for (size_t i = 0; names != NULL && i < n; i++)
-        free(names[i]);
-    free(names);
+    atrousd_folders_free(names, n);
     closedir(d);
     return st;
 }
 
-enum atrous_status atrousd_repo_create_empty(struct atrousd_repo **out, struct atrous_error *err)
+void atrousd_folders_free(char **folders, size_t count)
 {
-    *out = calloc(1, sizeof(**out));
-    if (*out == NULL)
+    for (size_t i = 0; folders != NULL && i < count; i++)
+        free(folders[i]);
+    free(folders);
+}
+
+/* Served models. */
+
+struct atrousd_served *atrousd_served_create(struct atrous_model *model, const char *dir,
+                                             const struct atrousd_folder_stamp *stamp)
+{
+    struct atrousd_served *s = calloc(1, sizeof(*s));
+    if (s == NULL || (s->dir = strdup(dir)) == NULL) {
+        free(s);
+        atrous_model_free(model);
+        return NULL;
+    }
+    s->model = model;
+    if (stamp != NULL)
+        s->stamp = *stamp;
+    atomic_init(&s->refs, 1);
+    return s;
+}
+
+void atrousd_served_ref(struct atrousd_served *served)
+{
+    atomic_fetch_add_explicit(&served->refs, 1, memory_order_relaxed);
+}
+
+void atrousd_served_release(struct atrousd_served *served)
+{
+    if (served == NULL || atomic_fetch_sub_explicit(&served->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    if (atomic_load(&served->retired) && served->retired_held != NULL)
+        atomic_fetch_sub(served->retired_held, 1);
+    atrous_model_free(served->model);
+    free(served->dir);
+    free(served);
+}
+
+void atrousd_served_retire(struct atrousd_served *served)
+{
+    bool was = atomic_exchange(&served->retired, true);
+    if (!was && served->retired_held != NULL)
+        atomic_fetch_add(served->retired_held, 1);
+}
+
+/* Snapshots. */
+
+static int compare_served(const void *a, const void *b)
+{
+    const struct atrousd_served *x = *(struct atrousd_served *const *)a;
+    const struct atrousd_served *y = *(struct atrousd_served *const *)b;
+    int c = strcmp(x->model->name, y->model->name);
+    if (c == 0)
+        c = (x->model->version_number > y->model->version_number) -
+            (x->model->version_number < y->model->version_number);
+    return c ? c : strcmp(x->dir, y->dir);
+}
+
+static enum atrous_status repo_alloc(size_t cap, struct atrousd_repo **out,
+                                     struct atrous_error *err)
+{
+    struct atrousd_repo *repo = calloc(1, sizeof(*repo));
+    if (repo != NULL && cap > 0) {
+        repo->served = calloc(cap, sizeof(*repo->served));
+        repo->models = calloc(cap, sizeof(*repo->models));
+        if (repo->served == NULL || repo->models == NULL) {
+            free(repo->served);
+            free(repo->models);
+            free(repo);
+            repo = NULL;
+        }
+    }
+    if (repo == NULL)
         return atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory for the repository");
+    atomic_init(&repo->refs, 1);
+    *out = repo;
     return ATROUS_OK;
 }
 
-/* Drops the i-th model from the repository (freeing it). */
+enum atrous_status atrousd_repo_create_empty(struct atrousd_repo **out, struct atrous_error *err)
+{
+    return repo_alloc(0, out, err);
+}
+
+/* Drops the i-th model from the repository (releasing it). */
 static void repo_remove(struct atrousd_repo *repo, size_t i)
 {
-    atrous_model_free(repo->models[i]);
-    free(repo->dirs[i]);
+    atrousd_served_release(repo->served[i]);
+    memmove(&repo->served[i], &repo->served[i + 1],
+            (repo->count - i - 1) * sizeof(repo->served[0]));
     memmove(&repo->models[i], &repo->models[i + 1],
             (repo->count - i - 1) * sizeof(repo->models[0]));
-    memmove(&repo->dirs[i], &repo->dirs[i + 1], (repo->count - i - 1) * sizeof(repo->dirs[0]));
     repo->count--;
+}
+
+/* Sorts the snapshot and drops (reporting) the later in folder-name order of two folders with
+ * one name and version. */
+static void repo_sort(struct atrousd_repo *repo, atrousd_model_report_fn report, void *ctx)
+{
+    qsort(repo->served, repo->count, sizeof(*repo->served), compare_served);
+    for (size_t i = 0; i < repo->count; i++)
+        repo->models[i] = repo->served[i]->model;
+    for (size_t i = 1; i < repo->count;) {
+        const struct atrous_model *a = repo->models[i - 1], *b = repo->models[i];
+        if (strcmp(a->name, b->name) != 0 || a->version_number != b->version_number) {
+            i++;
+            continue;
+        }
+        struct atrous_error dup;
+        atrous_error_set(&dup, ATROUS_INVALID_ARGUMENT, "name",
+                         "%s/%s: model '%s' version %s is already loaded from %s",
+                         repo->served[i]->dir, ATROUS_MODEL_CONFIG_FILE, b->name, b->version,
+                         repo->served[i - 1]->dir);
+        if (report)
+            report(ctx, repo->served[i]->dir, &dup);
+        repo_remove(repo, i);
+    }
+}
+
+enum atrous_status atrousd_repo_build(struct atrousd_served *const *served, size_t count,
+                                      atrousd_model_report_fn report, void *ctx,
+                                      struct atrousd_repo **out, struct atrous_error *err)
+{
+    struct atrousd_repo *repo = NULL;
+    enum atrous_status st = repo_alloc(count, &repo, err);
+    if (st != ATROUS_OK)
+        return st;
+    for (size_t i = 0; i < count; i++) {
+        atrousd_served_ref(served[i]);
+        repo->served[i] = served[i];
+    }
+    repo->count = count;
+    /* Ties go to the earlier folder name, as at start, whatever order the caller had. */
+    repo_sort(repo, report, ctx);
+    *out = repo;
+    return ATROUS_OK;
 }
 
 enum atrous_status atrousd_repo_load(const char *root, const struct atrousd_model_limits *limits,
@@ -265,26 +460,19 @@ enum atrous_status atrousd_repo_load(const char *root, const struct atrousd_mode
 {
     enum atrous_status st = ATROUS_OK;
     struct atrousd_repo *repo = NULL;
-    struct loaded *loaded = NULL;
     char **folders = NULL;
-    size_t folder_count = 0, failures = 0, n = 0;
+    size_t folder_count = 0, failures = 0;
     size_t max = limits && limits->max_models ? limits->max_models : ATROUSD_MODEL_REPO_DEFAULT_MAX;
 
-    if ((st = list_folders(root, max, &folders, &folder_count, err)) ||
-        (st = atrousd_repo_create_empty(&repo, err)))
+    if ((st = atrousd_folders_list(root, max, &folders, &folder_count, err)) ||
+        (st = repo_alloc(folder_count, &repo, err)))
         goto out;
-    size_t cap = folder_count ? folder_count : 1;
-    loaded = calloc(cap, sizeof(*loaded));
-    repo->models = calloc(cap, sizeof(*repo->models));
-    repo->dirs = calloc(cap, sizeof(*repo->dirs));
-    if (loaded == NULL || repo->models == NULL || repo->dirs == NULL) {
-        st = atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory for the repository");
-        goto out;
-    }
     for (size_t i = 0; i < folder_count; i++) {
         struct atrous_error model_err;
+        struct atrous_model *model = NULL;
+        struct atrousd_folder_stamp stamp;
         atrous_error_clear(&model_err);
-        st = atrousd_model_load(folders[i], limits, &loaded[n].model, &model_err);
+        st = atrousd_model_load_with(folders[i], NULL, 0, limits, &model, &stamp, &model_err);
         if (st == ATROUS_NO_MEMORY) {
             if (err)
                 *err = model_err;
@@ -297,43 +485,20 @@ enum atrous_status atrousd_repo_load(const char *root, const struct atrousd_mode
             st = ATROUS_OK;
             continue;
         }
-        loaded[n].dir = folders[i];
-        folders[i] = NULL;
-        n++;
-    }
-    qsort(loaded, n, sizeof(*loaded), compare_loaded);
-    for (size_t i = 0; i < n; i++) {
-        repo->models[i] = loaded[i].model;
-        repo->dirs[i] = loaded[i].dir;
-    }
-    repo->count = n;
-    n = 0; /* the repository owns them now */
-    for (size_t i = 1; i < repo->count;) {
-        const struct atrous_model *a = repo->models[i - 1], *b = repo->models[i];
-        if (strcmp(a->name, b->name) != 0 || a->version_number != b->version_number) {
-            i++;
-            continue;
+        if ((repo->served[repo->count] = atrousd_served_create(model, folders[i], &stamp)) ==
+            NULL) {
+            st = atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory for the repository");
+            goto out;
         }
-        struct atrous_error dup;
-        atrous_error_set(&dup, ATROUS_INVALID_ARGUMENT, "name",
-                         "%s/%s: model '%s' version %s is already loaded from %s", repo->dirs[i],
-                         ATROUS_MODEL_CONFIG_FILE, b->name, b->version, repo->dirs[i - 1]);
-        failures++;
-        if (report)
-            report(ctx, repo->dirs[i], &dup);
-        repo_remove(repo, i);
+        repo->count++;
     }
+    size_t loaded = repo->count;
+    repo_sort(repo, report, ctx);
+    failures += loaded - repo->count;
     *out = repo;
     repo = NULL;
 out:
-    for (size_t i = 0; i < n; i++) {
-        atrous_model_free(loaded[i].model);
-        free(loaded[i].dir);
-    }
-    free(loaded);
-    for (size_t i = 0; i < folder_count; i++)
-        free(folders[i]);
-    free(folders);
+    atrousd_folders_free(folders, folder_count);
     atrousd_repo_free(repo);
     if (failed)
         *failed = failures;
@@ -352,24 +517,33 @@ size_t atrousd_repo_prepare(struct atrousd_repo *repo, struct atrous_engine *eng
             continue;
         }
         if (report)
-            report(ctx, repo->dirs[i], &err);
+            report(ctx, repo->served[i]->dir, &err);
         repo_remove(repo, i);
         removed++;
     }
     return removed;
 }
 
+struct atrousd_repo *atrousd_repo_ref(struct atrousd_repo *repo)
+{
+    atomic_fetch_add_explicit(&repo->refs, 1, memory_order_relaxed);
+    return repo;
+}
+
+void atrousd_repo_release(struct atrousd_repo *repo)
+{
+    if (repo == NULL || atomic_fetch_sub_explicit(&repo->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    for (size_t i = 0; i < repo->count; i++)
+        atrousd_served_release(repo->served[i]);
+    free(repo->served);
+    free(repo->models);
+    free(repo);
+}
+
 void atrousd_repo_free(struct atrousd_repo *repo)
 {
-    if (repo == NULL)
-        return;
-    for (size_t i = 0; i < repo->count; i++) {
-        atrous_model_free(repo->models[i]);
-        free(repo->dirs[i]);
-    }
-    free(repo->models);
-    free(repo->dirs);
-    free(repo);
+    atrousd_repo_release(repo);
 }
 
 size_t atrousd_repo_count(const struct atrousd_repo *repo)
@@ -382,9 +556,14 @@ const struct atrous_model *atrousd_repo_at(const struct atrousd_repo *repo, size
     return i < repo->count ? repo->models[i] : NULL;
 }
 
+struct atrousd_served *atrousd_repo_served(const struct atrousd_repo *repo, size_t i)
+{
+    return i < repo->count ? repo->served[i] : NULL;
+}
+
 const char *atrousd_repo_dir(const struct atrousd_repo *repo, size_t i)
 {
-    return i < repo->count ? repo->dirs[i] : NULL;
+    return i < repo->count ? repo->served[i]->dir : NULL;
 }
 
 size_t atrousd_repo_versions(const struct atrousd_repo *repo, const char *name, size_t *first,
@@ -409,17 +588,29 @@ size_t atrousd_repo_versions(const struct atrousd_repo *repo, const char *name, 
     return end - lo;
 }
 
+/* The index of the model of that name and version (NULL or "": the highest), or count. */
+static size_t find_index(const struct atrousd_repo *repo, const char *name, const char *version)
+{
+    size_t first = 0;
+    size_t count = atrousd_repo_versions(repo, name, &first, NULL);
+    if (count == 0)
+        return repo->count;
+    if (version == NULL || version[0] == '\0')
+        return first + count - 1;
+    for (size_t i = first; i < first + count; i++)
+        if (strcmp(repo->models[i]->version, version) == 0)
+            return i;
+    return repo->count;
+}
+
 const struct atrous_model *atrousd_repo_find(const struct atrousd_repo *repo, const char *name,
                                              const char *version)
 {
-    const struct atrous_model *const *versions = NULL;
-    size_t count = atrousd_repo_versions(repo, name, NULL, &versions);
-    if (count == 0)
-        return NULL;
-    if (version == NULL || version[0] == '\0')
-        return versions[count - 1];
-    for (size_t i = 0; i < count; i++)
-        if (strcmp(versions[i]->version, version) == 0)
-            return versions[i];
-    return NULL;
+    return atrousd_repo_at(repo, find_index(repo, name, version));
+}
+
+const struct atrousd_served *atrousd_repo_find_served(const struct atrousd_repo *repo,
+                                                      const char *name, const char *version)
+{
+    return atrousd_repo_served(repo, find_index(repo, name, version));
 }

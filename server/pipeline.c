@@ -59,6 +59,11 @@ void atrousd_run_compute(struct server_ctx *ctx, struct atrous_workspace *worksp
     r->output = r->owned;
     r->computed_ns = atrousd_now_ns();
     r->reply->compute_us = atrousd_elapsed_us(t0, r->computed_ns);
+    if (r->st == ATROUS_OK) {
+        r->reply->inference_rows = (uint64_t)r->problem.batch;
+        r->reply->executed = true;
+        r->reply->execution_rows = (uint64_t)r->problem.batch;
+    }
 }
 
 void atrousd_run_encode(struct compute_run *r)
@@ -99,6 +104,17 @@ void atrousd_handle_compute(struct server_ctx *ctx, const struct http_exchange *
     atrousd_run_release(&r);
 }
 
+void atrousd_handle_job(struct server_ctx *ctx, const struct http_exchange *ex,
+                        const struct request_plan *plan, struct atrous_workspace *workspace,
+                        struct http_reply *reply)
+{
+    if (atrousd_route_manages_models(plan->endpoint))
+        atrousd_models_handle(ctx->models, plan->endpoint, plan->kserve.model, ex->body,
+                              ex->body_len, ex->request_id, reply);
+    else
+        atrousd_handle_compute(ctx, ex, plan, workspace, reply);
+}
+
 void atrousd_handle(struct server_ctx *ctx, const struct http_exchange *ex,
                     struct http_reply *reply)
 {
@@ -106,10 +122,11 @@ void atrousd_handle(struct server_ctx *ctx, const struct http_exchange *ex,
     struct request_plan plan;
     whole.has_content_length = true;
     whole.content_length = ex->body_len;
-    if (atrousd_precheck(ctx, &whole, &plan, reply))
-        return;
-    if (atrousd_route_computes(plan.endpoint))
-        atrousd_handle_compute(ctx, &whole, &plan, NULL, reply);
-    else
-        atrousd_handle_endpoint(ctx, &whole, &plan, reply);
+    if (!atrousd_precheck(ctx, &whole, &plan, reply)) {
+        if (atrousd_route_on_worker(plan.endpoint))
+            atrousd_handle_job(ctx, &whole, &plan, NULL, reply);
+        else
+            atrousd_handle_endpoint(ctx, &whole, &plan, reply);
+    }
+    atrousd_plan_release(&plan);
 }

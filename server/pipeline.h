@@ -28,6 +28,15 @@ void atrousd_handle_compute(struct server_ctx *ctx, const struct http_exchange *
                             struct http_reply *reply);
 
 /*
+ * What a worker thread runs for a request it took off a queue: a compute endpoint through the
+ * pipeline (atrousd_handle_compute), a repository endpoint through the model manager (whose
+ * thread is then the caller).
+ */
+void atrousd_handle_job(struct server_ctx *ctx, const struct http_exchange *ex,
+                        const struct request_plan *plan, struct atrous_workspace *workspace,
+                        struct http_reply *reply);
+
+/*
  * The whole request synchronously on the calling thread: precheck (with Content-Length taken
  * as body_len), then the endpoint or the pipeline. For tests and fuzz targets; the daemon runs
  * the same steps split across its I/O and compute threads.

@@ -73,6 +73,12 @@ struct http_reply {
     bool has_stages;
     uint64_t parse_us, queue_us, compute_us, serialize_us;
     size_t batch_size; /* requests computed together with this one (itself included), 0 if none */
+    /* The statistics extension (metrics.h): the value's batch dimension once computed, and
+     * whether this request accounts for the compute call (alone, or first of a batch) of
+     * execution_rows rows. */
+    uint64_t inference_rows;
+    bool executed;
+    uint64_t execution_rows;
 };
 
 /* Makes an empty reply; releases what a reply owns (both accept an initialised reply). */

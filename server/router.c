@@ -25,6 +25,10 @@ static const struct route routes[ATROUSD_EP_COUNT] = {
     [ATROUSD_EP_V2_MODEL_READY] = {NULL, "GET, HEAD", "v2_model_ready"},
     [ATROUSD_EP_V2_MODEL_CONFIG] = {NULL, "GET, HEAD", "v2_model_config"},
     [ATROUSD_EP_V2_INFER] = {NULL, "POST", "v2_infer"},
+    [ATROUSD_EP_V2_MODEL_STATS] = {NULL, "GET, HEAD", "v2_model_stats"},
+    [ATROUSD_EP_V2_REPO_INDEX] = {NULL, "POST", "v2_repository_index"},
+    [ATROUSD_EP_V2_REPO_LOAD] = {NULL, "POST", "v2_repository_load"},
+    [ATROUSD_EP_V2_REPO_UNLOAD] = {NULL, "POST", "v2_repository_unload"},
     [ATROUSD_EP_TFS_STATUS] = {NULL, "GET, HEAD", "tfs_status"},
     [ATROUSD_EP_TFS_METADATA] = {NULL, "GET, HEAD", "tfs_metadata"},
     [ATROUSD_EP_TFS_PREDICT] = {NULL, "POST", "tfs_predict"},
@@ -40,6 +44,10 @@ static const enum atrousd_endpoint kserve_endpoints[] = {
     [ATROUS_KSERVE_ROUTE_MODEL_READY] = ATROUSD_EP_V2_MODEL_READY,
     [ATROUS_KSERVE_ROUTE_MODEL_CONFIG] = ATROUSD_EP_V2_MODEL_CONFIG,
     [ATROUS_KSERVE_ROUTE_INFER] = ATROUSD_EP_V2_INFER,
+    [ATROUS_KSERVE_ROUTE_MODEL_STATS] = ATROUSD_EP_V2_MODEL_STATS,
+    [ATROUS_KSERVE_ROUTE_REPO_INDEX] = ATROUSD_EP_V2_REPO_INDEX,
+    [ATROUS_KSERVE_ROUTE_REPO_LOAD] = ATROUSD_EP_V2_REPO_LOAD,
+    [ATROUS_KSERVE_ROUTE_REPO_UNLOAD] = ATROUSD_EP_V2_REPO_UNLOAD,
 };
 
 static const enum atrousd_endpoint tfs_endpoints[] = {
@@ -88,8 +96,23 @@ bool atrousd_route_computes(enum atrousd_endpoint endpoint)
 
 bool atrousd_route_names_model(enum atrousd_endpoint endpoint)
 {
-    return (endpoint >= ATROUSD_EP_V2_MODEL_METADATA && endpoint <= ATROUSD_EP_V2_INFER) ||
-           (endpoint >= ATROUSD_EP_TFS_STATUS && endpoint <= ATROUSD_EP_TFS_PREDICT);
+    return (endpoint >= ATROUSD_EP_V2_MODEL_METADATA && endpoint <= ATROUSD_EP_V2_MODEL_STATS) ||
+           atrousd_route_is_tfs(endpoint);
+}
+
+bool atrousd_route_is_tfs(enum atrousd_endpoint endpoint)
+{
+    return endpoint >= ATROUSD_EP_TFS_STATUS && endpoint <= ATROUSD_EP_TFS_PREDICT;
+}
+
+bool atrousd_route_manages_models(enum atrousd_endpoint endpoint)
+{
+    return endpoint >= ATROUSD_EP_V2_REPO_INDEX && endpoint <= ATROUSD_EP_V2_REPO_UNLOAD;
+}
+
+bool atrousd_route_on_worker(enum atrousd_endpoint endpoint)
+{
+    return atrousd_route_computes(endpoint) || atrousd_route_manages_models(endpoint);
 }
 
 bool atrousd_route_allows(enum atrousd_endpoint endpoint, const char *method)

@@ -28,6 +28,10 @@ enum atrousd_endpoint {
     ATROUSD_EP_V2_MODEL_READY,    /* GET .../ready */
     ATROUSD_EP_V2_MODEL_CONFIG,   /* GET .../config */
     ATROUSD_EP_V2_INFER,          /* POST .../infer */
+    ATROUSD_EP_V2_MODEL_STATS,    /* GET /v2/models[/{name}[/versions/{v}]]/stats */
+    ATROUSD_EP_V2_REPO_INDEX,     /* POST /v2/repository/index */
+    ATROUSD_EP_V2_REPO_LOAD,      /* POST /v2/repository/models/{name}/load */
+    ATROUSD_EP_V2_REPO_UNLOAD,    /* POST /v2/repository/models/{name}/unload */
     /* TF Serving v1 */
     ATROUSD_EP_TFS_STATUS,   /* GET /v1/models/{name}[/versions/{v}] */
     ATROUSD_EP_TFS_METADATA, /* GET .../metadata */
@@ -49,8 +53,20 @@ enum atrousd_endpoint atrousd_route_parse(const char *path, struct atrous_kserve
  * infer, TF Serving predict). */
 bool atrousd_route_computes(enum atrousd_endpoint endpoint);
 
-/* True for endpoints that name a model (KServe model routes, TF Serving routes). */
+/* True for endpoints that name a model (KServe model routes, TF Serving routes; the statistics
+ * route only when its path names one). */
 bool atrousd_route_names_model(enum atrousd_endpoint endpoint);
+
+/* True for the TF Serving endpoints. */
+bool atrousd_route_is_tfs(enum atrousd_endpoint endpoint);
+
+/* True for the repository extension's endpoints (index, load, unload): they read or change the
+ * model repository, so they run on the model manager's thread (models.h), never an I/O thread. */
+bool atrousd_route_manages_models(enum atrousd_endpoint endpoint);
+
+/* True for endpoints whose body is kept and that a worker thread answers (compute and
+ * repository endpoints); the others are answered on the I/O thread, their bodies dropped. */
+bool atrousd_route_on_worker(enum atrousd_endpoint endpoint);
 
 /* True when method may be used on the endpoint (HEAD wherever GET is). */
 bool atrousd_route_allows(enum atrousd_endpoint endpoint, const char *method);

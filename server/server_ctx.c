@@ -73,6 +73,7 @@ enum atrous_status atrousd_ctx_create(const struct atrousd_config *config,
     clock_gettime(CLOCK_REALTIME, &now);
     ctx->start_time = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
     ctx->request_id_seed = random_seed();
+    atomic_init(&ctx->random_state, random_seed());
 
     ctx->metrics = atrousd_metrics_create();
     if (ctx->metrics == NULL) {
@@ -82,7 +83,19 @@ enum atrous_status atrousd_ctx_create(const struct atrousd_config *config,
     struct atrous_engine_config engine_config = {.cache_capacity = (size_t)config->cache_capacity};
     if ((st = atrous_engine_create(&engine_config, &ctx->engine, err)))
         goto out;
-    if ((st = atrousd_repo_create_empty(&ctx->repo, err)))
+    ctx->generic_metrics = atrousd_metrics_model(ctx->metrics, ATROUS_GENERIC_MODEL_NAME,
+                                                 ATROUS_GENERIC_MODEL_VERSION);
+    struct atrousd_models_config models_config = {
+        .root = config->model_dir,
+        .mode = config->model_control_mode,
+        .poll_secs = config->repository_poll_secs,
+        .load_models = config->load_models,
+        .limits = {.max_filters_elements = (size_t)config->max_tensor_elements},
+        .engine = ctx->engine,
+        .metrics = ctx->metrics,
+        .omp_threads = ctx->budget.omp_threads,
+    };
+    if ((st = atrousd_models_create(&models_config, &ctx->models, err)))
         goto out;
     atrous_engine_get_info(ctx->engine, &ctx->engine_info);
     *out = ctx;
@@ -102,7 +115,14 @@ enum atrous_status atrousd_ctx_start_workers(struct server_ctx *ctx, struct atro
         .max_delay_us = ctx->config.max_queue_delay_us,
         .large_max_wait_us = ATROUSD_LARGE_MAX_WAIT_US,
     };
-    return atrousd_queue_create(ctx->engine, &qc, &ctx->queue, err);
+    enum atrous_status st = atrousd_queue_create(ctx->engine, &qc, &ctx->queue, err);
+    return st == ATROUS_OK ? atrousd_models_start(ctx->models, err) : st;
+}
+
+struct atrousd_queue *atrousd_ctx_queue_for(const struct server_ctx *ctx,
+                                            enum atrousd_endpoint endpoint)
+{
+    return atrousd_route_manages_models(endpoint) ? atrousd_models_queue(ctx->models) : ctx->queue;
 }
 
 void atrousd_ctx_free(struct server_ctx *ctx)
@@ -110,122 +130,46 @@ void atrousd_ctx_free(struct server_ctx *ctx)
     if (ctx == NULL)
         return;
     atrousd_queue_free(ctx->queue);
-    atrousd_repo_free(ctx->repo); /* its prepared filters belong to the engine */
+    atrousd_models_free(ctx->models); /* its prepared filters belong to the engine */
     atrous_engine_free(ctx->engine);
     atrousd_metrics_free(ctx->metrics);
     free(ctx);
 }
 
-static void report_model(void *arg, const char *dir, const struct atrous_error *err)
-{
-    (void)arg;
-    struct atrousd_log_field fields[] = {
-        LOG_STR("dir", dir),
-        LOG_STR("code", atrous_status_code(err->status)),
-        LOG_STR("field", err->field[0] ? err->field : NULL),
-        LOG_STR("error", err->message),
-    };
-    atrousd_log_fields(ATROUSD_LOG_ERROR, "model folder skipped", fields,
-                       sizeof(fields) / sizeof(fields[0]));
-}
-
-static void log_model(const struct atrous_model *m, const char *dir)
-{
-    char filters[128];
-    atrous_shape_format(&m->filters_shape, filters, sizeof(filters));
-    struct atrousd_log_field fields[] = {
-        LOG_STR("model", m->name),
-        LOG_STR("version", m->version),
-        LOG_STR("dir", dir),
-        LOG_INT("rate", m->rate),
-        LOG_STR("padding", atrous_padding_name(m->padding)),
-        LOG_STR("filters_shape", filters),
-        LOG_UINT("prepared_layouts", atrous_filters_layout_count(m->prepared)),
-    };
-    atrousd_log_fields(ATROUSD_LOG_INFO, "model loaded", fields,
-                       sizeof(fields) / sizeof(fields[0]));
-}
-
-/* Labels the per-model metrics: the generic model first, then the repository in order. */
-static void label_model_metrics(struct server_ctx *ctx)
-{
-    size_t count = atrousd_repo_count(ctx->repo);
-    const char **names = calloc(count + 1, sizeof(*names));
-    const char **versions = calloc(count + 1, sizeof(*versions));
-    bool ok = names != NULL && versions != NULL;
-    if (ok) {
-        names[0] = ATROUS_GENERIC_MODEL_NAME;
-        versions[0] = ATROUS_GENERIC_MODEL_VERSION;
-        for (size_t i = 0; i < count; i++) {
-            names[i + 1] = atrousd_repo_at(ctx->repo, i)->name;
-            versions[i + 1] = atrousd_repo_at(ctx->repo, i)->version;
-        }
-        ok = atrousd_metrics_set_models(ctx->metrics, names, versions, count + 1);
-    }
-    if (!ok)
-        atrousd_logf(ATROUSD_LOG_WARN, "out of memory for per-model metrics; left out");
-    free(names);
-    free(versions);
-}
-
 enum atrous_status atrousd_ctx_load_models(struct server_ctx *ctx, struct atrous_error *err)
 {
-    struct atrousd_repo *repo = NULL;
-    size_t failed = 0;
-    enum atrous_status st;
-    if (ctx->config.model_dir[0] == '\0') {
-        st = atrousd_repo_create_empty(&repo, err);
-    } else {
-        struct atrousd_model_limits limits = {
-            .max_filters_elements = (size_t)ctx->config.max_tensor_elements,
-        };
-        st = atrousd_repo_load(ctx->config.model_dir, &limits, report_model, NULL, &repo, &failed,
-                               err);
-        if (st == ATROUS_OK) {
-            /* Warm-up primitives are cached per team size: the workers' one. */
-            atrous_engine_set_thread_parallelism(ctx->budget.omp_threads);
-            failed += atrousd_repo_prepare(repo, ctx->engine, report_model, NULL);
-        }
-    }
-    if (st != ATROUS_OK)
-        return st;
-    atrousd_repo_free(ctx->repo);
-    ctx->repo = repo;
-    size_t count = atrousd_repo_count(repo);
-    for (size_t i = 0; i < count; i++)
-        log_model(atrousd_repo_at(repo, i), atrousd_repo_dir(repo, i));
-    label_model_metrics(ctx);
-    if (ctx->config.model_dir[0] != '\0') {
-        struct atrousd_log_field fields[] = {
-            LOG_STR("model_dir", ctx->config.model_dir),
-            LOG_UINT("models", count),
-            LOG_UINT("folders_skipped", failed),
-        };
-        atrousd_log_fields(failed ? ATROUSD_LOG_WARN : ATROUSD_LOG_INFO, "model repository loaded",
-                           fields, sizeof(fields) / sizeof(fields[0]));
-    }
-    return ATROUS_OK;
-}
-
-size_t atrousd_ctx_model_metrics_index(const struct server_ctx *ctx,
-                                       const struct atrous_model *model)
-{
-    if (model == NULL)
-        return 1;
-    size_t first = 0;
-    size_t n = atrousd_repo_versions(ctx->repo, model->name, &first, NULL);
-    for (size_t i = first; i < first + n; i++) {
-        if (atrousd_repo_at(ctx->repo, i) == model)
-            return i + 2;
-    }
-    return 0;
+    /* Warm-up primitives are cached per team size: the workers' one. */
+    atrous_engine_set_thread_parallelism(ctx->budget.omp_threads);
+    return atrousd_models_load_initial(ctx->models, err);
 }
 
 void atrousd_ctx_reload(struct server_ctx *ctx)
 {
-    (void)ctx;
-    atrousd_logf(ATROUSD_LOG_INFO, "reload: nothing to reload yet (the model repository is read "
-                                   "once at start); the process goes on serving");
+    const struct atrousd_config *c = &ctx->config;
+    if (c->model_dir[0] == '\0') {
+        atrousd_logf(ATROUSD_LOG_INFO, "reload: no model repository (--model-dir) to rescan; the "
+                                       "process goes on serving");
+        return;
+    }
+    if (c->model_control_mode == ATROUSD_MODEL_CONTROL_EXPLICIT) {
+        atrousd_logf(ATROUSD_LOG_INFO,
+                     "reload: --model-control-mode explicit: the repository is not rescanned "
+                     "(models change by load and unload requests)");
+        return;
+    }
+    atrousd_logf(ATROUSD_LOG_INFO, "reload: rescanning the model repository %s", c->model_dir);
+    atrousd_models_rescan(ctx->models, "SIGHUP");
+}
+
+uint64_t atrousd_ctx_random64(void *arg)
+{
+    struct server_ctx *ctx = arg;
+    uint64_t z = atomic_fetch_add_explicit(&ctx->random_state, UINT64_C(0x9e3779b97f4a7c15),
+                                           memory_order_relaxed) +
+                 UINT64_C(0x9e3779b97f4a7c15);
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
 }
 
 void atrousd_ctx_request_id(struct server_ctx *ctx, char *buf, size_t size)
@@ -267,4 +211,6 @@ void atrousd_ctx_snapshot(struct server_ctx *ctx, struct atrousd_metrics_snapsho
     out->onednn_version = ctx->engine_info.onednn_version;
     out->cpu_isa = ctx->engine_info.cpu_isa;
     out->avx512 = ctx->engine_info.avx512;
+    atrousd_models_figures(ctx->models, &out->models_loaded, &out->models_retired_held,
+                           &out->model_loads_ok, &out->model_loads_failed);
 }

@@ -23,6 +23,7 @@
 #include "config.h"
 #include "cpus.h"
 #include "metrics.h"
+#include "models.h"
 
 /* Small compute jobs (ATROUSD_SMALL_JOB_*) are queued ahead of large ones that have waited less
  * than this: about two 1x64x64x256 -> 256 requests of one core. */
@@ -41,7 +42,8 @@ struct server_ctx {
     struct atrousd_metrics *metrics; /* owned */
     struct atrous_limits op_limits;  /* from --max-tensor/output-elements */
     struct atrous_decode_limits decode_limits;
-    struct atrousd_repo *repo; /* owned; empty without --model-dir; read-only once serving */
+    struct atrousd_models *models;             /* owned: the repository's snapshots (models.h) */
+    size_t generic_metrics;                    /* the generic model's number in the metrics */
     struct atrous_kserve_limits kserve_limits; /* --max-tensor-elements, --max-json-bytes */
     struct atrous_tfs_limits tfs_limits;
     uint16_t port;     /* bound port, once listening */
@@ -53,6 +55,7 @@ struct server_ctx {
     struct atrousd_budget memory;    /* --max-memory-bytes: every request's worst case */
     struct atrousd_memory container; /* the memory the default budget was derived from */
     _Atomic uint64_t request_seq;
+    _Atomic uint64_t random_state; /* atrousd_ctx_random64 (trace and span ids) */
 };
 
 /*
@@ -66,31 +69,37 @@ enum atrous_status atrousd_ctx_create(const struct atrousd_config *config,
                                       struct server_ctx **out, struct atrous_error *err);
 
 /*
- * Loads the model repository of --model-dir (an empty one without it) and prepares every model
- * on the calling thread with the workers' OpenMP team size. A model folder that fails is logged
- * (one line with the folder and the reason) and skipped; only a directory that cannot be read
- * at all fails the call. Also labels the per-model metrics. Call before serving.
+ * The start-up load of the model repository (models.h: every folder of --model-dir, or in
+ * explicit mode what --load-model names), on the calling thread with the workers' OpenMP team
+ * size. A model folder that fails is logged (one line with the folder and the reason) and
+ * skipped; a directory that cannot be read at all, or an explicit --load-model that fails, fails
+ * the call. Call before serving.
  */
 enum atrous_status atrousd_ctx_load_models(struct server_ctx *ctx, struct atrous_error *err);
 
-/* The metrics number of the model a route names (struct atrousd_request_sample.model): 1 for
- * the generic model (model NULL), 2 + its repository index for a repository model. */
-size_t atrousd_ctx_model_metrics_index(const struct server_ctx *ctx,
-                                       const struct atrous_model *model);
-
-/* Starts the compute workers and the queue (budget.compute_workers x budget.omp_threads). */
+/* Starts the compute workers and the queue (budget.compute_workers x budget.omp_threads), and
+ * the model manager's thread. */
 enum atrous_status atrousd_ctx_start_workers(struct server_ctx *ctx, struct atrous_error *err);
+
+/* The compute queue, or the model manager's, that a request of this endpoint waits in. */
+struct atrousd_queue *atrousd_ctx_queue_for(const struct server_ctx *ctx,
+                                            enum atrousd_endpoint endpoint);
 
 /*
  * The SIGHUP hook (run on the signal thread while serving, signals.h): the one place where a
- * reload starts. Today it reloads nothing and says so; the model repository's rescan (fleet
- * operation) and TLS certificate reloads belong here.
+ * reload starts. It asks the model manager for a rescan of the repository (models.h; in
+ * explicit mode only logged) and returns at once: the rescan runs on the manager's thread, so
+ * the signal thread is never held up by a slow disk.
  */
 void atrousd_ctx_reload(struct server_ctx *ctx);
 
 /* Frees the queue (cancelling waiting jobs), the models, the engine and the metrics. Accepts
  * NULL. */
 void atrousd_ctx_free(struct server_ctx *ctx);
+
+/* 64 random-looking bits (splitmix64 over a seed from getrandom): unique within the process and
+ * not guessable from outside, for trace and span ids. Any thread; arg is the context. */
+uint64_t atrousd_ctx_random64(void *ctx);
 
 /* Writes a fresh request id (24 hex digits, unique within the process) into buf. */
 void atrousd_ctx_request_id(struct server_ctx *ctx, char *buf, size_t size);

@@ -22,6 +22,7 @@
 #include "atrous_engine.h"
 #include "atrous_json.h"
 #include "atrous_kserve.h"
+#include "atrous_kserve_repo.h"
 #include "atrous_model.h"
 #include "corpus.h"
 #include "model_fixtures.h"
@@ -859,6 +860,13 @@ static void test_kserve_paths(void **state)
         {"/v2/models/atrous_conv2d_transpose/infer", ATROUS_KSERVE_ROUTE_INFER,
          "atrous_conv2d_transpose", ""},
         {"/v2/models/example/versions/3/infer", ATROUS_KSERVE_ROUTE_INFER, "example", "3"},
+        /* Triton's statistics and model repository extensions. */
+        {"/v2/models/stats", ATROUS_KSERVE_ROUTE_MODEL_STATS, "", ""},
+        {"/v2/models/example/stats", ATROUS_KSERVE_ROUTE_MODEL_STATS, "example", ""},
+        {"/v2/models/example/versions/2/stats", ATROUS_KSERVE_ROUTE_MODEL_STATS, "example", "2"},
+        {"/v2/repository/index", ATROUS_KSERVE_ROUTE_REPO_INDEX, "", ""},
+        {"/v2/repository/models/example/load", ATROUS_KSERVE_ROUTE_REPO_LOAD, "example", ""},
+        {"/v2/repository/models/a.b-c_d/unload", ATROUS_KSERVE_ROUTE_REPO_UNLOAD, "a.b-c_d", ""},
     };
     static const char *const bad[] = {
         "/v2/",
@@ -873,10 +881,15 @@ static void test_kserve_paths(void **state)
         "/v2/models/example/versions/1x",
         "/v2/models/.hidden",
         "/v2/models/a:b/infer",
-        "/v2/models/example/stats",
+        "/v2/models/example/stats/",
         "/v2/models/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
         "/v1/models/example",
-        "/v2/repository/index",
+        "/v2/repository/index/",
+        "/v2/repository/models/example",
+        "/v2/repository/models/example/versions/1/load",
+        "/v2/repository/models/.hidden/load",
+        "/v2/repository/models//unload",
+        "/v2/repository/example/load",
     };
     struct atrous_kserve_route r;
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
@@ -891,6 +904,73 @@ static void test_kserve_paths(void **state)
             fail_msg("%s accepted", bad[i]);
         assert_int_equal(r.kind, ATROUS_KSERVE_ROUTE_NONE);
     }
+}
+
+/* The repository extension's bodies as tritonclient sends them, and what is refused. */
+static void test_kserve_repository_bodies(void **state)
+{
+    (void)state;
+    struct atrous_error err;
+    bool flag = true;
+    assert_int_equal(atrous_kserve_decode_index_request("", 0, &flag, &err), ATROUS_OK);
+    assert_false(flag);
+    assert_int_equal(atrous_kserve_decode_index_request("{\"ready\": true}", 15, &flag, &err),
+                     ATROUS_OK);
+    assert_true(flag);
+    assert_int_equal(atrous_kserve_decode_index_request("{\"ready\": 1}", 12, &flag, &err),
+                     ATROUS_INVALID_ARGUMENT);
+    assert_string_equal(err.field, "ready");
+    assert_int_equal(atrous_kserve_decode_index_request("[]", 2, &flag, &err),
+                     ATROUS_INVALID_ARGUMENT);
+    assert_int_equal(atrous_kserve_decode_index_request("{\"redy\": true}", 14, &flag, &err),
+                     ATROUS_INVALID_ARGUMENT);
+    assert_string_equal(err.field, "redy");
+
+    struct atrous_kserve_load_request load;
+    assert_int_equal(atrous_kserve_decode_load_request("{}", 2, &load, &err), ATROUS_OK);
+    assert_null(load.config);
+    static const char with_config[] = "{\"parameters\": {\"config\": \"{\\\"rate\\\": 2}\"}}";
+    assert_int_equal(
+        atrous_kserve_decode_load_request(with_config, sizeof(with_config) - 1, &load, &err),
+        ATROUS_OK);
+    assert_string_equal(load.config, "{\"rate\": 2}");
+    assert_int_equal(load.config_len, 11);
+    atrous_kserve_load_request_release(&load);
+    static const char *const bad_loads[] = {
+        "{\"parameters\": {\"config\": 1}}",
+        "{\"parameters\": {\"file:1/filters.npy\": \"AAAA\"}}",
+        "{\"parameters\": {\"other\": \"x\"}}",
+        "{\"parameters\": []}",
+        "{\"params\": {}}",
+        "{\"parameters\": {\"config\": \"a\", \"config\": \"b\"}}",
+        "{",
+    };
+    for (size_t i = 0; i < sizeof(bad_loads) / sizeof(bad_loads[0]); i++) {
+        if (atrous_kserve_decode_load_request(bad_loads[i], strlen(bad_loads[i]), &load, &err) !=
+            ATROUS_INVALID_ARGUMENT)
+            fail_msg("accepted: %s", bad_loads[i]);
+        assert_null(load.config);
+    }
+
+    static const char unload[] = "{\"parameters\": {\"unload_dependents\": false}}";
+    assert_int_equal(atrous_kserve_decode_unload_request(unload, sizeof(unload) - 1, &flag, &err),
+                     ATROUS_OK);
+    assert_false(flag);
+    assert_int_equal(atrous_kserve_decode_unload_request("", 0, &flag, &err), ATROUS_OK);
+    assert_int_equal(atrous_kserve_decode_unload_request(
+                         "{\"parameters\": {\"unload_dependents\": \"no\"}}", 40, &flag, &err),
+                     ATROUS_INVALID_ARGUMENT);
+
+    const struct atrous_kserve_index_entry entries[] = {
+        {"a", "1", "READY", ""},
+        {"b", NULL, "UNAVAILABLE", "x: bad"},
+    };
+    size_t len = 0;
+    char *text = atrous_kserve_encode_index(entries, 2, &len);
+    assert_string_equal(text, "[{\"name\":\"a\",\"version\":\"1\",\"state\":\"READY\","
+                              "\"reason\":\"\"},{\"name\":\"b\",\"state\":\"UNAVAILABLE\","
+                              "\"reason\":\"x: bad\"}]");
+    free(text);
 }
 
 /* Which routes name the generic model (the server looks every other name up in its
@@ -1074,6 +1154,7 @@ int main(void)
         cmocka_unit_test(test_kserve_rejects_every_truncation),
         cmocka_unit_test(test_kserve_limits),
         cmocka_unit_test(test_kserve_paths),
+        cmocka_unit_test(test_kserve_repository_bodies),
         cmocka_unit_test(test_kserve_generic_route_and_missing_model),
         cmocka_unit_test(test_kserve_documents),
         cmocka_unit_test(test_kserve_binary_output_flags),

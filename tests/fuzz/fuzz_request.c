@@ -51,7 +51,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     snprintf(cfg.model_dir, sizeof(cfg.model_dir), "%s", dir);
     if (atrousd_ctx_create(&cfg, &cpus, &budget, &ctx, &err) != ATROUS_OK ||
-        atrousd_ctx_load_models(ctx, &err) != ATROUS_OK || atrousd_repo_count(ctx->repo) != 1)
+        atrousd_ctx_load_models(ctx, &err) != ATROUS_OK)
+        abort();
+    struct atrousd_repo *repo = atrousd_models_acquire(ctx->models);
+    size_t loaded = atrousd_repo_count(repo);
+    atrousd_repo_release(repo);
+    if (loaded != 1)
         abort();
     /* The repository lives in memory from here: the folder goes. */
     char path[sizeof(dir) + 32];
@@ -87,8 +92,10 @@ static void check_batch(const struct http_exchange *ex, unsigned status_alone)
     http_reply_init(&first);
     bool answered = atrousd_precheck(ctx, &whole, &plan, &first);
     http_reply_release(&first);
-    if (answered || plan.batch_class == NULL)
+    if (answered || plan.batch_class == NULL) {
+        atrousd_plan_release(&plan);
         return;
+    }
     struct http_reply replies[3];
     struct atrousd_call calls[3];
     for (int i = 0; i < 3; i++) {
@@ -102,6 +109,7 @@ static void check_batch(const struct http_exchange *ex, unsigned status_alone)
             abort();
         http_reply_release(&replies[i]);
     }
+    atrousd_plan_release(&plan);
 }
 
 /* The bytes up to '\n' (or the end) as a NUL-terminated copy; *pos moves past the '\n'. */
