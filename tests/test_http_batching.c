@@ -255,6 +255,8 @@ static void test_batching_concurrent_requests_get_their_own_results(void **state
     assert_int_equal(test_daemon_metric(&d, "atrousd_batched_requests_total", &batched), 0);
     if (batches < 1 || batched < 2 * batches)
         fail_msg("batches %g, batched requests %g", batches, batched);
+    /* The access log is written by a flusher, after the metrics counted the batch. */
+    assert_int_equal(test_daemon_wait_log(&d, "\"batch\":", 10000), 0);
     char *log = test_daemon_log(&d);
     assert_non_null(strstr(log, "\"batch\":"));
     free(log);

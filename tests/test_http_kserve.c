@@ -443,6 +443,9 @@ static void test_kserve_metrics_carry_model_labels(void **state)
                                         &v),
                      0);
     assert_true(v >= 1);
+    /* The access log is written by a flusher, after the metrics counted the request. */
+    assert_int_equal(
+        test_daemon_wait_log(f->daemon, "\"model\":\"versioned\",\"version\":\"1\"", 10000), 0);
     char *log = test_daemon_log(f->daemon);
     assert_non_null(strstr(log, "\"model\":\"versioned\",\"version\":\"1\""));
     free(log);
