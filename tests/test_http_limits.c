@@ -192,6 +192,8 @@ static void test_http_memory_budget_full_is_503_before_the_body(void **state)
      * awaited (half of it sent: 29 s more before --connection-timeout 2 would cut it, however
      * loaded the machine); the second cannot get its own and is told to retry, from its
      * headers alone. */
+    assert_int_equal(
+        test_daemon_wait_metric_at_most(*state, "atrousd_memory_budget_in_use_bytes", 0, 10000), 0);
     int first = open_upload(*state, "60000");
     char half[30000];
     memset(half, ' ', sizeof(half));
@@ -219,6 +221,9 @@ static void test_http_chunked_body_gets_its_decoding_reserved_when_complete(void
      * Both send most of their bodies at once: each KiB received gives a second more before
      * --connection-timeout 2 would cut them off, whatever the machine's load. */
     const struct test_daemon *d = *state;
+    /* The previous test's uploads are closed, but the daemon may not have seen it yet. */
+    assert_int_equal(
+        test_daemon_wait_metric_at_most(d, "atrousd_memory_budget_in_use_bytes", 0, 10000), 0);
     int chunked = open_upload(d, NULL);
     char chunk[4096];
     memset(chunk, ' ', sizeof(chunk));
