@@ -29,7 +29,20 @@ if [ -z "${DOCS_CHECK_INSIDE:-}" ]; then
     exec unshare "${flags[@]}" env DOCS_CHECK_INSIDE=1 bash "$0" "$@"
 fi
 ip link set lo up || { echo "docs: cannot bring up loopback in the namespace"; exit 1; }
+# A clone under /tmp (CI may make one there) would vanish under the private /tmp: hold the
+# repository open, and bind it back at its own path inside the new /tmp (-c: mount must not
+# resolve /proc/self/fd/9 to a path, which now points into the new /tmp).
+repo=$PWD
+exec 9<"$repo"
 mount -t tmpfs -o size=512m tmpfs /tmp || { echo "docs: cannot mount a private /tmp"; exit 1; }
+case "$repo/" in
+/tmp/*)
+    mkdir -p "$repo" && mount -c --bind /proc/self/fd/9 "$repo" ||
+        { echo "docs: cannot keep $repo visible under the private /tmp"; exit 1; }
+    cd "$repo" || exit 1
+    ;;
+esac
+exec 9<&-
 
 read -r -a FILES <<<"${DOCS_FILES:-README.md proto/README.md proto/KSERVE.md docker/README.md}"
 BLOCK_TIMEOUT=${DOCS_BLOCK_TIMEOUT:-300}
