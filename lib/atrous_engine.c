@@ -957,6 +957,13 @@ const char *atrous_workspace_last_implementation(const struct atrous_workspace *
     return c->name;
 }
 
+enum atrous_precision atrous_workspace_last_precision(const struct atrous_workspace *workspace)
+{
+    /* TODO(issue 13): the engine computes in f32 until the bf16 path lands. */
+    (void)workspace;
+    return ATROUS_PRECISION_F32;
+}
+
 void atrous_engine_cache_stats(struct atrous_engine *engine, struct atrous_cache_stats *out)
 {
     atrous_cache_get_stats(engine->cache, out);
@@ -1003,6 +1010,8 @@ void atrous_engine_get_info(const struct atrous_engine *engine, struct atrous_en
     dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
     snprintf(out->cpu_isa, sizeof(out->cpu_isa), "%s", isa_name(isa));
     out->avx512 = (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core;
+    out->bf16 = (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
+    out->amx = (isa & dnnl_cpu_isa_avx512_core_amx) == dnnl_cpu_isa_avx512_core_amx;
     snprintf(out->threading, sizeof(out->threading), "%s",
              v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other");
     out->fma_peak_gflops = engine->fma_peak_gflops;

@@ -35,6 +35,8 @@ struct atrous_engine_info {
     char onednn_version[48]; /* "2.6.3 (commit ...)" */
     char cpu_isa[48];        /* the ISA oneDNN dispatches to, e.g. "avx512_core_amx" */
     bool avx512;             /* true when cpu_isa includes AVX-512 (avx512_core or newer) */
+    bool bf16;               /* true when precision BF16 runs in bf16 (avx512_core_bf16 or AMX) */
+    bool amx;                /* true when oneDNN dispatches to AMX (avx512_core_amx) */
     char threading[16];      /* oneDNN's CPU threading runtime, e.g. "OpenMP" */
     double fma_peak_gflops;  /* single-core f32 FMA peak measured at engine creation */
 };
@@ -181,6 +183,10 @@ void atrous_workspace_trim(struct atrous_workspace *workspace);
  * atrous_estimate.impl; borrowed, valid until atrous_engine_free), or NULL when it has run
  * nothing through oneDNN yet. For access logs and metrics after a run. */
 const char *atrous_workspace_last_implementation(const struct atrous_workspace *workspace);
+
+/* The precision the last problem the workspace ran was computed in: BF16 only when it was
+ * asked for and the CPU has bf16 support; F32 otherwise (and before any run). */
+enum atrous_precision atrous_workspace_last_precision(const struct atrous_workspace *workspace);
 
 /* Counters of the primitive cache. */
 void atrous_engine_cache_stats(struct atrous_engine *engine, struct atrous_cache_stats *out);

@@ -41,6 +41,15 @@ struct atrous_limits {
 };
 
 /* A validated problem: every size the engine needs, derived once. */
+/* The arithmetic a run uses. F32 (the default, zero) is strict f32 end to end. BF16 rounds
+ * value and filters to bfloat16 and accumulates in f32: about twice the throughput on CPUs with
+ * avx512_bf16 (or AMX), with a stated error bound (README). An engine without bf16 support runs
+ * F32 and says so (atrous_workspace_last_precision). */
+enum atrous_precision {
+    ATROUS_PRECISION_F32 = 0,
+    ATROUS_PRECISION_BF16 = 1,
+};
+
 struct atrous_problem {
     int64_t batch, in_h, in_w, in_c; /* value [N, H, W, IC] */
     int64_t filter_h, filter_w;      /* filters [KH, KW, OC, IC] */
@@ -49,6 +58,8 @@ struct atrous_problem {
     enum atrous_padding padding;
     int64_t pad_top, pad_bottom, pad_left, pad_right;
     size_t value_elements, filters_elements, output_elements;
+    enum atrous_precision precision; /* what the caller asks for: atrous_op_validate sets F32,
+                                        the caller may then ask for BF16 */
 };
 
 /*
