@@ -1,7 +1,18 @@
 /*
- * atrous_engine.c - the oneDNN side of libatrous: primitive creation (strict f32,
- * deconvolution_direct with dilation rate-1, NHWC src/dst, weights in the layout the
- * primitive prefers), the cache of compiled primitives, and execution.
+ * atrous_engine.c - the oneDNN side of libatrous: primitive creation, the cache of compiled
+ * primitives, and execution.
+ *
+ * Two forms compute the same op (NHWC src/dst, weights in the layout the primitive prefers):
+ *   deconv  oneDNN's dilated deconvolution (deconvolution_direct, dilation rate-1, the
+ *           problem's pads) - the op as TensorFlow states it;
+ *   conv    the equivalent forward convolution: the filters flipped in both spatial dims,
+ *           pads mirrored (pad' = (K-1)*rate - pad per side), the same dilation. Same output
+ *           and FLOPs, summation order aside; oneDNN 2.6 has brgemm kernels for it where the
+ *           deconvolution has only direct JIT ones.
+ * Which one runs is decided per problem when it is first compiled (choose_form()): both are
+ * timed when a run is cheap, else the cost model's measured table decides. Precision BF16
+ * (on a CPU with avx512_bf16/AMX) converts value per call and filters once per layout to
+ * bf16, accumulates and writes f32; f32 stays strict (no fpmath down-conversion).
  */
 #include "atrous_engine.h"
 
@@ -40,10 +51,12 @@ extern int omp_get_max_threads(void);
     } while (0)
 
 #define ENGINE_MAX_NAMES 64
-#define ENGINE_NAME_MAX  64
+#define ENGINE_NAME_MAX  80 /* "deconv:" + an impl_info_str of up to 63 */
 
 struct atrous_engine {
     dnnl_engine_t cpu;
+    bool bf16;             /* precision BF16 computes in bf16 (the ISA has avx512_bf16) */
+    enum atrous_form form; /* the config's: AUTO, or a form forced for every problem */
     struct atrous_cache *cache;
     /* Hits served by a workspace's repeat path are counted in the workspace (a shared atomic
      * would be a locked add on a cache line every thread writes); stats sum the live
@@ -71,6 +84,7 @@ struct atrous_engine {
  * and the filters reordered into it. Immutable once published. */
 struct filters_layout {
     dnnl_memory_desc_t md;
+    bool flipped; /* the filters flipped for the conv form (same md, other contents) */
     void *weights;
 };
 
@@ -94,11 +108,16 @@ struct atrous_workspace {
     size_t scratch_capacity;
     void *weights; /* filters reordered to the primitive's layout */
     size_t weights_capacity;
+    void *flipped; /* conv form: the raw filters flipped, before their reorder */
+    size_t flipped_capacity;
+    void *converted; /* bf16: the value converted per call */
+    size_t converted_capacity;
     /* Memory objects bound to the last problem this workspace ran, re-pointed at each call's
      * buffers: creating five of them per call costs more than a small problem's compute. */
     struct atrous_cache_entry *bound; /* held reference; NULL when nothing is bound */
     struct atrous_cache_key bound_key;
     dnnl_memory_t src, dst, user_weights, weights_mem, scratch_mem;
+    dnnl_memory_t user_src; /* bf16: the caller's f32 value, converted into src */
     /* A copy of the filters last reordered into `weights` for the bound problem. Clients
      * usually send the same filters with every request; a memcmp is far cheaper than the
      * reorder it saves. */
@@ -117,12 +136,20 @@ struct atrous_workspace {
 
 /* One compiled problem: what the cache stores. */
 struct compiled {
-    dnnl_primitive_t deconv;
+    dnnl_primitive_t prim;
     dnnl_primitive_t weights_reorder; /* NULL when the primitive takes TF's layout as is */
-    dnnl_memory_desc_t src_md, dst_md, user_weights_md, weights_md, scratch_md;
+    dnnl_primitive_t src_reorder;     /* bf16: f32 value -> bf16; NULL for f32 */
+    /* src_md and user_weights_md are the caller's f32 layouts; prim_src_md what the primitive
+     * reads (src_md for f32, its bf16 twin for bf16). */
+    dnnl_memory_desc_t src_md, prim_src_md, dst_md, user_weights_md, weights_md, scratch_md;
     size_t weights_bytes, user_weights_bytes, scratch_bytes;
-    char impl[64];    /* oneDNN's impl_info_str */
-    const char *name; /* "deconv:" + impl, interned in the engine */
+    size_t converted_bytes; /* bf16: the converted value; 0 for f32 */
+    enum atrous_form form;  /* DECONV or CONV */
+    bool flip;              /* conv form: weights are TF's filters flipped in KH and KW */
+    int64_t filter_h, filter_w, filter_block; /* for the flip; block = OC*IC */
+    enum atrous_precision precision;          /* what the primitive computes in */
+    char impl[64];                            /* oneDNN's impl_info_str */
+    const char *name; /* "deconv:" or "conv:" + impl, interned in the engine */
     /* Measured run time (ns, a moving average; 0 until the first timed run), read by the
      * estimator. Runs are timed only when the model says they take over TIMED_RUN_SECONDS:
      * two clock reads are a few percent of the smallest problems' ~1 us. */
@@ -137,26 +164,40 @@ static void compiled_free(void *value)
     struct compiled *c = value;
     if (c == NULL)
         return;
-    dnnl_primitive_destroy(c->deconv);
+    dnnl_primitive_destroy(c->prim);
     dnnl_primitive_destroy(c->weights_reorder);
+    dnnl_primitive_destroy(c->src_reorder);
     free(c);
 }
 
-/* Pads and dilations of a problem as oneDNN wants them. A dimension with a 1-tap filter gets
- * dilation 0: the result is the same and huge rates then never reach oneDNN's int fields. */
-static void onednn_geometry(const struct atrous_problem *p, dnnl_dims_t dilates, dnnl_dims_t pad_l,
-                            dnnl_dims_t pad_r)
+/* Pads and dilations of a problem in a form, as oneDNN wants them. A dimension with a 1-tap
+ * filter gets dilation 0: the result is the same and huge rates then never reach oneDNN's int
+ * fields. The conv form mirrors the pads: pad' = (K-1)*rate - pad on each side. */
+static void onednn_geometry(const struct atrous_problem *p, enum atrous_form form,
+                            dnnl_dims_t dilates, dnnl_dims_t pad_l, dnnl_dims_t pad_r)
 {
     dilates[0] = p->filter_h == 1 ? 0 : p->rate - 1;
     dilates[1] = p->filter_w == 1 ? 0 : p->rate - 1;
-    pad_l[0] = p->pad_top;
-    pad_l[1] = p->pad_left;
-    pad_r[0] = p->pad_bottom;
-    pad_r[1] = p->pad_right;
+    /* Validation bounds the dilated extents by ATROUS_MAX_EXTENT: no overflow. */
+    int64_t span_h = form == ATROUS_FORM_CONV ? (p->filter_h - 1) * (dilates[0] + 1) : 0;
+    int64_t span_w = form == ATROUS_FORM_CONV ? (p->filter_w - 1) * (dilates[1] + 1) : 0;
+    int64_t sign = form == ATROUS_FORM_CONV ? -1 : 1;
+    pad_l[0] = span_h + sign * p->pad_top;
+    pad_l[1] = span_w + sign * p->pad_left;
+    pad_r[0] = span_h + sign * p->pad_bottom;
+    pad_r[1] = span_w + sign * p->pad_right;
 }
 
-static void make_key_threads(const struct atrous_problem *p, int threads,
-                             struct atrous_cache_key *key)
+/* The precision a problem runs in on this engine: BF16 only when asked and supported. */
+static enum atrous_precision effective_precision(const struct atrous_engine *engine,
+                                                 const struct atrous_problem *p)
+{
+    return p->precision == ATROUS_PRECISION_BF16 && engine->bf16 ? ATROUS_PRECISION_BF16
+                                                                 : ATROUS_PRECISION_F32;
+}
+
+static void make_key_threads(const struct atrous_engine *engine, const struct atrous_problem *p,
+                             int threads, struct atrous_cache_key *key)
 {
     _Static_assert(ATROUS_CACHE_KEY_WORDS == 16, "make_key fills every word");
     int64_t *w = key->words;
@@ -176,13 +217,14 @@ static void make_key_threads(const struct atrous_problem *p, int threads,
     w[13] = p->pad_right;
     /* oneDNN sizes its parallel decomposition for the team size at creation time. */
     w[14] = threads;
-    w[15] = 0;
+    w[15] = (int64_t)effective_precision(engine, p);
 }
 
 /* The key of a problem run from the calling thread, with its team size. */
-static void make_key(const struct atrous_problem *p, struct atrous_cache_key *key)
+static void make_key(const struct atrous_engine *engine, const struct atrous_problem *p,
+                     struct atrous_cache_key *key)
 {
-    make_key_threads(p, omp_get_max_threads(), key);
+    make_key_threads(engine, p, omp_get_max_threads(), key);
 }
 
 /* An engine-lifetime copy of "<path>:<impl>" (see struct atrous_engine's names). */
@@ -215,9 +257,11 @@ static bool same_key(const struct atrous_cache_key *a, const struct atrous_cache
     return diff == 0;
 }
 
-/* Creates the problem's primitive descriptor (what oneDNN would run, without compiling it) and
- * fills c's user-side memory descriptors (src, dst, TensorFlow-layout weights). */
+/* Creates the primitive descriptor of the problem in one form and precision (what oneDNN would
+ * run, without compiling it) and fills c's user-side memory descriptors (src, dst,
+ * TensorFlow-layout weights) and the src the primitive reads. */
 static enum atrous_status create_pd(struct atrous_engine *engine, const struct atrous_problem *p,
+                                    enum atrous_form form, enum atrous_precision precision,
                                     struct compiled *c, dnnl_primitive_desc_t *out,
                                     struct atrous_error *err)
 {
@@ -227,30 +271,41 @@ static enum atrous_status create_pd(struct atrous_engine *engine, const struct a
     dnnl_dims_t weights_dims = {p->out_c, p->in_c, p->filter_h, p->filter_w};
     dnnl_dims_t dst_dims = {p->batch, p->out_c, p->out_h, p->out_w};
     dnnl_dims_t strides = {1, 1}, dilates, pad_l, pad_r;
-    onednn_geometry(p, dilates, pad_l, pad_r);
+    dnnl_data_type_t compute = precision == ATROUS_PRECISION_BF16 ? dnnl_bf16 : dnnl_f32;
+    onednn_geometry(p, form, dilates, pad_l, pad_r);
 
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&c->src_md, 4, src_dims, dnnl_f32, dnnl_nhwc));
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&c->prim_src_md, 4, src_dims, compute, dnnl_nhwc));
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&c->dst_md, 4, dst_dims, dnnl_f32, dnnl_nhwc));
     /* TF's [KH, KW, OC, IC] buffer seen as oneDNN's {OC, IC, KH, KW} dims ("hwoi"); 2.6 has
-     * no tag for that order, so it is spelled with strides. */
+     * no tag for that order, so it is spelled with strides. The conv form's flipped copy has
+     * the same layout. */
     dnnl_dims_t tf_filter_strides = {p->in_c, 1, p->filter_w * p->out_c * p->in_c,
                                      p->out_c * p->in_c};
     DNNL_TRY(dnnl_memory_desc_init_by_strides(&c->user_weights_md, 4, weights_dims, dnnl_f32,
                                               tf_filter_strides));
     dnnl_memory_desc_t any_weights_md;
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&any_weights_md, 4, weights_dims, dnnl_f32,
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&any_weights_md, 4, weights_dims, compute,
                                           dnnl_format_tag_any));
 
-    dnnl_deconvolution_desc_t desc;
-    DNNL_TRY(dnnl_dilated_deconvolution_forward_desc_init(
-        &desc, dnnl_forward_inference, dnnl_deconvolution_direct, &c->src_md, &any_weights_md, NULL,
-        &c->dst_md, strides, dilates, pad_l, pad_r));
-
     DNNL_TRY(dnnl_primitive_attr_create(&attr));
-    /* Strict f32 whatever ONEDNN_DEFAULT_FPMATH_MODE says: bf16/tf32 math breaks 1e-4. */
+    /* Strict whatever ONEDNN_DEFAULT_FPMATH_MODE says: implicit bf16/tf32 math breaks 1e-4.
+     * BF16 is asked for through the data types, never through this mode. */
     DNNL_TRY(dnnl_primitive_attr_set_fpmath_mode(attr, dnnl_fpmath_mode_strict));
     DNNL_TRY(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
-    DNNL_TRY(dnnl_primitive_desc_create(out, &desc, attr, engine->cpu, NULL));
+    if (form == ATROUS_FORM_CONV) {
+        dnnl_convolution_desc_t desc;
+        DNNL_TRY(dnnl_dilated_convolution_forward_desc_init(
+            &desc, dnnl_forward_inference, dnnl_convolution_direct, &c->prim_src_md,
+            &any_weights_md, NULL, &c->dst_md, strides, dilates, pad_l, pad_r));
+        DNNL_TRY(dnnl_primitive_desc_create(out, &desc, attr, engine->cpu, NULL));
+    } else {
+        dnnl_deconvolution_desc_t desc;
+        DNNL_TRY(dnnl_dilated_deconvolution_forward_desc_init(
+            &desc, dnnl_forward_inference, dnnl_deconvolution_direct, &c->prim_src_md,
+            &any_weights_md, NULL, &c->dst_md, strides, dilates, pad_l, pad_r));
+        DNNL_TRY(dnnl_primitive_desc_create(out, &desc, attr, engine->cpu, NULL));
+    }
 out:
     dnnl_primitive_attr_destroy(attr);
     return st;
@@ -266,39 +321,308 @@ static const char *pd_impl(const_dnnl_primitive_desc_t pd)
     return impl;
 }
 
-static enum atrous_status compile(struct atrous_engine *engine, const struct atrous_problem *p,
-                                  struct compiled **out, struct atrous_error *err)
+static const char *form_name(enum atrous_form form)
 {
-    enum atrous_status st = ATROUS_OK;
-    dnnl_primitive_desc_t pd = NULL, reorder_pd = NULL;
-    struct compiled *c = calloc(1, sizeof(*c));
-    if (c == NULL)
-        return atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory compiling a problem");
-    atomic_init(&c->run_ns, 0);
-    if ((st = create_pd(engine, p, c, &pd, err)))
-        goto out;
+    return form == ATROUS_FORM_CONV ? "conv" : "deconv";
+}
+
+/* Fills the rest of c from its primitive descriptor: everything but the primitives. */
+static void describe(struct atrous_engine *engine, const struct atrous_problem *p,
+                     const_dnnl_primitive_desc_t pd, enum atrous_form form,
+                     enum atrous_precision precision, struct compiled *c)
+{
+    c->form = form;
+    c->precision = precision;
+    c->flip = form == ATROUS_FORM_CONV && (p->filter_h > 1 || p->filter_w > 1);
+    c->filter_h = p->filter_h;
+    c->filter_w = p->filter_w;
+    c->filter_block = p->out_c * p->in_c;
     snprintf(c->impl, sizeof(c->impl), "%s", pd_impl(pd));
-    c->name = intern_name(engine, "deconv", c->impl);
-    c->timed = atrous_cost_model_seconds(p, c->impl, omp_get_max_threads(),
-                                         engine->fma_peak_gflops) > TIMED_RUN_SECONDS;
+    c->name = intern_name(engine, form_name(form), c->impl);
     c->weights_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
     c->scratch_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     c->weights_bytes = dnnl_memory_desc_get_size(&c->weights_md);
     c->user_weights_bytes = dnnl_memory_desc_get_size(&c->user_weights_md);
     c->scratch_bytes = dnnl_memory_desc_get_size(&c->scratch_md);
-    DNNL_TRY(dnnl_primitive_create(&c->deconv, pd));
+    c->converted_bytes =
+        precision == ATROUS_PRECISION_BF16 ? dnnl_memory_desc_get_size(&c->prim_src_md) : 0;
+}
 
+/* Raw filters need preparing per workspace (flip and/or reorder) before the primitive reads
+ * them. */
+static bool needs_preparing(const struct compiled *c)
+{
+    return c->weights_reorder != NULL || c->flip ||
+           !dnnl_memory_desc_equal(&c->weights_md, &c->user_weights_md);
+}
+
+/* What a run of a compiled (or planned) problem holds in a workspace (bind()): the scratchpad;
+ * for filters that need preparing, the reordered filters, the copy compared against and, for
+ * the conv form, the flipped copy; for bf16, the converted value. */
+static size_t workspace_bytes(const struct compiled *c)
+{
+    size_t bytes = c->scratch_bytes + c->converted_bytes;
+    if (needs_preparing(c))
+        bytes +=
+            c->user_weights_bytes +
+            (dnnl_memory_desc_equal(&c->weights_md, &c->user_weights_md) ? 0 : c->weights_bytes) +
+            (c->flip ? c->user_weights_bytes : 0);
+    return bytes;
+}
+
+/*
+ * Choosing the form (the decisions):
+ *  - Both forms are planned (primitive descriptors). A form oneDNN cannot create is skipped; a
+ *    BF16 problem neither form can run in bf16 runs in f32 (and says so).
+ *  - When each form's modelled run is at most TIMING_MAX_RUN_SECONDS and the buffers a timing
+ *    needs (src, dst, both forms' weights and scratchpads, zero-filled) are at most
+ *    TIMING_MAX_BYTES, both primitives are created and timed on this CPU and team: one warm-up
+ *    run each, then alternating runs while TIMING_BUDGET_SECONDS last (at most TIMING_ROUNDS
+ *    each); the lower best time wins, a tie goes to the deconvolution (today's path). Worst
+ *    case a compile spends about 2 warm-ups + 2 runs of a 5 ms problem timing.
+ *  - Otherwise the measured rule decides: the cost model (lib/atrous_cost.c: brgemm kernels run
+ *    at ~0.85-0.97 of the FMA peak, direct JIT ones at ~0.75-0.80, GEMM 0.5, reference 0.003)
+ *    predicts both forms and the faster wins, a tie going to the deconvolution. On the hosts
+ *    measured that is the forward convolution wherever oneDNN has a brgemm kernel for it and
+ *    not for the deconvolution (large channel counts), and the deconvolution elsewhere.
+ *  - An engine config may force one form (tests, make bench).
+ */
+#define TIMING_MAX_RUN_SECONDS 5e-3
+#define TIMING_MAX_BYTES       ((size_t)16 << 20)
+#define TIMING_BUDGET_SECONDS  30e-3
+#define TIMING_ROUNDS          3
+
+/* A form being considered: its descriptors (c, filled by describe()) and its pd. */
+struct candidate {
+    struct compiled *c;
+    dnnl_primitive_desc_t pd;
+    double model_seconds;
+};
+
+static void candidates_free(struct candidate *cand, int count)
+{
+    for (int i = 0; i < count; i++) {
+        dnnl_primitive_desc_destroy(cand[i].pd);
+        compiled_free(cand[i].c);
+        cand[i].pd = NULL;
+        cand[i].c = NULL;
+    }
+}
+
+/* Plans the forms the engine allows for p in precision: *count candidates (0..2, deconv
+ * first). With none, err says why the first form failed. */
+static enum atrous_status plan(struct atrous_engine *engine, const struct atrous_problem *p,
+                               enum atrous_precision precision, int threads, struct candidate *cand,
+                               int *count, struct atrous_error *err)
+{
+    static const enum atrous_form forms[] = {ATROUS_FORM_DECONV, ATROUS_FORM_CONV};
+    enum atrous_status first = ATROUS_OK;
+    *count = 0;
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        if (engine->form != ATROUS_FORM_AUTO && engine->form != forms[i])
+            continue;
+        struct atrous_error why;
+        struct candidate *k = &cand[*count];
+        k->pd = NULL;
+        k->c = calloc(1, sizeof(*k->c));
+        if (k->c == NULL)
+            return atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory planning a problem");
+        atomic_init(&k->c->run_ns, 0);
+        enum atrous_status st = create_pd(engine, p, forms[i], precision, k->c, &k->pd, &why);
+        if (st != ATROUS_OK) {
+            compiled_free(k->c);
+            k->c = NULL;
+            if (first == ATROUS_OK) {
+                first = st;
+                if (err)
+                    *err = why;
+            }
+            if (st == ATROUS_NO_MEMORY)
+                break;
+            continue;
+        }
+        describe(engine, p, k->pd, forms[i], precision, k->c);
+        k->model_seconds =
+            atrous_cost_model_seconds(p, k->c->impl, threads, engine->fma_peak_gflops);
+        (*count)++;
+    }
+    if (*count > 0)
+        return ATROUS_OK;
+    return first != ATROUS_OK ? first
+                              : atrous_error_set(err, ATROUS_ENGINE, "", "no form to run in");
+}
+
+/* plan() in the problem's precision, and in f32 when bf16 has no implementation. */
+static enum atrous_status plan_any(struct atrous_engine *engine, const struct atrous_problem *p,
+                                   int threads, struct candidate *cand, int *count,
+                                   struct atrous_error *err)
+{
+    enum atrous_precision precision = effective_precision(engine, p);
+    enum atrous_status st = plan(engine, p, precision, threads, cand, count, err);
+    if (st != ATROUS_OK && st != ATROUS_NO_MEMORY && precision == ATROUS_PRECISION_BF16)
+        st = plan(engine, p, ATROUS_PRECISION_F32, threads, cand, count, err);
+    return st;
+}
+
+/* The measured rule: the candidate the cost model says is faster (ties: the first, deconv). */
+static int rule_pick(const struct candidate *cand, int count)
+{
+    return count == 2 && cand[1].model_seconds < cand[0].model_seconds ? 1 : 0;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Runs a primitive once on dummy buffers and returns the seconds it took (< 0 on failure). */
+static double time_once(dnnl_primitive_t prim, dnnl_stream_t stream, int nargs,
+                        const dnnl_exec_arg_t *args)
+{
+    double t0 = now_seconds();
+    if (dnnl_primitive_execute(prim, stream, nargs, args) != dnnl_success ||
+        dnnl_stream_wait(stream) != dnnl_success)
+        return -1;
+    return now_seconds() - t0;
+}
+
+/* Times the two candidates (their primitives created) on zero-filled buffers and returns the
+ * index of the faster in *pick. Fails only for memory or oneDNN errors; the caller then uses
+ * the rule. */
+static enum atrous_status time_candidates(struct atrous_engine *engine, struct candidate *cand,
+                                          int *pick, struct atrous_error *err)
+{
+    enum atrous_status st = ATROUS_OK;
+    dnnl_stream_t stream = NULL;
+    void *buf[6] = {NULL};
+    dnnl_memory_t mem[6] = {NULL};
+    const struct compiled *c0 = cand[0].c, *c1 = cand[1].c;
+    const dnnl_memory_desc_t *mds[6] = {&c0->prim_src_md, &c0->dst_md,     &c0->weights_md,
+                                        &c1->weights_md,  &c0->scratch_md, &c1->scratch_md};
+    for (int i = 0; i < 6; i++) {
+        size_t size = dnnl_memory_desc_get_size(mds[i]);
+        if (size == 0)
+            continue;
+        if ((buf[i] = atrous_aligned_alloc(size)) == NULL) {
+            st = atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory timing a problem");
+            goto out;
+        }
+        memset(buf[i], 0, size);
+        DNNL_TRY(dnnl_memory_create(&mem[i], mds[i], engine->cpu, buf[i]));
+    }
+    DNNL_TRY(dnnl_stream_create(&stream, engine->cpu, dnnl_stream_default_flags));
+    dnnl_exec_arg_t args[2][4] = {{{DNNL_ARG_SRC, mem[0]},
+                                   {DNNL_ARG_DST, mem[1]},
+                                   {DNNL_ARG_WEIGHTS, mem[2]},
+                                   {DNNL_ARG_SCRATCHPAD, mem[4]}},
+                                  {{DNNL_ARG_SRC, mem[0]},
+                                   {DNNL_ARG_DST, mem[1]},
+                                   {DNNL_ARG_WEIGHTS, mem[3]},
+                                   {DNNL_ARG_SCRATCHPAD, mem[5]}}};
+    int nargs[2] = {mem[4] ? 4 : 3, mem[5] ? 4 : 3};
+    double best[2], start = now_seconds();
+    for (int k = 0; k < 2; k++)
+        if ((best[k] = time_once(cand[k].c->prim, stream, nargs[k], args[k])) < 0) {
+            st = atrous_error_set(err, ATROUS_ENGINE, "", "oneDNN failed timing a problem");
+            goto out;
+        }
+    for (int round = 0; round < TIMING_ROUNDS && now_seconds() - start < TIMING_BUDGET_SECONDS;
+         round++)
+        for (int turn = 0; turn < 2; turn++) {
+            int k = (turn + round) % 2; /* alternate who goes first */
+            double t = time_once(cand[k].c->prim, stream, nargs[k], args[k]);
+            if (t >= 0 && t < best[k])
+                best[k] = t;
+        }
+    *pick = best[1] < best[0] ? 1 : 0;
+out:
+    if (stream)
+        dnnl_stream_destroy(stream);
+    for (int i = 0; i < 6; i++) {
+        dnnl_memory_destroy(mem[i]);
+        atrous_aligned_free(buf[i]);
+    }
+    return st;
+}
+
+/* True when timing both candidates is cheap enough (see "Choosing the form"). */
+static bool worth_timing(const struct candidate *cand, int count)
+{
+    if (count != 2)
+        return false;
+    size_t bytes = cand[0].c->converted_bytes + dnnl_memory_desc_get_size(&cand[0].c->prim_src_md) +
+                   dnnl_memory_desc_get_size(&cand[0].c->dst_md);
+    for (int k = 0; k < 2; k++) {
+        if (cand[k].model_seconds > TIMING_MAX_RUN_SECONDS)
+            return false;
+        bytes += cand[k].c->weights_bytes + cand[k].c->scratch_bytes;
+    }
+    return bytes <= TIMING_MAX_BYTES;
+}
+
+/* Creates the primitive of a planned candidate. */
+static enum atrous_status create_primitive(struct candidate *k, struct atrous_error *err)
+{
+    enum atrous_status st = ATROUS_OK;
+    if (k->c->prim == NULL)
+        DNNL_TRY(dnnl_primitive_create(&k->c->prim, k->pd));
+out:
+    return st;
+}
+
+/* Completes the chosen candidate: its primitive and the reorders around it. */
+static enum atrous_status finish(struct atrous_engine *engine, const struct atrous_problem *p,
+                                 struct candidate *k, struct atrous_error *err)
+{
+    enum atrous_status st = ATROUS_OK;
+    dnnl_primitive_desc_t reorder_pd = NULL;
+    struct compiled *c = k->c;
+    if ((st = create_primitive(k, err)))
+        goto out;
+    c->timed = atrous_cost_model_seconds(p, c->impl, omp_get_max_threads(),
+                                         engine->fma_peak_gflops) > TIMED_RUN_SECONDS;
     if (!dnnl_memory_desc_equal(&c->weights_md, &c->user_weights_md)) {
         DNNL_TRY(dnnl_reorder_primitive_desc_create(&reorder_pd, &c->user_weights_md, engine->cpu,
                                                     &c->weights_md, engine->cpu, NULL));
         DNNL_TRY(dnnl_primitive_create(&c->weights_reorder, reorder_pd));
+        dnnl_primitive_desc_destroy(reorder_pd);
+        reorder_pd = NULL;
     }
-    *out = c;
-    c = NULL;
+    if (c->precision == ATROUS_PRECISION_BF16) {
+        DNNL_TRY(dnnl_reorder_primitive_desc_create(&reorder_pd, &c->src_md, engine->cpu,
+                                                    &c->prim_src_md, engine->cpu, NULL));
+        DNNL_TRY(dnnl_primitive_create(&c->src_reorder, reorder_pd));
+    }
 out:
     dnnl_primitive_desc_destroy(reorder_pd);
-    dnnl_primitive_desc_destroy(pd);
-    compiled_free(c);
+    return st;
+}
+
+static enum atrous_status compile(struct atrous_engine *engine, const struct atrous_problem *p,
+                                  struct compiled **out, struct atrous_error *err)
+{
+    struct candidate cand[2] = {{0}};
+    int count = 0, pick = 0;
+    enum atrous_status st = plan_any(engine, p, omp_get_max_threads(), cand, &count, err);
+    if (st != ATROUS_OK)
+        goto out;
+    pick = rule_pick(cand, count);
+    if (worth_timing(cand, count)) {
+        struct atrous_error ignored;
+        int timed_pick = 0;
+        if (create_primitive(&cand[0], &ignored) == ATROUS_OK &&
+            create_primitive(&cand[1], &ignored) == ATROUS_OK &&
+            time_candidates(engine, cand, &timed_pick, &ignored) == ATROUS_OK)
+            pick = timed_pick;
+    }
+    if ((st = finish(engine, p, &cand[pick], err)))
+        goto out;
+    *out = cand[pick].c;
+    cand[pick].c = NULL;
+out:
+    candidates_free(cand, count);
     return st;
 }
 
@@ -341,6 +665,9 @@ enum atrous_status atrous_engine_create(const struct atrous_engine_config *confi
         goto out;
     }
     DNNL_TRY(dnnl_engine_create(&engine->cpu, dnnl_cpu, 0));
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    engine->bf16 = (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
+    engine->form = config ? config->form : ATROUS_FORM_AUTO;
     engine->fma_peak_gflops = atrous_cost_measure_fma_peak();
     *out = engine;
     engine = NULL;
@@ -392,7 +719,9 @@ static void unbind(struct atrous_workspace *ws)
     dnnl_memory_destroy(ws->user_weights);
     dnnl_memory_destroy(ws->weights_mem);
     dnnl_memory_destroy(ws->scratch_mem);
+    dnnl_memory_destroy(ws->user_src);
     ws->src = ws->dst = ws->user_weights = ws->weights_mem = ws->scratch_mem = NULL;
+    ws->user_src = NULL;
     atrous_cache_release(ws->engine->cache, ws->bound);
     ws->bound = NULL;
     ws->weights_current = false;
@@ -422,6 +751,8 @@ void atrous_workspace_free(struct atrous_workspace *ws)
     atrous_aligned_free(ws->scratch);
     atrous_aligned_free(ws->weights);
     atrous_aligned_free(ws->reordered_from);
+    atrous_aligned_free(ws->flipped);
+    atrous_aligned_free(ws->converted);
     free(ws);
 }
 
@@ -440,33 +771,39 @@ static enum atrous_status reserve(void **buf, size_t *capacity, size_t size,
     return ATROUS_OK;
 }
 
-/* Makes the workspace's memory objects describe entry's problem. The scratch and reordered
- * weights buffers are bound here too: their handles change only when they grow. */
+/* Makes the workspace's memory objects describe entry's problem. The scratch, converted value
+ * and prepared weights buffers are bound here too: their handles change only when they grow. */
 static enum atrous_status bind(struct atrous_workspace *ws, struct atrous_cache_entry *entry,
                                const struct atrous_cache_key *key, struct atrous_error *err)
 {
     enum atrous_status st = ATROUS_OK;
     const struct compiled *c = atrous_cache_entry_value(entry);
     dnnl_engine_t cpu = ws->engine->cpu;
+    bool preparing = needs_preparing(c);
 
     unbind(ws);
-    if ((st = reserve(&ws->scratch, &ws->scratch_capacity, c->scratch_bytes, err)))
+    if ((st = reserve(&ws->scratch, &ws->scratch_capacity, c->scratch_bytes, err)) ||
+        (st = reserve(&ws->converted, &ws->converted_capacity, c->converted_bytes, err)))
         goto out;
-    if (c->weights_reorder &&
-        ((st = reserve(&ws->weights, &ws->weights_capacity, c->weights_bytes, err)) ||
+    if (preparing &&
+        ((c->weights_reorder &&
+          (st = reserve(&ws->weights, &ws->weights_capacity, c->weights_bytes, err))) ||
+         (c->flip &&
+          (st = reserve(&ws->flipped, &ws->flipped_capacity, c->user_weights_bytes, err))) ||
          (st = reserve(&ws->reordered_from, &ws->reordered_from_capacity, c->user_weights_bytes,
                        err))))
         goto out;
-    DNNL_TRY(dnnl_memory_create(&ws->src, &c->src_md, cpu, DNNL_MEMORY_NONE));
+    if (c->src_reorder) {
+        DNNL_TRY(dnnl_memory_create(&ws->user_src, &c->src_md, cpu, DNNL_MEMORY_NONE));
+        DNNL_TRY(dnnl_memory_create(&ws->src, &c->prim_src_md, cpu, ws->converted));
+    } else {
+        DNNL_TRY(dnnl_memory_create(&ws->src, &c->src_md, cpu, DNNL_MEMORY_NONE));
+    }
     DNNL_TRY(dnnl_memory_create(&ws->dst, &c->dst_md, cpu, DNNL_MEMORY_NONE));
     DNNL_TRY(dnnl_memory_create(&ws->scratch_mem, &c->scratch_md, cpu, ws->scratch));
-    if (c->weights_reorder) {
+    if (c->weights_reorder)
         DNNL_TRY(dnnl_memory_create(&ws->user_weights, &c->user_weights_md, cpu, DNNL_MEMORY_NONE));
-        DNNL_TRY(dnnl_memory_create(&ws->weights_mem, &c->weights_md, cpu, ws->weights));
-        ws->weights_at = ws->weights;
-    } else {
-        DNNL_TRY(dnnl_memory_create(&ws->weights_mem, &c->weights_md, cpu, DNNL_MEMORY_NONE));
-    }
+    DNNL_TRY(dnnl_memory_create(&ws->weights_mem, &c->weights_md, cpu, DNNL_MEMORY_NONE));
     atrous_cache_retain(ws->engine->cache, entry);
     ws->bound = entry;
     ws->bound_key = *key;
@@ -474,6 +811,18 @@ out:
     if (st != ATROUS_OK)
         unbind(ws);
     return st;
+}
+
+/* Copies TensorFlow-layout filters [KH, KW, OC, IC] into to, flipped in KH and KW: the conv
+ * form's weights. Each (kh, kw) block of OC*IC floats moves whole. */
+static void flip_filters(const struct compiled *c, const float *from, float *to)
+{
+    size_t block = (size_t)c->filter_block;
+    for (int64_t kh = 0; kh < c->filter_h; kh++)
+        for (int64_t kw = 0; kw < c->filter_w; kw++)
+            memcpy(to + (size_t)((c->filter_h - 1 - kh) * c->filter_w + (c->filter_w - 1 - kw)) *
+                            block,
+                   from + (size_t)(kh * c->filter_w + kw) * block, block * sizeof(float));
 }
 
 static enum atrous_status filters_weights(struct atrous_filters *f, const struct compiled *c,
@@ -503,6 +852,35 @@ static void record_run(const struct compiled *c, uint64_t ns)
     atomic_store_explicit(avg, now ? now : 1, memory_order_relaxed);
 }
 
+/* Brings the raw filters (TensorFlow layout) into the weights buffer of the bound problem:
+ * flipped for the conv form, reordered (and for bf16 converted) when the layouts differ. A
+ * copy of what was prepared last lets the same filters skip all of it next time. */
+static enum atrous_status prepare_raw(struct atrous_workspace *ws, const struct compiled *c,
+                                      const float *filters, struct atrous_error *err)
+{
+    enum atrous_status st = ATROUS_OK;
+    void *target = c->weights_reorder ? ws->weights : ws->flipped;
+    DNNL_TRY(point_at(ws->weights_mem, &ws->weights_at, target));
+    if (ws->weights_current && memcmp(ws->reordered_from, filters, c->user_weights_bytes) == 0)
+        return ATROUS_OK;
+    ws->weights_current = false;
+    const float *from = filters;
+    if (c->flip) {
+        flip_filters(c, filters, ws->flipped);
+        from = ws->flipped;
+    }
+    if (c->weights_reorder) {
+        DNNL_TRY(dnnl_memory_set_data_handle(ws->user_weights, (void *)from));
+        dnnl_exec_arg_t reorder_args[] = {{DNNL_ARG_FROM, ws->user_weights},
+                                          {DNNL_ARG_TO, ws->weights_mem}};
+        DNNL_TRY(dnnl_primitive_execute(c->weights_reorder, ws->stream, 2, reorder_args));
+    }
+    memcpy(ws->reordered_from, filters, c->user_weights_bytes);
+    ws->weights_current = true;
+out:
+    return st;
+}
+
 /* Runs entry's primitive. The weights come from prepared filters when given, else from the raw
  * TensorFlow-layout filters buffer. */
 static enum atrous_status execute(struct atrous_workspace *ws, struct atrous_cache_entry *entry,
@@ -515,7 +893,7 @@ static enum atrous_status execute(struct atrous_workspace *ws, struct atrous_cac
 
     if (ws->bound != entry && (st = bind(ws, entry, key, err)))
         return st;
-    DNNL_TRY(point_at(ws->src, &ws->src_at, value));
+    DNNL_TRY(point_at(c->src_reorder ? ws->user_src : ws->src, &ws->src_at, value));
     DNNL_TRY(point_at(ws->dst, &ws->dst_at, output));
     if (prepared != NULL && ws->prepared_id != prepared->id) {
         if ((st = filters_weights(prepared, c, ws->engine->cpu, ws->stream, &ws->prepared_weights,
@@ -525,20 +903,11 @@ static enum atrous_status execute(struct atrous_workspace *ws, struct atrous_cac
     }
     if (prepared != NULL && ws->prepared_weights != NULL) {
         DNNL_TRY(point_at(ws->weights_mem, &ws->weights_at, ws->prepared_weights));
-    } else if (c->weights_reorder) {
+    } else if (needs_preparing(c)) {
         if (prepared != NULL)
-            filters = prepared->data; /* no room for this layout: reorder per call */
-        DNNL_TRY(point_at(ws->weights_mem, &ws->weights_at, ws->weights));
-        if (!ws->weights_current ||
-            memcmp(ws->reordered_from, filters, c->user_weights_bytes) != 0) {
-            ws->weights_current = false;
-            DNNL_TRY(dnnl_memory_set_data_handle(ws->user_weights, (void *)filters));
-            dnnl_exec_arg_t reorder_args[] = {{DNNL_ARG_FROM, ws->user_weights},
-                                              {DNNL_ARG_TO, ws->weights_mem}};
-            DNNL_TRY(dnnl_primitive_execute(c->weights_reorder, ws->stream, 2, reorder_args));
-            memcpy(ws->reordered_from, filters, c->user_weights_bytes);
-            ws->weights_current = true;
-        }
+            filters = prepared->data; /* no room for this layout: prepare per call */
+        if ((st = prepare_raw(ws, c, filters, err)))
+            goto out;
     } else {
         DNNL_TRY(point_at(ws->weights_mem, &ws->weights_at, filters));
     }
@@ -552,7 +921,12 @@ static enum atrous_status execute(struct atrous_workspace *ws, struct atrous_cac
     struct timespec t0, t1;
     if (c->timed)
         clock_gettime(CLOCK_MONOTONIC, &t0);
-    DNNL_TRY(dnnl_primitive_execute(c->deconv, ws->stream, nargs, args));
+    if (c->src_reorder) {
+        /* bf16: the value rounded to nearest even, once per call. */
+        dnnl_exec_arg_t convert_args[] = {{DNNL_ARG_FROM, ws->user_src}, {DNNL_ARG_TO, ws->src}};
+        DNNL_TRY(dnnl_primitive_execute(c->src_reorder, ws->stream, 2, convert_args));
+    }
+    DNNL_TRY(dnnl_primitive_execute(c->prim, ws->stream, nargs, args));
     DNNL_TRY(dnnl_stream_wait(ws->stream));
     if (c->timed) {
         clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -586,7 +960,7 @@ static enum atrous_status run(struct atrous_engine *engine, struct atrous_worksp
         workspace = temporary;
     }
     struct atrous_cache_key key;
-    make_key(problem, &key);
+    make_key(engine, problem, &key);
     if (workspace->bound && same_key(&workspace->bound_key, &key)) {
         /* The problem this workspace ran last: its reference keeps the primitive alive, so
          * the shared cache (hash, lock) is not needed. */
@@ -689,29 +1063,47 @@ size_t atrous_filters_layout_count(const struct atrous_filters *filters)
     return atomic_load_explicit(&filters->layout_count, memory_order_acquire);
 }
 
-/* The published layout equal to md, or NULL. Scans layouts[from, count). */
-static const struct filters_layout *
-find_layout(const struct atrous_filters *f, const dnnl_memory_desc_t *md, size_t from, size_t count)
+/* The published layout equal to md (and flipped or not), or NULL. Scans layouts[from, count).
+ * The md holds the data type: a bf16 layout never matches an f32 one. */
+static const struct filters_layout *find_layout(const struct atrous_filters *f,
+                                                const dnnl_memory_desc_t *md, bool flipped,
+                                                size_t from, size_t count)
 {
     for (size_t i = from; i < count; i++)
-        if (dnnl_memory_desc_equal(&f->layouts[i].md, md))
+        if (f->layouts[i].flipped == flipped && dnnl_memory_desc_equal(&f->layouts[i].md, md))
             return &f->layouts[i];
     return NULL;
 }
 
-/* Reorders f's TensorFlow-layout data into a new buffer in c's weights layout. */
+/* Makes a new buffer of f's filters in c's weights layout: flipped for the conv form, then
+ * reordered (and converted) when the layout differs from TensorFlow's. */
 static enum atrous_status reorder_filters(const struct atrous_filters *f, const struct compiled *c,
                                           dnnl_engine_t cpu, dnnl_stream_t stream, void **out,
                                           struct atrous_error *err)
 {
     enum atrous_status st = ATROUS_OK;
     dnnl_memory_t from = NULL, to = NULL;
-    void *weights = atrous_aligned_alloc(c->weights_bytes);
-    if (weights == NULL)
-        return atrous_error_set(err, ATROUS_NO_MEMORY, "",
-                                "out of memory for %zu bytes of reordered filters",
-                                c->weights_bytes);
-    DNNL_TRY(dnnl_memory_create(&from, &c->user_weights_md, cpu, f->data));
+    void *flipped = NULL, *weights = NULL;
+    if (c->flip) {
+        if ((flipped = atrous_aligned_alloc(c->user_weights_bytes)) == NULL) {
+            st = atrous_error_set(err, ATROUS_NO_MEMORY, "",
+                                  "out of memory for %zu bytes of flipped filters",
+                                  c->user_weights_bytes);
+            goto out;
+        }
+        flip_filters(c, f->data, flipped);
+    }
+    if (c->weights_reorder == NULL) {
+        *out = flipped;
+        flipped = NULL;
+        goto out;
+    }
+    if ((weights = atrous_aligned_alloc(c->weights_bytes)) == NULL) {
+        st = atrous_error_set(err, ATROUS_NO_MEMORY, "",
+                              "out of memory for %zu bytes of reordered filters", c->weights_bytes);
+        goto out;
+    }
+    DNNL_TRY(dnnl_memory_create(&from, &c->user_weights_md, cpu, flipped ? flipped : f->data));
     DNNL_TRY(dnnl_memory_create(&to, &c->weights_md, cpu, weights));
     dnnl_exec_arg_t args[] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
     DNNL_TRY(dnnl_primitive_execute(c->weights_reorder, stream, 2, args));
@@ -722,6 +1114,7 @@ out:
     dnnl_memory_destroy(from);
     dnnl_memory_destroy(to);
     atrous_aligned_free(weights);
+    atrous_aligned_free(flipped);
     return st;
 }
 
@@ -733,12 +1126,12 @@ static enum atrous_status filters_weights(struct atrous_filters *f, const struct
                                           struct atrous_error *err)
 {
     enum atrous_status st = ATROUS_OK;
-    if (c->weights_reorder == NULL) {
+    if (!needs_preparing(c)) {
         *out = f->data;
         return ATROUS_OK;
     }
     size_t count = atomic_load_explicit(&f->layout_count, memory_order_acquire);
-    const struct filters_layout *layout = find_layout(f, &c->weights_md, 0, count);
+    const struct filters_layout *layout = find_layout(f, &c->weights_md, c->flip, 0, count);
     if (layout != NULL) {
         *out = layout->weights;
         return ATROUS_OK;
@@ -746,7 +1139,7 @@ static enum atrous_status filters_weights(struct atrous_filters *f, const struct
     pthread_mutex_lock(&f->lock);
     /* Another thread may have published layouts since the scan above. */
     size_t now = atomic_load_explicit(&f->layout_count, memory_order_relaxed);
-    layout = find_layout(f, &c->weights_md, count, now);
+    layout = find_layout(f, &c->weights_md, c->flip, count, now);
     if (layout != NULL) {
         *out = layout->weights;
     } else if (now == ATROUS_FILTERS_MAX_LAYOUTS) {
@@ -755,6 +1148,7 @@ static enum atrous_status filters_weights(struct atrous_filters *f, const struct
         void *weights = NULL;
         if ((st = reorder_filters(f, c, cpu, stream, &weights, err)) == ATROUS_OK) {
             f->layouts[now].md = c->weights_md;
+            f->layouts[now].flipped = c->flip;
             f->layouts[now].weights = weights;
             atomic_store_explicit(&f->layout_count, now + 1, memory_order_release);
             *out = weights;
@@ -794,7 +1188,7 @@ enum atrous_status atrous_filters_prepare(struct atrous_engine *engine,
         return st;
     if (problem->output_elements == 0 || problem->value_elements == 0)
         return ATROUS_OK; /* runs of empty problems never reach oneDNN */
-    make_key(problem, &key);
+    make_key(engine, problem, &key);
     if ((st = lookup(engine, problem, &key, &entry, err)))
         goto out;
     DNNL_TRY(dnnl_stream_create(&stream, engine->cpu, dnnl_stream_default_flags));
@@ -825,7 +1219,7 @@ enum atrous_status atrous_engine_implementation(struct atrous_engine *engine,
 {
     struct atrous_cache_entry *entry = NULL;
     struct atrous_cache_key key;
-    make_key(problem, &key);
+    make_key(engine, problem, &key);
     enum atrous_status st = lookup(engine, problem, &key, &entry, err);
     if (st != ATROUS_OK)
         return st;
@@ -843,38 +1237,29 @@ struct estimated {
     size_t workspace_bytes;
 };
 
-/* What a run of a compiled (or planned) problem holds in a workspace (bind()). */
-static size_t workspace_bytes(size_t scratch, bool reorder, size_t weights, size_t user_weights)
-{
-    return scratch + (reorder ? weights + user_weights : 0);
-}
-
-/* The model's estimate for a problem nobody has compiled yet at this team size: one primitive
- * descriptor, no primitive. */
+/* The model's estimate for a problem nobody has compiled yet at this team size: the forms'
+ * primitive descriptors, no primitive, and the measured rule's choice between them. When the
+ * compile will time both forms and may choose either, the workspace bytes are the larger of
+ * the two (admission needs a bound); once compiled, the estimate follows the chosen form. */
 static enum atrous_status estimate_uncompiled(struct atrous_engine *engine,
                                               const struct atrous_problem *p, int threads,
                                               struct estimated *out, struct atrous_error *err)
 {
-    dnnl_primitive_desc_t pd = NULL;
-    struct compiled *scratch = calloc(1, sizeof(*scratch)); /* its memory descriptors */
-    if (scratch == NULL)
-        return atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory estimating a problem");
-    enum atrous_status st = create_pd(engine, p, scratch, &pd, err);
+    struct candidate cand[2] = {{0}};
+    int count = 0;
+    enum atrous_status st = plan_any(engine, p, threads, cand, &count, err);
     if (st == ATROUS_OK) {
-        const char *impl = pd_impl(pd);
-        out->name = intern_name(engine, "deconv", impl);
-        out->seconds = atrous_cost_model_seconds(p, impl, threads, engine->fma_peak_gflops);
-        const dnnl_memory_desc_t *weights =
-            dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-        out->workspace_bytes =
-            workspace_bytes(dnnl_memory_desc_get_size(
-                                dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0)),
-                            !dnnl_memory_desc_equal(weights, &scratch->user_weights_md),
-                            dnnl_memory_desc_get_size(weights),
-                            dnnl_memory_desc_get_size(&scratch->user_weights_md));
+        const struct candidate *k = &cand[rule_pick(cand, count)];
+        out->name = k->c->name;
+        out->seconds = k->model_seconds;
+        out->workspace_bytes = workspace_bytes(k->c);
+        if (worth_timing(cand, count)) {
+            size_t other = workspace_bytes(cand[0].c == k->c ? cand[1].c : cand[0].c);
+            if (other > out->workspace_bytes)
+                out->workspace_bytes = other;
+        }
     }
-    dnnl_primitive_desc_destroy(pd);
-    free(scratch);
+    candidates_free(cand, count);
     return st;
 }
 
@@ -897,14 +1282,13 @@ enum atrous_status atrous_engine_estimate(struct atrous_engine *engine,
         out->seconds = atrous_cost_model_seconds(problem, NULL, 1, engine->fma_peak_gflops);
         return ATROUS_OK;
     }
-    make_key_threads(problem, threads, &key);
+    make_key_threads(engine, problem, threads, &key);
     if ((entry = atrous_cache_peek(engine->cache, &key)) != NULL) {
         const struct compiled *c = atrous_cache_entry_value(entry);
         uint64_t ns = atomic_load_explicit(&c->run_ns, memory_order_relaxed);
         out->impl = c->name;
         out->measured = ns != 0;
-        out->workspace_bytes = workspace_bytes(c->scratch_bytes, c->weights_reorder != NULL,
-                                               c->weights_bytes, c->user_weights_bytes);
+        out->workspace_bytes = workspace_bytes(c);
         out->seconds =
             ns ? (double)ns * 1e-9
                : atrous_cost_model_seconds(problem, c->impl, threads, engine->fma_peak_gflops);
@@ -934,7 +1318,8 @@ enum atrous_status atrous_engine_estimate(struct atrous_engine *engine,
 size_t atrous_workspace_held_bytes(const struct atrous_workspace *workspace)
 {
     return workspace->scratch_capacity + workspace->weights_capacity +
-           workspace->reordered_from_capacity;
+           workspace->reordered_from_capacity + workspace->flipped_capacity +
+           workspace->converted_capacity;
 }
 
 void atrous_workspace_trim(struct atrous_workspace *workspace)
@@ -944,9 +1329,13 @@ void atrous_workspace_trim(struct atrous_workspace *workspace)
     atrous_aligned_free(workspace->scratch);
     atrous_aligned_free(workspace->weights);
     atrous_aligned_free(workspace->reordered_from);
+    atrous_aligned_free(workspace->flipped);
+    atrous_aligned_free(workspace->converted);
     workspace->scratch = workspace->weights = workspace->reordered_from = NULL;
+    workspace->flipped = workspace->converted = NULL;
     workspace->scratch_capacity = workspace->weights_capacity = 0;
-    workspace->reordered_from_capacity = 0;
+    workspace->reordered_from_capacity = workspace->flipped_capacity = 0;
+    workspace->converted_capacity = 0;
 }
 
 const char *atrous_workspace_last_implementation(const struct atrous_workspace *workspace)
@@ -959,9 +1348,10 @@ const char *atrous_workspace_last_implementation(const struct atrous_workspace *
 
 enum atrous_precision atrous_workspace_last_precision(const struct atrous_workspace *workspace)
 {
-    /* TODO(issue 13): the engine computes in f32 until the bf16 path lands. */
-    (void)workspace;
-    return ATROUS_PRECISION_F32;
+    if (workspace == NULL || workspace->bound == NULL)
+        return ATROUS_PRECISION_F32;
+    const struct compiled *c = atrous_cache_entry_value(workspace->bound);
+    return c->precision;
 }
 
 void atrous_engine_cache_stats(struct atrous_engine *engine, struct atrous_cache_stats *out)

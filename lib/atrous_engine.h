@@ -1,6 +1,13 @@
 /*
- * atrous_engine.h - runs validated problems through oneDNN's dilated deconvolution primitive,
- * with a bounded cache of compiled primitives. The only module that includes dnnl.h.
+ * atrous_engine.h - runs validated problems through oneDNN, with a bounded cache of compiled
+ * primitives. The only module that includes dnnl.h.
+ *
+ * Each problem runs in one of two equivalent forms, chosen per problem (and team size and
+ * precision) when it is first compiled: oneDNN's dilated deconvolution, or the forward
+ * convolution with the filters flipped in both spatial dims and the pads mirrored
+ * (pad' = (K-1)*rate - pad), which oneDNN 2.6 runs with brgemm kernels. Cheap problems time
+ * both; larger ones follow the cost model's measured rule (lib/atrous_engine.c, "Choosing the
+ * form"). Implementation names say which: "deconv:jit:avx512_core", "conv:brgconv:avx512_core".
  *
  * Data stays where the caller has it: value and output are NHWC float32 buffers the caller
  * owns; filters are TensorFlow's [KH, KW, OC, IC] buffer (oneDNN tag hwoi), reordered into
@@ -27,8 +34,18 @@
 struct atrous_engine;
 struct atrous_workspace;
 
+/* The form problems run in. AUTO (the default, zero) chooses per problem; the others force
+ * one form for every problem (tests compare both with a reference; make bench shows today's
+ * deconvolution path next to the chosen one). A forced form oneDNN cannot create fails. */
+enum atrous_form {
+    ATROUS_FORM_AUTO = 0,
+    ATROUS_FORM_DECONV = 1,
+    ATROUS_FORM_CONV = 2,
+};
+
 struct atrous_engine_config {
     size_t cache_capacity; /* distinct problems kept compiled; 0 = the default above */
+    enum atrous_form form; /* AUTO unless a test or benchmark forces one */
 };
 
 struct atrous_engine_info {
@@ -59,7 +76,10 @@ void atrous_workspace_free(struct atrous_workspace *workspace);
  * Computes output = atrous_conv2d_transpose(value, filters) for a problem validated by
  * atrous_op_validate(). Buffers hold problem->value_elements, filters_elements and
  * output_elements floats; any alignment works, 64 bytes is fastest. Every output element is
- * written. workspace may be NULL. Thread-safe. Returns ATROUS_OK, ATROUS_NO_MEMORY or
+ * written. problem->precision BF16 rounds value (per call, into the workspace) and filters to
+ * bfloat16 and accumulates in f32 (README "bf16 compute: the error bound") when the CPU has
+ * bf16 support; otherwise, and for F32, the computation is strict f32.
+ * workspace may be NULL. Thread-safe. Returns ATROUS_OK, ATROUS_NO_MEMORY or
  * ATROUS_ENGINE (with the failing oneDNN call in err).
  */
 enum atrous_status atrous_engine_run(struct atrous_engine *engine,
@@ -133,8 +153,8 @@ enum atrous_status atrous_engine_run_filters(struct atrous_engine *engine,
                                              const float *value, struct atrous_filters *filters,
                                              float *output, struct atrous_error *err);
 
-/* Writes the name of the oneDNN implementation that runs this problem (e.g.
- * "jit:avx512_core") into buf, compiling and caching the primitive if needed. */
+/* Writes the form and oneDNN implementation that runs this problem (e.g.
+ * "conv:brgconv:avx512_core") into buf, compiling and caching the primitive if needed. */
 enum atrous_status atrous_engine_implementation(struct atrous_engine *engine,
                                                 const struct atrous_problem *problem, char *buf,
                                                 size_t size, struct atrous_error *err);
@@ -160,9 +180,10 @@ struct atrous_estimate {
                                empty problem, which never reaches oneDNN */
     bool measured;          /* true when seconds is the problem's own measured run time */
     size_t workspace_bytes; /* what a run holds in its workspace besides value, filters and
-                               output: oneDNN's scratchpad and, for raw filters in another
-                               layout, the reordered filters and the copy compared against
-                               (see atrous_workspace_trim); 0 for an empty problem */
+                               output: oneDNN's scratchpad, for bf16 the converted value, and
+                               for raw filters in another layout (or flipped), the prepared
+                               filters and the copy compared against (see
+                               atrous_workspace_trim); 0 for an empty problem */
 };
 
 /* Estimates one run of problem (from atrous_op_validate) on a team of threads threads
@@ -171,8 +192,8 @@ enum atrous_status atrous_engine_estimate(struct atrous_engine *engine,
                                           const struct atrous_problem *problem, int threads,
                                           struct atrous_estimate *out, struct atrous_error *err);
 
-/* The bytes a workspace holds in its buffers (scratchpad, reordered filters and their source
- * copy), which it keeps and grows to the largest problem it has run. */
+/* The bytes a workspace holds in its buffers (scratchpad, converted value, prepared filters
+ * and their source copy), which it keeps and grows to the largest problem it has run. */
 size_t atrous_workspace_held_bytes(const struct atrous_workspace *workspace);
 
 /* Frees those buffers; the next run allocates what it needs again (and reorders its filters

@@ -214,8 +214,9 @@ static void test_engine_uses_new_filters_for_the_same_problem(void **state)
     atrous_engine_free(engine);
 }
 
-/* What a run keeps in its workspace is what the estimate says it takes, before and after the
- * problem is compiled; trimming frees it all and the next run is still right. */
+/* What a run keeps in its workspace is what the estimate says it takes once the problem is
+ * compiled, and at most what it says before (when the compile times both forms, the estimate
+ * bounds either); trimming frees it all and the next run is still right. */
 static void test_engine_workspace_bytes_are_estimated_and_trimmed(void **state)
 {
     struct atrous_engine *engine = engine_with_capacity(0);
@@ -238,14 +239,14 @@ static void test_engine_workspace_bytes_are_estimated_and_trimmed(void **state)
         struct atrous_workspace *ws = workspace_of(engine);
         assert_int_equal(atrous_workspace_held_bytes(ws), 0);
         check_case(engine, ws, &c[i]);
-        assert_int_equal(atrous_workspace_held_bytes(ws), before.workspace_bytes);
+        assert_true(atrous_workspace_held_bytes(ws) <= before.workspace_bytes);
         assert_int_equal(atrous_engine_estimate(engine, &p, threads, &after, &err), ATROUS_OK);
-        assert_int_equal(after.workspace_bytes, before.workspace_bytes);
-        nonzero += before.workspace_bytes > 0;
+        assert_int_equal(after.workspace_bytes, atrous_workspace_held_bytes(ws));
+        nonzero += after.workspace_bytes > 0;
         atrous_workspace_trim(ws);
         assert_int_equal(atrous_workspace_held_bytes(ws), 0);
         check_case(engine, ws, &c[i]);
-        assert_int_equal(atrous_workspace_held_bytes(ws), before.workspace_bytes);
+        assert_int_equal(atrous_workspace_held_bytes(ws), after.workspace_bytes);
         atrous_workspace_free(ws);
         corpus_case_free(&c[i]);
     }

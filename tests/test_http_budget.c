@@ -4,9 +4,9 @@
  * 180-byte JSON requests each make a 64 MiB answer and who never read it, while the daemon's
  * RSS (VmHWM from /proc) stays within baseline + budget + a constant; a reader taking 1 KiB
  * every 2 s, and one draining far below --min-send-rate, cut off with their memory released;
- * the problem that held a worker 26 s on oneDNN's slow path refused at once with 400
- * too_large (the binary form from its headers alone, before its 512 KiB body is sent); and a
- * slow-path problem cheap in FLOPs kept off the I/O thread.
+ * a problem that would hold a worker for many seconds refused at once with 400 too_large (the
+ * binary form from its headers alone, before its 4.5 MiB body is sent); and a problem cheap in
+ * FLOPs but slow (memory-bound) kept off the I/O thread.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -111,17 +111,20 @@ static void test_budget_is_in_info_and_metrics(void **state)
     assert_int_equal(test_daemon_wait_log(d, "\"memory\":{\"budget_bytes\":", 1000), 0);
 }
 
-/* value 1x256x256x1, filters 64x64x16x1, SAME, rate 1: 8.6 GFLOP that oneDNN runs on its
- * reference path (ref:any, ~0.4 GFLOP/s: 21-26 s of one worker). */
-static const int64_t slow_value[4] = {1, 256, 256, 1};
-static const int64_t slow_filters[4] = {64, 64, 16, 1};
+/* value 1x1024x1024x1, filters 384x384x1x1, SAME, rate 1: one output channel of 16 vector
+ * lanes and 309 GFLOP nominal, estimated at about 25 s of one worker on this project's host
+ * (14 s at an FMA peak of 216 GFLOP/s). (The problem that used to stand here, 1x256x256x1 *
+ * 64x64x16x1, took 26 s only because oneDNN had nothing but its reference kernel for the
+ * deconvolution; as the forward convolution it runs in 0.1 s.) */
+static const int64_t slow_value[4] = {1, 1024, 1024, 1};
+static const int64_t slow_filters[4] = {384, 384, 1, 1};
 
 static void test_budget_slow_path_problem_is_refused_before_its_body(void **state)
 {
     const struct test_daemon *d = *state;
     struct http_op_args a;
     assert_int_equal(http_op_zeros(&a, slow_value, slow_filters, 1), 0);
-    /* Binary: the headers alone are answered; the 512 KiB body is never sent. */
+    /* Binary: the headers alone are answered; the 4.5 MiB body is never sent. */
     char *target = http_op_binary_target(&a);
     assert_non_null(target);
     int fd = http_client_connect(d->port, HTTP_CLIENT_TIMEOUT_MS);
@@ -129,7 +132,7 @@ static void test_budget_slow_path_problem_is_refused_before_its_body(void **stat
     assert_int_equal(http_client_sendf(fd,
                                        "POST %s HTTP/1.1\r\nHost: t\r\nContent-Type: "
                                        "application/octet-stream\r\nContent-Length: %d\r\n\r\n",
-                                       target, 4 * (256 * 256 + 64 * 64 * 16)),
+                                       target, 4 * (1024 * 1024 + 384 * 384)),
                      0);
     struct http_client_response r;
     assert_int_equal(http_client_read(fd, false, HTTP_CLIENT_TIMEOUT_MS, &r), 0);
@@ -173,11 +176,12 @@ static char *log_line(const struct test_daemon *d, const char *id)
 
 static void test_budget_slow_path_under_the_inline_flops_goes_to_the_queue(void **state)
 {
-    /* 8 MFLOP, within --inline-max-flops, but oneDNN's reference path makes it milliseconds:
-     * it is computed by a worker, not on the I/O thread that answers /healthz. A problem as
-     * cheap on a fast path stays inline. */
+    /* 7.2 MFLOP, within --inline-max-flops, but a 1x1 filter over 1900x1900 pixels moves
+     * 29 MB (value and output): milliseconds of memory traffic, computed by a worker, not on
+     * the I/O thread that answers /healthz. A problem as cheap that is fast in fact stays
+     * inline. */
     const struct test_daemon *d = *state;
-    static const int64_t ref_value[4] = {1, 16, 16, 1}, ref_filters[4] = {64, 64, 4, 1};
+    static const int64_t ref_value[4] = {1, 1900, 1900, 1}, ref_filters[4] = {1, 1, 1, 1};
     static const int64_t fast_value[4] = {1, 8, 8, 4}, fast_filters[4] = {3, 3, 4, 4};
     const char *ids[] = {"X-Request-Id: inline-ref", NULL, "X-Request-Id: inline-fast", NULL};
     const int64_t *shapes[][2] = {{ref_value, ref_filters}, {fast_value, fast_filters}};
