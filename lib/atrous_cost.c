@@ -17,6 +17,10 @@
  *            (1x256x256x1->16: 8.6 GFLOP in ~26 s, the same rate)
  * (On the issue's Intel host, peak 216 GFLOP/s, jit deconvolution reached 0.75-0.78 and
  * brgconv 0.91-0.97 on 1x64x64x256->256: the model's 0.80/0.85 sit between the two hosts.)
+ * The same fractions apply to bf16 kernels ("..._bf16" ISAs) against twice the f32 peak
+ * (vdpbf16ps does two multiply-adds per lane); their memory traffic counts 2-byte src and
+ * weights plus the value's conversion per call. The engine also uses this table to choose
+ * between the deconvolution and the forward convolution of a problem too large to time.
  *
  * Small channel counts waste vector lanes: every class here vectorises over output channels,
  * so 3 output channels on 16 lanes run at about 3/16 of the rate (measured 17-22 GFLOP/s for
@@ -194,6 +198,11 @@ double atrous_cost_model_seconds(const struct atrous_problem *p, const char *imp
     double compute = 2 * macs / rate;
     double bytes = 4.0 * ((double)p->value_elements + (double)p->output_elements +
                           (double)p->filters_elements);
+    if (atrous_cost_impl_bf16(impl))
+        /* bf16 src and weights (2 bytes each), f32 dst, and the value's conversion per call
+         * (read 4 bytes, write 2). */
+        bytes = 8.0 * (double)p->value_elements + 4.0 * (double)p->output_elements +
+                2.0 * (double)p->filters_elements;
     double memory = bytes / (CORE_BANDWIDTH * threads);
     return overhead + (compute > memory ? compute : memory);
 }

@@ -136,14 +136,14 @@ static void test_budget_slow_path_problem_is_refused_before_its_body(void **stat
                      0);
     struct http_client_response r;
     assert_int_equal(http_client_read(fd, false, HTTP_CLIENT_TIMEOUT_MS, &r), 0);
-    assert_error(&r, 400, "too_large", "filters");
+    assert_error(&r, 400, "too_large", "value"); /* the larger tensor */
     assert_non_null(strstr(r.body, "--max-compute-ms"));
     http_client_response_free(&r);
     close(fd);
     free(target);
     /* JSON: decoded, then refused before any compute (the worker is free at once). */
     assert_int_equal(http_op_call(d->port, &a, HTTP_OP_JSON, NULL, NULL, &r), 0);
-    assert_error(&r, 400, "too_large", "filters");
+    assert_error(&r, 400, "too_large", "value"); /* the larger tensor */
     http_client_response_free(&r);
     http_op_zeros_free(&a);
     /* A problem of the same size on the fast path is computed. */

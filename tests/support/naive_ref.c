@@ -58,6 +58,44 @@ void naive_ref_run(const struct naive_problem *p, const float *value, const floa
                 }
 }
 
+void naive_ref_run_double(const struct naive_problem *p, const float *value, const float *filters,
+                          double *output, double *abs_sum)
+{
+    const int64_t H = p->value[1], W = p->value[2], IC = p->value[3];
+    const int64_t KH = p->filters[0], KW = p->filters[1], OC = p->filters[2];
+    const int64_t N = p->output[0], OH = p->output[1], OW = p->output[2];
+    const int64_t pad_top = p->same ? (KH - 1) * p->rate / 2 : 0;
+    const int64_t pad_left = p->same ? (KW - 1) * p->rate / 2 : 0;
+
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t oh = 0; oh < OH; oh++)
+            for (int64_t ow = 0; ow < OW; ow++)
+                for (int64_t oc = 0; oc < OC; oc++) {
+                    double sum = 0.0, mag = 0.0;
+                    for (int64_t kh = 0; kh < KH; kh++) {
+                        int64_t ih = oh + pad_top - p->rate * kh;
+                        if (ih < 0 || ih >= H)
+                            continue;
+                        for (int64_t kw = 0; kw < KW; kw++) {
+                            int64_t iw = ow + pad_left - p->rate * kw;
+                            if (iw < 0 || iw >= W)
+                                continue;
+                            const float *v = value + ((n * H + ih) * W + iw) * IC;
+                            const float *f = filters + ((kh * KW + kw) * OC + oc) * IC;
+                            for (int64_t ic = 0; ic < IC; ic++) {
+                                double term = (double)v[ic] * (double)f[ic];
+                                sum += term;
+                                mag += term < 0 ? -term : term;
+                            }
+                        }
+                    }
+                    size_t at = (size_t)(((n * OH + oh) * OW + ow) * OC + oc);
+                    output[at] = sum;
+                    if (abs_sum != NULL)
+                        abs_sum[at] = mag;
+                }
+}
+
 uint64_t naive_ref_seed(const char *who)
 {
     uint64_t seed;

@@ -40,6 +40,13 @@ size_t naive_ref_elements(const int64_t dims[4]);
 void naive_ref_run(const struct naive_problem *p, const float *value, const float *filters,
                    float *output);
 
+/* naive_ref_run() without the final rounding: each output in double, and in abs_sum (when not
+ * NULL) the sum of |value * filter| over the same terms, S, the scale error bounds of reduced
+ * precision are stated against (README "bf16 compute: the error bound"). Both hold
+ * naive_ref_elements(p->output) doubles. */
+void naive_ref_run_double(const struct naive_problem *p, const float *value, const float *filters,
+                          double *output, double *abs_sum);
+
 /* A small, fast, reproducible generator (splitmix64); one per thread. */
 struct naive_rng {
     uint64_t state;
