@@ -59,8 +59,10 @@ static bool compute_stacked(struct server_ctx *ctx, struct atrous_workspace *wor
         r->computed_ns = t1;
         r->reply->compute_us = atrousd_elapsed_us(t0, t1);
         r->reply->batch_size = n;
-        if (st == ATROUS_OK)
+        if (st == ATROUS_OK) {
             r->reply->inference_rows = (uint64_t)r->problem.batch;
+            r->reply->implementation = atrousd_computed_by(workspace, &stacked);
+        }
     }
     if (st == ATROUS_OK) { /* one execution of all the rows, counted by the first request */
         group[0]->reply->executed = true;

@@ -1109,6 +1109,8 @@ static void log_access(const struct request *req, unsigned status, uint64_t tota
     }
     if (r->batch_size > 1)
         fields[n++] = LOG_UINT("batch", r->batch_size);
+    if (r->implementation)
+        fields[n++] = LOG_STR("implementation", r->implementation);
     if (req->ran_inline)
         fields[n++] = LOG_UINT("inline", 1);
     if (r->error_code)

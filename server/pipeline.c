@@ -27,6 +27,14 @@ enum atrous_status atrousd_compute(struct server_ctx *ctx, struct atrous_workspa
     return atrous_engine_run(ctx->engine, workspace, problem, value, filters, *output, err);
 }
 
+const char *atrousd_computed_by(const struct atrous_workspace *workspace,
+                                const struct atrous_problem *problem)
+{
+    if (workspace == NULL || problem->output_elements == 0 || problem->value_elements == 0)
+        return NULL;
+    return atrous_workspace_last_implementation(workspace);
+}
+
 void atrousd_run_decode(struct server_ctx *ctx, struct compute_run *r)
 {
     const struct atrousd_protocol *protocol = r->plan->protocol;
@@ -63,6 +71,7 @@ void atrousd_run_compute(struct server_ctx *ctx, struct atrous_workspace *worksp
         r->reply->inference_rows = (uint64_t)r->problem.batch;
         r->reply->executed = true;
         r->reply->execution_rows = (uint64_t)r->problem.batch;
+        r->reply->implementation = atrousd_computed_by(workspace, &r->problem);
     }
 }
 

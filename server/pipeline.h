@@ -73,6 +73,12 @@ void atrousd_run_encode(struct compute_run *r);
 /* Frees what r holds. */
 void atrousd_run_release(struct compute_run *r);
 
+/* What computed a problem just run successfully on workspace, for the access log: the engine's
+ * name of the form and kernel ("conv:brgconv:avx512_core"; borrowed, valid while the engine
+ * lives), or NULL when nothing reached oneDNN (an empty problem, or no workspace). */
+const char *atrousd_computed_by(const struct atrous_workspace *workspace,
+                                const struct atrous_problem *problem);
+
 /*
  * Allocates the output of a validated problem into *output (NULL when empty) and computes it,
  * with prepared filters when given, else with the raw filters buffer. Every compute runs

@@ -73,6 +73,7 @@ struct http_reply {
     bool has_stages;
     uint64_t parse_us, queue_us, compute_us, serialize_us;
     size_t batch_size; /* requests computed together with this one (itself included), 0 if none */
+    const char *implementation; /* what computed it (atrousd_computed_by), or NULL */
     /* The statistics extension (metrics.h): the value's batch dimension once computed, and
      * whether this request accounts for the compute call (alone, or first of a batch) of
      * execution_rows rows. */

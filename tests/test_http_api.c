@@ -461,6 +461,10 @@ static void test_http_access_log_line_has_every_field(void **state)
     }
     assert_int_equal(json_integer_value(json_object_get(line, "status")), 200);
     assert_string_equal(json_string_value(json_object_get(line, "method")), "POST");
+    /* The form and kernel that computed it: "deconv:jit:..." or "conv:brgconv:...". */
+    const char *impl = json_string_value(json_object_get(line, "implementation"));
+    assert_non_null(impl);
+    assert_true(strncmp(impl, "deconv:", 7) == 0 || strncmp(impl, "conv:", 5) == 0);
     assert_int_equal(json_integer_value(json_object_get(line, "bytes_in")),
                      (f->args.value_count + f->args.filters_count) * 4);
     assert_int_equal(json_integer_value(json_object_get(line, "bytes_out")),
