@@ -385,8 +385,14 @@ static size_t workspace_bytes(const struct compiled *c)
  *    predicts both forms and the faster wins, a tie going to the deconvolution. On the hosts
  *    measured that is the forward convolution wherever oneDNN has a brgemm kernel for it and
  *    not for the deconvolution (large channel counts), and the deconvolution elsewhere.
- *  - An engine config may force one form (tests, make bench).
+ *  - The forward convolution is planned only when out_w*KW and out_h*KH are at most
+ *    CONV_MAX_SPAN_PRODUCT: oneDNN's brgconv descriptor creation grows with them (measured
+ *    1.5 ms at 256x64, 26 ms at 1024x96, 240 ms at 1024x384) and estimates run on I/O
+ *    threads. Problems past it (huge filters over large outputs) keep the deconvolution;
+ *    at that size they are far over any compute limit either way.
+ *  - An engine config may force one form (tests, make bench); a forced form has no cap.
  */
+#define CONV_MAX_SPAN_PRODUCT  65536
 #define TIMING_MAX_RUN_SECONDS 5e-3
 #define TIMING_MAX_BYTES       ((size_t)16 << 20)
 #define TIMING_BUDGET_SECONDS  30e-3
@@ -420,6 +426,10 @@ static enum atrous_status plan(struct atrous_engine *engine, const struct atrous
     *count = 0;
     for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
         if (engine->form != ATROUS_FORM_AUTO && engine->form != forms[i])
+            continue;
+        if (engine->form == ATROUS_FORM_AUTO && forms[i] == ATROUS_FORM_CONV &&
+            (p->out_w * p->filter_w > CONV_MAX_SPAN_PRODUCT ||
+             p->out_h * p->filter_h > CONV_MAX_SPAN_PRODUCT))
             continue;
         struct atrous_error why;
         struct candidate *k = &cand[*count];

@@ -194,6 +194,20 @@ static void test_estimate_exposes_the_reference_kernel_slow_path(void **state)
     atrous_engine_free(engine);
 }
 
+/* Filters so wide over an output so large that oneDNN's convolution descriptor would take a
+ * noticeable time to create (out_w*KW over 65536): the estimate plans the deconvolution only. */
+static void test_estimate_skips_the_convolution_past_its_planning_cap(void **state)
+{
+    (void)state;
+    struct atrous_engine *engine = engine_new();
+    struct atrous_problem p = problem_of(1, 1024, 1024, 1, 384, 384, 1, 1, true);
+    struct atrous_estimate e = estimate_of(engine, &p, 1);
+    printf("estimate for 1x1024x1024x1 * 384x384x1x1 r1: %.0f s by %s\n", e.seconds, e.impl);
+    assert_int_equal(strncmp(e.impl, "deconv:", 7), 0);
+    assert_true(e.seconds > 60);
+    atrous_engine_free(engine);
+}
+
 static void test_estimate_of_an_empty_problem_is_tiny(void **state)
 {
     (void)state;
@@ -248,6 +262,7 @@ int main(void)
         cmocka_unit_test(test_cost_model_orders_classes_and_scales_with_threads),
         cmocka_unit_test(test_estimate_compiles_nothing_and_names_the_implementation),
         cmocka_unit_test(test_estimate_exposes_the_reference_kernel_slow_path),
+        cmocka_unit_test(test_estimate_skips_the_convolution_past_its_planning_cap),
         cmocka_unit_test(test_estimate_of_an_empty_problem_is_tiny),
         cmocka_unit_test(test_estimate_is_refined_by_measured_runs),
     };

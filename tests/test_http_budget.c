@@ -111,11 +111,13 @@ static void test_budget_is_in_info_and_metrics(void **state)
     assert_int_equal(test_daemon_wait_log(d, "\"memory\":{\"budget_bytes\":", 1000), 0);
 }
 
-/* value 1x1024x1024x1, filters 384x384x1x1, SAME, rate 1: one output channel of 16 vector
- * lanes and 309 GFLOP nominal, estimated at about 25 s of one worker on this project's host
- * (14 s at an FMA peak of 216 GFLOP/s). (The problem that used to stand here, 1x256x256x1 *
- * 64x64x16x1, took 26 s only because oneDNN had nothing but its reference kernel for the
- * deconvolution; as the forward convolution it runs in 0.1 s.) */
+/* value 1x1024x1024x1, filters 384x384x1x1, SAME, rate 1: 309 GFLOP nominal. Filters this
+ * wide over an output this large are past the engine's cap for planning the forward
+ * convolution (lib/atrous_engine.c, CONV_MAX_SPAN_PRODUCT), so it is the deconvolution on
+ * oneDNN's reference kernel, estimated at minutes (as the convolution it would still be ~25 s
+ * at one output channel of 16 lanes). (The problem that used to stand here, 1x256x256x1 *
+ * 64x64x16x1, took 26 s only because the deconvolution had nothing but the reference kernel
+ * for it; as the forward convolution it runs in 0.1 s.) */
 static const int64_t slow_value[4] = {1, 1024, 1024, 1};
 static const int64_t slow_filters[4] = {384, 384, 1, 1};
 
