@@ -379,7 +379,7 @@ static size_t workspace_bytes(const struct compiled *c)
  *    TIMING_MAX_BYTES, both primitives are created and timed on this CPU and team: one warm-up
  *    run each, then alternating runs while TIMING_BUDGET_SECONDS last (at most TIMING_ROUNDS
  *    each); the lower best time wins, a tie goes to the deconvolution (today's path). Worst
- *    case a compile spends about 2 warm-ups + 2 runs of a 5 ms problem timing.
+ *    case a compile spends about 2 warm-ups + 2 runs of a 10 ms problem timing (~40 ms).
  *  - Otherwise the measured rule decides: the cost model (lib/atrous_cost.c: brgemm kernels run
  *    at ~0.85-0.97 of the FMA peak, direct JIT ones at ~0.75-0.80, GEMM 0.5, reference 0.003)
  *    predicts both forms and the faster wins, a tie going to the deconvolution. On the hosts
@@ -393,7 +393,7 @@ static size_t workspace_bytes(const struct compiled *c)
  *  - An engine config may force one form (tests, make bench); a forced form has no cap.
  */
 #define CONV_MAX_SPAN_PRODUCT  65536
-#define TIMING_MAX_RUN_SECONDS 5e-3
+#define TIMING_MAX_RUN_SECONDS 10e-3
 #define TIMING_MAX_BYTES       ((size_t)16 << 20)
 #define TIMING_BUDGET_SECONDS  30e-3
 #define TIMING_ROUNDS          3
