@@ -146,6 +146,7 @@ struct compiled {
     size_t converted_bytes; /* bf16: the converted value; 0 for f32 */
     enum atrous_form form;  /* DECONV or CONV */
     bool flip;              /* conv form: weights are TF's filters flipped in KH and KW */
+    bool preparing;         /* raw filters need flipping and/or reordering before a run */
     int64_t filter_h, filter_w, filter_block; /* for the flip; block = OC*IC */
     enum atrous_precision precision;          /* what the primitive computes in */
     char impl[64];                            /* oneDNN's impl_info_str */
@@ -346,14 +347,9 @@ static void describe(struct atrous_engine *engine, const struct atrous_problem *
     c->scratch_bytes = dnnl_memory_desc_get_size(&c->scratch_md);
     c->converted_bytes =
         precision == ATROUS_PRECISION_BF16 ? dnnl_memory_desc_get_size(&c->prim_src_md) : 0;
-}
-
-/* Raw filters need preparing per workspace (flip and/or reorder) before the primitive reads
- * them. */
-static bool needs_preparing(const struct compiled *c)
-{
-    return c->weights_reorder != NULL || c->flip ||
-           !dnnl_memory_desc_equal(&c->weights_md, &c->user_weights_md);
+    /* Raw filters need preparing per workspace (flip and/or reorder) before the primitive
+     * reads them: known once, read by every run. */
+    c->preparing = c->flip || !dnnl_memory_desc_equal(&c->weights_md, &c->user_weights_md);
 }
 
 /* What a run of a compiled (or planned) problem holds in a workspace (bind()): the scratchpad;
@@ -362,7 +358,7 @@ static bool needs_preparing(const struct compiled *c)
 static size_t workspace_bytes(const struct compiled *c)
 {
     size_t bytes = c->scratch_bytes + c->converted_bytes;
-    if (needs_preparing(c))
+    if (c->preparing)
         bytes +=
             c->user_weights_bytes +
             (dnnl_memory_desc_equal(&c->weights_md, &c->user_weights_md) ? 0 : c->weights_bytes) +
@@ -789,7 +785,7 @@ static enum atrous_status bind(struct atrous_workspace *ws, struct atrous_cache_
     enum atrous_status st = ATROUS_OK;
     const struct compiled *c = atrous_cache_entry_value(entry);
     dnnl_engine_t cpu = ws->engine->cpu;
-    bool preparing = needs_preparing(c);
+    bool preparing = c->preparing;
 
     unbind(ws);
     if ((st = reserve(&ws->scratch, &ws->scratch_capacity, c->scratch_bytes, err)) ||
@@ -913,7 +909,7 @@ static enum atrous_status execute(struct atrous_workspace *ws, struct atrous_cac
     }
     if (prepared != NULL && ws->prepared_weights != NULL) {
         DNNL_TRY(point_at(ws->weights_mem, &ws->weights_at, ws->prepared_weights));
-    } else if (needs_preparing(c)) {
+    } else if (c->preparing) {
         if (prepared != NULL)
             filters = prepared->data; /* no room for this layout: prepare per call */
         if ((st = prepare_raw(ws, c, filters, err)))
@@ -1136,7 +1132,7 @@ static enum atrous_status filters_weights(struct atrous_filters *f, const struct
                                           struct atrous_error *err)
 {
     enum atrous_status st = ATROUS_OK;
-    if (!needs_preparing(c)) {
+    if (!c->preparing) {
         *out = f->data;
         return ATROUS_OK;
     }
