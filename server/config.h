@@ -51,6 +51,12 @@ struct atrous_jw;
 /* Smaller answers gain little from compression (a few hundred bytes, a packet either way). */
 #define ATROUSD_DEFAULT_COMPRESS_MIN_BYTES ((uint64_t)1 << 10)
 
+/* TLS (tls.h): GnuTLS priorities allowing TLS 1.3 and 1.2 only, with 128-bit or stronger
+ * ciphers (AEAD, forward secrecy), the server's order preferred. */
+#define ATROUSD_DEFAULT_TLS_PRIORITIES                                                             \
+    "SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"
+#define ATROUSD_DEFAULT_TLS_RELOAD_MS 5000 /* certificate files looked at this often */
+
 /* Most I/O threads, also when 0 picks one per usable CPU. */
 #define ATROUSD_IO_THREADS_MAX 64
 
@@ -106,6 +112,13 @@ struct atrousd_config {
                                     accepts it; 0 = never */
     enum atrousd_log_level log_level;
     enum atrousd_log_format log_format;
+    /* TLS (tls.h); "" = not given. */
+    char tls_cert[ATROUSD_PATH_MAX];              /* PEM certificate chain: turns TLS on */
+    char tls_key[ATROUSD_PATH_MAX];               /* PEM private key */
+    char tls_key_password_file[ATROUSD_PATH_MAX]; /* first line decrypts an encrypted key */
+    char tls_client_ca[ATROUSD_PATH_MAX];         /* PEM CAs: mutual TLS, client certs required */
+    char tls_priorities[ATROUSD_PATH_MAX];        /* GnuTLS priority string */
+    uint64_t tls_reload_ms;                       /* file-change poll period; 0 = SIGHUP only */
 };
 
 enum atrousd_config_result {

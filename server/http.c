@@ -43,6 +43,7 @@
 #include "log.h"
 #include "media.h"
 #include "server_ctx.h"
+#include "tls.h"
 #include "trace.h"
 
 /* Longest path quoted in the access log. */
@@ -1119,6 +1120,12 @@ static void log_access(const struct request *req, unsigned status, uint64_t tota
         fields[n++] = LOG_STR("detail", r->error_detail);
     if (termination)
         fields[n++] = LOG_STR("termination", termination);
+    if (req->ctx->tls != NULL) {
+        const union MHD_ConnectionInfo *tls =
+            MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_PROTOCOL);
+        const char *version = tls ? atrousd_tls_protocol_name(tls->protocol) : NULL;
+        fields[n++] = LOG_STR("tls", version ? version : "unknown");
+    }
     atrousd_log_fields(status >= 500 ? ATROUSD_LOG_ERROR : ATROUSD_LOG_INFO, "request", fields, n);
 }
 
@@ -1270,12 +1277,16 @@ enum atrous_status atrousd_http_start(struct server_ctx *ctx, struct atrousd_htt
     }
     /* One polling thread is the internal thread itself; more form a pool (each with its own
      * epoll set), an option libmicrohttpd warns about when given 1. */
-    struct MHD_OptionItem pool[] = {
+    struct MHD_OptionItem pool[2 + ATROUSD_TLS_MHD_OPTIONS] = {
         {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)cfg->io_threads, NULL},
-        {MHD_OPTION_END, 0, NULL},
     };
-    if (cfg->io_threads <= 1)
-        pool[0] = pool[1];
+    size_t options = cfg->io_threads > 1 ? 1 : 0;
+    /* TLS (tls.h): the certificate callback and priorities; plain HTTP without them. */
+    if (ctx->tls != NULL) {
+        flags |= MHD_USE_TLS;
+        options += atrousd_tls_mhd_options(ctx->tls, &pool[options]);
+    }
+    pool[options] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     /* Every libmicrohttpd limit is set explicitly rather than left to its defaults. */
     http->daemon = MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, on_access, ctx, MHD_OPTION_EXTERNAL_LOGGER,
