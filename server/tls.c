@@ -33,6 +33,7 @@
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,7 @@ struct bundle {
     char subject[256];
     char serial[64];
     char not_after[32];
+    time_t expires;
 };
 
 /* What a file was when it was last loaded (or tried): a change of any field is a change. */
@@ -198,6 +200,7 @@ static void describe_cert(gnutls_x509_crt_t crt, struct bundle *b)
             snprintf(b->serial + 2 * i, 3, "%02x", serial[i]);
     }
     time_t t = gnutls_x509_crt_get_expiration_time(crt);
+    b->expires = t;
     struct tm tm;
     if (t == (time_t)-1 || gmtime_r(&t, &tm) == NULL ||
         strftime(b->not_after, sizeof(b->not_after), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
@@ -370,6 +373,12 @@ static void log_loaded(const struct bundle *b, uint64_t generation, const char *
         LOG_STR("not_after", b->not_after), LOG_BOOL("mutual_tls", b->clients != NULL),
     };
     atrousd_log_fields(ATROUSD_LOG_INFO, msg, fields, sizeof(fields) / sizeof(fields[0]));
+    /* Served anyway (refusing to start would turn an expiry into an outage), but said. */
+    if (b->expires != (time_t)-1 && b->expires < time(NULL))
+        atrousd_log_fields(ATROUSD_LOG_WARN,
+                           "tls: the certificate has expired; clients that verify it will refuse "
+                           "it",
+                           &fields[2], 3);
 }
 
 bool atrousd_tls_reload(struct atrousd_tls *tls, const char *why)
@@ -645,6 +654,9 @@ long atrousd_tls_probe_exchange(const struct atrousd_config *cfg, int fd, const 
     long got = -1;
     struct atrous_error err;
     atrous_error_clear(&err);
+    /* GnuTLS writes with plain send(): a server that closes first must fail the probe, not
+     * kill it with SIGPIPE (the probe is a process of its own). */
+    signal(SIGPIPE, SIG_IGN);
     if (gnutls_certificate_allocate_credentials(&cred) < 0)
         goto out;
     if (cfg->tls_client_ca[0]) {

@@ -123,6 +123,14 @@ static int find_port(const char *log, uint16_t *port)
     return 0;
 }
 
+int test_daemon_read_port(struct test_daemon *d)
+{
+    char *log = test_daemon_log(d);
+    int found = log ? find_port(log, &d->port) : -1;
+    free(log);
+    return found;
+}
+
 static int wait_ready(struct test_daemon *d, int64_t deadline)
 {
     while (now_ms() < deadline && !reap(d)) {

@@ -50,6 +50,10 @@ int test_daemon_spawn(struct test_daemon *d, const char *const *args, char *why,
 int test_daemon_start_piped(struct test_daemon *d, const char *const *args, int *stderr_read,
                             char *why, size_t why_size);
 
+/* Reads the port from the daemon's "listening" log line into d->port (for a daemon started with
+ * test_daemon_spawn). Returns 0, or -1 when the line is not there (yet). */
+int test_daemon_read_port(struct test_daemon *d);
+
 /* Sends a signal. */
 int test_daemon_signal(struct test_daemon *d, int sig);
 
