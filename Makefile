@@ -184,8 +184,9 @@ bench: $(DAEMON) $(BENCH_BINS)
 # written from the repository root against the service on port 8080, inside a private network
 # namespace (tests/docs/run_examples.sh says how); the docker blocks are docker/smoke.sh's.
 # Ends with "docs: N passed, N failed, N skipped"; about a minute (two wrk examples run 15 s).
+# gnutls-bin: certtool, for the TLS example's certificates.
 docs-check: $(DAEMON)
-	@$(call ensure_packages,curl wrk python3 iproute2 util-linux gzip)
+	@$(call ensure_packages,curl wrk python3 iproute2 util-linux gzip gnutls-bin)
 	@tests/docs/run_examples.sh
 
 # Fuzzing: every tests/fuzz/fuzz_*.c is a libFuzzer target built with clang, ASan and UBSan
