@@ -2,8 +2,8 @@
 # TLS against plain HTTP under wrk, in one run: two daemons with the same flags, one plain and
 # one with --tls-cert/--tls-key (the default priorities: TLS 1.3 here, ECDSA P-256 from
 # tests/bench/make_tls_pki), measured one after the other on the same binary op requests: small
-# (1x32x32x16->16: 64 KiB in, 64 KiB out; 8 connections) and large (1x256x256x8->8: 2 MiB in,
-# 2 MiB out, little compute, so that the bytes TLS encrypts weigh; 4 connections), kept alive as
+# (1x32x32x16->16: 64 KiB in, 64 KiB out; 8 connections) and large (1x512x512x1->1: 1 MiB in,
+# 1 MiB out, little compute, so that the bytes TLS encrypts weigh; 4 connections), kept alive as
 # clients do; then the small request with a new connection (a full handshake) per request. The
 # ratio column is TLS over plain; cpu us/req is the daemon's user+system CPU (/proc/PID/stat)
 # over the requests wrk completed. Loopback only; every loop is bounded.
@@ -16,7 +16,7 @@ secs=${BENCH_SECONDS:-10}
 # shellcheck source=tests/bench/bench_common.sh
 . "$here/bench_common.sh"
 
-"$build/bench/make_bodies" "$work" small=1,32,32,16,16 large=1,256,256,8,8
+"$build/bench/make_bodies" "$work" small=1,32,32,16,16 large=1,512,512,1,1
 "$build/bench/make_tls_pki" "$work"
 
 # Starts a daemon with flags; sets DAEMON_PID and DAEMON_PORT once it logs "ready" (a TLS
