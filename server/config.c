@@ -515,7 +515,7 @@ char *atrousd_config_usage(const char *program)
             "Every flag has an environment twin; the flag wins over the environment.\n\n",
             program);
     for (size_t i = 0; i < OPTION_COUNT; i++) {
-        char def[128], left[64];
+        char def[160], left[64];
         default_text(&options[i], &defaults, def, sizeof(def));
         snprintf(left, sizeof(left), "--%s %s", options[i].name, options[i].arg);
         fprintf(f, "  %-34s %s\n  %-34s [env %s, default %s]\n", left, options[i].help, "",

@@ -52,9 +52,13 @@ struct atrous_jw;
 #define ATROUSD_DEFAULT_COMPRESS_MIN_BYTES ((uint64_t)1 << 10)
 
 /* TLS (tls.h): GnuTLS priorities allowing TLS 1.3 and 1.2 only, with 128-bit or stronger
- * ciphers (AEAD, forward secrecy), the server's order preferred. */
+ * ciphers (AEAD, forward secrecy), the server's order preferred. The key exchange groups are
+ * X25519 first, the key share clients (OpenSSL, GnuTLS, Python) send at once: SECURE256's own
+ * order puts P-384 first, which costs every TLS 1.3 client a HelloRetryRequest round trip and a
+ * slower curve (a new connection took 5.3 ms of server CPU instead of 2.0 ms, make bench). */
 #define ATROUSD_DEFAULT_TLS_PRIORITIES                                                             \
-    "SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"
+    "SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-GROUP-ALL:+GROUP-X25519:"           \
+    "+GROUP-SECP256R1:+GROUP-SECP384R1:%SERVER_PRECEDENCE"
 #define ATROUSD_DEFAULT_TLS_RELOAD_MS 5000 /* certificate files looked at this often */
 
 /* Most I/O threads, also when 0 picks one per usable CPU. */
