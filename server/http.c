@@ -749,9 +749,11 @@ static bool coded_body_truncated(struct request *req)
  * NUL in a header line, a folded line, Transfer-Encoding together with Content-Length,
  * Content-Length headers that disagree, any transfer coding but a single "chunked"
  * (libmicrohttpd would read such a body until the connection closes, so no answer could ever
- * be sent), an HTTP/1.1 request without exactly one valid Host, and a NUL in the target
- * (literal, or encoded as %00 anywhere: the decoded path and query values would be cut
- * there). Answered 400 with Connection: close before any body byte is read; true when so.
+ * be sent), Transfer-Encoding in an HTTP/1.0 request (libmicrohttpd reads it as chunked; a
+ * 1.0 proxy in front would not), an HTTP/1.1 request without exactly one valid Host, and a NUL
+ * in the target (literal, or encoded as %00 anywhere: the decoded path and query values would
+ * be cut there). Answered 400 with Connection: close before any body byte is read; true when
+ * so.
  */
 static bool head_rejected(struct request *req, const struct framing *f, const char *version)
 {
@@ -767,6 +769,9 @@ static bool head_rejected(struct request *req, const struct framing *f, const ch
         why = "the target contains a NUL byte (literal or encoded as %00)";
     else if (f->bad[0] != '\0')
         why = f->bad;
+    else if (f->transfer_count > 0 && !http11)
+        why = "Transfer-Encoding in an HTTP/1.0 request (RFC 9112 section 6.1: its framing is "
+              "faulty); send Content-Length, or HTTP/1.1";
     else if (f->transfer_count > 0 && f->length != NULL)
         why = "Transfer-Encoding and Content-Length are both present; send one of them";
     else if (f->lengths_disagree)
