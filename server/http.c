@@ -615,17 +615,18 @@ static void fail_body(struct request *req, enum atrousd_failure failure, const c
     req->state = REQ_DISCARD;
 }
 
-/* Grows the body buffer to hold at least need bytes (admission reserved the cap). */
-static bool body_reserve(struct request *req, size_t need)
+/* Grows the body buffer to hold at least need bytes: exactly need for a body whose size the
+ * headers give (its one buffer), else as atrousd_governor_body_cap says (admission reserved
+ * what that holds at most; need is within --max-body-bytes). */
+static bool body_reserve(struct request *req, size_t need, bool exact)
 {
     if (need <= req->body_cap)
         return true;
-    size_t max = (size_t)req->ctx->config.max_body_bytes;
-    size_t cap = req->body_cap ? req->body_cap : need;
-    while (cap < need)
-        cap = cap > max / 2 ? max : cap * 2;
+    size_t cap = exact ? need
+                       : atrousd_governor_body_cap(req->body_cap, need,
+                                                   (size_t)req->ctx->config.max_body_bytes);
     if (cap < need)
-        cap = need;
+        cap = need; /* over the limit: the callers refuse that before */
     unsigned char *grown = atrous_aligned_alloc(cap);
     if (grown == NULL) {
         fail_body(req, ATROUSD_FAIL_NO_MEMORY,
@@ -645,7 +646,7 @@ static bool inflate_reserve(struct atrousd_inflate_sink *sink, size_t need)
 {
     struct request *req = sink->cls;
     req->body_len = sink->len; /* what body_reserve keeps when it moves the buffer */
-    if (!body_reserve(req, need))
+    if (!body_reserve(req, need, false))
         return false;
     sink->data = req->body;
     sink->cap = req->body_cap;
@@ -869,7 +870,8 @@ static enum MHD_Result begin(struct request *req, const char *url, const char *m
         initial = ATROUSD_CHUNKED_INITIAL_BYTES < req->ctx->config.max_body_bytes
                       ? ATROUSD_CHUNKED_INITIAL_BYTES
                       : (size_t)req->ctx->config.max_body_bytes;
-    if (initial > 0 && !body_reserve(req, initial))
+    bool exact = req->inflate == NULL && req->ex.has_content_length;
+    if (initial > 0 && !body_reserve(req, initial, exact))
         return answer_early(req); /* nothing was read yet: answer at once */
     return MHD_YES;
 }
@@ -894,7 +896,7 @@ static enum MHD_Result receive(struct request *req, const char *data, size_t siz
                   ctx->config.max_body_bytes, req->bytes_in);
         return MHD_YES;
     }
-    if (!body_reserve(req, req->body_len + size))
+    if (!body_reserve(req, req->body_len + size, false))
         return MHD_YES;
     memcpy(req->body + req->body_len, data, size);
     req->body_len += size;
@@ -1031,8 +1033,8 @@ static enum MHD_Result dispatch(struct request *req)
         return answer(req);
     }
     if (coded_body_truncated(req) ||
-        atrousd_governor_body_complete(ctx, &req->ex, &req->plan, req->body_cap, &req->memory,
-                                       &req->reply))
+        atrousd_governor_body_complete(ctx, &req->ex, &req->plan, req->body_cap, req->body_len,
+                                       &req->memory, &req->reply))
         return answer(req);
     if (req->plan.run_inline && run_inline(req))
         return answer(req);
