@@ -152,10 +152,36 @@ static void body_free(struct request *req)
     req->body_len = req->body_cap = 0;
 }
 
+/*
+ * libmicrohttpd 0.9.75 stores each query argument in the connection's memory pool as it parses
+ * the request line, right after this callback. When they do not fit (a target of a few
+ * thousand "&"), it queues its 431 and then overwrites the connection's state with "request
+ * line received" over an emptied read buffer: the client waits --connection-timeout for
+ * nothing. No endpoint reads more than ATROUSD_MAX_QUERY_PARAMS arguments, so the query is cut
+ * after two more, in place in libmicrohttpd's buffer (which it parses, and cuts itself, next;
+ * it drops a last empty argument, hence two): collect_param then sees at least one more and
+ * the op refuses the query as too long (400). A query of fewer fields is left as it came.
+ */
+static void cut_query(char *uri)
+{
+    char *p = strchr(uri, '?');
+    for (int fields = 1; p != NULL; fields++) {
+        p = strchr(p + 1, '&');
+        if (p != NULL && fields == ATROUSD_MAX_QUERY_PARAMS + 2) {
+            *p = '\0';
+            return;
+        }
+    }
+}
+
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     struct atrousd_http *http = cls;
     struct server_ctx *ctx = http->ctx;
+    size_t raw_len = uri ? strlen(uri) : 0;
+    bool nul_in_target = uri && strstr(uri, "%00") != NULL;
+    if (uri != NULL)
+        cut_query((char *)uri);
     struct request *req = calloc(1, sizeof(*req));
     if (req == NULL)
         return NULL; /* on_access refuses the request */
@@ -170,8 +196,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
      * so "/healthz%00.txt" would arrive as "/healthz" and "?a=1%00b" as "1"; only the raw
      * target shows them, anywhere in it. */
     req->raw_target = uri;
-    req->raw_target_len = uri ? strlen(uri) : 0;
-    req->nul_in_target = uri && strstr(uri, "%00") != NULL;
+    req->raw_target_len = raw_len; /* before cut_query */
+    req->nul_in_target = nul_in_target;
     http_reply_init(&req->reply);
     atomic_fetch_add(&ctx->in_flight, 1);
     return req;
