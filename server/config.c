@@ -58,9 +58,9 @@ static const struct option_def options[] = {
      "memory budget of all requests' bodies, tensors, outputs and answers (503 when full); "
      "0 = half the container's memory limit (else of the RAM)"},
     {"max-tensor-elements", "ATROUSD_MAX_TENSOR_ELEMENTS", OPT_UINT, FIELD(max_tensor_elements), 1,
-     INT32_MAX, "N", "largest value or filters tensor, in elements (413)"},
+     INT32_MAX, "N", "largest value or filters tensor, in elements (400 too_large)"},
     {"max-output-elements", "ATROUSD_MAX_OUTPUT_ELEMENTS", OPT_UINT, FIELD(max_output_elements), 1,
-     INT32_MAX, "N", "largest output tensor, in elements (413)"},
+     INT32_MAX, "N", "largest output tensor, in elements (400 too_large)"},
     {"max-connections", "ATROUSD_MAX_CONNECTIONS", OPT_UINT, FIELD(max_connections), 1, 1000000,
      "N", "open connections; more are refused"},
     {"max-connections-per-ip", "ATROUSD_MAX_CONNECTIONS_PER_IP", OPT_UINT,

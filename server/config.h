@@ -91,8 +91,8 @@ struct atrousd_config {
     uint64_t max_body_bytes;          /* request body limit (413) */
     uint64_t max_memory_bytes;        /* the memory budget of every request together (503);
                                          0 = the default, resolved at start (budget.h) */
-    uint64_t max_tensor_elements;     /* per input tensor (413) */
-    uint64_t max_output_elements;     /* output tensor (413) */
+    uint64_t max_tensor_elements;     /* per input tensor (400 too_large) */
+    uint64_t max_output_elements;     /* output tensor (400 too_large) */
     uint64_t max_connections;         /* open connections */
     uint64_t max_connections_per_ip;  /* 0 = no limit */
     uint64_t connection_timeout_s;    /* idle or slow connections are closed after this */

@@ -1,10 +1,10 @@
 /*
  * main.c - atrousd: parse the configuration, budget the threads, start the engine, load the
  * model repository, start the compute workers and the HTTP listener, run the start-up
- * self-test that opens /readyz, then wait for SIGTERM/SIGINT (read by the signal thread,
+ * self-test that opens /readyz, then wait for SIGTERM/SIGINT/SIGQUIT (read by the signal thread,
  * signals.h) and drain.
  *
- * Exit status: 0 after a clean drain, after SIGTERM/SIGINT during start-up (or --help/
+ * Exit status: 0 after a clean drain, after SIGTERM/SIGINT/SIGQUIT during start-up (or --help/
  * --version), 1 when start-up fails or the health probe fails, 2 on invalid flags, 128+signal
  * when a second signal cuts a drain short.
  */
