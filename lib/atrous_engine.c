@@ -411,6 +411,17 @@ static void candidates_free(struct candidate *cand, int count)
     }
 }
 
+/* Implementations this engine must not use because they compute wrong results: oneDNN 2.6.3's
+ * bf16 1x1 deconvolution ("jit_bf16_1x1") is off by ~0.9 on outputs of magnitude ~1 when the
+ * input channels are not a multiple of 16 (1x6x5x17 -> 16, rate 3; found by
+ * test_engine_forms). The forward convolution (brgconv_1x1) is right there; without it the
+ * problem runs in f32. */
+static bool known_wrong(const struct compiled *c)
+{
+    return c->precision == ATROUS_PRECISION_BF16 && c->form == ATROUS_FORM_DECONV &&
+           strstr(c->impl, "1x1") != NULL;
+}
+
 /* Plans the forms the engine allows for p in precision: *count candidates (0..2, deconv
  * first). With none, err says why the first form failed. */
 static enum atrous_status plan(struct atrous_engine *engine, const struct atrous_problem *p,
@@ -448,6 +459,18 @@ static enum atrous_status plan(struct atrous_engine *engine, const struct atrous
             continue;
         }
         describe(engine, p, k->pd, forms[i], precision, k->c);
+        if (known_wrong(k->c)) {
+            dnnl_primitive_desc_destroy(k->pd);
+            compiled_free(k->c);
+            k->pd = NULL;
+            k->c = NULL;
+            if (first == ATROUS_OK) {
+                first = atrous_error_set(
+                    err, ATROUS_ENGINE, "", "oneDNN's %s computes this problem wrongly",
+                    forms[i] == ATROUS_FORM_CONV ? "convolution" : "deconvolution");
+            }
+            continue;
+        }
         k->model_seconds =
             atrous_cost_model_seconds(p, k->c->impl, threads, engine->fma_peak_gflops);
         (*count)++;
