@@ -6,7 +6,11 @@
  *   body: value then filters, float32 little-endian, row-major
  *
  * Response body: the output, float32 little-endian NHWC, with X-Output-Shape: 1,4,4,3.
- * Every query key is required once; unknown and repeated keys are errors.
+ * Those five query keys are required once; unknown and repeated keys are errors. Optional:
+ *   dtype=float32|bfloat16|float16   the element type of value and filters in the body (the
+ *                                    half types take 2 bytes per element, widened exactly)
+ *   output_dtype=...                 the answer's element type (default: dtype)
+ *   precision=f32|bf16               what the compute may use (default f32, strict)
  */
 #ifndef ATROUS_BINARY_H
 #define ATROUS_BINARY_H
@@ -29,7 +33,7 @@ struct atrous_query_param {
 struct atrous_binary_plan {
     struct atrous_request head;
     size_t value_elements, filters_elements;
-    size_t body_bytes; /* what the body must hold: (value + filters elements) * 4 */
+    size_t body_bytes; /* what the body must hold: (value + filters elements) * dtype size */
 };
 
 /*

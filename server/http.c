@@ -575,6 +575,10 @@ static enum MHD_Result answer(struct request *req)
     }
     if (r->output_shape[0])
         ok &= MHD_add_response_header(resp, "X-Output-Shape", r->output_shape) == MHD_YES;
+    if (r->output_dtype != NULL)
+        ok &= MHD_add_response_header(resp, "X-Output-Dtype", r->output_dtype) == MHD_YES;
+    if (r->compute_precision != NULL)
+        ok &= MHD_add_response_header(resp, "X-Compute-Precision", r->compute_precision) == MHD_YES;
     if (r->inference_header_length > 0) {
         char ihcl[24];
         snprintf(ihcl, sizeof(ihcl), "%zu", r->inference_header_length);
