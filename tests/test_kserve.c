@@ -525,7 +525,8 @@ static void test_kserve_rejects_bad_envelopes_and_types(void **state)
         {"wrong datatype", false,
          "{\"inputs\": [{\"name\": \"value\", \"datatype\": \"FP64\", \"shape\": [1, 1, 1, 2], "
          "\"data\": [0.5, 1]}]}",
-         0, NULL, ATROUS_INVALID_ARGUMENT, "input 'value' must be FP32, got FP64"},
+         0, NULL, ATROUS_INVALID_ARGUMENT,
+         "input 'value' has datatype FP64: the accepted datatypes are FP32, BF16, FP16; cast"},
         {"unknown input key", false,
          "{\"inputs\": [{\"name\": \"value\", \"dtype\": \"FP32\", \"shape\": [1, 1, 1, 2], "
          "\"data\": [0.5, 1]}]}",
