@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "atrous_dtype.h"
 #include "daemon.h"
@@ -540,6 +541,78 @@ static void test_dtypes_output_dtype_can_differ_from_the_inputs(void **state)
     half_case_free(&h);
 }
 
+/* Sends a binary op's headers and half its body, waits for the daemon to reserve the request's
+ * memory (admission does it from the headers), and returns what is reserved; *fd stays open
+ * with the upload pending. */
+static double reserve_half_upload(const struct test_daemon *d, const char *target, const void *body,
+                                  size_t len, int *fd)
+{
+    double in_use = 0;
+    assert_int_equal(test_daemon_wait_metric_at_most(d, "atrousd_memory_budget_in_use_bytes", 0,
+                                                     HTTP_CLIENT_TIMEOUT_MS),
+                     0);
+    *fd = http_client_connect(d->port, HTTP_CLIENT_TIMEOUT_MS);
+    assert_true(*fd >= 0);
+    assert_int_equal(http_client_sendf(*fd,
+                                       "POST %s HTTP/1.1\r\nHost: t\r\nContent-Type: "
+                                       "application/octet-stream\r\nContent-Length: %zu\r\n\r\n",
+                                       target, len),
+                     0);
+    assert_int_equal(http_client_send(*fd, body, len / 2, HTTP_CLIENT_TIMEOUT_MS), 0);
+    for (int64_t deadline = test_now_ms() + HTTP_CLIENT_TIMEOUT_MS;
+         in_use == 0 && test_now_ms() < deadline;) {
+        assert_int_equal(test_daemon_metric(d, "atrousd_memory_budget_in_use_bytes", &in_use), 0);
+        if (in_use == 0)
+            test_pause_ms(5); /* polling an observable condition */
+    }
+    assert_true(in_use > 0);
+    return in_use;
+}
+
+static void finish_upload(int fd, const void *body, size_t len)
+{
+    struct http_client_response r;
+    assert_int_equal(
+        http_client_send(fd, (const char *)body + len / 2, len - len / 2, HTTP_CLIENT_TIMEOUT_MS),
+        0);
+    assert_int_equal(http_client_read(fd, false, HTTP_CLIENT_TIMEOUT_MS, &r), 0);
+    assert_int_equal(r.status, 200);
+    http_client_response_free(&r);
+    close(fd);
+}
+
+/* The memory budget counts a 16-bit binary request exactly: its 2-byte body and the float32
+ * buffers it is widened into (4 bytes per element), where a float32 request counts its 4-byte
+ * body and its aligned copy: for E input elements, 8E against 6E, all else equal. */
+static void test_dtypes_budget_counts_the_wire_bytes_and_the_widened_buffers(void **state)
+{
+    struct repo_fixture *f = *state;
+    const struct test_daemon *d = f->daemon;
+    static const int64_t value[4] = {1, 48, 48, 16}, filters[4] = {3, 3, 16, 16};
+    struct http_op_args a;
+    char target[2048];
+    size_t f32_len = 0;
+    int fd;
+    assert_int_equal(http_op_zeros(&a, value, filters, 2), 0);
+    char *base = http_op_binary_target(&a);
+    void *f32_body = http_op_binary_body(&a, &f32_len);
+    const size_t elements = a.value_count + a.filters_count;
+    unsigned char *half_body = calloc(2 * elements, 1);
+    assert_non_null(half_body);
+    const double f32_bytes = reserve_half_upload(d, base, f32_body, f32_len, &fd);
+    finish_upload(fd, f32_body, f32_len);
+    snprintf(target, sizeof(target), "%s&dtype=bfloat16", base);
+    const double bf16_bytes = reserve_half_upload(d, target, half_body, 2 * elements, &fd);
+    finish_upload(fd, half_body, 2 * elements);
+    fprintf(stderr, "dtypes: %zu input elements reserve %.0f bytes as float32, %.0f as bfloat16\n",
+            elements, f32_bytes, bf16_bytes);
+    assert_true(f32_bytes - bf16_bytes == 2.0 * (double)elements);
+    free(half_body);
+    free(base);
+    free(f32_body);
+    http_op_zeros_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -548,6 +621,7 @@ int main(void)
         cmocka_unit_test(test_dtypes_precision_is_honoured_and_reported),
         cmocka_unit_test(test_dtypes_other_dtypes_are_400_saying_to_cast),
         cmocka_unit_test(test_dtypes_output_dtype_can_differ_from_the_inputs),
+        cmocka_unit_test(test_dtypes_budget_counts_the_wire_bytes_and_the_widened_buffers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
