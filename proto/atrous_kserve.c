@@ -797,7 +797,8 @@ enum atrous_status atrous_kserve_encode_infer_as(const struct atrous_kserve_requ
     write_dims(w, shape->dims, shape->rank);
     /* A 16-bit output: each float32 rounded once to the dtype (a copy: data is borrowed). */
     if (dtype != ATROUS_DTYPE_FLOAT32 && count > 0) {
-        rounded = atrous_aligned_alloc(count * sizeof(float));
+        /* Binary: the 2-byte elements; JSON: the rounded values as float32, to write. */
+        rounded = atrous_aligned_alloc(request->binary_output ? bytes : count * sizeof(float));
         if (rounded == NULL) {
             st = atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory writing a response");
             goto out;
