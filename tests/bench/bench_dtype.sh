@@ -33,13 +33,26 @@ ran() {
   echo "${precision:-?}"
 }
 
-echo "dtypes over HTTP: wrk -t2 -c4, ${secs}s per row, binary 1x64x64x256->256, $(nproc) CPUs"
-table_row "row" "req/s" "p50 ms" "p99 ms" "ratio" "body bytes, compute ran in"
+# The server's own median parse (decode + validate: the widening), compute and serialize
+# (the rounding of the answer) microseconds for the access-log lines from line $1 on: what the
+# dtype costs the server, apart from a loaded machine's queueing.
+stages() {
+  sed -n "$(($1 + 1)),\$p" "$DAEMON_LOG" | grep '"status": *200' | awk '
+    function num(k,   m) { if (match($0, "\"" k "\": *[0-9]+")) { m = substr($0, RSTART, RLENGTH); sub(/.*: */, "", m); return m + 0 } return 0 }
+    function median(a, n,   i, j, t) { for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t } return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2 }
+    { n++; p[n] = num("parse_us"); c[n] = num("compute_us"); s[n] = num("serialize_us") }
+    END { if (n) printf "parse %d / compute %d / serialize %d us", median(p, n), median(c, n), median(s, n) }'
+}
+
+echo "dtypes over HTTP: wrk -t2 -c4, ${secs}s per row, binary 1x64x64x256->256, $(nproc) CPUs, load average $(cut -d' ' -f1 /proc/loadavg)"
+table_row "row" "req/s" "p50 ms" "p99 ms" "ratio" "body bytes, compute ran in; server medians"
+at=$(wc -l <"$DAEMON_LOG")
 f32=$(wrk_row "$DAEMON_PORT" large binary 4)
 base=$(field rps "$f32")
 table_row "float32 body, float32 answer" "$base" "$(field p50_ms "$f32")" "$(field p99_ms "$f32")" \
-  "1.00x" "$(stat -c %s "$work/large.bin") B, $(ran large)"
+  "1.00x" "$(stat -c %s "$work/large.bin") B, $(ran large); $(stages "$at")"
 for v in large_bf16 large_f16 large_p large_bf16_p large_f16_p; do
+  at=$(wc -l <"$DAEMON_LOG")
   r=$(wrk_row "$DAEMON_PORT" "$v" binary 4)
   case $v in
     large_bf16) what="bfloat16 body and answer" ;;
@@ -49,6 +62,6 @@ for v in large_bf16 large_f16 large_p large_bf16_p large_f16_p; do
     large_f16_p) what="float16, precision=bf16" ;;
   esac
   table_row "$what" "$(field rps "$r")" "$(field p50_ms "$r")" "$(field p99_ms "$r")" \
-    "$(ratio "$(field rps "$r")" "$base")" "$(stat -c %s "$work/$v.bin") B, $(ran "$v")"
+    "$(ratio "$(field rps "$r")" "$base")" "$(stat -c %s "$work/$v.bin") B, $(ran "$v"); $(stages "$at")"
 done
 stop_pid "$DAEMON_PID"
