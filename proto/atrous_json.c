@@ -343,7 +343,8 @@ static enum atrous_status read_data(struct parser *ps, struct tensor *t, size_t 
     return ATROUS_OK;
 }
 
-static enum atrous_status read_dtype(struct parser *ps, const char *field, enum atrous_dtype *out);
+static enum atrous_status read_dtype(struct parser *ps, const char *field, const char *what,
+                                     enum atrous_dtype *out);
 
 /* {"shape": [...], "data": [...], "dtype": "..." (optional)} in any order. */
 static enum atrous_status read_flat_tensor(struct parser *ps, struct tensor *t)
@@ -392,7 +393,9 @@ static enum atrous_status read_flat_tensor(struct parser *ps, struct tensor *t)
                 return atrous_error_set(ps->err, ATROUS_INVALID_ARGUMENT, t->name,
                                         "duplicate member \"dtype\" in %s", t->name);
             t->has_dtype = true;
-            if ((st = read_dtype(ps, t->name, &t->dtype)))
+            char what[32];
+            snprintf(what, sizeof(what), "%s.dtype", t->name);
+            if ((st = read_dtype(ps, t->name, what, &t->dtype)))
                 return st;
         } else {
             atrous__quote(key, key_len, text, sizeof(text));
@@ -589,9 +592,11 @@ static enum atrous_status read_padding(struct parser *ps, struct atrous_request 
     return atrous__jr_string(&ps->r, out->padding, ATROUS_PADDING_MAX, &out->padding_len);
 }
 
-/* A dtype name for field ("dtype", "output_dtype", or a tensor's own). Anything but the three
- * names is a 400 that lists them and tells the client to cast. */
-static enum atrous_status read_dtype(struct parser *ps, const char *field, enum atrous_dtype *out)
+/* A dtype name for field ("dtype", "output_dtype", or a tensor's own, whose messages call it
+ * what: "value.dtype"). Anything but the three names is a 400 that lists them and tells the
+ * client to cast. */
+static enum atrous_status read_dtype(struct parser *ps, const char *field, const char *what_name,
+                                     enum atrous_dtype *out)
 {
     /* len is the string's full length, which may exceed what dtype holds; atrous__quote reads
      * at most ATROUS__QUOTE_MAX bytes, so the buffer must hold that many (a fuzzer found a
@@ -601,7 +606,7 @@ static enum atrous_status read_dtype(struct parser *ps, const char *field, enum 
     enum atrous_status st;
     const size_t at = atrous__jr_offset(&ps->r);
     if (!atrous__jr_peek_is(&ps->r, '"')) {
-        snprintf(what, sizeof(what), "%s must be a string: one of " ATROUS_DTYPE_NAMES, field);
+        snprintf(what, sizeof(what), "%s must be a string: one of " ATROUS_DTYPE_NAMES, what_name);
         return wrong_kind(ps, field, what);
     }
     if ((st = atrous__jr_string(&ps->r, dtype, ATROUS__QUOTE_MAX, &len)))
@@ -613,7 +618,7 @@ static enum atrous_status read_dtype(struct parser *ps, const char *field, enum 
         ps->err, ATROUS_INVALID_ARGUMENT, field,
         "%s \"%s\" at byte %zu is not supported: the accepted dtypes are " ATROUS_DTYPE_NAMES
         "; cast the tensor to one of them",
-        field, text, at);
+        what_name, text, at);
 }
 
 /* "precision": "f32" or "bf16". */
@@ -659,10 +664,10 @@ static enum atrous_status read_member(struct parser *ps, enum member m, struct t
         return read_padding(ps, out);
     case MEMBER_DTYPE:
         types->has_dtype = true;
-        return read_dtype(ps, "dtype", &types->dtype);
+        return read_dtype(ps, "dtype", "dtype", &types->dtype);
     case MEMBER_OUTPUT_DTYPE:
         types->has_output_dtype = true;
-        return read_dtype(ps, "output_dtype", &types->output_dtype);
+        return read_dtype(ps, "output_dtype", "output_dtype", &types->output_dtype);
     case MEMBER_PRECISION:
         return read_precision(ps, &out->precision);
     case MEMBER_COUNT:

@@ -757,7 +757,7 @@ static void test_json_accepts_the_three_dtypes_and_refuses_others(void **state)
                     "output_dtype", "output_dtype \"int32\" at byte");
     assert_rejected(
         DOC("{\"shape\": [1], \"data\": [1], \"dtype\": \"float64\"}", T1, "[1]", "1", "\"SAME\""),
-        "value", "value \"float64\" at byte");
+        "value", "value.dtype \"float64\" at byte");
     assert_rejected(DOC(T1, T1, "[1,1,1,1]", "1", "\"SAME\", \"precision\": \"fp16\""), "precision",
                     "\"f32\"");
     assert_rejected(DOC(T1, T1, "[1,1,1,1]", "1", "\"SAME\", \"dtype\": 32"), "dtype",
