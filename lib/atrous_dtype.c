@@ -289,6 +289,25 @@ void atrous_dtype_widen(enum atrous_dtype dtype, const void *src, float *dst, si
         memcpy(dst, src, count * sizeof(float));
 }
 
+void atrous_dtype_widen_in_place(enum atrous_dtype dtype, void *buf, size_t count)
+{
+    /* From the end: the step over elements [k, k + n) reads bytes [2k, 2k + 2n) (copied first)
+     * and writes [4k, 4k + 4n), never below 4k >= 2k, where the elements not yet widened lie. */
+    enum { CHUNK = 1024 };
+    uint16_t chunk[CHUNK];
+    float *out = buf;
+    const unsigned char *in = buf;
+    if (dtype == ATROUS_DTYPE_FLOAT32)
+        return;
+    for (size_t end = count; end > 0;) {
+        const size_t n = end < CHUNK ? end : CHUNK;
+        const size_t k = end - n;
+        memcpy(chunk, in + 2 * k, 2 * n);
+        atrous_dtype_widen(dtype, chunk, out + k, n);
+        end = k;
+    }
+}
+
 /* Elements narrowed per step of an in-place narrowing: through a stack buffer, so that no
  * store of a step lands on a float32 not yet read. */
 #define NARROW_CHUNK 1024

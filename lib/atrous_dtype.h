@@ -73,6 +73,13 @@ float atrous_dtype_round(enum atrous_dtype dtype, float value);
 void atrous_dtype_widen(enum atrous_dtype dtype, const void *src, float *dst, size_t count);
 
 /*
+ * Widens count elements of dtype held at the start of buf into float32 filling buf (which has
+ * room for count floats and is 4-byte aligned): the same values as atrous_dtype_widen, without a
+ * second buffer. For FLOAT32 nothing to do.
+ */
+void atrous_dtype_widen_in_place(enum atrous_dtype dtype, void *buf, size_t count);
+
+/*
  * Rounds count float32 elements at src to dtype, writing dtype's little-endian bytes to dst
  * (any alignment). For FLOAT32 a copy. dst may equal src (in place, the 16-bit elements then
  * packed at the start of the buffer); otherwise they must not overlap.

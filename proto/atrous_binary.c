@@ -345,6 +345,25 @@ out:
     return st;
 }
 
+enum atrous_status atrous_binary_decode_body_in_place(const struct atrous_binary_plan *plan,
+                                                      void *buf, size_t len, size_t room,
+                                                      struct atrous_request *out,
+                                                      struct atrous_error *err)
+{
+    const enum atrous_dtype dtype = plan->head.value_dtype;
+    const size_t count = plan->value_elements + plan->filters_elements;
+    /* count * 4 cannot overflow: the body of count 2-byte elements is in memory. */
+    if (dtype == ATROUS_DTYPE_FLOAT32 || len != plan->body_bytes || len == 0 ||
+        room < count * sizeof(float) || (uintptr_t)buf % _Alignof(float) != 0)
+        return atrous_binary_decode_body(plan, buf, len, out, err);
+    atrous_dtype_widen_in_place(dtype, buf, count);
+    *out = plan->head;
+    out->storage = NULL;
+    out->value = plan->value_elements ? (const float *)buf : NULL;
+    out->filters = plan->filters_elements ? (const float *)buf + plan->value_elements : NULL;
+    return ATROUS_OK;
+}
+
 enum atrous_status atrous_binary_decode_request(const struct atrous_query_param *params,
                                                 size_t count, const void *body, size_t len,
                                                 const struct atrous_decode_limits *limits,

@@ -61,6 +61,19 @@ enum atrous_status atrous_binary_decode_body(const struct atrous_binary_plan *pl
                                              const void *body, size_t len,
                                              struct atrous_request *out, struct atrous_error *err);
 
+/*
+ * atrous_binary_decode_body for a body the caller owns in a buffer of room bytes (4-byte
+ * aligned): a 16-bit body is widened to float32 in place when room holds the widened tensors
+ * (plan->value_elements + plan->filters_elements floats), and the tensors point into buf
+ * (borrowed, no allocation); otherwise exactly atrous_binary_decode_body. The server's body
+ * buffer for a 16-bit request is allocated that large: the widening then takes no fresh memory
+ * of its own.
+ */
+enum atrous_status atrous_binary_decode_body_in_place(const struct atrous_binary_plan *plan,
+                                                      void *buf, size_t len, size_t room,
+                                                      struct atrous_request *out,
+                                                      struct atrous_error *err);
+
 /* Both steps at once, for callers that have the whole request (fuzzing, tests of the form). */
 enum atrous_status atrous_binary_decode_request(const struct atrous_query_param *params,
                                                 size_t count, const void *body, size_t len,

@@ -862,6 +862,14 @@ static enum MHD_Result begin(struct request *req, const char *url, const char *m
         initial = coded_initial_bytes(req);
     else if (req->ex.has_content_length)
         initial = (size_t)req->ex.content_length; /* <= --max-body-bytes: prechecked */
+    /* A 16-bit binary op's body gets the room of its widened float32 tensors, so that decoding
+     * widens it in place: no second buffer of fresh pages (which cost more than the widening;
+     * the budget counts body and widened tensors apart, more than this one buffer). */
+    if (req->inflate == NULL && req->plan.endpoint == ATROUSD_EP_OP &&
+        req->plan.request_form == ATROUS_FORM_BINARY &&
+        req->plan.binary.head.value_dtype != ATROUS_DTYPE_FLOAT32 && initial > 0 &&
+        initial == req->plan.body_expected && initial <= SIZE_MAX / 2)
+        initial *= 2;
     else if (req->plan.request_form == ATROUS_FORM_BINARY)
         initial = req->plan.body_expected;
     else
@@ -1020,6 +1028,8 @@ static enum MHD_Result dispatch(struct request *req)
     struct server_ctx *ctx = req->ctx;
     req->ex.body = req->body;
     req->ex.body_len = req->body_len;
+    req->ex.body_room = req->body;
+    req->ex.room_len = req->body_cap;
     if (!atrousd_route_on_worker(req->plan.endpoint)) {
         if (req->bytes_in > ctx->config.max_body_bytes) {
             atrousd_reply_fail(&req->reply, ATROUSD_FAIL_CONTENT_TOO_LARGE, "body", req->request_id,

@@ -33,7 +33,11 @@ static enum atrous_status native_binary_decode(const struct server_ctx *ctx,
 {
     (void)ctx;
     req->op = &req->u.native;
-    /* The query was parsed at admission: only the body is decoded here. */
+    /* The query was parsed at admission: only the body is decoded here, in its own buffer when
+     * the server gave it room (a 16-bit body widened in place). */
+    if (ex->body_room != NULL)
+        return atrous_binary_decode_body_in_place(&plan->binary, ex->body_room, ex->body_len,
+                                                  ex->room_len, &req->u.native, err);
     return atrous_binary_decode_body(&plan->binary, ex->body, ex->body_len, &req->u.native, err);
 }
 

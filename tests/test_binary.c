@@ -450,6 +450,23 @@ static void test_binary_half_dtypes_take_two_bytes_per_element_widened_exactly(v
             assert_true(r.value[i] == atrous_dtype_round(types[t], values[i]));
         assert_true(r.filters[0] == 0.0f);
         atrous_request_release(&r);
+        /* In the caller's buffer with room for the widened tensors: the same values, no
+         * allocation; without the room, a copy as above. */
+        float room[5];
+        memcpy(room, body + 1, 10);
+        assert_int_equal(atrous_binary_decode_body_in_place(&plan, room, 10, sizeof(room), &r, &e),
+                         ATROUS_OK);
+        assert_null(r.storage);
+        assert_ptr_equal(r.value, room);
+        for (int i = 0; i < 4; i++)
+            assert_true(r.value[i] == atrous_dtype_round(types[t], values[i]));
+        atrous_request_release(&r);
+        memcpy(room, body + 1, 10);
+        assert_int_equal(atrous_binary_decode_body_in_place(&plan, room, 10, 19, &r, &e),
+                         ATROUS_OK);
+        assert_non_null(r.storage);
+        assert_true(r.value[1] == atrous_dtype_round(types[t], values[1]));
+        atrous_request_release(&r);
         /* A float32-sized body is the wrong size, and says why. */
         unsigned char big[20] = {0};
         assert_int_equal(atrous_binary_decode_body(&plan, big, 20, &r, &e),

@@ -247,6 +247,9 @@ static void test_bulk_conversions_match_scalar_at_any_alignment(void **state)
             memcpy(inplace, src, n * sizeof(float));
             atrous_dtype_narrow(dt, inplace, inplace, n);
             assert_memory_equal(inplace, odd, n * 2);
+            /* And back in place: the 2-byte elements at the start widen to fill the buffer. */
+            atrous_dtype_widen_in_place(dt, inplace, n);
+            assert_memory_equal(inplace, wide, n * sizeof(float));
         }
     }
     free(src);
