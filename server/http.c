@@ -862,6 +862,12 @@ static enum MHD_Result begin(struct request *req, const char *url, const char *m
         initial = coded_initial_bytes(req);
     else if (req->ex.has_content_length)
         initial = (size_t)req->ex.content_length; /* <= --max-body-bytes: prechecked */
+    else if (req->plan.request_form == ATROUS_FORM_BINARY)
+        initial = req->plan.body_expected;
+    else
+        initial = ATROUSD_CHUNKED_INITIAL_BYTES < req->ctx->config.max_body_bytes
+                      ? ATROUSD_CHUNKED_INITIAL_BYTES
+                      : (size_t)req->ctx->config.max_body_bytes;
     /* A 16-bit binary op's body gets the room of its widened float32 tensors, so that decoding
      * widens it in place: no second buffer of fresh pages (which cost more than the widening;
      * the budget counts body and widened tensors apart, more than this one buffer). */
@@ -870,12 +876,6 @@ static enum MHD_Result begin(struct request *req, const char *url, const char *m
         req->plan.binary.head.value_dtype != ATROUS_DTYPE_FLOAT32 && initial > 0 &&
         initial == req->plan.body_expected && initial <= SIZE_MAX / 2)
         initial *= 2;
-    else if (req->plan.request_form == ATROUS_FORM_BINARY)
-        initial = req->plan.body_expected;
-    else
-        initial = ATROUSD_CHUNKED_INITIAL_BYTES < req->ctx->config.max_body_bytes
-                      ? ATROUSD_CHUNKED_INITIAL_BYTES
-                      : (size_t)req->ctx->config.max_body_bytes;
     if (initial > 0 && !body_reserve(req, initial))
         return answer_early(req); /* nothing was read yet: answer at once */
     return MHD_YES;
