@@ -133,6 +133,7 @@ void atrousd_ctx_free(struct server_ctx *ctx)
     atrousd_models_free(ctx->models); /* its prepared filters belong to the engine */
     atrous_engine_free(ctx->engine);
     atrousd_metrics_free(ctx->metrics);
+    atrousd_tls_free(ctx->tls);
     free(ctx);
 }
 
@@ -146,6 +147,10 @@ enum atrous_status atrousd_ctx_load_models(struct server_ctx *ctx, struct atrous
 void atrousd_ctx_reload(struct server_ctx *ctx)
 {
     const struct atrousd_config *c = &ctx->config;
+    /* TLS (tls.h): the certificate, key and client CA files, at once on this thread (a few
+     * small files; a failure keeps the credentials in use). */
+    if (ctx->tls != NULL)
+        atrousd_tls_reload(ctx->tls, "SIGHUP");
     if (c->model_dir[0] == '\0') {
         atrousd_logf(ATROUSD_LOG_INFO, "reload: no model repository (--model-dir) to rescan; the "
                                        "process goes on serving");
