@@ -28,7 +28,7 @@ BUILD ?= build
 CC ?= cc
 PORT ?= 8080
 
-DEBIAN_PACKAGES := libdnnl-dev libjansson-dev libmicrohttpd-dev libcmocka-dev zlib1g-dev pkg-config
+DEBIAN_PACKAGES := libdnnl-dev libjansson-dev libmicrohttpd-dev libcmocka-dev zlib1g-dev pkg-config libgnutls28-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Werror
@@ -38,10 +38,11 @@ CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARNINGS) -pthread -MMD -MP \
 # Each layer's own libraries: a binary links those of the layers it uses and no more.
 # libgomp: oneDNN's OpenMP runtime, which lib/ also calls to size each thread's team.
 # zlib: gzip/deflate request and response bodies (server/compress.c).
+# GnuTLS: SHA-256 of bearer tokens (server/auth.c).
 LIB_LIBS := -ldnnl -lgomp -lm -pthread
 PROTO_LIBS := -ljansson -lm -pthread
 ZLIB_LIBS := -lz
-SERVER_LIBS := -lmicrohttpd $(ZLIB_LIBS)
+SERVER_LIBS := -lmicrohttpd $(ZLIB_LIBS) -lgnutls
 LIBS := $(LIB_LIBS) $(PROTO_LIBS) $(SERVER_LIBS)
 LDFLAGS_ALL = $(EXTRA_LDFLAGS) $(LDFLAGS)
 
@@ -118,7 +119,7 @@ TESTS_LIB := test_error test_tensor test_op test_cache test_cost test_engine tes
 	test_conformance_lib test_model
 TESTS_CODEC := test_binary test_json test_json_doc test_json_writer test_model_formats
 TESTS_CODEC_ENGINE := test_kserve test_tfserving
-TESTS_SERVER := test_handlers test_model_repo test_compute_queue test_compress
+TESTS_SERVER := test_handlers test_model_repo test_compute_queue test_compress test_auth
 TESTS_SERVER_PLAIN := test_deadline test_trace test_budget
 test_bins = $(patsubst %,$(BUILD)/tests/%,$(1))
 $(call test_bins,$(TESTS_LIB)): $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_SUPPORT_A) $(LIB_A)
@@ -135,7 +136,7 @@ $(call test_bins,$(TESTS_CODEC_ENGINE)): $(BUILD)/tests/%: $(BUILD)/obj/tests/%.
 $(call test_bins,$(TESTS_SERVER)): $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_SUPPORT_A) \
 		$(SERVER_A) $(PROTO_A) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $^ -o $@ $(LDFLAGS_ALL) $(PROTO_LIBS) $(LIB_LIBS) $(ZLIB_LIBS) -lcmocka
+	$(CC) $(CFLAGS_ALL) $^ -o $@ $(LDFLAGS_ALL) $(PROTO_LIBS) $(LIB_LIBS) $(ZLIB_LIBS) -lgnutls -lcmocka
 $(call test_bins,$(TESTS_SERVER_PLAIN)): $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(SERVER_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $^ -o $@ $(LDFLAGS_ALL) -pthread -lcmocka

@@ -51,6 +51,11 @@ struct atrous_jw;
 /* Smaller answers gain little from compression (a few hundred bytes, a packet either way). */
 #define ATROUSD_DEFAULT_COMPRESS_MIN_BYTES ((uint64_t)1 << 10)
 
+/* Authentication (auth.h): probes stay open; everything else needs a token when a token file is
+ * given. --auth-reload-secs: how often the token file is looked at for a change. */
+#define ATROUSD_DEFAULT_AUTH_OPEN_PATHS  "/healthz,/readyz,/v2/health/live,/v2/health/ready"
+#define ATROUSD_DEFAULT_AUTH_RELOAD_SECS 5
+
 /* Most I/O threads, also when 0 picks one per usable CPU. */
 #define ATROUSD_IO_THREADS_MAX 64
 
@@ -106,6 +111,10 @@ struct atrousd_config {
                                     accepts it; 0 = never */
     enum atrousd_log_level log_level;
     enum atrousd_log_format log_format;
+    /* Authentication (auth.h). */
+    char auth_token_file[ATROUSD_PATH_MAX]; /* "" = no authentication */
+    char auth_open_paths[ATROUSD_PATH_MAX]; /* comma-separated paths (a final '*': a prefix) */
+    uint64_t auth_reload_secs;              /* 0 = the token file is reread on SIGHUP only */
 };
 
 enum atrousd_config_result {
