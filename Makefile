@@ -3,7 +3,8 @@
 #   make          build the library, the service (build/atrousd) and the tests
 #   make run      build and start the service on port 8080
 #   make test     check the include rule, build and run every test, ending with
-#                 "tests: N passed, N failed"
+#                 "tests: N passed, N failed"; every daemon's log is kept in
+#                 $(BUILD)/test-logs and grepped for secrets (tests/check_secrets.sh)
 #   make check-layers  the include rule alone (tests/check_layers.sh)
 #   make check    the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench    build and run the benchmarks (not part of make test)
@@ -153,7 +154,8 @@ check-layers:
 
 # Every test binary runs even when one fails; the runner prints the summary line last.
 test: check-layers $(DAEMON) $(TEST_BINS)
-	@ATROUSD_BIN=$(abspath $(DAEMON)) tests/run_tests.sh $(TEST_BINS)
+	@ATROUSD_BIN=$(abspath $(DAEMON)) ATROUSD_TEST_LOG_DIR=$(abspath $(BUILD))/test-logs \
+	  tests/run_tests.sh $(TEST_BINS)
 
 # Sanitizer build of everything (library, service, tests) in its own folder; the integration
 # tests start this instrumented daemon. Leaks are reported at exit (LeakSanitizer); the
