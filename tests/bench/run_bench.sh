@@ -19,6 +19,11 @@ echo
 echo "== gzip on the wire (wrk, KServe v2): plain vs compressed request / answer"
 BUILD=$build "$(dirname "$0")/bench_compress.sh"
 echo
+echo "== bearer tokens: the check's cost per request, and the tiny request with and without them"
+"$build/bench/bench_auth"
+echo
+BUILD=$build "$(dirname "$0")/bench_auth.sh"
+echo
 echo "== HTTP (wrk): atrousd against the reference minimal server"
 BUILD=$build "$(dirname "$0")/bench_http.sh"
 echo
