@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The overhead of bearer tokens on the tiny request (1x8x8x4->4 binary, computed inline), with
 # wrk against the real daemon in one run: the same request without --auth-token-file, and with
-# a token file of 1 and of 100 tokens and the token sent (the row's last). The ratio column
-# compares each row with the first. The check's own cost per call is bench_auth's table.
+# a token file of 1 and of 100 tokens and the token sent (the file's last), in two interleaved
+# rounds. The ratio column compares each row with the first. The check's own cost per call is bench_auth's table.
 #
 #   BUILD=build BENCH_SECONDS=10 tests/bench/bench_auth.sh
 set -eu
@@ -29,17 +29,22 @@ auth_row() {
 }
 
 echo "auth (wrk): tiny binary 1x8x8x4->4, 8 conns, ${secs}s per row, loopback, $(nproc) CPUs shared by server and wrk"
+echo "(two rounds, interleaved: the spread between a round's rows and the next round's is the noise)"
 table_row "row" "req/s" "p50 ms" "p99 ms" "ratio" ""
 base=""
-start_daemon
-auth_row "no token file" ""
-stop_pid "$DAEMON_PID"
 for n in 1 100; do
   : >"$work/tokens.$n"
   chmod 600 "$work/tokens.$n"
   for i in $(seq "$n"); do printf '%016x%048x\n' "$i" 24301 >>"$work/tokens.$n"; done
-  token=$(tail -1 "$work/tokens.$n")
-  start_daemon --auth-token-file "$work/tokens.$n"
-  auth_row "token file of $n, Authorization: Bearer sent" "Authorization: Bearer $token"
+done
+for round in 1 2; do
+  start_daemon
+  auth_row "round $round: no token file" ""
   stop_pid "$DAEMON_PID"
+  for n in 1 100; do
+    token=$(tail -1 "$work/tokens.$n")
+    start_daemon --auth-token-file "$work/tokens.$n"
+    auth_row "round $round: $n token(s), Bearer sent" "Authorization: Bearer $token"
+    stop_pid "$DAEMON_PID"
+  done
 done
