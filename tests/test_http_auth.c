@@ -475,6 +475,9 @@ static void test_http_auth_defaults_and_sighup(void **state)
     assert_int_equal(test_daemon_run_once(probe, NULL, WAIT_MS, NULL), 0);
 
     write_text(g.tokens, TOKEN_C "\n");
+    /* SIGHUP reloads once the signal thread serves, which the "ready" line follows (/readyz
+     * may answer 200 a moment before). */
+    assert_int_equal(test_daemon_wait_log(&g.daemon, "\"msg\":\"ready\"", WAIT_MS), 0);
     assert_int_equal(test_daemon_signal(&g.daemon, SIGHUP), 0);
     assert_int_equal(
         test_daemon_wait_log(&g.daemon, "\"msg\":\"auth: token file reloaded\",\"file\":", WAIT_MS),
