@@ -29,7 +29,8 @@ BUILD ?= build
 CC ?= cc
 PORT ?= 8080
 
-DEBIAN_PACKAGES := libdnnl-dev libjansson-dev libmicrohttpd-dev libcmocka-dev zlib1g-dev pkg-config libgnutls28-dev
+DEBIAN_PACKAGES := libdnnl-dev libjansson-dev libmicrohttpd-dev libcmocka-dev zlib1g-dev pkg-config \
+	libgnutls28-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Werror
@@ -39,11 +40,14 @@ CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARNINGS) -pthread -MMD -MP \
 # Each layer's own libraries: a binary links those of the layers it uses and no more.
 # libgomp: oneDNN's OpenMP runtime, which lib/ also calls to size each thread's team.
 # zlib: gzip/deflate request and response bodies (server/compress.c).
-# GnuTLS: SHA-256 of bearer tokens (server/auth.c).
 LIB_LIBS := -ldnnl -lgomp -lm -pthread
 PROTO_LIBS := -ljansson -lm -pthread
 ZLIB_LIBS := -lz
-SERVER_LIBS := -lmicrohttpd $(ZLIB_LIBS) -lgnutls
+# GnuTLS: native TLS and mutual TLS (server/tls.c) and the SHA-256 of bearer tokens
+# (server/auth.c), the server's only; the TLS tests' client and test PKI (tests/support/tls_*.c)
+# use it too.
+TLS_LIBS := -lgnutls
+SERVER_LIBS := -lmicrohttpd $(ZLIB_LIBS) $(TLS_LIBS)
 LIBS := $(LIB_LIBS) $(PROTO_LIBS) $(SERVER_LIBS)
 LDFLAGS_ALL = $(EXTRA_LDFLAGS) $(LDFLAGS)
 
@@ -137,7 +141,8 @@ $(call test_bins,$(TESTS_CODEC_ENGINE)): $(BUILD)/tests/%: $(BUILD)/obj/tests/%.
 $(call test_bins,$(TESTS_SERVER)): $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_SUPPORT_A) \
 		$(SERVER_A) $(PROTO_A) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $^ -o $@ $(LDFLAGS_ALL) $(PROTO_LIBS) $(LIB_LIBS) $(ZLIB_LIBS) -lgnutls -lcmocka
+	$(CC) $(CFLAGS_ALL) $^ -o $@ $(LDFLAGS_ALL) $(PROTO_LIBS) $(LIB_LIBS) $(ZLIB_LIBS) $(TLS_LIBS) \
+	  -lcmocka
 $(call test_bins,$(TESTS_SERVER_PLAIN)): $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(SERVER_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $^ -o $@ $(LDFLAGS_ALL) -pthread -lcmocka
@@ -182,8 +187,9 @@ bench: $(DAEMON) $(BENCH_BINS)
 # written from the repository root against the service on port 8080, inside a private network
 # namespace (tests/docs/run_examples.sh says how); the docker blocks are docker/smoke.sh's.
 # Ends with "docs: N passed, N failed, N skipped"; about a minute (two wrk examples run 15 s).
+# gnutls-bin: certtool, for the TLS example's certificates.
 docs-check: $(DAEMON)
-	@$(call ensure_packages,curl wrk python3 iproute2 util-linux gzip)
+	@$(call ensure_packages,curl wrk python3 iproute2 util-linux gzip gnutls-bin)
 	@tests/docs/run_examples.sh
 
 # Fuzzing: every tests/fuzz/fuzz_*.c is a libFuzzer target built with clang, ASan and UBSan

@@ -46,7 +46,7 @@ struct atrous_request {
 
 /* Limits a decoder enforces before allocating. 0 means no limit of that kind. */
 struct atrous_decode_limits {
-    size_t max_tensor_elements; /* per tensor (value, filters): 413 territory */
+    size_t max_tensor_elements; /* per tensor (value, filters): 400 too_large over it */
     size_t max_depth;           /* JSON nesting depth; 0 = ATROUS_JSON_DEFAULT_MAX_DEPTH */
 };
 

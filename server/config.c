@@ -60,9 +60,9 @@ static const struct option_def options[] = {
      "memory budget of all requests' bodies, tensors, outputs and answers (503 when full); "
      "0 = half the container's memory limit (else of the RAM)"},
     {"max-tensor-elements", "ATROUSD_MAX_TENSOR_ELEMENTS", OPT_UINT, FIELD(max_tensor_elements), 1,
-     INT32_MAX, "N", "largest value or filters tensor, in elements (413)"},
+     INT32_MAX, "N", "largest value or filters tensor, in elements (400 too_large)"},
     {"max-output-elements", "ATROUSD_MAX_OUTPUT_ELEMENTS", OPT_UINT, FIELD(max_output_elements), 1,
-     INT32_MAX, "N", "largest output tensor, in elements (413)"},
+     INT32_MAX, "N", "largest output tensor, in elements (400 too_large)"},
     {"max-connections", "ATROUSD_MAX_CONNECTIONS", OPT_UINT, FIELD(max_connections), 1, 1000000,
      "N", "open connections; more are refused"},
     {"max-connections-per-ip", "ATROUSD_MAX_CONNECTIONS_PER_IP", OPT_UINT,
@@ -109,6 +109,21 @@ static const struct option_def options[] = {
      (uint64_t)1 << 40, "BYTES",
      "answers of at least this size are gzip/deflate-compressed when Accept-Encoding allows; "
      "0 = never"},
+    /* TLS (tls.h). */
+    {"tls-cert", "ATROUSD_TLS_CERT", OPT_PATH, FIELD(tls_cert), 0, 0, "FILE",
+     "PEM certificate (chain) to serve HTTPS with; turns TLS on (needs --tls-key)"},
+    {"tls-key", "ATROUSD_TLS_KEY", OPT_PATH, FIELD(tls_key), 0, 0, "FILE",
+     "PEM private key of --tls-cert (readable by the service user only)"},
+    {"tls-key-password-file", "ATROUSD_TLS_KEY_PASSWORD_FILE", OPT_PATH,
+     FIELD(tls_key_password_file), 0, 0, "FILE",
+     "file whose first line is the password of an encrypted --tls-key"},
+    {"tls-client-ca", "ATROUSD_TLS_CLIENT_CA", OPT_PATH, FIELD(tls_client_ca), 0, 0, "FILE",
+     "PEM CA certificates: mutual TLS, every client must present a certificate they signed"},
+    {"tls-priorities", "ATROUSD_TLS_PRIORITIES", OPT_PATH, FIELD(tls_priorities), 0, 0, "STRING",
+     "GnuTLS priority string (protocol versions, ciphers) for TLS connections"},
+    {"tls-reload-ms", "ATROUSD_TLS_RELOAD_MS", OPT_UINT, FIELD(tls_reload_ms), 0, 86400000, "MS",
+     "the TLS files are checked for changes this often and reloaded (also on SIGHUP); "
+     "0 = on SIGHUP only"},
     {"log-level", "ATROUSD_LOG_LEVEL", OPT_LEVEL, FIELD(log_level), 0, 0, "LEVEL",
      "debug | info | warn | error"},
     {"log-flush-ms", "ATROUSD_LOG_FLUSH_MS", OPT_UINT, FIELD(log_flush_ms), 0, 10000, "MS",
@@ -174,6 +189,9 @@ void atrousd_config_defaults(struct atrousd_config *cfg)
     cfg->repository_poll_secs = ATROUSD_DEFAULT_REPOSITORY_POLL_S;
     cfg->log_level = ATROUSD_LOG_INFO;
     cfg->log_format = ATROUSD_LOG_JSON;
+    snprintf(cfg->tls_priorities, sizeof(cfg->tls_priorities), "%s",
+             ATROUSD_DEFAULT_TLS_PRIORITIES);
+    cfg->tls_reload_ms = ATROUSD_DEFAULT_TLS_RELOAD_MS;
     snprintf(cfg->auth_open_paths, sizeof(cfg->auth_open_paths), "%s",
              ATROUSD_DEFAULT_AUTH_OPEN_PATHS);
     cfg->auth_reload_secs = ATROUSD_DEFAULT_AUTH_RELOAD_SECS;
@@ -389,6 +407,25 @@ static const struct option_def *find_option(const char *name, size_t len)
     return NULL;
 }
 
+/* TLS (tls.h): the flags that only mean something together. */
+static bool tls_flags_consistent(const struct atrousd_config *cfg, char *errbuf, size_t errsize)
+{
+    const char *missing = NULL;
+    if (cfg->tls_cert[0] && !cfg->tls_key[0])
+        missing = "--tls-cert needs --tls-key (ATROUSD_TLS_KEY)";
+    else if (!cfg->tls_cert[0] && cfg->tls_key[0])
+        missing = "--tls-key needs --tls-cert (ATROUSD_TLS_CERT)";
+    else if (!cfg->tls_cert[0] && cfg->tls_client_ca[0])
+        missing = "--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is TLS)";
+    else if (!cfg->tls_key[0] && cfg->tls_key_password_file[0])
+        missing = "--tls-key-password-file needs --tls-key";
+    else if (cfg->tls_priorities[0] == '\0')
+        missing = "--tls-priorities (ATROUSD_TLS_PRIORITIES) must not be empty";
+    if (missing != NULL)
+        snprintf(errbuf, errsize, "%s", missing);
+    return missing == NULL;
+}
+
 enum atrousd_config_result atrousd_config_parse(struct atrousd_config *cfg, int argc,
                                                 char *const argv[],
                                                 const char *(*getenv_fn)(const char *name),
@@ -447,6 +484,8 @@ enum atrousd_config_result atrousd_config_parse(struct atrousd_config *cfg, int 
         if (!apply(cfg, opt, value, "command line", errbuf, errsize))
             return ATROUSD_CONFIG_ERROR;
     }
+    if (!tls_flags_consistent(cfg, errbuf, errsize))
+        return ATROUSD_CONFIG_ERROR;
     return mode;
 }
 
@@ -504,7 +543,7 @@ char *atrousd_config_usage(const char *program)
             "Every flag has an environment twin; the flag wins over the environment.\n\n",
             program);
     for (size_t i = 0; i < OPTION_COUNT; i++) {
-        char def[64], left[64];
+        char def[160], left[64];
         default_text(&options[i], &defaults, def, sizeof(def));
         snprintf(left, sizeof(left), "--%s %s", options[i].name, options[i].arg);
         fprintf(f, "  %-34s %s\n  %-34s [env %s, default %s]\n", left, options[i].help, "",
@@ -518,6 +557,8 @@ char *atrousd_config_usage(const char *program)
     }
     fprintf(f, "  %-34s %s\n", "--health-probe",
             "GET http://127.0.0.1:<port>/readyz (2 s timeout); exit 0 on 200, else 1");
+    fprintf(f, "  %-34s %s\n", "",
+            "(https with --tls-cert, unverified; with --tls-client-ca it presents --tls-cert)");
     fprintf(f, "  %-34s %s\n", "--version", "print the version and exit");
     fprintf(f, "  %-34s %s\n", "--help", "print this help and exit");
     fprintf(f,

@@ -22,11 +22,24 @@ static uint64_t add_sat(uint64_t a, uint64_t b)
     return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
-/* The body buffer: one that grows as it arrives may be caught doubling, its old half still
- * held. */
+/* The body buffer: one that grows as it arrives may be caught moving to its last size, the
+ * old buffer (at most half of it: atrousd_governor_body_cap) still held. */
 static uint64_t body_bytes(uint64_t body, bool growing)
 {
     return growing ? add_sat(body, body / 2) : body;
+}
+
+size_t atrousd_governor_body_cap(size_t cap, size_t need, size_t limit)
+{
+    if (need <= cap)
+        return cap;
+    if (need > limit)
+        return 0;
+    size_t next = cap == 0 ? need : cap;
+    while (next < need)
+        next = next <= limit / 4 ? next * 2 : limit;
+    /* Never between half the limit and the limit: from there the next step would hold both. */
+    return next > limit / 2 ? limit : next;
 }
 
 /* True when the headers do not tell how large the body will be in memory: chunked, or
@@ -81,6 +94,16 @@ static uint64_t worst_bytes(const struct server_ctx *ctx, const struct request_p
     uint64_t bytes = add_sat(ATROUSD_GOVERNOR_REQUEST_OVERHEAD, body_bytes(body, growing));
     if (!growing)
         bytes = add_sat(bytes, decode_bytes(plan, body, ctx->config.max_json_bytes));
+    return add_sat(bytes, plan->problem_bytes);
+}
+
+/* The worst case once a grown body is complete: its buffer (body_cap) is held, its decoding
+ * is that of its length. */
+static uint64_t complete_bytes(const struct server_ctx *ctx, const struct request_plan *plan,
+                               uint64_t body_cap, uint64_t body_len)
+{
+    uint64_t bytes = add_sat(ATROUSD_GOVERNOR_REQUEST_OVERHEAD, body_cap);
+    bytes = add_sat(bytes, decode_bytes(plan, body_len, ctx->config.max_json_bytes));
     return add_sat(bytes, plan->problem_bytes);
 }
 
@@ -198,12 +221,13 @@ refused:
 }
 
 bool atrousd_governor_body_complete(struct server_ctx *ctx, const struct http_exchange *ex,
-                                    const struct request_plan *plan, size_t body_len,
-                                    struct atrousd_reservation *memory, struct http_reply *reply)
+                                    const struct request_plan *plan, size_t body_cap,
+                                    size_t body_len, struct atrousd_reservation *memory,
+                                    struct http_reply *reply)
 {
     if (memory == NULL || !body_size_unknown(ex))
         return false;
-    uint64_t bytes = worst_bytes(ctx, plan, body_len, false);
+    uint64_t bytes = complete_bytes(ctx, plan, body_cap, body_len);
     if (bytes <= memory->bytes) {
         atrousd_budget_shrink(memory, bytes);
         return false;

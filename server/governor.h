@@ -6,9 +6,10 @@
  *
  * The worst case of a request, in bytes (README "Memory budget" lists the same rules):
  *   body        Content-Length; a chunked or compressed body (inflated as it arrives) the
- *               --max-body-bytes cap, and half again for the moment its buffer doubles, until
- *               it is complete: then its real length, with its decoding (not reserved before
- *               for such a body); a gzip body's zlib state (~40 KiB) is in the overhead
+ *               --max-body-bytes cap, and half again for the moment its buffer moves
+ *               (atrousd_governor_body_cap), until it is complete: then its buffer, with the
+ *               decoding of its real length (not reserved before for such a body); a gzip
+ *               body's zlib state (~40 KiB) is in the overhead
  *   decoding    binary forms 1x the body (a misaligned tensor is copied); the op's JSON
  *               4x (its float arena holds up to 2x the body, twice while it moves); KServe v2 and
  *               TF Serving JSON ATROUSD_GOVERNOR_DOC_BYTES_PER_BYTE x the JSON part (the lean
@@ -79,13 +80,15 @@ bool atrousd_governor_admit(struct server_ctx *ctx, const struct http_exchange *
 
 /*
  * The body of a compute request is complete. A chunked or compressed body was reserved at its
- * cap without its decoding: now that body_len (the buffer's capacity, inflated) is known, the
- * reservation becomes the body's real worst case, decoding included, falling or growing.
- * Returns true when reply holds the refusal (503, or 400 when it could never fit).
+ * cap without its decoding: now that its buffer's capacity (body_cap) and its length, inflated
+ * (body_len), are known, the reservation becomes the body's real worst case - the buffer, and
+ * the decoding of body_len - falling or growing. Returns true when reply holds the refusal
+ * (503, or 400 when it could never fit).
  */
 bool atrousd_governor_body_complete(struct server_ctx *ctx, const struct http_exchange *ex,
-                                    const struct request_plan *plan, size_t body_len,
-                                    struct atrousd_reservation *memory, struct http_reply *reply);
+                                    const struct request_plan *plan, size_t body_cap,
+                                    size_t body_len, struct atrousd_reservation *memory,
+                                    struct http_reply *reply);
 
 /*
  * After decoding and validation, before computing: for the forms whose shapes came with the
@@ -95,6 +98,15 @@ bool atrousd_governor_body_complete(struct server_ctx *ctx, const struct http_ex
 bool atrousd_governor_admit_problem(struct server_ctx *ctx, const struct http_exchange *ex,
                                     const struct request_plan *plan,
                                     const struct atrous_problem *problem, struct http_reply *reply);
+
+/*
+ * The capacity a body buffer that grows as it arrives (its size unknown: chunked, compressed)
+ * takes to hold need bytes, from cap (0: its first buffer), within limit (--max-body-bytes):
+ * cap when it holds need already, 0 when need is over limit. It doubles up to half the limit,
+ * then takes the limit itself, and is never between the two: while it moves, the old buffer and
+ * the new one together hold at most 1.5 x limit, what admission reserved for such a body.
+ */
+size_t atrousd_governor_body_cap(size_t cap, size_t need, size_t limit);
 
 /* After a compute on workspace (a worker's or an inline one): frees its buffers when they hold
  * more than ATROUSD_WORKSPACE_KEEP_BYTES. Call before the request completes. */

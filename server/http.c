@@ -43,6 +43,7 @@
 #include "log.h"
 #include "media.h"
 #include "server_ctx.h"
+#include "tls.h"
 #include "trace.h"
 
 /* Longest path quoted in the access log. */
@@ -152,10 +153,36 @@ static void body_free(struct request *req)
     req->body_len = req->body_cap = 0;
 }
 
+/*
+ * libmicrohttpd 0.9.75 stores each query argument in the connection's memory pool as it parses
+ * the request line, right after this callback. When they do not fit (a target of a few
+ * thousand "&"), it queues its 431 and then overwrites the connection's state with "request
+ * line received" over an emptied read buffer: the client waits --connection-timeout for
+ * nothing. No endpoint reads more than ATROUSD_MAX_QUERY_PARAMS arguments, so the query is cut
+ * after two more, in place in libmicrohttpd's buffer (which it parses, and cuts itself, next;
+ * it drops a last empty argument, hence two): collect_param then sees at least one more and
+ * the op refuses the query as too long (400). A query of fewer fields is left as it came.
+ */
+static void cut_query(char *uri)
+{
+    char *p = strchr(uri, '?');
+    for (int fields = 1; p != NULL; fields++) {
+        p = strchr(p + 1, '&');
+        if (p != NULL && fields == ATROUSD_MAX_QUERY_PARAMS + 2) {
+            *p = '\0';
+            return;
+        }
+    }
+}
+
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     struct atrousd_http *http = cls;
     struct server_ctx *ctx = http->ctx;
+    size_t raw_len = uri ? strlen(uri) : 0;
+    bool nul_in_target = uri && strstr(uri, "%00") != NULL;
+    if (uri != NULL)
+        cut_query((char *)uri);
     struct request *req = calloc(1, sizeof(*req));
     if (req == NULL)
         return NULL; /* on_access refuses the request */
@@ -170,8 +197,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
      * so "/healthz%00.txt" would arrive as "/healthz" and "?a=1%00b" as "1"; only the raw
      * target shows them, anywhere in it. */
     req->raw_target = uri;
-    req->raw_target_len = uri ? strlen(uri) : 0;
-    req->nul_in_target = uri && strstr(uri, "%00") != NULL;
+    req->raw_target_len = raw_len; /* before cut_query */
+    req->nul_in_target = nul_in_target;
     http_reply_init(&req->reply);
     atomic_fetch_add(&ctx->in_flight, 1);
     return req;
@@ -626,17 +653,18 @@ static void fail_body(struct request *req, enum atrousd_failure failure, const c
     req->state = REQ_DISCARD;
 }
 
-/* Grows the body buffer to hold at least need bytes (admission reserved the cap). */
-static bool body_reserve(struct request *req, size_t need)
+/* Grows the body buffer to hold at least need bytes: exactly need for a body whose size the
+ * headers give (its one buffer), else as atrousd_governor_body_cap says (admission reserved
+ * what that holds at most; need is within --max-body-bytes). */
+static bool body_reserve(struct request *req, size_t need, bool exact)
 {
     if (need <= req->body_cap)
         return true;
-    size_t max = (size_t)req->ctx->config.max_body_bytes;
-    size_t cap = req->body_cap ? req->body_cap : need;
-    while (cap < need)
-        cap = cap > max / 2 ? max : cap * 2;
+    size_t cap = exact ? need
+                       : atrousd_governor_body_cap(req->body_cap, need,
+                                                   (size_t)req->ctx->config.max_body_bytes);
     if (cap < need)
-        cap = need;
+        cap = need; /* over the limit: the callers refuse that before */
     unsigned char *grown = atrous_aligned_alloc(cap);
     if (grown == NULL) {
         fail_body(req, ATROUSD_FAIL_NO_MEMORY,
@@ -656,7 +684,7 @@ static bool inflate_reserve(struct atrousd_inflate_sink *sink, size_t need)
 {
     struct request *req = sink->cls;
     req->body_len = sink->len; /* what body_reserve keeps when it moves the buffer */
-    if (!body_reserve(req, need))
+    if (!body_reserve(req, need, false))
         return false;
     sink->data = req->body;
     sink->cap = req->body_cap;
@@ -760,9 +788,11 @@ static bool coded_body_truncated(struct request *req)
  * NUL in a header line, a folded line, Transfer-Encoding together with Content-Length,
  * Content-Length headers that disagree, any transfer coding but a single "chunked"
  * (libmicrohttpd would read such a body until the connection closes, so no answer could ever
- * be sent), an HTTP/1.1 request without exactly one valid Host, and a NUL in the target
- * (literal, or encoded as %00 anywhere: the decoded path and query values would be cut
- * there). Answered 400 with Connection: close before any body byte is read; true when so.
+ * be sent), Transfer-Encoding in an HTTP/1.0 request (libmicrohttpd reads it as chunked; a
+ * 1.0 proxy in front would not), an HTTP/1.1 request without exactly one valid Host, and a NUL
+ * in the target (literal, or encoded as %00 anywhere: the decoded path and query values would
+ * be cut there). Answered 400 with Connection: close before any body byte is read; true when
+ * so.
  */
 static bool head_rejected(struct request *req, const struct framing *f, const char *version)
 {
@@ -778,6 +808,9 @@ static bool head_rejected(struct request *req, const struct framing *f, const ch
         why = "the target contains a NUL byte (literal or encoded as %00)";
     else if (f->bad[0] != '\0')
         why = f->bad;
+    else if (f->transfer_count > 0 && !http11)
+        why = "Transfer-Encoding in an HTTP/1.0 request (RFC 9112 section 6.1: its framing is "
+              "faulty); send Content-Length, or HTTP/1.1";
     else if (f->transfer_count > 0 && f->length != NULL)
         why = "Transfer-Encoding and Content-Length are both present; send one of them";
     else if (f->lengths_disagree)
@@ -875,7 +908,8 @@ static enum MHD_Result begin(struct request *req, const char *url, const char *m
         initial = ATROUSD_CHUNKED_INITIAL_BYTES < req->ctx->config.max_body_bytes
                       ? ATROUSD_CHUNKED_INITIAL_BYTES
                       : (size_t)req->ctx->config.max_body_bytes;
-    if (initial > 0 && !body_reserve(req, initial))
+    bool exact = req->inflate == NULL && req->ex.has_content_length;
+    if (initial > 0 && !body_reserve(req, initial, exact))
         return answer_early(req); /* nothing was read yet: answer at once */
     return MHD_YES;
 }
@@ -900,7 +934,7 @@ static enum MHD_Result receive(struct request *req, const char *data, size_t siz
                   ctx->config.max_body_bytes, req->bytes_in);
         return MHD_YES;
     }
-    if (!body_reserve(req, req->body_len + size))
+    if (!body_reserve(req, req->body_len + size, false))
         return MHD_YES;
     memcpy(req->body + req->body_len, data, size);
     req->body_len += size;
@@ -1037,8 +1071,8 @@ static enum MHD_Result dispatch(struct request *req)
         return answer(req);
     }
     if (coded_body_truncated(req) ||
-        atrousd_governor_body_complete(ctx, &req->ex, &req->plan, req->body_cap, &req->memory,
-                                       &req->reply))
+        atrousd_governor_body_complete(ctx, &req->ex, &req->plan, req->body_cap, req->body_len,
+                                       &req->memory, &req->reply))
         return answer(req);
     if (req->plan.run_inline && run_inline(req))
         return answer(req);
@@ -1132,6 +1166,12 @@ static void log_access(const struct request *req, unsigned status, uint64_t tota
         fields[n++] = LOG_STR("detail", r->error_detail);
     if (termination)
         fields[n++] = LOG_STR("termination", termination);
+    if (req->ctx->tls != NULL) {
+        const union MHD_ConnectionInfo *tls =
+            MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_PROTOCOL);
+        const char *version = tls ? atrousd_tls_protocol_name(tls->protocol) : NULL;
+        fields[n++] = LOG_STR("tls", version ? version : "unknown");
+    }
     atrousd_log_fields(status >= 500 ? ATROUSD_LOG_ERROR : ATROUSD_LOG_INFO, "request", fields, n);
 }
 
@@ -1283,12 +1323,16 @@ enum atrous_status atrousd_http_start(struct server_ctx *ctx, struct atrousd_htt
     }
     /* One polling thread is the internal thread itself; more form a pool (each with its own
      * epoll set), an option libmicrohttpd warns about when given 1. */
-    struct MHD_OptionItem pool[] = {
+    struct MHD_OptionItem pool[2 + ATROUSD_TLS_MHD_OPTIONS] = {
         {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)cfg->io_threads, NULL},
-        {MHD_OPTION_END, 0, NULL},
     };
-    if (cfg->io_threads <= 1)
-        pool[0] = pool[1];
+    size_t options = cfg->io_threads > 1 ? 1 : 0;
+    /* TLS (tls.h): the certificate callback and priorities; plain HTTP without them. */
+    if (ctx->tls != NULL) {
+        flags |= MHD_USE_TLS;
+        options += atrousd_tls_mhd_options(ctx->tls, &pool[options]);
+    }
+    pool[options] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     /* Every libmicrohttpd limit is set explicitly rather than left to its defaults. */
     http->daemon = MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, on_access, ctx, MHD_OPTION_EXTERNAL_LOGGER,

@@ -1,10 +1,10 @@
 /*
  * main.c - atrousd: parse the configuration, budget the threads, start the engine, load the
  * model repository, start the compute workers and the HTTP listener, run the start-up
- * self-test that opens /readyz, then wait for SIGTERM/SIGINT (read by the signal thread,
+ * self-test that opens /readyz, then wait for SIGTERM/SIGINT/SIGQUIT (read by the signal thread,
  * signals.h) and drain.
  *
- * Exit status: 0 after a clean drain, after SIGTERM/SIGINT during start-up (or --help/
+ * Exit status: 0 after a clean drain, after SIGTERM/SIGINT/SIGQUIT during start-up (or --help/
  * --version), 1 when start-up fails or the health probe fails, 2 on invalid flags, 128+signal
  * when a second signal cuts a drain short.
  */
@@ -26,6 +26,7 @@
 #include "clock.h"
 #include "server_ctx.h"
 #include "signals.h"
+#include "tls.h"
 #include "version.h"
 
 /* How often the drain loop looks at the in-flight count. */
@@ -147,7 +148,7 @@ int main(int argc, char **argv)
     mallopt(M_MMAP_THRESHOLD, ATROUSD_MMAP_THRESHOLD);
     atrousd_log_configure(cfg.log_level, cfg.log_format, STDERR_FILENO);
     if (probe)
-        return atrousd_probe_readyz((uint16_t)cfg.port, ATROUSD_PROBE_TIMEOUT_MS);
+        return atrousd_probe_readyz(&cfg, (uint16_t)cfg.port, ATROUSD_PROBE_TIMEOUT_MS);
 
     struct server_ctx *ctx = NULL;
     struct atrousd_http *http = NULL;
@@ -169,6 +170,11 @@ int main(int argc, char **argv)
         goto out;
     }
     warn_if_clamped(&cfg, ctx);
+    /* TLS (tls.h): a bad certificate, key or client CA stops the start, naming the flag. */
+    if (atrousd_tls_create(&cfg, &ctx->tls, &err) != ATROUS_OK) {
+        atrousd_logf(ATROUSD_LOG_ERROR, "TLS: %s", err.message);
+        goto out;
+    }
     /* Models load and warm before the listener opens: the repository is read-only once
      * requests can see it. A bad model folder is logged and skipped; an unreadable directory
      * stops the start. */

@@ -12,8 +12,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "config.h"
+#include "tls.h"
 
 static int64_t now_ms(void)
 {
@@ -51,7 +55,22 @@ static bool connect_by(int fd, uint16_t port, int64_t deadline)
     return getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr == 0;
 }
 
-int atrousd_probe_readyz(uint16_t port, int timeout_ms)
+/* TLS: the exchange on a blocking socket whose send and receive timeouts are what is left. */
+static int probe_tls(const struct atrousd_config *cfg, int fd, const char *request, size_t len,
+                     char *buf, size_t size, int64_t deadline)
+{
+    int64_t left = deadline - now_ms();
+    if (left <= 0)
+        return -1;
+    struct timeval tv = {.tv_sec = (time_t)(left / 1000), .tv_usec = (long)(left % 1000) * 1000};
+    if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0)
+        return -1;
+    return atrousd_tls_probe_exchange(cfg, fd, request, len, buf, size, (int)left) < 0 ? -1 : 0;
+}
+
+int atrousd_probe_readyz(const struct atrousd_config *cfg, uint16_t port, int timeout_ms)
 {
     int64_t deadline = now_ms() + timeout_ms;
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -62,6 +81,12 @@ int atrousd_probe_readyz(uint16_t port, int timeout_ms)
         goto out;
     static const char request[] = "GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                                   "User-Agent: atrousd-health-probe\r\nConnection: close\r\n\r\n";
+    char buf[64];
+    if (cfg != NULL && atrousd_tls_enabled(cfg)) {
+        if (probe_tls(cfg, fd, request, sizeof(request) - 1, buf, sizeof(buf), deadline) != 0)
+            goto out;
+        goto status;
+    }
     size_t sent = 0;
     while (sent < sizeof(request) - 1) {
         ssize_t n = send(fd, request + sent, sizeof(request) - 1 - sent, MSG_NOSIGNAL);
@@ -75,7 +100,6 @@ int atrousd_probe_readyz(uint16_t port, int timeout_ms)
         }
     }
     /* The status line is all we need: "HTTP/1.1 200 ". */
-    char buf[64];
     size_t got = 0;
     while (got < 13) {
         ssize_t n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
@@ -91,6 +115,7 @@ int atrousd_probe_readyz(uint16_t port, int timeout_ms)
         }
     }
     buf[got] = '\0';
+status:
     if (strncmp(buf, "HTTP/1.", 7) == 0 && strncmp(buf + 8, " 200 ", 5) == 0)
         result = 0;
 out:

@@ -142,6 +142,7 @@ void atrousd_ctx_free(struct server_ctx *ctx)
     atrousd_models_free(ctx->models); /* its prepared filters belong to the engine */
     atrous_engine_free(ctx->engine);
     atrousd_metrics_free(ctx->metrics);
+    atrousd_tls_free(ctx->tls);
     free(ctx);
 }
 
@@ -155,6 +156,10 @@ enum atrous_status atrousd_ctx_load_models(struct server_ctx *ctx, struct atrous
 void atrousd_ctx_reload(struct server_ctx *ctx)
 {
     const struct atrousd_config *c = &ctx->config;
+    /* TLS (tls.h): the certificate, key and client CA files, at once on this thread (a few
+     * small files; a failure keeps the credentials in use). */
+    if (ctx->tls != NULL)
+        atrousd_tls_reload(ctx->tls, "SIGHUP");
     /* Authentication (auth.h): the token file is reread on the auth thread. */
     atrousd_auth_reload_async(ctx->auth, "SIGHUP");
     if (c->model_dir[0] == '\0') {

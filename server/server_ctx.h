@@ -25,6 +25,7 @@
 #include "cpus.h"
 #include "metrics.h"
 #include "models.h"
+#include "tls.h"
 
 /* Small compute jobs (ATROUSD_SMALL_JOB_*) are queued ahead of large ones that have waited less
  * than this: about two 1x64x64x256 -> 256 requests of one core. */
@@ -57,6 +58,7 @@ struct server_ctx {
     struct atrousd_memory container; /* the memory the default budget was derived from */
     _Atomic uint64_t request_seq;
     _Atomic uint64_t random_state; /* atrousd_ctx_random64 (trace and span ids) */
+    struct atrousd_tls *tls;       /* owned (tls.h); NULL = plain HTTP */
     struct atrousd_auth *auth;     /* owned; NULL: no --auth-token-file (auth.h) */
 };
 

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -35,19 +36,52 @@ struct atrousd_signals {
     void *reload_arg;
 };
 
+/* The signals that end the process by default and that anyone may send (kill, an
+ * orchestrator, the kernel for a resource limit), besides the ones handled by name below.
+ * Logged and ignored. Not the synchronous faults (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT):
+ * those must still end a broken process. SIGTRAP and SIGSYS raised by the kernel for an
+ * instruction (a breakpoint, a seccomp trap) are forced through any mask, so blocking them
+ * only stops the ones sent with kill. */
+static const int ignored[] = {
+    SIGUSR1,   SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGXCPU, SIGXFSZ, SIGTRAP, SIGSYS,
+#ifdef SIGPWR
+    SIGPWR,
+#endif
+#ifdef SIGSTKFLT
+    SIGSTKFLT,
+#endif
+};
+
+static bool stops(int signo)
+{
+    return signo == SIGTERM || signo == SIGINT || signo == SIGQUIT;
+}
+
 static void fill_set(sigset_t *set)
 {
-    static const int handled[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2};
+    static const int handled[] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP};
     sigemptyset(set);
     for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
         sigaddset(set, handled[i]);
+    for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
+        sigaddset(set, ignored[i]);
+    /* The real-time signals glibc leaves to applications (it keeps the two below SIGRTMIN for
+     * its threads; sigaddset refuses those anyway). */
+    for (int signo = SIGRTMIN; signo <= SIGRTMAX; signo++)
+        sigaddset(set, signo);
 }
 
 static void log_signal(enum atrousd_log_level level, const char *msg, int signo)
 {
+    char rt[16];
+    const char *name = sigabbrev_np(signo);
+    if (name == NULL) { /* the real-time ones have no abbreviation */
+        snprintf(rt, sizeof(rt), "RTMIN+%d", signo - SIGRTMIN);
+        name = rt;
+    }
     struct atrousd_log_field fields[] = {
         LOG_INT("signal", signo),
-        LOG_STR("name", sigabbrev_np(signo)),
+        LOG_STR("name", name),
     };
     atrousd_log_fields(level, msg, fields, 2);
 }
@@ -64,7 +98,7 @@ static void handle(struct atrousd_signals *s, int signo)
 {
     pthread_mutex_lock(&s->lock);
     enum phase phase = s->phase;
-    if ((signo == SIGTERM || signo == SIGINT) && phase == PHASE_STARTING) {
+    if (stops(signo) && phase == PHASE_STARTING) {
         /* The lock stays held: start-up cannot turn into serving (and log "ready") while the
          * process is on its way out. */
         log_signal(ATROUSD_LOG_WARN, "signal during start-up: exiting without serving", signo);
@@ -72,14 +106,14 @@ static void handle(struct atrousd_signals *s, int signo)
     }
     void (*reload)(void *) = s->reload;
     void *reload_arg = s->reload_arg;
-    if ((signo == SIGTERM || signo == SIGINT) && phase == PHASE_SERVING) {
+    if (stops(signo) && phase == PHASE_SERVING) {
         s->phase = PHASE_DRAINING;
         s->stop_signo = signo;
         pthread_cond_broadcast(&s->changed);
     }
     pthread_mutex_unlock(&s->lock);
 
-    if (signo == SIGTERM || signo == SIGINT) {
+    if (stops(signo)) {
         if (phase == PHASE_DRAINING) {
             log_signal(ATROUSD_LOG_WARN, "second signal: exiting at once without draining", signo);
             exit_now(128 + signo);
@@ -92,10 +126,12 @@ static void handle(struct atrousd_signals *s, int signo)
             reload(reload_arg);
         return;
     }
-    log_signal(ATROUSD_LOG_INFO,
-               signo == SIGHUP ? "SIGHUP ignored: not serving yet, or draining"
-                               : "signal ignored (reserved)",
-               signo);
+    if (signo == SIGHUP)
+        log_signal(ATROUSD_LOG_INFO, "SIGHUP ignored: not serving yet, or draining", signo);
+    else if (signo == SIGUSR1 || signo == SIGUSR2)
+        log_signal(ATROUSD_LOG_INFO, "signal ignored (reserved)", signo);
+    else
+        log_signal(ATROUSD_LOG_WARN, "signal ignored", signo);
 }
 
 static void *signal_main(void *arg)

@@ -6,7 +6,7 @@
 #   server -> proto -> lib, never back: lib includes only lib headers; proto only proto and lib
 #   headers; no engine header (atrous_engine.h, atrous_cache.h) in proto
 #   no file or directory I/O in proto: no fopen/open/openat/opendir/stat/fstat/lstat calls
-#   dnnl.h only in lib, jansson.h only in proto, microhttpd.h only in server
+#   dnnl.h only in lib, jansson.h only in proto, microhttpd.h and GnuTLS's headers only in server
 # (tests/ and benchmarks sit outside the layers and are not checked.)
 set -u
 cd "$(dirname "$0")/.."
@@ -52,6 +52,7 @@ only_in() {
 only_in 'dnnl\.h' lib
 only_in 'jansson\.h' proto
 only_in 'microhttpd\.h' server
+only_in 'gnutls/[a-z0-9_]+\.h' server
 
 [ "$fail" = 0 ] && echo "check_layers: the include rule holds (lib <- proto <- server)"
 exit $fail

@@ -1,12 +1,12 @@
 /*
  * test_http_framing.c - the head of a request as RFC 9112 wants it, against the real daemon
  * (--max-body-bytes 1m): header names with whitespace or control bytes, a NUL inside a header
- * line (a framing header's above all), a folded line, and an HTTP/1.1 request without exactly
- * one valid Host are refused with 400 and Connection: close, before anything behind them is
- * read as a request of its own; an absolute-form target is served like its origin-form path;
- * a NUL in the target, literal or as %00, path or query, is 400; and an error answered from the
- * headers, while the client goes on sending its body, reaches the client whole - no reset
- * under it (the connection lingers, server/linger.h).
+ * line (a framing header's above all), a folded line, Transfer-Encoding in an HTTP/1.0 request,
+ * and an HTTP/1.1 request without exactly one valid Host are refused with 400 and Connection:
+ * close, before anything behind them is read as a request of its own; an absolute-form target is
+ * served like its origin-form path; a NUL in the target, literal or as %00, path or query, is 400;
+ * and an error answered from the headers, while the client goes on sending its body, reaches the
+ * client whole - no reset under it (the connection lingers, server/linger.h).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -144,6 +144,29 @@ static void test_framing_http11_needs_exactly_one_valid_host(void **state)
     STATUS(state, "GET /healthz HTTP/1.1\r\nHost:\r\n\r\n", 200); /* empty: allowed */
 }
 
+/* RFC 9112 section 6.1: Transfer-Encoding in an HTTP/1.0 request means faulty framing. A 1.0
+ * intermediary does not know chunked and reads the body by Content-Length or up to the close;
+ * libmicrohttpd 0.9.75 read it as chunked, so what followed the last chunk of a keep-alive 1.0
+ * connection was served as a request of its own. */
+static void test_framing_transfer_encoding_in_http10_is_400(void **state)
+{
+    REFUSED(state,
+            "POST /v1/info HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n"
+            "\r\n0\r\n\r\n" SMUGGLED,
+            "HTTP/1.0 with Transfer-Encoding: chunked, keep-alive");
+    REFUSED(state,
+            "POST " HTTP_CLIENT_OP_PATH " HTTP/1.0\r\nContent-Type: application/json\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+            "HTTP/1.0 op with a chunked body");
+    REFUSED(state,
+            "GET /healthz HTTP/1.0\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            "HTTP/1.0 GET with Transfer-Encoding");
+    /* HTTP/1.0 framed by Content-Length, and HTTP/1.1 chunked, are read as before. */
+    STATUS(state, "POST /v1/info HTTP/1.0\r\nContent-Length: 2\r\n\r\n{}", 405);
+    STATUS(state,
+           "POST /v1/info HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 405);
+}
+
 static void test_framing_absolute_form_is_served_as_its_path(void **state)
 {
     char request[256];
@@ -253,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_framing_header_names_with_whitespace_or_control_bytes_are_400),
         cmocka_unit_test(test_framing_a_nul_inside_a_header_line_is_400),
         cmocka_unit_test(test_framing_http11_needs_exactly_one_valid_host),
+        cmocka_unit_test(test_framing_transfer_encoding_in_http10_is_400),
         cmocka_unit_test(test_framing_absolute_form_is_served_as_its_path),
         cmocka_unit_test(test_framing_a_nul_anywhere_in_the_target_is_400),
         cmocka_unit_test(test_framing_an_early_error_is_not_reset_under_a_client_still_sending),

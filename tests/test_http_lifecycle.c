@@ -263,6 +263,17 @@ static void test_http_help_lists_every_flag_with_its_environment_twin(void **sta
         if (strstr(out, expected[i]) == NULL)
             fail_msg("--help lacks %s", expected[i]);
     }
+    /* The statuses it names are the ones answered (DESIGN section 3): 413 is for content over
+     * --max-body-bytes (or --max-json-bytes) only; a size computed from shapes is 400
+     * too_large. */
+    for (char *line = strtok(out, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        if (strstr(line, "413") != NULL && strstr(line, "--max-body-bytes ") == NULL &&
+            strstr(line, "--max-json-bytes ") == NULL)
+            fail_msg("--help names 413 for another limit: %s", line);
+        if ((strstr(line, "--max-tensor-elements ") || strstr(line, "--max-output-elements ")) &&
+            strstr(line, "400 too_large") == NULL)
+            fail_msg("--help does not say 400 too_large: %s", line);
+    }
     free(out);
     const char *version[] = {"--version", NULL};
     assert_int_equal(test_daemon_run_once(version, NULL, WAIT_MS, &out), 0);

@@ -1,7 +1,9 @@
 /*
  * test_http_signals.c - what each signal does to the real daemon (server/signals.h): SIGHUP,
  * SIGUSR1 and SIGUSR2 sent while a request is in flight are logged and the daemon goes on
- * serving (the request completes with 200); SIGTERM during start-up (the model repository
+ * serving (the request completes with 200); so are SIGALRM, SIGPROF, the real-time signals and
+ * every other signal whose default action would end the process; SIGQUIT drains like SIGTERM
+ * (the request in flight completes, exit 0); SIGTERM during start-up (the model repository
  * being loaded, as from slow storage) ends the process at once with exit status 0 and a log
  * line, without ever serving.
  *
@@ -43,25 +45,34 @@ static size_t log_count(const struct test_daemon *d, const char *needle)
 }
 
 /* Polls the log until needle occurs at least n times. */
-static void wait_log_count(const struct test_daemon *d, const char *needle, size_t n)
+static void wait_log_count(struct test_daemon *d, const char *needle, size_t n)
 {
     int64_t deadline = test_now_ms() + WAIT_MS;
     while (log_count(d, needle) < n) {
+        /* A daemon that is gone writes no more: fail now (once more after its last line). */
+        if (!test_daemon_alive(d) && log_count(d, needle) < n)
+            fail_msg("the daemon ended before its log showed %s %zu time(s)", needle, n);
         if (test_now_ms() > deadline)
             fail_msg("the log never showed %s %zu time(s)", needle, n);
         test_pause_ms(10);
     }
 }
 
+/* Starts a daemon with default flags, and a small op to send it. */
+static void start_with_op(struct test_daemon *d, struct http_op_args *a)
+{
+    char why[2048];
+    if (test_daemon_start(d, NULL, why, sizeof(why)) != 0)
+        fail_msg("%s", why);
+    assert_int_equal(http_op_zeros(a, small_value, small_filters, 2), 0);
+}
+
 static void test_signals_hup_usr1_usr2_leave_a_request_in_flight_to_finish(void **state)
 {
     (void)state;
     struct test_daemon d;
-    char why[2048];
-    if (test_daemon_start(&d, NULL, why, sizeof(why)) != 0)
-        fail_msg("%s", why);
     struct http_op_args a;
-    assert_int_equal(http_op_zeros(&a, small_value, small_filters, 2), 0);
+    start_with_op(&d, &a);
     static const struct {
         int signo;
         const char *logged;
@@ -98,6 +109,84 @@ static void test_signals_hup_usr1_usr2_leave_a_request_in_flight_to_finish(void 
     assert_true(log_count(&d, "\"msg\":\"reload: ") >= 2);
     http_op_zeros_free(&a);
     assert_int_equal(test_daemon_stop(&d), 0); /* SIGTERM still drains and exits 0 */
+}
+
+/*
+ * Every other signal whose default action would end the process and that kill(1) or an
+ * orchestrator can send: logged with its name, and the daemon goes on serving. Before, only
+ * SIGHUP, SIGUSR1 and SIGUSR2 were read; SIGALRM, SIGPROF, a real-time signal and the rest
+ * killed the daemon on the spot, without a drain.
+ */
+static void test_signals_that_would_end_the_process_are_logged_and_ignored(void **state)
+{
+    (void)state;
+    struct test_daemon d;
+    struct http_op_args a;
+    start_with_op(&d, &a);
+    int signals[64];
+    size_t n = 0;
+    static const int standard[] = {SIGALRM,   SIGVTALRM, SIGPROF, SIGIO,   SIGPWR,
+                                   SIGSTKFLT, SIGXCPU,   SIGXFSZ, SIGTRAP, SIGSYS};
+    for (size_t i = 0; i < sizeof(standard) / sizeof(standard[0]); i++)
+        signals[n++] = standard[i];
+    for (int signo = SIGRTMIN; signo <= SIGRTMAX && n < sizeof(signals) / sizeof(signals[0]);
+         signo++)
+        signals[n++] = signo;
+    for (size_t i = 0; i < n; i++) {
+        char logged[96];
+        const char *name = sigabbrev_np(signals[i]);
+        char rt[16];
+        if (name == NULL) {
+            snprintf(rt, sizeof(rt), "RTMIN+%d", signals[i] - SIGRTMIN);
+            name = rt;
+        }
+        snprintf(logged, sizeof(logged), "\"msg\":\"signal ignored\",\"signal\":%d,\"name\":\"%s\"",
+                 signals[i], name);
+        assert_int_equal(test_daemon_signal(&d, signals[i]), 0);
+        wait_log_count(&d, logged, 1);
+        if (!test_daemon_alive(&d))
+            fail_msg("signal %d (%s) ended the daemon", signals[i], name);
+        struct http_client_response r;
+        assert_int_equal(http_client_request(d.port, "GET", "/readyz", NULL, NULL, 0, &r), 0);
+        assert_int_equal(r.status, 200);
+        http_client_response_free(&r);
+    }
+    /* The op is served after all of them. */
+    struct http_client_response r;
+    assert_int_equal(http_op_call(d.port, &a, HTTP_OP_JSON, NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    http_client_response_free(&r);
+    http_op_zeros_free(&a);
+    assert_int_equal(test_daemon_stop(&d), 0);
+}
+
+/* SIGQUIT drains like SIGTERM: the request in flight completes with 200 and the process exits
+ * 0. Before, its default action dumped core at once, cutting every connection. */
+static void test_signals_sigquit_drains_and_exits_0(void **state)
+{
+    (void)state;
+    struct test_daemon d;
+    struct http_op_args a;
+    start_with_op(&d, &a);
+    struct http_upload up;
+    assert_int_equal(http_op_start_upload(d.port, &a, &up), 0);
+    assert_int_equal(test_daemon_wait_metric(&d, "atrousd_http_requests_in_flight", 2, WAIT_MS), 0);
+    assert_int_equal(test_daemon_signal(&d, SIGQUIT), 0);
+    char draining[64];
+    snprintf(draining, sizeof(draining), "\"msg\":\"draining\",\"signal\":%d", SIGQUIT);
+    wait_log_count(&d, draining, 1);
+    struct http_client_response r;
+    assert_int_equal(http_op_finish_upload(&up, &r), 0);
+    assert_int_equal(r.status, 200);
+    http_client_response_free(&r);
+    http_op_upload_free(&up);
+    http_op_zeros_free(&a);
+    if (test_daemon_wait_exit(&d, WAIT_MS) != 0)
+        fail_msg("SIGQUIT did not end the drain");
+    assert_true(WIFEXITED(d.wait_status));
+    assert_int_equal(WEXITSTATUS(d.wait_status), 0);
+    assert_int_equal(log_count(&d, "\"msg\":\"stopped\""), 1);
+    test_daemon_stop(&d);
 }
 
 /* Models in the start-up repository, each with 3x3x128x128 float filters (576 KiB, sparse on
@@ -195,6 +284,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_signals_hup_usr1_usr2_leave_a_request_in_flight_to_finish),
+        cmocka_unit_test(test_signals_that_would_end_the_process_are_logged_and_ignored),
+        cmocka_unit_test(test_signals_sigquit_drains_and_exits_0),
         cmocka_unit_test(test_signals_sigterm_during_start_up_exits_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,6 +27,9 @@ echo
 echo "== HTTP (wrk): atrousd against the reference minimal server"
 BUILD=$build "$(dirname "$0")/bench_http.sh"
 echo
+echo "== TLS vs plain HTTP (wrk): small and large binary requests, kept alive and new connections"
+BUILD=$build "$(dirname "$0")/bench_tls.sh"
+echo
 echo "== tuning knobs (wrk): one flag changed from the defaults per row"
 BUILD=$build "$(dirname "$0")/bench_knobs.sh"
 echo

@@ -142,6 +142,14 @@ static int find_port(const char *log, uint16_t *port)
     return 0;
 }
 
+int test_daemon_read_port(struct test_daemon *d)
+{
+    char *log = test_daemon_log(d);
+    int found = log ? find_port(log, &d->port) : -1;
+    free(log);
+    return found;
+}
+
 static int wait_ready(struct test_daemon *d, int64_t deadline)
 {
     while (now_ms() < deadline && !reap(d)) {
@@ -322,6 +330,23 @@ static void print_sanitizer_report(const struct test_daemon *d)
     free(log);
 }
 
+/* Secrets the tests use (tokens, key passwords) all contain this: none may reach a log line,
+ * whichever test's daemon wrote it (README "Security"). */
+#define TEST_SECRET_MARKER "atrousd-test-secret"
+
+/* True (and the line printed) when text holds the secret marker. */
+static bool leaks_secret(const char *text, const char *what)
+{
+    const char *hit = text ? strstr(text, TEST_SECRET_MARKER) : NULL;
+    if (hit == NULL)
+        return false;
+    const char *line = hit;
+    while (line > text && line[-1] != '\n')
+        line--;
+    fprintf(stderr, "SECRET LEAK: %s holds \"%s\": %.300s\n", what, TEST_SECRET_MARKER, line);
+    return true;
+}
+
 int test_daemon_stop(struct test_daemon *d)
 {
     int code = -1;
@@ -339,6 +364,12 @@ int test_daemon_stop(struct test_daemon *d)
         d->pid = 0;
     }
     if (d->log_path[0]) {
+        /* The whole suite's daemons are checked here: a leak fails the stop. The log stays in
+         * $ATROUSD_TEST_LOG_DIR for tests/check_secrets.sh's grep at the end of the run. */
+        char *log = test_daemon_log(d);
+        if (leaks_secret(log, "the daemon's log"))
+            code = -1;
+        free(log);
         if (!d->keep_log)
             unlink(d->log_path);
         d->log_path[0] = '\0';
@@ -480,8 +511,13 @@ int test_daemon_run_once(const char *const *args, const char *const *env, int ti
         kill(d.pid, SIGKILL);
         test_daemon_wait_exit(&d, TEST_DAEMON_STOP_MS);
     }
+    char *text = test_daemon_log(&d);
+    if (leaks_secret(text, "the daemon's output"))
+        code = -1;
     if (output != NULL)
-        *output = test_daemon_log(&d);
+        *output = text;
+    else
+        free(text);
     if (!keep)
         unlink(path);
     return code;

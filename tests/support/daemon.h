@@ -58,6 +58,10 @@ int test_daemon_spawn(struct test_daemon *d, const char *const *args, char *why,
 int test_daemon_start_piped(struct test_daemon *d, const char *const *args, int *stderr_read,
                             char *why, size_t why_size);
 
+/* Reads the port from the daemon's "listening" log line into d->port (for a daemon started with
+ * test_daemon_spawn). Returns 0, or -1 when the line is not there (yet). */
+int test_daemon_read_port(struct test_daemon *d);
+
 /* Sends a signal. */
 int test_daemon_signal(struct test_daemon *d, int sig);
 
@@ -72,9 +76,9 @@ void test_pause_ms(int ms);
 int test_daemon_wait_exit(struct test_daemon *d, int timeout_ms);
 
 /* SIGTERM, then wait; SIGKILL if it does not exit in time. Returns the exit code (0..255),
- * or -1 when it had to be killed or died of a signal. Removes the log file (keeps it in
- * $ATROUSD_TEST_LOG_DIR). Safe to call on
- * an exited or never-started daemon. */
+ * or -1 when it had to be killed or died of a signal, or when its log holds the secret marker
+ * "atrousd-test-secret" (every test secret contains it; the line is printed). Removes the log
+ * file (keeps it in $ATROUSD_TEST_LOG_DIR). Safe to call on an exited or never-started daemon. */
 int test_daemon_stop(struct test_daemon *d);
 
 /* The whole log so far (malloc'd, NUL-terminated), or NULL. */
@@ -107,7 +111,8 @@ int test_daemon_reset_peak(const struct test_daemon *d);
 /* Runs the daemon binary once with args (not as a server: --help, --version, bad flags,
  * --health-probe), env entries ("NAME=value", NULL-terminated; may be NULL) added to the
  * environment, and a timeout. Returns the exit code (0..255), or -1 when it timed out or died
- * of a signal; *output (may be NULL) gets stdout and stderr together (malloc'd). */
+ * of a signal or its output holds the secret marker; *output (may be NULL) gets stdout and
+ * stderr together (malloc'd). */
 int test_daemon_run_once(const char *const *args, const char *const *env, int timeout_ms,
                          char **output);
 
