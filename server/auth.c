@@ -12,7 +12,7 @@
  *   for every request checked after the reload returns.
  * - A reload that fails (unreadable, malformed, empty) keeps the old tokens: a half-written
  *   file must not lock every client out, nor let anyone in.
- * - One thread reloads: on SIGHUP (atrousd_auth_reload_async) and, every --auth-reload-secs,
+ * - One thread reloads: on SIGHUP (atrousd_auth_reload_async) and, every --auth-reload-ms,
  *   when stat() says the file changed (inode, size, mtime or ctime: an editor's rename and a
  *   Kubernetes secret's symlink swap both show). The I/O threads never touch the file.
  */
@@ -39,7 +39,7 @@
 struct atrousd_auth {
     char *file;
     char *open_paths;
-    uint64_t reload_secs;
+    uint64_t reload_ms;
     pthread_rwlock_t lock; /* guards tokens */
     struct atrousd_auth_tokens tokens;
     _Atomic uint64_t refused[ATROUSD_AUTH_REASON_COUNT];
@@ -385,10 +385,12 @@ static void poll_file(struct atrousd_auth *auth)
         atrousd_auth_reload(auth, "file changed");
 }
 
-static void deadline_after(struct timespec *ts, uint64_t secs)
+static void deadline_after(struct timespec *ts, uint64_t ms)
 {
     clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += (time_t)secs;
+    uint64_t ns = (uint64_t)ts->tv_nsec + ms % 1000 * 1000000u;
+    ts->tv_sec += (time_t)(ms / 1000 + ns / 1000000000u);
+    ts->tv_nsec = (long)(ns % 1000000000u);
 }
 
 static bool passed(const struct timespec *t)
@@ -402,7 +404,7 @@ static void *reload_main(void *arg)
 {
     struct atrousd_auth *auth = arg;
     struct timespec next;
-    deadline_after(&next, auth->reload_secs);
+    deadline_after(&next, auth->reload_ms);
     pthread_mutex_lock(&auth->thread_lock);
     while (!auth->stop) {
         if (auth->pending) {
@@ -413,7 +415,7 @@ static void *reload_main(void *arg)
             pthread_mutex_lock(&auth->thread_lock);
             continue;
         }
-        if (auth->reload_secs == 0) {
+        if (auth->reload_ms == 0) {
             pthread_cond_wait(&auth->wake, &auth->thread_lock);
             continue;
         }
@@ -421,7 +423,7 @@ static void *reload_main(void *arg)
             pthread_mutex_unlock(&auth->thread_lock);
             poll_file(auth);
             pthread_mutex_lock(&auth->thread_lock);
-            deadline_after(&next, auth->reload_secs);
+            deadline_after(&next, auth->reload_ms);
             continue;
         }
         pthread_cond_timedwait(&auth->wake, &auth->thread_lock, &next);
@@ -546,7 +548,7 @@ enum atrous_status atrousd_auth_create(const struct atrousd_auth_config *config,
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&auth->wake, &attr);
     pthread_condattr_destroy(&attr);
-    auth->reload_secs = config->reload_secs;
+    auth->reload_ms = config->reload_ms;
     auth->file = strdup(config->token_file);
     auth->open_paths = strdup(config->open_paths ? config->open_paths : "");
     if (auth->file == NULL || auth->open_paths == NULL) {
@@ -569,7 +571,7 @@ enum atrous_status atrousd_auth_create(const struct atrousd_auth_config *config,
         LOG_STR("file", auth->file),
         LOG_UINT("tokens", atomic_load(&auth->token_count)),
         LOG_STR("open_paths", auth->open_paths),
-        LOG_UINT("reload_secs", auth->reload_secs),
+        LOG_UINT("reload_ms", auth->reload_ms),
     };
     atrousd_log_fields(ATROUSD_LOG_INFO, "auth: bearer tokens required", fields,
                        sizeof(fields) / sizeof(fields[0]));

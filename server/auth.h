@@ -2,7 +2,7 @@
  * auth.h - bearer-token authentication (RFC 6750) from a token file (--auth-token-file):
  * which paths stay open, whether a request's Authorization header carries a known token, the
  * short id the access log records for it, and the file's reload without a restart (SIGHUP, and
- * a poll every --auth-reload-secs for a changed file).
+ * a poll every --auth-reload-ms for a changed file).
  *
  * The token file holds one token per line, or "sha256:<64 hex>", the SHA-256 of a token (so
  * the file need not hold the secret); blank lines and lines starting with '#' are skipped,
@@ -99,11 +99,11 @@ const char *atrousd_auth_reason_name(enum atrousd_auth_reason reason);
 struct atrousd_auth_config {
     const char *token_file; /* "" or NULL: authentication off (atrousd_auth_create gives NULL) */
     const char *open_paths; /* comma-separated (atrousd_auth_path_open), copied */
-    uint64_t reload_secs;   /* the file is looked at this often for a change; 0: SIGHUP only */
+    uint64_t reload_ms;     /* the file is looked at this often for a change; 0: SIGHUP only */
 };
 
 /*
- * Reads the token file and, when reload_secs > 0 or for SIGHUP, starts the thread that reloads
+ * Reads the token file and, when reload_ms > 0 or for SIGHUP, starts the thread that reloads
  * it. *out is NULL (authentication off) when no token file is configured. A file that cannot
  * be read or is malformed fails the call (err names the file and the line, never a token).
  */

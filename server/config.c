@@ -138,8 +138,7 @@ static const struct option_def options[] = {
      "PATHS",
      "with --auth-token-file, paths answered without a token, comma-separated (a final * makes "
      "a prefix; add /metrics for an unauthenticated scraper)"},
-    {"auth-reload-secs", "ATROUSD_AUTH_RELOAD_SECS", OPT_UINT, FIELD(auth_reload_secs), 0, 86400,
-     "SECONDS",
+    {"auth-reload-ms", "ATROUSD_AUTH_RELOAD_MS", OPT_UINT, FIELD(auth_reload_ms), 0, 86400000, "MS",
      "the token file is looked at this often and reloaded when it changed (SIGHUP reloads it "
      "at once); 0 = on SIGHUP only"},
 };
@@ -194,7 +193,7 @@ void atrousd_config_defaults(struct atrousd_config *cfg)
     cfg->tls_reload_ms = ATROUSD_DEFAULT_TLS_RELOAD_MS;
     snprintf(cfg->auth_open_paths, sizeof(cfg->auth_open_paths), "%s",
              ATROUSD_DEFAULT_AUTH_OPEN_PATHS);
-    cfg->auth_reload_secs = ATROUSD_DEFAULT_AUTH_RELOAD_SECS;
+    cfg->auth_reload_ms = ATROUSD_DEFAULT_AUTH_RELOAD_MS;
 }
 
 /* Strict decimal: digits only (no sign, no spaces), no overflow. */

@@ -61,9 +61,9 @@ struct atrous_jw;
     "+GROUP-SECP256R1:+GROUP-SECP384R1:%SERVER_PRECEDENCE"
 #define ATROUSD_DEFAULT_TLS_RELOAD_MS 5000 /* certificate files looked at this often */
 /* Authentication (auth.h): probes stay open; everything else needs a token when a token file is
- * given. --auth-reload-secs: how often the token file is looked at for a change. */
-#define ATROUSD_DEFAULT_AUTH_OPEN_PATHS  "/healthz,/readyz,/v2/health/live,/v2/health/ready"
-#define ATROUSD_DEFAULT_AUTH_RELOAD_SECS 5
+ * given. --auth-reload-ms: how often the token file is looked at for a change. */
+#define ATROUSD_DEFAULT_AUTH_OPEN_PATHS "/healthz,/readyz,/v2/health/live,/v2/health/ready"
+#define ATROUSD_DEFAULT_AUTH_RELOAD_MS  5000
 
 /* Most I/O threads, also when 0 picks one per usable CPU. */
 #define ATROUSD_IO_THREADS_MAX 64
@@ -130,7 +130,7 @@ struct atrousd_config {
     /* Authentication (auth.h). */
     char auth_token_file[ATROUSD_PATH_MAX]; /* "" = no authentication */
     char auth_open_paths[ATROUSD_PATH_MAX]; /* comma-separated paths (a final '*': a prefix) */
-    uint64_t auth_reload_secs;              /* 0 = the token file is reread on SIGHUP only */
+    uint64_t auth_reload_ms;                /* 0 = the token file is reread on SIGHUP only */
 };
 
 enum atrousd_config_result {

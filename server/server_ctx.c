@@ -101,7 +101,7 @@ enum atrous_status atrousd_ctx_create(const struct atrousd_config *config,
     struct atrousd_auth_config auth_config = {
         .token_file = config->auth_token_file,
         .open_paths = config->auth_open_paths,
-        .reload_secs = config->auth_reload_secs,
+        .reload_ms = config->auth_reload_ms,
     };
     if ((st = atrousd_auth_create(&auth_config, &ctx->auth, err)))
         goto out;

@@ -244,7 +244,7 @@ static void start(struct fixture *f, const char *text)
 {
     write_file(f->path, text);
     struct atrousd_auth_config c = {
-        .token_file = f->path, .open_paths = "/healthz,/v2/health/*", .reload_secs = 0};
+        .token_file = f->path, .open_paths = "/healthz,/v2/health/*", .reload_ms = 0};
     struct atrous_error err;
     atrous_error_clear(&err);
     assert_int_equal(atrousd_auth_create(&c, &f->auth, &err), ATROUS_OK);

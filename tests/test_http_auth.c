@@ -104,14 +104,14 @@ static void remove_scratch(const char *root)
         fprintf(stderr, "could not remove %s\n", root);
 }
 
-static int start_daemon(struct fixture *f, const char *open_paths, const char *reload_secs)
+static int start_daemon(struct fixture *f, const char *open_paths, const char *reload_ms)
 {
     const char *args[] = {"--model-dir",
                           f->models,
                           "--auth-token-file",
                           f->tokens,
-                          "--auth-reload-secs",
-                          reload_secs,
+                          "--auth-reload-ms",
+                          reload_ms,
                           open_paths ? "--auth-open-paths" : NULL,
                           open_paths,
                           NULL};
@@ -131,7 +131,7 @@ static int setup(void **state)
     make_scratch(f);
     /* /metrics opened here so that the refusals can be read from it; the defaults are
      * test_http_auth_defaults_and_sighup's. */
-    if (start_daemon(f, OPEN_WITH_METRICS, "1") != 0) {
+    if (start_daemon(f, OPEN_WITH_METRICS, "200") != 0) {
         remove_scratch(f->root);
         free(f);
         return -1;
@@ -454,7 +454,7 @@ static void test_http_auth_reload_when_the_file_changes(void **state)
 }
 
 /* A daemon with the defaults (only --auth-token-file): the probes open, /metrics and /v1/info
- * closed; then SIGHUP reloads the file (no poll: --auth-reload-secs 0). */
+ * closed; then SIGHUP reloads the file (no poll: --auth-reload-ms 0). */
 static void test_http_auth_defaults_and_sighup(void **state)
 {
     (void)state;

@@ -75,7 +75,7 @@ int main(int argc, char **argv)
         }
         fclose(f);
         struct atrousd_auth_config c = {
-            .token_file = path, .open_paths = "/healthz,/readyz,/v2/health/*", .reload_secs = 0};
+            .token_file = path, .open_paths = "/healthz,/readyz,/v2/health/*", .reload_ms = 0};
         struct atrousd_auth *auth = NULL;
         struct atrous_error err;
         atrous_error_clear(&err);
