@@ -8,6 +8,9 @@
  * keeping the old tokens); the access log's token_id; and no token in any error body or log
  * line.
  *
+ * With TLS on too (issue 14's "Done means": a TLS + token daemon), the same answers over TLS,
+ * and the probes, --health-probe included, still open.
+ *
  * The headers are the ones tritonclient sends with headers={"Authorization": "Bearer ..."}
  * and TF Serving clients send with requests/urllib: the Authorization header beside the
  * request's own; the Python clients themselves cannot be installed here (no PyPI).
@@ -28,6 +31,8 @@
 #include "daemon.h"
 #include "http_client.h"
 #include "repo_models.h"
+#include "tls_client.h"
+#include "tls_pki.h"
 
 /* Every test secret holds "atrousd-test-secret" (tests/check_secrets.sh greps the suite's
  * logs for it). TOKEN_B is in the file only as its sha256: digest. */
@@ -491,6 +496,93 @@ static void test_http_auth_defaults_and_sighup(void **state)
     remove_scratch(g.root);
 }
 
+/* One request on a fresh TLS connection verifying the server against ca. 0 with *r, or -1. */
+static int tls_call(uint16_t port, const char *ca, const char *method, const char *path,
+                    const char *const *headers, const void *body, size_t len,
+                    struct http_client_response *r)
+{
+    struct tls_client_opts o = {.ca_file = ca};
+    struct tls_conn c;
+    if (tls_conn_open(port, &o, &c) != 0)
+        return -1;
+    int rc =
+        http_client_send_request(c.fd, method, path, headers, body, len) == 0 &&
+                http_client_read(c.fd, strcmp(method, "HEAD") == 0, HTTP_CLIENT_TIMEOUT_MS, r) == 0
+            ? 0
+            : -1;
+    tls_conn_close(&c);
+    return rc;
+}
+
+/* TLS and tokens together: over TLS (the server verified against the test CA, as curl
+ * --cacert does) KServe infer and metadata answer 200 with the token and 401 without it or
+ * with a wrong one; the probes stay open, --health-probe (TLS) included. */
+static void test_http_auth_with_tls(void **state)
+{
+    (void)state;
+    struct fixture g = {0};
+    char pki[TLS_PKI_PATH_MAX];
+    struct tls_pki_ca ca;
+    struct tls_pki_cert server;
+    make_scratch(&g);
+    assert_int_equal(tls_pki_dir(pki, sizeof(pki)), 0);
+    assert_int_equal(tls_pki_ca_make(pki, "ca", "atrousd auth test CA", &ca), 0);
+    assert_int_equal(tls_pki_issue(&ca, pki, "server", TLS_PKI_SERVER, -3600, 86400, NULL, &server),
+                     0);
+    const char *args[] = {"--model-dir", g.models,        "--auth-token-file",
+                          g.tokens,      "--tls-cert",    server.cert_path,
+                          "--tls-key",   server.key_path, NULL};
+    char why[2048];
+    assert_int_equal(test_daemon_spawn(&g.daemon, args, why, sizeof(why)), 0);
+    assert_int_equal(test_daemon_wait_log(&g.daemon, "\"msg\":\"ready\"", WAIT_MS), 0);
+    assert_int_equal(test_daemon_read_port(&g.daemon), 0);
+    uint16_t port = g.daemon.port;
+    struct http_client_response r;
+    const char *probes[] = {"/healthz", "/readyz", "/v2/health/live", "/v2/health/ready"};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(tls_call(port, ca.cert_path, "GET", probes[i], NULL, NULL, 0, &r), 0);
+        assert_int_equal(r.status, 200);
+        http_client_response_free(&r);
+    }
+    size_t len = 0;
+    char *body = repo_infer_body(&len);
+    assert_non_null(body);
+    const char *infer_ok[] = {"Content-Type: application/json", BEARER(TOKEN_A), NULL};
+    const char *infer_wrong[] = {"Content-Type: application/json", BEARER(WRONG_TOKEN), NULL};
+    const char *infer_none[] = {"Content-Type: application/json", NULL};
+    const char *path = "/v2/models/" MODEL "/infer";
+    assert_int_equal(tls_call(port, ca.cert_path, "POST", path, infer_ok, body, len, &r), 0);
+    assert_int_equal(r.status, 200);
+    http_client_response_free(&r);
+    assert_int_equal(tls_call(port, ca.cert_path, "POST", path, infer_wrong, body, len, &r), 0);
+    assert_401(&r, true);
+    http_client_response_free(&r);
+    assert_int_equal(tls_call(port, ca.cert_path, "POST", path, infer_none, body, len, &r), 0);
+    assert_401(&r, false);
+    http_client_response_free(&r);
+    free(body);
+    const char *meta_ok[] = {BEARER(TOKEN_B), NULL};
+    assert_int_equal(tls_call(port, ca.cert_path, "GET", "/v2/models/" MODEL, meta_ok, NULL, 0, &r),
+                     0);
+    assert_int_equal(r.status, 200);
+    http_client_response_free(&r);
+    assert_int_equal(tls_call(port, ca.cert_path, "GET", "/v2/models/" MODEL, NULL, NULL, 0, &r),
+                     0);
+    assert_401(&r, false);
+    http_client_response_free(&r);
+    /* The container's probe: TLS, no token, /readyz open. */
+    char port_text[16];
+    snprintf(port_text, sizeof(port_text), "%u", port);
+    const char *probe[] = {"--health-probe", "--port",    port_text,       "--tls-cert",
+                           server.cert_path, "--tls-key", server.key_path, NULL};
+    assert_int_equal(test_daemon_run_once(probe, NULL, WAIT_MS, NULL), 0);
+    assert_log_clean(&g.daemon);
+    assert_int_equal(test_daemon_stop(&g.daemon), 0);
+    tls_pki_ca_free(&ca);
+    tls_pki_dir_remove(pki);
+    remove_scratch(g.root);
+}
+
 static void test_http_auth_bad_token_file_stops_the_start(void **state)
 {
     (void)state;
@@ -521,6 +613,9 @@ static void test_http_auth_bad_token_file_stops_the_start(void **state)
 
 int main(void)
 {
+    /* A 401 closes the connection under a request body still being written: the write fails
+     * with EPIPE instead of killing the test (the TLS client's pump writes to the socket). */
+    signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_http_auth_token_accepted_wrong_and_missing_refused),
         cmocka_unit_test(test_http_auth_sha256_form_and_scheme_case),
@@ -531,6 +626,7 @@ int main(void)
         /* Changes the token file: last of the group's daemon. */
         cmocka_unit_test(test_http_auth_reload_when_the_file_changes),
         cmocka_unit_test(test_http_auth_defaults_and_sighup),
+        cmocka_unit_test(test_http_auth_with_tls),
         cmocka_unit_test(test_http_auth_bad_token_file_stops_the_start),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
