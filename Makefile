@@ -120,7 +120,7 @@ $(DAEMON): $(call obj,server/main.c) $(SERVER_A) $(PROTO_A) $(LIB_A)
 #   test_deadline     the connection deadlines alone               neither
 #   test_budget       the memory budget alone                      neither
 #   the rest          HTTP integration (a daemon over sockets) and the spec client: all
-TESTS_LIB := test_error test_tensor test_op test_cache test_cost test_engine test_engine_filters \
+TESTS_LIB := test_error test_tensor test_dtype test_op test_cache test_cost test_engine test_engine_filters \
 	test_conformance_lib test_model
 TESTS_CODEC := test_binary test_json test_json_doc test_json_writer test_model_formats
 TESTS_CODEC_ENGINE := test_kserve test_tfserving

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "atrous_dtype.h"
 #include "atrous_error.h"
 #include "atrous_op.h"
 #include "atrous_tensor.h"
@@ -49,6 +50,10 @@ struct atrous_model {
     int64_t max_batch_size; /* 0: not limited */
     int64_t warmup[ATROUS_MODEL_WARMUP_MAX][4];
     size_t warmup_count;
+    enum atrous_dtype dtype;         /* the declared type of value, filters and output: what TF
+                                        Serving reads and writes, what KServe metadata declares;
+                                        the filters are rounded to it (default float32) */
+    enum atrous_precision precision; /* the compute precision requests get by default */
     struct atrous_filters *prepared; /* owned; NULL until atrous_model_prepare() */
     /* Frees prepared (atrous_filters_free, set by atrous_model_prepare): a pointer, so that
      * atrous_model_free links without the engine wherever no model is ever prepared. */

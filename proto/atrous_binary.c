@@ -33,24 +33,30 @@ enum param {
     PARAM_OUTPUT_SHAPE,
     PARAM_RATE,
     PARAM_PADDING,
+    PARAM_REQUIRED, /* the ones before are required, the ones after optional */
+    PARAM_DTYPE = PARAM_REQUIRED,
+    PARAM_OUTPUT_DTYPE,
+    PARAM_PRECISION,
     PARAM_COUNT,
 };
 
 static const char *const param_names[PARAM_COUNT] = {
-    "value_shape", "filters_shape", "output_shape", "rate", "padding",
+    "value_shape", "filters_shape", "output_shape", "rate",
+    "padding",     "dtype",         "output_dtype", "precision",
 };
 
 /* The argument each parameter describes: the field errors name. */
 static const char *const param_fields[PARAM_COUNT] = {
-    "value", "filters", "output_shape", "rate", "padding",
+    "value", "filters", "output_shape", "rate", "padding", "dtype", "output_dtype", "precision",
 };
 
 static const char *const param_examples[PARAM_COUNT] = {
     "value_shape=1,4,4,2", "filters_shape=3,3,3,2", "output_shape=1,4,4,3", "rate=2",
-    "padding=SAME",
+    "padding=SAME",        "dtype=bfloat16",        "output_dtype=float32", "precision=bf16",
 };
 
-#define PARAMS_ALLOWED "value_shape, filters_shape, output_shape, rate, padding"
+#define PARAMS_ALLOWED                                                                             \
+    "value_shape, filters_shape, output_shape, rate, padding, dtype, output_dtype, precision"
 
 /*
  * Parses one decimal integer at *p (an optional '-', then digits) and advances *p past it.
@@ -177,12 +183,39 @@ static enum atrous_status collect(const struct atrous_query_param *params, size_
                                     "query parameter %s has no value (expected e.g. %s)",
                                     param_names[p], param_examples[p]);
     }
-    for (int p = 0; p < PARAM_COUNT; p++)
+    for (int p = 0; p < PARAM_REQUIRED; p++)
         if (!seen[p])
             return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, param_fields[p],
                                     "missing query parameter %s (e.g. %s)", param_names[p],
                                     param_examples[p]);
     return ATROUS_OK;
+}
+
+/* dtype= and output_dtype=: a native dtype name; anything else is a 400 that lists them. */
+static enum atrous_status parse_dtype(enum param which, const char *text, enum atrous_dtype *out,
+                                      struct atrous_error *err)
+{
+    char quoted[ATROUS__QUOTE_SIZE];
+    if (atrous_dtype_parse(text, strlen(text), out))
+        return ATROUS_OK;
+    atrous__quote(text, strlen(text), quoted, sizeof(quoted));
+    return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, param_fields[which],
+                            "%s=%s is not supported: the accepted dtypes are " ATROUS_DTYPE_NAMES
+                            "; cast the tensors to one of them",
+                            param_names[which], quoted);
+}
+
+static enum atrous_status parse_precision(const char *text, enum atrous_precision *out,
+                                          struct atrous_error *err)
+{
+    char quoted[ATROUS__QUOTE_SIZE];
+    if (atrous_precision_parse(text, strlen(text), out))
+        return ATROUS_OK;
+    atrous__quote(text, strlen(text), quoted, sizeof(quoted));
+    return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "precision",
+                            "precision=%s is not supported: use f32 (strict, the default) or "
+                            "bf16 (bfloat16 compute with float32 accumulation)",
+                            quoted);
 }
 
 /* Everything decode_query computes, kept for decode_request. */
@@ -219,9 +252,20 @@ static enum atrous_status decode_query(const struct atrous_query_param *params, 
     out->rate = rate[0];
     out->padding_len = strlen(values[PARAM_PADDING]);
     snprintf(out->padding, sizeof(out->padding), "%s", values[PARAM_PADDING]);
+    if (values[PARAM_DTYPE] &&
+        (st = parse_dtype(PARAM_DTYPE, values[PARAM_DTYPE], &out->value_dtype, err)))
+        return st;
+    out->filters_dtype = out->value_dtype;
+    out->output_dtype = out->value_dtype;
+    if (values[PARAM_OUTPUT_DTYPE] &&
+        (st = parse_dtype(PARAM_OUTPUT_DTYPE, values[PARAM_OUTPUT_DTYPE], &out->output_dtype, err)))
+        return st;
+    if (values[PARAM_PRECISION] &&
+        (st = parse_precision(values[PARAM_PRECISION], &out->precision, err)))
+        return st;
 
     if (__builtin_add_overflow(*value_elements, *filters_elements, &floats) ||
-        __builtin_mul_overflow(floats, sizeof(float), body_bytes))
+        __builtin_mul_overflow(floats, atrous_dtype_size(out->value_dtype), body_bytes))
         return atrous_error_set(err, ATROUS_TOO_LARGE, "body",
                                 "value (%zu elements) and filters (%zu elements) need a body "
                                 "larger than memory",
@@ -254,6 +298,7 @@ enum atrous_status atrous_binary_decode_body(const struct atrous_binary_plan *pl
     const float *floats = body;
     enum atrous_status st = ATROUS_OK;
     char value_text[160], filters_text[160];
+    const enum atrous_dtype dtype = plan->head.value_dtype;
 
     /* The plan's head owns nothing (no storage), so a copy is a request of its own. */
     *out = plan->head;
@@ -263,12 +308,26 @@ enum atrous_status atrous_binary_decode_body(const struct atrous_binary_plan *pl
         atrous_shape_format(&out->filters_shape, filters_text, sizeof(filters_text));
         st = atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "body",
                               "the body has %zu bytes but value %s and filters %s need %zu "
-                              "(4 bytes per float32: %zu + %zu floats)",
-                              len, value_text, filters_text, plan->body_bytes, plan->value_elements,
-                              plan->filters_elements);
+                              "(%zu bytes per %s: %zu + %zu elements)",
+                              len, value_text, filters_text, plan->body_bytes,
+                              atrous_dtype_size(dtype), atrous_dtype_name(dtype),
+                              plan->value_elements, plan->filters_elements);
         goto out;
     }
-    if (len > 0 && (uintptr_t)body % _Alignof(float) != 0) {
+    if (len > 0 && dtype != ATROUS_DTYPE_FLOAT32) {
+        /* 16-bit elements: widened exactly into float32 storage the request owns (admission
+         * counts it: twice the body). */
+        const size_t count = plan->value_elements + plan->filters_elements;
+        out->storage = atrous_aligned_alloc(count * sizeof(float));
+        if (out->storage == NULL) {
+            st = atrous_error_set(err, ATROUS_NO_MEMORY, "body",
+                                  "out of memory widening a %zu-byte %s body", len,
+                                  atrous_dtype_name(dtype));
+            goto out;
+        }
+        atrous_dtype_widen(dtype, body, out->storage, count);
+        floats = out->storage;
+    } else if (len > 0 && (uintptr_t)body % _Alignof(float) != 0) {
         out->storage = atrous_aligned_alloc(len);
         if (out->storage == NULL) {
             st = atrous_error_set(err, ATROUS_NO_MEMORY, "body",
@@ -284,6 +343,25 @@ out:
     if (st != ATROUS_OK)
         atrous_request_release(out);
     return st;
+}
+
+enum atrous_status atrous_binary_decode_body_in_place(const struct atrous_binary_plan *plan,
+                                                      void *buf, size_t len, size_t room,
+                                                      struct atrous_request *out,
+                                                      struct atrous_error *err)
+{
+    const enum atrous_dtype dtype = plan->head.value_dtype;
+    const size_t count = plan->value_elements + plan->filters_elements;
+    /* count * 4 cannot overflow: the body of count 2-byte elements is in memory. */
+    if (dtype == ATROUS_DTYPE_FLOAT32 || len != plan->body_bytes || len == 0 ||
+        room < count * sizeof(float) || (uintptr_t)buf % _Alignof(float) != 0)
+        return atrous_binary_decode_body(plan, buf, len, out, err);
+    atrous_dtype_widen_in_place(dtype, buf, count);
+    *out = plan->head;
+    out->storage = NULL;
+    out->value = plan->value_elements ? (const float *)buf : NULL;
+    out->filters = plan->filters_elements ? (const float *)buf + plan->value_elements : NULL;
+    return ATROUS_OK;
 }
 
 enum atrous_status atrous_binary_decode_request(const struct atrous_query_param *params,

@@ -6,7 +6,11 @@
  *   body: value then filters, float32 little-endian, row-major
  *
  * Response body: the output, float32 little-endian NHWC, with X-Output-Shape: 1,4,4,3.
- * Every query key is required once; unknown and repeated keys are errors.
+ * Those five query keys are required once; unknown and repeated keys are errors. Optional:
+ *   dtype=float32|bfloat16|float16   the element type of value and filters in the body (the
+ *                                    half types take 2 bytes per element, widened exactly)
+ *   output_dtype=...                 the answer's element type (default: dtype)
+ *   precision=f32|bf16               what the compute may use (default f32, strict)
  */
 #ifndef ATROUS_BINARY_H
 #define ATROUS_BINARY_H
@@ -29,7 +33,7 @@ struct atrous_query_param {
 struct atrous_binary_plan {
     struct atrous_request head;
     size_t value_elements, filters_elements;
-    size_t body_bytes; /* what the body must hold: (value + filters elements) * 4 */
+    size_t body_bytes; /* what the body must hold: (value + filters elements) * dtype size */
 };
 
 /*
@@ -56,6 +60,19 @@ enum atrous_status atrous_binary_decode_query(const struct atrous_query_param *p
 enum atrous_status atrous_binary_decode_body(const struct atrous_binary_plan *plan,
                                              const void *body, size_t len,
                                              struct atrous_request *out, struct atrous_error *err);
+
+/*
+ * atrous_binary_decode_body for a body the caller owns in a buffer of room bytes (4-byte
+ * aligned): a 16-bit body is widened to float32 in place when room holds the widened tensors
+ * (plan->value_elements + plan->filters_elements floats), and the tensors point into buf
+ * (borrowed, no allocation); otherwise exactly atrous_binary_decode_body. The server's body
+ * buffer for a 16-bit request is allocated that large: the widening then takes no fresh memory
+ * of its own.
+ */
+enum atrous_status atrous_binary_decode_body_in_place(const struct atrous_binary_plan *plan,
+                                                      void *buf, size_t len, size_t room,
+                                                      struct atrous_request *out,
+                                                      struct atrous_error *err);
 
 /* Both steps at once, for callers that have the whole request (fuzzing, tests of the form). */
 enum atrous_status atrous_binary_decode_request(const struct atrous_query_param *params,

@@ -19,6 +19,7 @@
 #include "atrous_json.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,15 +37,18 @@ enum member {
     MEMBER_OUTPUT_SHAPE,
     MEMBER_RATE,
     MEMBER_PADDING,
-    MEMBER_DTYPE, /* optional */
+    MEMBER_DTYPE, /* optional from here on */
+    MEMBER_OUTPUT_DTYPE,
+    MEMBER_PRECISION,
     MEMBER_COUNT,
 };
 
 static const char *const member_names[MEMBER_COUNT] = {
-    "value", "filters", "output_shape", "rate", "padding", "dtype",
+    "value", "filters", "output_shape", "rate", "padding", "dtype", "output_dtype", "precision",
 };
 
-#define MEMBERS_ALLOWED "value, filters, output_shape, rate, padding, dtype"
+#define MEMBERS_ALLOWED                                                                            \
+    "value, filters, output_shape, rate, padding, dtype, output_dtype, precision"
 
 /* Keys longer than this cannot be ours; the first KEY_MAX bytes are kept for the message. */
 #define KEY_MAX 64
@@ -69,8 +73,10 @@ struct arena {
 struct tensor {
     const char *name; /* "value" or "filters": the field errors name */
     struct atrous_shape shape;
-    size_t offset; /* first float in the arena */
-    size_t count;  /* floats decoded */
+    size_t offset;  /* first float in the arena */
+    size_t count;   /* floats decoded */
+    bool has_dtype; /* the tensor object's own "dtype" member */
+    enum atrous_dtype dtype;
 };
 
 struct parser {
@@ -337,7 +343,10 @@ static enum atrous_status read_data(struct parser *ps, struct tensor *t, size_t 
     return ATROUS_OK;
 }
 
-/* {"shape": [...], "data": [...]} in either order. */
+static enum atrous_status read_dtype(struct parser *ps, const char *field, const char *what,
+                                     enum atrous_dtype *out);
+
+/* {"shape": [...], "data": [...], "dtype": "..." (optional)} in any order. */
 static enum atrous_status read_flat_tensor(struct parser *ps, struct tensor *t)
 {
     enum atrous_status st;
@@ -379,11 +388,20 @@ static enum atrous_status read_flat_tensor(struct parser *ps, struct tensor *t)
             if ((st = read_data(ps, t, expected)))
                 return st;
             t->count = ps->arena.len - t->offset;
+        } else if (key_is(key, key_len, "dtype")) {
+            if (t->has_dtype)
+                return atrous_error_set(ps->err, ATROUS_INVALID_ARGUMENT, t->name,
+                                        "duplicate member \"dtype\" in %s", t->name);
+            t->has_dtype = true;
+            char what[32];
+            snprintf(what, sizeof(what), "%s.dtype", t->name);
+            if ((st = read_dtype(ps, t->name, what, &t->dtype)))
+                return st;
         } else {
             atrous__quote(key, key_len, text, sizeof(text));
             return atrous_error_set(ps->err, ATROUS_INVALID_ARGUMENT, t->name,
-                                    "unknown member \"%s\" in %s (allowed: shape, data)", text,
-                                    t->name);
+                                    "unknown member \"%s\" in %s (allowed: shape, data, dtype)",
+                                    text, t->name);
         }
         /* Whichever member came second, the data must now match the shape. */
         if (have_shape && have_data && t->count != expected) {
@@ -574,29 +592,64 @@ static enum atrous_status read_padding(struct parser *ps, struct atrous_request 
     return atrous__jr_string(&ps->r, out->padding, ATROUS_PADDING_MAX, &out->padding_len);
 }
 
-static enum atrous_status read_dtype(struct parser *ps)
+/* A dtype name for field ("dtype", "output_dtype", or a tensor's own, whose messages call it
+ * what: "value.dtype"). Anything but the three names is a 400 that lists them and tells the
+ * client to cast. */
+static enum atrous_status read_dtype(struct parser *ps, const char *field, const char *what_name,
+                                     enum atrous_dtype *out)
 {
     /* len is the string's full length, which may exceed what dtype holds; atrous__quote reads
      * at most ATROUS__QUOTE_MAX bytes, so the buffer must hold that many (a fuzzer found a
      * stack overflow when it held 31). */
-    char dtype[ATROUS__QUOTE_MAX + 1], text[ATROUS__QUOTE_SIZE];
+    char dtype[ATROUS__QUOTE_MAX + 1], text[ATROUS__QUOTE_SIZE], what[80];
+    size_t len;
+    enum atrous_status st;
+    const size_t at = atrous__jr_offset(&ps->r);
+    if (!atrous__jr_peek_is(&ps->r, '"')) {
+        snprintf(what, sizeof(what), "%s must be a string: one of " ATROUS_DTYPE_NAMES, what_name);
+        return wrong_kind(ps, field, what);
+    }
+    if ((st = atrous__jr_string(&ps->r, dtype, ATROUS__QUOTE_MAX, &len)))
+        return st;
+    if (len <= ATROUS__QUOTE_MAX && atrous_dtype_parse(dtype, len, out))
+        return ATROUS_OK;
+    atrous__quote(dtype, len, text, sizeof(text));
+    return atrous_error_set(
+        ps->err, ATROUS_INVALID_ARGUMENT, field,
+        "%s \"%s\" at byte %zu is not supported: the accepted dtypes are " ATROUS_DTYPE_NAMES
+        "; cast the tensor to one of them",
+        what_name, text, at);
+}
+
+/* "precision": "f32" or "bf16". */
+static enum atrous_status read_precision(struct parser *ps, enum atrous_precision *out)
+{
+    char text[ATROUS__QUOTE_MAX + 1], quoted[ATROUS__QUOTE_SIZE];
     size_t len;
     enum atrous_status st;
     const size_t at = atrous__jr_offset(&ps->r);
     if (!atrous__jr_peek_is(&ps->r, '"'))
-        return wrong_kind(ps, "dtype", "dtype must be the string \"float32\"");
-    if ((st = atrous__jr_string(&ps->r, dtype, ATROUS__QUOTE_MAX, &len)))
+        return wrong_kind(ps, "precision", "precision must be the string \"f32\" or \"bf16\"");
+    if ((st = atrous__jr_string(&ps->r, text, ATROUS__QUOTE_MAX, &len)))
         return st;
-    if (key_is(dtype, len, "float32"))
+    if (len <= ATROUS__QUOTE_MAX && atrous_precision_parse(text, len, out))
         return ATROUS_OK;
-    atrous__quote(dtype, len, text, sizeof(text));
-    return atrous_error_set(ps->err, ATROUS_INVALID_ARGUMENT, "dtype",
-                            "dtype \"%s\" at byte %zu is not supported: only \"float32\"", text,
-                            at);
+    atrous__quote(text, len, quoted, sizeof(quoted));
+    return atrous_error_set(ps->err, ATROUS_INVALID_ARGUMENT, "precision",
+                            "precision \"%s\" at byte %zu is not supported: use \"f32\" (strict, "
+                            "the default) or \"bf16\" (bfloat16 compute, float32 accumulation)",
+                            quoted, at);
 }
 
+/* What the request-level members say, once read. */
+struct request_types {
+    bool has_dtype, has_output_dtype;
+    enum atrous_dtype dtype, output_dtype;
+};
+
 static enum atrous_status read_member(struct parser *ps, enum member m, struct tensor *value,
-                                      struct tensor *filters, struct atrous_request *out)
+                                      struct tensor *filters, struct request_types *types,
+                                      struct atrous_request *out)
 {
     switch (m) {
     case MEMBER_VALUE:
@@ -610,7 +663,13 @@ static enum atrous_status read_member(struct parser *ps, enum member m, struct t
     case MEMBER_PADDING:
         return read_padding(ps, out);
     case MEMBER_DTYPE:
-        return read_dtype(ps);
+        types->has_dtype = true;
+        return read_dtype(ps, "dtype", "dtype", &types->dtype);
+    case MEMBER_OUTPUT_DTYPE:
+        types->has_output_dtype = true;
+        return read_dtype(ps, "output_dtype", "output_dtype", &types->output_dtype);
+    case MEMBER_PRECISION:
+        return read_precision(ps, &out->precision);
     case MEMBER_COUNT:
         break;
     }
@@ -619,7 +678,8 @@ static enum atrous_status read_member(struct parser *ps, enum member m, struct t
 
 /* The top-level object, member by member. */
 static enum atrous_status read_request(struct parser *ps, struct tensor *value,
-                                       struct tensor *filters, struct atrous_request *out)
+                                       struct tensor *filters, struct request_types *types,
+                                       struct atrous_request *out)
 {
     struct atrous__jr *r = &ps->r;
     enum atrous_status st;
@@ -648,7 +708,7 @@ static enum atrous_status read_request(struct parser *ps, struct tensor *value,
             return atrous_error_set(ps->err, ATROUS_INVALID_ARGUMENT, key, "duplicate field \"%s\"",
                                     text);
         seen[m] = true;
-        if ((st = read_member(ps, (enum member)m, value, filters, out)))
+        if ((st = read_member(ps, (enum member)m, value, filters, types, out)))
             return st;
         if ((st = next_element(ps, '}', &more)))
             return st;
@@ -664,11 +724,58 @@ static enum atrous_status read_request(struct parser *ps, struct tensor *value,
     return ATROUS_OK;
 }
 
+/* Rounds a tensor's numbers to its dtype; a finite number that becomes infinite is an error. */
+static enum atrous_status round_tensor(struct parser *ps, const struct tensor *t)
+{
+    if (t->dtype == ATROUS_DTYPE_FLOAT32 || t->count == 0)
+        return ATROUS_OK;
+    float *data = ps->arena.data + t->offset;
+    for (size_t i = 0; i < t->count; i++) {
+        const float x = data[i];
+        data[i] = atrous_dtype_round(t->dtype, x);
+        if (isinf(data[i]) && !isinf(x)) {
+            char text[ATROUS__FLOAT_TEXT_MAX + 1];
+            text[atrous__float_text(x, text)] = '\0';
+            return atrous_error_set(ps->err, ATROUS_INVALID_ARGUMENT, t->name,
+                                    "%s: element %zu (%s) is outside the %s range (magnitude "
+                                    "up to %g; send Infinity or -Infinity for infinite values)",
+                                    t->name, i, text, atrous_dtype_name(t->dtype),
+                                    (double)atrous_dtype_max(t->dtype));
+        }
+    }
+    return ATROUS_OK;
+}
+
+/*
+ * The dtypes once the whole body is read (members may come in any order): a tensor's own
+ * "dtype", else the request's, else float32; the output's is "output_dtype", else the value's.
+ * Numbers were read as float32 and are now rounded once more, to nearest even, to a 16-bit
+ * dtype: the same value as rounding the number's float32 reading directly.
+ */
+static enum atrous_status settle_dtypes(struct parser *ps, struct tensor *value,
+                                        struct tensor *filters, const struct request_types *types,
+                                        struct atrous_request *out)
+{
+    enum atrous_status st;
+    const enum atrous_dtype fallback = types->has_dtype ? types->dtype : ATROUS_DTYPE_FLOAT32;
+    if (!value->has_dtype)
+        value->dtype = fallback;
+    if (!filters->has_dtype)
+        filters->dtype = fallback;
+    if ((st = round_tensor(ps, value)) || (st = round_tensor(ps, filters)))
+        return st;
+    out->value_dtype = value->dtype;
+    out->filters_dtype = filters->dtype;
+    out->output_dtype = types->has_output_dtype ? types->output_dtype : value->dtype;
+    return ATROUS_OK;
+}
+
 enum atrous_status atrous_json_decode_request(const char *body, size_t len,
                                               const struct atrous_decode_limits *limits,
                                               struct atrous_request *out, struct atrous_error *err)
 {
     struct tensor value = {.name = "value"}, filters = {.name = "filters"};
+    struct request_types types = {.has_dtype = false};
     struct parser ps = {
         .r = {.start = body, .p = body, .end = body + len, .err = err},
         .body_len = len,
@@ -687,7 +794,9 @@ enum atrous_status atrous_json_decode_request(const char *body, size_t len,
     /* Each number takes at least a byte and a separator; two tensors add alignment padding. */
     ps.arena.bound = len / 2 + 2 * ALIGN_FLOATS;
 
-    if ((st = read_request(&ps, &value, &filters, out)))
+    if ((st = read_request(&ps, &value, &filters, &types, out)))
+        goto out;
+    if ((st = settle_dtypes(&ps, &value, &filters, &types, out)))
         goto out;
     out->value_shape = value.shape;
     out->filters_shape = filters.shape;
@@ -708,8 +817,18 @@ out:
 enum atrous_status atrous_json_encode_output(const struct atrous_shape *shape, const float *data,
                                              char **out, size_t *out_len, struct atrous_error *err)
 {
+    return atrous_json_encode_output_as(shape, data, ATROUS_DTYPE_FLOAT32, NULL, out, out_len, err);
+}
+
+enum atrous_status atrous_json_encode_output_as(const struct atrous_shape *shape, const float *data,
+                                                enum atrous_dtype dtype, const char *precision,
+                                                char **out, size_t *out_len,
+                                                struct atrous_error *err)
+{
     static const char head[] = "{\"output\":{\"shape\":[";
-    static const char middle[] = "],\"dtype\":\"float32\",\"data\":[";
+    static const char dtype_key[] = "],\"dtype\":\"";
+    static const char data_key[] = "\",\"data\":[";
+    static const char precision_key[] = "]},\"compute_precision\":\"";
     static const char tail[] = "]}}";
     size_t count, cap;
     enum atrous_status st;
@@ -723,7 +842,8 @@ enum atrous_status atrous_json_encode_output(const struct atrous_shape *shape, c
      * float be written in place without a bounds check per value. */
     if (__builtin_mul_overflow(count, (size_t)ATROUS__FLOAT_TEXT_MAX + 1, &cap) ||
         __builtin_add_overflow(cap,
-                               sizeof(head) + sizeof(middle) + sizeof(tail) +
+                               sizeof(head) + sizeof(dtype_key) + sizeof(data_key) +
+                                   sizeof(precision_key) + sizeof(tail) + 64 +
                                    (size_t)ATROUS_MAX_RANK * INT_TEXT_MAX + 32,
                                &cap))
         return atrous_error_set(err, ATROUS_TOO_LARGE, "output",
@@ -737,15 +857,29 @@ enum atrous_status atrous_json_encode_output(const struct atrous_shape *shape, c
     w += sizeof(head) - 1;
     for (int i = 0; i < shape->rank; i++)
         w += sprintf(w, i ? ",%" PRId64 : "%" PRId64, shape->dims[i]);
-    memcpy(w, middle, sizeof(middle) - 1);
-    w += sizeof(middle) - 1;
-    for (size_t i = 0; i < count; i++) {
-        if (i > 0)
-            *w++ = ',';
-        w += atrous__float_text(data[i], w);
+    w += sprintf(w, "%s%s%s", dtype_key, atrous_dtype_name(dtype), data_key);
+    /* A 16-bit output is the float32 result rounded once to the dtype; its value is written as
+     * the float32 it widens to exactly, which reads back to the same 16-bit value. */
+    if (dtype == ATROUS_DTYPE_FLOAT32) {
+        for (size_t i = 0; i < count; i++) {
+            if (i > 0)
+                *w++ = ',';
+            w += atrous__float_text(data[i], w);
+        }
+    } else {
+        for (size_t i = 0; i < count; i++) {
+            if (i > 0)
+                *w++ = ',';
+            w += atrous__float_text(atrous_dtype_round(dtype, data[i]), w);
+        }
     }
-    memcpy(w, tail, sizeof(tail)); /* with its NUL */
-    *out_len = (size_t)(w - buf) + sizeof(tail) - 1;
+    if (precision != NULL) {
+        w += sprintf(w, "%s%.8s\"}", precision_key, precision);
+        *out_len = (size_t)(w - buf);
+    } else {
+        memcpy(w, tail, sizeof(tail)); /* with its NUL */
+        *out_len = (size_t)(w - buf) + sizeof(tail) - 1;
+    }
     *out = buf;
     return ATROUS_OK;
 }

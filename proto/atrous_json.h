@@ -4,7 +4,11 @@
  * Request:
  *   {"value": {"shape": [1,4,4,2], "data": [...flat...]} | [[[[...nested...]]]],
  *    "filters": same forms, "output_shape": [1,4,4,3], "rate": 2, "padding": "SAME",
- *    "dtype": "float32" (optional)}
+ *    "dtype": "float32" (optional: float32, bfloat16 or float16, for both tensors; a tensor object
+ *    may carry its own "dtype"), "output_dtype" (optional: the answer's, default the value's),
+ *    "precision": "f32" | "bf16" (optional)}
+ * Numbers of a 16-bit tensor are read as float32, then rounded to nearest even to the dtype; a
+ * finite number that rounds to infinity in its dtype is an error naming the tensor.
  * Numbers are any JSON number plus the tokens NaN, Infinity and -Infinity; integers in
  * output_shape and rate must be integral. Unknown or duplicate keys are errors. Strings must
  * be valid UTF-8. Nesting deeper than the limit is an error, never a stack overflow.
@@ -46,6 +50,17 @@ enum atrous_status atrous_json_decode_request(const char *body, size_t len,
  */
 enum atrous_status atrous_json_encode_output(const struct atrous_shape *shape, const float *data,
                                              char **out, size_t *out_len, struct atrous_error *err);
+
+/*
+ * The same in dtype: {"output": {"shape", "dtype": "<dtype>", "data"}, "compute_precision":
+ * precision} with each float32 of data rounded once to dtype (to nearest, ties to even) and
+ * written as the float32 it widens to. precision ("f32"/"bf16": what the compute ran in) may be
+ * NULL, and the member is then left out.
+ */
+enum atrous_status atrous_json_encode_output_as(const struct atrous_shape *shape, const float *data,
+                                                enum atrous_dtype dtype, const char *precision,
+                                                char **out, size_t *out_len,
+                                                struct atrous_error *err);
 
 /*
  * Encodes the error body every error answer carries:

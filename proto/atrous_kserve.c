@@ -250,13 +250,20 @@ static enum atrous_status need_datatype(struct decode *d, const struct input *in
                    b ? b : "", in->datatype);
 }
 
-/* value or filters: FP32 data, in place when binary and aligned, else an aligned copy. */
-static enum atrous_status decode_f32(struct decode *d, const struct input *in, const float **out)
+/* value or filters: FP32, BF16 or FP16 data, widened to float32. FP32 binary parts are used in
+ * place when aligned; everything else becomes an aligned float32 copy: 16-bit parts widened
+ * exactly, JSON numbers read as float32 and rounded to the datatype. */
+static enum atrous_status decode_float(struct decode *d, const struct input *in, const float **out,
+                                       enum atrous_dtype *dtype)
 {
     enum atrous_status st;
     size_t limit = d->max_elements;
-    if ((st = need_datatype(d, in, "FP32", NULL)))
-        return st;
+    if (!atrous_dtype_parse_kserve(in->datatype, strlen(in->datatype), dtype))
+        return invalid(
+            d, in->name,
+            "input '%s' has datatype %.32s: the accepted datatypes are " ATROUS_DTYPE_KSERVE_NAMES
+            "; cast the tensor to one of them",
+            in->name, in->datatype);
     if (in->count > limit) {
         char text[160];
         atrous_shape_format(&in->shape, text, sizeof(text));
@@ -265,9 +272,9 @@ static enum atrous_status decode_f32(struct decode *d, const struct input *in, c
                                 in->name, text, in->count, limit);
     }
     const unsigned char *part = NULL;
-    if (in->binary && (st = take_sized_part(d, in, sizeof(float), &part)))
+    if (in->binary && (st = take_sized_part(d, in, atrous_dtype_size(*dtype), &part)))
         return st;
-    if (in->binary && (uintptr_t)part % _Alignof(float) == 0) {
+    if (in->binary && *dtype == ATROUS_DTYPE_FLOAT32 && (uintptr_t)part % _Alignof(float) == 0) {
         *out = (const float *)(const void *)part;
         return ATROUS_OK;
     }
@@ -283,10 +290,17 @@ static enum atrous_status decode_f32(struct decode *d, const struct input *in, c
                                 in->name);
     d->out->owned[in->which] = copy; /* value and filters use owned[0] and owned[1] */
     if (in->binary) {
-        memcpy(copy, part, in->count * sizeof(float));
-    } else if ((st = atrous__dom_read(in->data, &in->shape, true, ATROUS__DOM_F32, copy, in->name,
-                                      d->err))) {
-        return st;
+        atrous_dtype_widen(*dtype, part, copy, in->count);
+    } else {
+        if ((st = atrous__dom_read(in->data, &in->shape, true, ATROUS__DOM_F32, copy, in->name,
+                                   d->err)))
+            return st;
+        const size_t bad = atrous_dtype_quantize(*dtype, copy, in->count);
+        if (bad < in->count)
+            return invalid(d, in->name,
+                           "input '%s': element %zu is outside the %s range (magnitude up to "
+                           "%g; send Infinity or -Infinity for infinite values)",
+                           in->name, bad, in->datatype, (double)atrous_dtype_max(*dtype));
     }
     *out = copy;
     return ATROUS_OK;
@@ -453,10 +467,10 @@ static enum atrous_status decode_input(struct decode *d, const struct atrous__jd
     switch (in.which) {
     case IN_VALUE:
         op->value_shape = in.shape;
-        return decode_f32(d, &in, &op->value);
+        return decode_float(d, &in, &op->value, &op->value_dtype);
     case IN_FILTERS:
         op->filters_shape = in.shape;
-        return decode_f32(d, &in, &op->filters);
+        return decode_float(d, &in, &op->filters, &op->filters_dtype);
     case IN_OUTPUT_SHAPE: {
         int64_t dims[ATROUS_OUTPUT_SHAPE_LEN_MAX];
         if (in.shape.rank != 1) {
@@ -497,11 +511,21 @@ static enum atrous_status decode_parameters(struct decode *d, const struct atrou
     const struct atrous__jd_value *binary = atrous__jd_get(params, "binary_data_output");
     const struct atrous__jd_value *rate = atrous__jd_get(params, "rate");
     const struct atrous__jd_value *padding = atrous__jd_get(params, "padding");
+    const struct atrous__jd_value *precision =
+        atrous__jd_get(params, ATROUS_KSERVE_PARAM_PRECISION);
     struct atrous_request *op = &d->out->op;
     int64_t rate_value = 0;
     *binary_output = false;
     if (binary != NULL && !atrous__jd_boolean(binary, binary_output))
         return invalid(d, "binary_data_output", "parameter binary_data_output must be a boolean");
+    if (precision != NULL) {
+        const char *text = atrous__jd_string(precision);
+        if (text == NULL || !atrous_precision_parse(text, precision->size, &op->precision))
+            return invalid(d, "precision",
+                           "parameter precision must be \"f32\" (strict, the default) or "
+                           "\"bf16\" (bfloat16 compute, float32 accumulation)");
+        d->out->has_precision = true;
+    }
     if (rate != NULL && !atrous__jd_integer(rate, &rate_value))
         return invalid(d, "rate", "parameter rate must be an integer");
     if (padding != NULL && atrous__jd_string(padding) == NULL)
@@ -537,7 +561,7 @@ static enum atrous_status decode_parameters(struct decode *d, const struct atrou
 
 /* "outputs": which outputs, and whether "output" goes back as binary data. */
 static enum atrous_status decode_outputs(struct decode *d, const struct atrous__jd_value *outputs,
-                                         bool *binary_output)
+                                         bool *binary_output, bool *output_dtype_set)
 {
     static const char *const keys[] = {"name", "parameters", NULL};
     enum atrous_status st;
@@ -567,6 +591,17 @@ static enum atrous_status decode_outputs(struct decode *d, const struct atrous__
         bool value = false;
         if (binary != NULL && !atrous__jd_boolean(binary, &value))
             return invalid(d, "outputs", "output parameter binary_data must be a boolean");
+        const struct atrous__jd_value *datatype =
+            atrous__jd_get(params, ATROUS_KSERVE_PARAM_DATATYPE);
+        if (datatype != NULL) {
+            const char *text = atrous__jd_string(datatype);
+            if (text == NULL ||
+                !atrous_dtype_parse_kserve(text, datatype->size, &d->out->op.output_dtype))
+                return invalid(
+                    d, "output_dtype",
+                    "output parameter datatype must be one of " ATROUS_DTYPE_KSERVE_NAMES);
+            *output_dtype_set = true;
+        }
         if (atrous__jd_get(params, "classification") != NULL)
             return invalid(d, "outputs", "the classification extension is not supported");
         if (binary != NULL)
@@ -609,7 +644,7 @@ enum atrous_status atrous_kserve_decode_infer(const struct atrous_model *model, 
     size_t max_json = atrous__dom_max_json(limits ? limits->max_json_bytes : 0);
     size_t max_elements = atrous__dom_max_elements(limits ? limits->max_tensor_elements : 0);
     struct decode d = {model, body, len, header_length != NULL, 0, max_elements, {0}, out, err};
-    bool binary_output = false;
+    bool binary_output = false, output_dtype_set = false;
 
     atrous_kserve_request_init(out);
     out->model = model;
@@ -668,10 +703,17 @@ enum atrous_status atrous_kserve_decode_infer(const struct atrous_model *model, 
         goto out;
     }
     if ((st = decode_parameters(&d, atrous__jd_get(root, "parameters"), &binary_output)) ||
-        (st = decode_outputs(&d, atrous__jd_get(root, "outputs"), &binary_output)) ||
+        (st = decode_outputs(&d, atrous__jd_get(root, "outputs"), &binary_output,
+                             &output_dtype_set)) ||
         (st = complete(&d)))
         goto out;
     out->binary_output = binary_output;
+    /* The output has the value's datatype unless the requested output asks another; the
+     * compute, the request's precision, else the model's default. */
+    if (!output_dtype_set)
+        out->op.output_dtype = out->op.value_dtype;
+    if (!out->has_precision && model != NULL)
+        out->op.precision = model->precision;
 out:
     atrous__jd_free(doc);
     if (st != ATROUS_OK)
@@ -686,6 +728,7 @@ void atrous_kserve_reply_release(struct atrous_kserve_reply *reply)
     if (reply == NULL)
         return;
     free(reply->header);
+    atrous_aligned_free(reply->owned_binary);
     memset(reply, 0, sizeof(*reply));
 }
 
@@ -712,14 +755,25 @@ enum atrous_status atrous_kserve_encode_infer(const struct atrous_kserve_request
                                               struct atrous_kserve_reply *out,
                                               struct atrous_error *err)
 {
+    return atrous_kserve_encode_infer_as(request, shape, data, NULL, out, err);
+}
+
+enum atrous_status atrous_kserve_encode_infer_as(const struct atrous_kserve_request *request,
+                                                 const struct atrous_shape *shape,
+                                                 const float *data, const char *precision,
+                                                 struct atrous_kserve_reply *out,
+                                                 struct atrous_error *err)
+{
     enum atrous_status st = ATROUS_OK;
     size_t count = 0, bytes = 0;
     struct atrous_jw *w = NULL;
+    float *rounded = NULL;
+    const enum atrous_dtype dtype = request->op.output_dtype;
 
     memset(out, 0, sizeof(*out));
     if ((st = atrous_shape_elements(shape, "output", &count, err)))
         return st;
-    if (__builtin_mul_overflow(count, sizeof(float), &bytes))
+    if (__builtin_mul_overflow(count, atrous_dtype_size(dtype), &bytes))
         return atrous_error_set(err, ATROUS_TOO_LARGE, "output", "the output is too large");
     if ((w = atrous_jw_create()) == NULL)
         return atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory writing a response");
@@ -738,9 +792,25 @@ enum atrous_status atrous_kserve_encode_infer(const struct atrous_kserve_request
     atrous_jw_key(w, "name");
     atrous_jw_string(w, "output");
     atrous_jw_key(w, "datatype");
-    atrous_jw_string(w, "FP32");
+    atrous_jw_string(w, atrous_dtype_kserve_name(dtype));
     atrous_jw_key(w, "shape");
     write_dims(w, shape->dims, shape->rank);
+    /* A 16-bit output: each float32 rounded once to the dtype (a copy: data is borrowed). */
+    if (dtype != ATROUS_DTYPE_FLOAT32 && count > 0) {
+        /* Binary: the 2-byte elements; JSON: the rounded values as float32, to write. */
+        rounded = atrous_aligned_alloc(request->binary_output ? bytes : count * sizeof(float));
+        if (rounded == NULL) {
+            st = atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory writing a response");
+            goto out;
+        }
+        if (request->binary_output) {
+            atrous_dtype_narrow(dtype, data, rounded, count);
+        } else {
+            memcpy(rounded, data, count * sizeof(float));
+            atrous_dtype_quantize(dtype, rounded, count);
+        }
+        data = rounded;
+    }
     if (request->binary_output) {
         atrous_jw_key(w, "parameters");
         atrous_jw_object_begin(w);
@@ -753,14 +823,24 @@ enum atrous_status atrous_kserve_encode_infer(const struct atrous_kserve_request
     }
     atrous_jw_object_end(w);
     atrous_jw_array_end(w);
+    if (precision != NULL) {
+        atrous_jw_key(w, "parameters");
+        atrous_jw_object_begin(w);
+        atrous_jw_key(w, ATROUS_KSERVE_PARAM_COMPUTE_PRECISION);
+        atrous_jw_string(w, precision);
+        atrous_jw_object_end(w);
+    }
     atrous_jw_object_end(w);
     if ((st = atrous__dom_take(w, &out->header, &out->header_len, err)))
         goto out;
     if (request->binary_output) {
         out->binary = data;
         out->binary_len = bytes;
+        out->owned_binary = rounded;
+        rounded = NULL;
     }
 out:
+    atrous_aligned_free(rounded);
     atrous_jw_free(w);
     return st;
 }
@@ -779,6 +859,12 @@ static struct atrous_jw *open_document(const char *name)
 
 char *atrous_kserve_encode_server_metadata(const char *name, const char *version, size_t *len)
 {
+    return atrous_kserve_encode_server_metadata_caps(name, version, false, false, len);
+}
+
+char *atrous_kserve_encode_server_metadata_caps(const char *name, const char *version, bool bf16,
+                                                bool amx, size_t *len)
+{
     static const char *const extensions[] = ATROUS_KSERVE_EXTENSIONS;
     struct atrous_jw *w = open_document(name);
     if (w == NULL)
@@ -790,6 +876,15 @@ char *atrous_kserve_encode_server_metadata(const char *name, const char *version
     for (size_t i = 0; i < sizeof(extensions) / sizeof(extensions[0]); i++)
         atrous_jw_string(w, extensions[i]);
     atrous_jw_array_end(w);
+    atrous_jw_key(w, "datatypes");
+    atrous_jw_array_begin(w);
+    for (int i = 0; i < ATROUS_DTYPE_COUNT; i++)
+        atrous_jw_string(w, atrous_dtype_kserve_name((enum atrous_dtype)i));
+    atrous_jw_array_end(w);
+    atrous_jw_key(w, "bf16");
+    atrous_jw_bool(w, bf16);
+    atrous_jw_key(w, "amx");
+    atrous_jw_bool(w, amx);
     atrous_jw_object_end(w);
     return atrous__dom_finish(w, len);
 }
@@ -852,8 +947,12 @@ static const struct tensor_desc generic_tensors[] = {
 /* A repository model's input and output: fixed dims where the config fixes them. */
 static void model_tensors(const struct atrous_model *m, struct tensor_desc out[2])
 {
-    out[0] = (struct tensor_desc){"value", "FP32", "TYPE_FP32", {0}, 4, false};
-    out[1] = (struct tensor_desc){"output", "FP32", "TYPE_FP32", {0}, 4, false};
+    static const char *const config_types[ATROUS_DTYPE_COUNT] = {"TYPE_FP32", "TYPE_BF16",
+                                                                 "TYPE_FP16"};
+    const char *datatype = atrous_dtype_kserve_name(m->dtype);
+    const char *config_type = config_types[m->dtype];
+    out[0] = (struct tensor_desc){"value", datatype, config_type, {0}, 4, false};
+    out[1] = (struct tensor_desc){"output", datatype, config_type, {0}, 4, false};
     atrous_model_io_dims(m, out[0].dims, out[1].dims);
 }
 
@@ -967,6 +1066,7 @@ char *atrous_kserve_encode_model_config(const struct atrous_model *model, size_t
         write_string_parameter(w, "padding", atrous_padding_name(model->padding));
         atrous_shape_format(&model->filters_shape, text, sizeof(text));
         write_string_parameter(w, "filters_shape", text);
+        write_string_parameter(w, "precision", atrous_precision_name(model->precision));
         atrous_jw_object_end(w);
     }
     atrous_jw_object_end(w);

@@ -4,12 +4,13 @@
  * API with curl examples).
  *
  * Models:
- *   - repository models (atrous_model.h): one input "value" FP32 [N, H, W, IC], one output
- *     "output" FP32 [N, OH, OW, OC], rate and padding fixed by the model;
+ *   - repository models (atrous_model.h): one input "value" [N, H, W, IC], one output
+ *     "output" [N, OH, OW, OC] (datatypes: the model's declared dtype), rate and padding fixed
+ *     by the model;
  *   - the built-in generic model "atrous_conv2d_transpose" (version "1"): inputs "value" and
- *     "filters" (FP32), "output_shape" (INT32 or INT64, [4]), and rate and padding either as
- *     request parameters {"rate": 2, "padding": "SAME"} or as inputs "rate" (INT32/INT64 [1])
- *     and "padding" (BYTES [1]).
+ *     "filters" (FP32, BF16 or FP16 each), "output_shape" (INT32 or INT64, [4]), and rate and
+ * padding either as request parameters {"rate": 2, "padding": "SAME"} or as inputs "rate"
+ * (INT32/INT64 [1]) and "padding" (BYTES [1]).
  *
  * Decoding produces the same struct atrous_request as the native codecs, so the server
  * validates (atrous_request_validate) and runs it identically; for a repository model the
@@ -51,6 +52,13 @@
 
 /* The "platform" of atrousd's models in metadata and config documents. */
 #define ATROUS_KSERVE_PLATFORM "atrousd_onednn"
+
+/* The request- and output-level "parameters" keys of the dtype work: the compute precision a
+ * request asks ("f32" | "bf16"), the datatype a requested output asks (KServe name), and the
+ * response parameter that says what the compute ran in. */
+#define ATROUS_KSERVE_PARAM_PRECISION         "precision"
+#define ATROUS_KSERVE_PARAM_DATATYPE          "datatype"
+#define ATROUS_KSERVE_PARAM_COMPUTE_PRECISION "compute_precision"
 
 /* Longest request "id" echoed back; a longer one is a 400. */
 #define ATROUS_KSERVE_ID_MAX 256
@@ -110,6 +118,7 @@ struct atrous_kserve_request {
     const struct atrous_model *model; /* borrowed; NULL for the generic model */
     char *id;                         /* the request's "id" (owned, NUL-terminated); NULL if none */
     bool binary_output;               /* answer "output" as binary data */
+    bool has_precision;               /* parameters.precision was given (else the model's) */
     void *owned[2];                   /* aligned copies of tensor data, freed on release */
 };
 
@@ -143,6 +152,7 @@ struct atrous_kserve_reply {
     size_t header_len;
     const void *binary;
     size_t binary_len;
+    void *owned_binary; /* a 16-bit output's rounded copy (binary points at it), or NULL */
 };
 
 /*
@@ -156,6 +166,16 @@ enum atrous_status atrous_kserve_encode_infer(const struct atrous_kserve_request
                                               const struct atrous_shape *shape, const float *data,
                                               struct atrous_kserve_reply *out,
                                               struct atrous_error *err);
+
+/* The same, with the output in the request's output dtype (request->op.output_dtype: "datatype"
+ * is its KServe name, each element rounded once to it; a binary 16-bit answer is a rounded copy
+ * the reply owns) and, when precision is non-NULL, "parameters": {"compute_precision":
+ * precision} on the response. */
+enum atrous_status atrous_kserve_encode_infer_as(const struct atrous_kserve_request *request,
+                                                 const struct atrous_shape *shape,
+                                                 const float *data, const char *precision,
+                                                 struct atrous_kserve_reply *out,
+                                                 struct atrous_error *err);
 
 /* Frees the reply's header. Accepts an all-zero reply. */
 void atrous_kserve_reply_release(struct atrous_kserve_reply *reply);
@@ -173,6 +193,12 @@ void atrous_kserve_reply_release(struct atrous_kserve_reply *reply);
  * first, version_count of them; ignored for the generic model).
  */
 char *atrous_kserve_encode_server_metadata(const char *name, const char *version, size_t *len);
+
+/* What the server's compute offers, for GET /v2: the dtypes inputs may have and whether bf16
+ * compute (and AMX) is there; {"name", "version", "extensions", "datatypes": [...], "bf16": b,
+ * "amx": b}. */
+char *atrous_kserve_encode_server_metadata_caps(const char *name, const char *version, bool bf16,
+                                                bool amx, size_t *len);
 char *atrous_kserve_encode_live(bool live, size_t *len);
 char *atrous_kserve_encode_ready(bool ready, size_t *len);
 char *atrous_kserve_encode_model_ready(const struct atrous_model *model, bool ready, size_t *len);

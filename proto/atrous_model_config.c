@@ -243,14 +243,36 @@ static enum atrous_status parse_input(struct atrous_model *m, const json_t *root
     return ATROUS_OK;
 }
 
+/* dtype and precision: the model's declared element type and its default compute precision. */
+static enum atrous_status parse_types(struct atrous_model *m, const json_t *root, const char *path,
+                                      struct atrous_error *err)
+{
+    const json_t *dtype = json_object_get(root, "dtype");
+    const json_t *precision = json_object_get(root, "precision");
+    m->dtype = ATROUS_DTYPE_FLOAT32;
+    m->precision = ATROUS_PRECISION_F32;
+    if (dtype != NULL &&
+        !(json_is_string(dtype) &&
+          atrous_dtype_parse(json_string_value(dtype), json_string_length(dtype), &m->dtype)))
+        return fail(err, ATROUS_INVALID_ARGUMENT, path, "dtype",
+                    "\"dtype\" must be one of \"float32\", \"bfloat16\", \"float16\"");
+    if (precision != NULL &&
+        !(json_is_string(precision) &&
+          atrous_precision_parse(json_string_value(precision), json_string_length(precision),
+                                 &m->precision)))
+        return fail(err, ATROUS_INVALID_ARGUMENT, path, "precision",
+                    "\"precision\" must be \"f32\" or \"bf16\"");
+    return ATROUS_OK;
+}
+
 enum atrous_status atrous_model_config_decode(const char *text, size_t len, const char *path,
                                               const char *folder_name,
                                               struct atrous_model_config *out,
                                               struct atrous_error *err)
 {
-    static const char *const keys[] = {"name",    "version",        "rate",
-                                       "padding", "filters",        "input_shape",
-                                       "warmup",  "max_batch_size", NULL};
+    static const char *const keys[] = {"name",    "version",     "rate",   "padding",
+                                       "filters", "input_shape", "warmup", "max_batch_size",
+                                       "dtype",   "precision",   NULL};
     enum atrous_status st = ATROUS_OK;
     json_t *root = NULL;
     json_error_t jerr;
@@ -274,7 +296,7 @@ enum atrous_status atrous_model_config_decode(const char *text, size_t len, cons
     if ((st = only_known_keys(root, keys, path, "", err)) ||
         (st = parse_name_version(m, root, folder_name, path, err)) ||
         (st = parse_op(m, root, path, err)) || (st = parse_filters(m, root, path, out, err)) ||
-        (st = parse_input(m, root, path, err)))
+        (st = parse_input(m, root, path, err)) || (st = parse_types(m, root, path, err)))
         goto out;
     out->model = m;
     m = NULL;
@@ -295,6 +317,7 @@ enum atrous_status atrous_model_fill_request(const struct atrous_model *model,
     op->output_shape_len = 4;
     op->filters_shape = model->filters_shape;
     op->filters = model->filters;
+    op->filters_dtype = model->dtype;
     op->rate = model->rate;
     const char *padding = atrous_padding_name(model->padding);
     op->padding_len = strlen(padding);

@@ -19,7 +19,11 @@
  * integer, as a JSON integer or a string of digits; default "1"), input_shape ([N, H, W, IC],
  * -1 for a dimension the request chooses; default all -1 but IC), max_batch_size (>= 0, 0 = no
  * limit but the element limits; default 0), warmup (value shapes [N, H, W, IC] whose
- * primitives and filter layouts are made at start). Unknown keys are errors, so typos surface.
+ * primitives and filter layouts are made at start), dtype ("float32" (default), "bfloat16" or
+ * "float16": the declared element type of value, filters and output - what TF Serving requests
+ * are read as and answered in, what KServe metadata declares; the filters are rounded to it
+ * once at load), precision ("f32" (default) or "bf16": the compute precision a request gets
+ * unless it asks otherwise). Unknown keys are errors, so typos surface.
  */
 #ifndef ATROUS_MODEL_CONFIG_H
 #define ATROUS_MODEL_CONFIG_H

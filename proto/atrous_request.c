@@ -50,7 +50,10 @@ enum atrous_status atrous_request_validate(const struct atrous_request *request,
                sizeof(int64_t));
     if (padding_len > ATROUS_PADDING_MAX)
         padding_len = ATROUS_PADDING_MAX;
-    return atrous_op_validate(&request->value_shape, &request->filters_shape, output_shape,
-                              output_shape_len, request->rate, request->padding, padding_len,
-                              limits, out, err);
+    const enum atrous_status st = atrous_op_validate(
+        &request->value_shape, &request->filters_shape, output_shape, output_shape_len,
+        request->rate, request->padding, padding_len, limits, out, err);
+    if (st == ATROUS_OK)
+        out->precision = request->precision;
+    return st;
 }

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "atrous_dtype.h"
 #include "atrous_error.h"
 #include "atrous_op.h"
 #include "atrous_tensor.h"
@@ -42,6 +43,13 @@ struct atrous_request {
     size_t padding_len;                   /* true byte length as given */
     float *storage;                       /* decoder-owned tensor data (JSON, or a misaligned
                                              binary body copied); NULL if borrowed */
+    /* The wire element types: value and filters are float32 here whatever they were on the
+     * wire (16-bit ones widened exactly, or JSON numbers rounded to their dtype, by the
+     * decoder); the output is rounded once to output_dtype by the encoder. All default to
+     * float32 (zero). */
+    enum atrous_dtype value_dtype, filters_dtype;
+    enum atrous_dtype output_dtype;  /* the value's dtype unless the request asks another */
+    enum atrous_precision precision; /* what the request asks the compute to use */
 };
 
 /* Limits a decoder enforces before allocating. 0 means no limit of that kind. */
@@ -66,7 +74,8 @@ void atrous_request_init(struct atrous_request *request);
 /* Frees what the request owns and resets it. Accepts a request that was only initialised. */
 void atrous_request_release(struct atrous_request *request);
 
-/* Runs the op's validation (atrous_op_validate) on a decoded request. */
+/* Runs the op's validation (atrous_op_validate) on a decoded request, and asks the problem
+ * for the request's precision. */
 enum atrous_status atrous_request_validate(const struct atrous_request *request,
                                            const struct atrous_limits *limits,
                                            struct atrous_problem *out, struct atrous_error *err);

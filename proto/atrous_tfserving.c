@@ -171,6 +171,29 @@ static enum atrous_status decode_inputs(const struct atrous__jd_value *inputs, s
     return atrous__dom_read(tensor, &shape, false, ATROUS__DOM_F32, out->owned, "inputs", err);
 }
 
+/* TF Serving's REST API has no dtype per request: the numbers are the model's declared dtype
+ * (rounded to it, to nearest even, after being read as float32), the answer too, and the
+ * compute precision is the model's default. */
+static enum atrous_status apply_model_dtype(const struct atrous_model *model,
+                                            struct atrous_request *op, struct atrous_error *err)
+{
+    size_t count = 0;
+    op->value_dtype = op->output_dtype = model->dtype;
+    op->precision = model->precision;
+    if (model->dtype == ATROUS_DTYPE_FLOAT32 || op->value == NULL)
+        return ATROUS_OK;
+    atrous_shape_elements(&op->value_shape, "value", &count, NULL);
+    /* value is the request's own storage (out->owned): rounding it in place is safe. */
+    const size_t bad = atrous_dtype_quantize(model->dtype, (float *)op->value, count);
+    if (bad < count)
+        return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, "value",
+                                "value: element %zu is outside the range of model '%s''s dtype %s "
+                                "(magnitude up to %g)",
+                                bad, model->name, atrous_dtype_name(model->dtype),
+                                (double)atrous_dtype_max(model->dtype));
+    return ATROUS_OK;
+}
+
 enum atrous_status atrous_tfs_decode_predict(const struct atrous_model *model, const void *body,
                                              size_t len, const struct atrous_tfs_limits *limits,
                                              struct atrous_tfs_request *out,
@@ -228,6 +251,8 @@ enum atrous_status atrous_tfs_decode_predict(const struct atrous_model *model, c
                 : decode_instances(instances, max_elements, out, err);
     if (st == ATROUS_OK)
         st = atrous_model_fill_request(model, &out->op, err);
+    if (st == ATROUS_OK)
+        st = apply_model_dtype(model, &out->op, err);
 out:
     atrous__jd_free(doc);
     if (st != ATROUS_OK)
@@ -248,12 +273,24 @@ enum atrous_status atrous_tfs_encode_predict(const struct atrous_tfs_request *re
         return atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory writing a response");
     /* A single output: TF Serving leaves its name out. The row format's list of per-instance
      * [OH][OW][OC] values is the [N][OH][OW][OC] tensor written nested, like the columnar one. */
+    float *rounded = NULL;
+    if (request->op.output_dtype != ATROUS_DTYPE_FLOAT32 && count > 0) {
+        /* The model's 16-bit dtype: each element rounded once (a copy: data is borrowed). */
+        if ((rounded = atrous_aligned_alloc(count * sizeof(float))) == NULL) {
+            atrous_jw_free(w);
+            return atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory writing a response");
+        }
+        memcpy(rounded, data, count * sizeof(float));
+        atrous_dtype_quantize(request->op.output_dtype, rounded, count);
+        data = rounded;
+    }
     atrous_jw_object_begin(w);
     atrous_jw_key(w, request->columnar ? "outputs" : "predictions");
     atrous__dom_write_nested(w, shape->dims, shape->rank, data);
     atrous_jw_object_end(w);
     st = atrous__dom_take(w, out, out_len, err);
     atrous_jw_free(w);
+    atrous_aligned_free(rounded);
     return st;
 }
 
@@ -296,13 +333,15 @@ char *atrous_tfs_encode_status(const struct atrous_tfs_route *route,
 
 /* One TensorInfo: {"dtype": "DT_FLOAT", "tensor_shape": {"dim": [{"size": "-1", "name": ""},
  * ...], "unknown_rank": false}, "name": "value:0"} (int64 sizes as strings, proto3 JSON). */
-static void write_tensor_info(struct atrous_jw *w, const char *key, const int64_t dims[4])
+static void write_tensor_info(struct atrous_jw *w, const char *key, const int64_t dims[4],
+                              enum atrous_dtype dtype)
 {
+    static const char *const tf_types[ATROUS_DTYPE_COUNT] = {"DT_FLOAT", "DT_BFLOAT16", "DT_HALF"};
     char text[32];
     atrous_jw_key(w, key);
     atrous_jw_object_begin(w);
     atrous_jw_key(w, "dtype");
-    atrous_jw_string(w, "DT_FLOAT");
+    atrous_jw_string(w, tf_types[dtype]);
     atrous_jw_key(w, "tensor_shape");
     atrous_jw_object_begin(w);
     atrous_jw_key(w, "dim");
@@ -353,11 +392,11 @@ char *atrous_tfs_encode_metadata(const struct atrous_model *model, size_t *len)
     atrous_jw_object_begin(w);
     atrous_jw_key(w, "inputs");
     atrous_jw_object_begin(w);
-    write_tensor_info(w, "value", input);
+    write_tensor_info(w, "value", input, model->dtype);
     atrous_jw_object_end(w);
     atrous_jw_key(w, "outputs");
     atrous_jw_object_begin(w);
-    write_tensor_info(w, "output", output);
+    write_tensor_info(w, "output", output, model->dtype);
     atrous_jw_object_end(w);
     atrous_jw_key(w, "method_name");
     atrous_jw_string(w, "tensorflow/serving/predict");

@@ -59,6 +59,8 @@ struct http_exchange {
     uint64_t content_length;
     const void *body; /* the whole body, once received */
     size_t body_len;
+    void *body_room; /* the body's own buffer when a decoder may reuse it (NULL otherwise): */
+    size_t room_len; /* its size, >= body_len (a 16-bit binary op widens in place in it) */
     struct atrousd_reservation *memory; /* the request's share of --max-memory-bytes (governor.h;
                                            grown once a JSON form's shapes are decoded); NULL:
                                            not counted (the synchronous path of tests) */

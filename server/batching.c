@@ -44,8 +44,10 @@ static bool compute_stacked(struct server_ctx *ctx, struct atrous_workspace *wor
     }
     float *output = NULL;
     uint64_t t0 = atrousd_now_ns();
-    enum atrous_status st =
-        atrousd_compute(ctx, workspace, &stacked, value, NULL, model->prepared, &output, &err);
+    enum atrous_precision ran;
+    stacked.precision = first->precision; /* a group shares one precision */
+    enum atrous_status st = atrousd_compute(ctx, workspace, &stacked, value, NULL, model->prepared,
+                                            &output, &ran, &err);
     uint64_t t1 = atrousd_now_ns();
     atrous_aligned_free(value);
     at = 0;
@@ -59,6 +61,7 @@ static bool compute_stacked(struct server_ctx *ctx, struct atrous_workspace *wor
         r->computed_ns = t1;
         r->reply->compute_us = atrousd_elapsed_us(t0, t1);
         r->reply->batch_size = n;
+        r->reply->compute_precision = atrous_precision_name(ran);
         if (st == ATROUS_OK)
             r->reply->inference_rows = (uint64_t)r->problem.batch;
     }
@@ -105,7 +108,8 @@ void atrousd_handle_model_batch(struct server_ctx *ctx, const struct atrousd_cal
             struct compute_run *q = &runs[j];
             if (!q->done && q->st == ATROUS_OK && q->plan->model == model &&
                 q->problem.in_h == r->problem.in_h && q->problem.in_w == r->problem.in_w &&
-                q->problem.batch > 0 && rows + q->problem.batch <= limit) {
+                q->problem.precision == r->problem.precision && q->problem.batch > 0 &&
+                rows + q->problem.batch <= limit) {
                 group[n++] = q;
                 rows += q->problem.batch;
             }

@@ -95,7 +95,8 @@ void atrousd_handle_endpoint(struct server_ctx *ctx, const struct http_exchange 
         body = atrousd_info_render(ctx, &len);
         break;
     case ATROUSD_EP_V2_SERVER:
-        body = atrous_kserve_encode_server_metadata(ATROUSD_NAME, ATROUSD_VERSION, &len);
+        body = atrous_kserve_encode_server_metadata_caps(
+            ATROUSD_NAME, ATROUSD_VERSION, ctx->engine_info.bf16, ctx->engine_info.amx, &len);
         break;
     case ATROUSD_EP_V2_LIVE:
         body = atrous_kserve_encode_live(true, &len);

@@ -54,9 +54,11 @@ static bool body_size_unknown(const struct http_exchange *ex)
  * max_json is refused by its decoder before it is parsed. */
 static uint64_t decode_bytes(const struct request_plan *plan, uint64_t body, uint64_t max_json)
 {
+    /* Binary op: a float32 body's aligned copy when misaligned (the body's size), or a 16-bit
+     * body widened to float32 (twice its size). */
     if (plan->endpoint == ATROUSD_EP_OP)
         return plan->request_form == ATROUS_FORM_BINARY
-                   ? body
+                   ? mul_sat(body, 4 / atrous_dtype_size(plan->binary.head.value_dtype))
                    : mul_sat(body, ATROUSD_GOVERNOR_OP_JSON_BYTES_PER_BYTE);
     uint64_t json = body;
     /* A JSON part longer than the body is refused by the decoder; counted as all JSON. */
@@ -64,7 +66,11 @@ static uint64_t decode_bytes(const struct request_plan *plan, uint64_t body, uin
         plan->header_length <= body)
         json = plan->header_length;
     uint64_t parsed = json < max_json ? json : max_json;
-    return add_sat(mul_sat(parsed, ATROUSD_GOVERNOR_DOC_BYTES_PER_BYTE), body - json);
+    /* The binary parts' datatypes are in the JSON header, not known here: each part counts as
+     * 16-bit elements widened to float32 (twice its size), the worst case (an FP32 part's
+     * misaligned copy is its size). */
+    return add_sat(mul_sat(parsed, ATROUSD_GOVERNOR_DOC_BYTES_PER_BYTE),
+                   mul_sat(body - json, ATROUSD_GOVERNOR_WIDEN_BYTES_PER_BYTE));
 }
 
 /* The output, its encoding, a batch's stacked copy of the value, and what the engine's
@@ -72,6 +78,9 @@ static uint64_t decode_bytes(const struct request_plan *plan, uint64_t body, uin
 static uint64_t problem_bytes(const struct request_plan *plan, const struct atrous_problem *problem,
                               const struct atrous_estimate *est)
 {
+    /* A 16-bit binary answer is rounded in place in the float32 output: nothing more. A KServe
+     * 16-bit answer is a rounded copy (4 bytes per element at most), within the JSON answer
+     * counted below for KServe. */
     uint64_t elements = problem->output_elements;
     uint64_t bytes = add_sat(mul_sat(elements, sizeof(float)), est->workspace_bytes);
     bool binary_answer =

@@ -10,16 +10,19 @@
  *               (atrousd_governor_body_cap), until it is complete: then its buffer, with the
  *               decoding of its real length (not reserved before for such a body); a gzip
  *               body's zlib state (~40 KiB) is in the overhead
- *   decoding    binary forms 1x the body (a misaligned tensor is copied); the op's JSON
+ *   decoding    binary op 1x the body (a misaligned tensor is copied), 2x for dtype=bfloat16
+ *               or float16 (the 2-byte elements widened to float32); the op's JSON
  *               4x (its float arena holds up to 2x the body, twice while it moves); KServe v2 and
  *               TF Serving JSON ATROUSD_GOVERNOR_DOC_BYTES_PER_BYTE x the JSON part (the lean
  *               document's worst case, proto/json_doc.h; at most --max-json-bytes of it, the
- *               decoder refusing more unparsed) plus the binary part once
+ *               decoder refusing more unparsed) plus the binary part twice (its datatypes are
+ *               in the JSON: a BF16/FP16 part is widened to float32, twice its size)
  *   output      4 bytes per output element, plus the stacked copy of the value when the
  *               model's requests are batched (--max-batch > 1)
  *   compute     what the engine's workspace holds for the problem (oneDNN's scratchpad, the
  *               reordered filters and their source copy: atrous_estimate.workspace_bytes)
- *   encoding    binary op answer nothing (the output is the answer); JSON answers
+ *   encoding    binary op answer nothing (the output is the answer; a 16-bit one is rounded
+ *               in place); JSON answers
  *               ATROUSD_GOVERNOR_JSON_BYTES_PER_FLOAT per element; the KServe binary
  *               extension another copy of the output
  * A binary op knows it all from its headers (the shapes are in the query); a JSON form
@@ -51,6 +54,8 @@
 /* A float written as JSON: 16 characters at most (ATROUS__FLOAT_TEXT_MAX), a separator, and
  * for TF Serving's nested lists up to 3 brackets more per innermost element. */
 #define ATROUSD_GOVERNOR_JSON_BYTES_PER_FLOAT 20
+/* A KServe binary part once decoded: 16-bit elements widened to float32 take twice the part. */
+#define ATROUSD_GOVERNOR_WIDEN_BYTES_PER_BYTE 2
 /* Envelopes, headers and small allocations of one request, counted once. */
 #define ATROUSD_GOVERNOR_REQUEST_OVERHEAD ((uint64_t)64 << 10)
 

@@ -613,6 +613,10 @@ static enum MHD_Result answer(struct request *req)
     }
     if (r->output_shape[0])
         ok &= MHD_add_response_header(resp, "X-Output-Shape", r->output_shape) == MHD_YES;
+    if (r->output_dtype != NULL)
+        ok &= MHD_add_response_header(resp, "X-Output-Dtype", r->output_dtype) == MHD_YES;
+    if (r->compute_precision != NULL)
+        ok &= MHD_add_response_header(resp, "X-Compute-Precision", r->compute_precision) == MHD_YES;
     if (r->inference_header_length > 0) {
         char ihcl[24];
         snprintf(ihcl, sizeof(ihcl), "%zu", r->inference_header_length);
@@ -908,6 +912,14 @@ static enum MHD_Result begin(struct request *req, const char *url, const char *m
         initial = ATROUSD_CHUNKED_INITIAL_BYTES < req->ctx->config.max_body_bytes
                       ? ATROUSD_CHUNKED_INITIAL_BYTES
                       : (size_t)req->ctx->config.max_body_bytes;
+    /* A 16-bit binary op's body gets the room of its widened float32 tensors, so that decoding
+     * widens it in place: no second buffer of fresh pages (which cost more than the widening;
+     * the budget counts body and widened tensors apart, more than this one buffer). */
+    if (req->inflate == NULL && req->plan.endpoint == ATROUSD_EP_OP &&
+        req->plan.request_form == ATROUS_FORM_BINARY &&
+        req->plan.binary.head.value_dtype != ATROUS_DTYPE_FLOAT32 && initial > 0 &&
+        initial == req->plan.body_expected && initial <= SIZE_MAX / 2)
+        initial *= 2;
     bool exact = req->inflate == NULL && req->ex.has_content_length;
     if (initial > 0 && !body_reserve(req, initial, exact))
         return answer_early(req); /* nothing was read yet: answer at once */
@@ -1061,6 +1073,8 @@ static enum MHD_Result dispatch(struct request *req)
     struct server_ctx *ctx = req->ctx;
     req->ex.body = req->body;
     req->ex.body_len = req->body_len;
+    req->ex.body_room = req->body;
+    req->ex.room_len = req->body_cap;
     if (!atrousd_route_on_worker(req->plan.endpoint)) {
         if (req->bytes_in > ctx->config.max_body_bytes) {
             atrousd_reply_fail(&req->reply, ATROUSD_FAIL_CONTENT_TOO_LARGE, "body", req->request_id,

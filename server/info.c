@@ -45,8 +45,22 @@ static void write_engine(struct atrous_jw *w, struct server_ctx *ctx)
     atrous_jw_bool(w, ctx->engine_info.avx512);
     atrous_jw_key(w, "threading");
     atrous_jw_string(w, ctx->engine_info.threading);
+    atrous_jw_key(w, "bf16");
+    atrous_jw_bool(w, ctx->engine_info.bf16);
+    atrous_jw_key(w, "amx");
+    atrous_jw_bool(w, ctx->engine_info.amx);
     atrous_jw_key(w, "fpmath");
     atrous_jw_string(w, "strict f32");
+    atrous_jw_key(w, "dtypes");
+    atrous_jw_array_begin(w);
+    for (int i = 0; i < ATROUS_DTYPE_COUNT; i++)
+        atrous_jw_string(w, atrous_dtype_name((enum atrous_dtype)i));
+    atrous_jw_array_end(w);
+    atrous_jw_key(w, "precisions");
+    atrous_jw_array_begin(w);
+    atrous_jw_string(w, "f32");
+    atrous_jw_string(w, "bf16");
+    atrous_jw_array_end(w);
     key_uint(w, "cache_capacity", cache.capacity);
     key_uint(w, "cache_entries", cache.entries);
     atrous_jw_object_end(w);

@@ -139,6 +139,9 @@ static enum atrous_status read_filters(struct atrous_model *m, const char *dir,
         goto out;
     /* The decoder checked the element count against the limits. */
     atrous_shape_elements(&m->filters_shape, field, &m->filters_elements, NULL);
+    /* A 16-bit model's filters are of its dtype: rounded once here (an overflow is then a
+     * non-finite element, which the check below reports). */
+    atrous_dtype_quantize(m->dtype, m->filters, m->filters_elements);
     if ((st = atrous_model_check_filters(m, field, err)) && err != NULL) {
         struct atrous_error why = *err;
         atrous_error_set(err, st, field, "%s: %s", path, why.message);

@@ -12,19 +12,33 @@
 enum atrous_status atrousd_compute(struct server_ctx *ctx, struct atrous_workspace *workspace,
                                    const struct atrous_problem *problem, const float *value,
                                    const float *filters, struct atrous_filters *prepared,
-                                   float **output, struct atrous_error *err)
+                                   float **output, enum atrous_precision *ran,
+                                   struct atrous_error *err)
 {
     /* Validation bounded output_elements by --max-output-elements (< 2^31), so the byte
      * count cannot overflow. */
     size_t bytes = problem->output_elements * sizeof(float);
+    enum atrous_status st;
     *output = NULL;
+    *ran = ATROUS_PRECISION_F32;
     if (bytes > 0 && (*output = atrous_aligned_alloc(bytes)) == NULL)
         return atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory for %zu output bytes",
                                 bytes);
     if (prepared != NULL)
-        return atrous_engine_run_filters(ctx->engine, workspace, problem, value, prepared, *output,
-                                         err);
-    return atrous_engine_run(ctx->engine, workspace, problem, value, filters, *output, err);
+        st = atrous_engine_run_filters(ctx->engine, workspace, problem, value, prepared, *output,
+                                       err);
+    else
+        st = atrous_engine_run(ctx->engine, workspace, problem, value, filters, *output, err);
+    /* What ran, as the engine reports it. An empty problem reaches no kernel: nothing was
+     * rounded, f32. Without a workspace (the synchronous path of tests) the engine's contract
+     * says it: bf16 exactly when asked for and the CPU has it. */
+    if (st == ATROUS_OK && problem->value_elements > 0 && problem->output_elements > 0 &&
+        problem->filters_elements > 0)
+        *ran = workspace != NULL ? atrous_workspace_last_precision(workspace)
+               : problem->precision == ATROUS_PRECISION_BF16 && ctx->engine_info.bf16
+                   ? ATROUS_PRECISION_BF16
+                   : ATROUS_PRECISION_F32;
+    return st;
 }
 
 void atrousd_run_decode(struct server_ctx *ctx, struct compute_run *r)
@@ -54,8 +68,10 @@ void atrousd_run_compute(struct server_ctx *ctx, struct atrous_workspace *worksp
 {
     uint64_t t0 = atrousd_now_ns();
     struct atrous_filters *prepared = r->plan->model ? r->plan->model->prepared : NULL;
+    enum atrous_precision ran;
     r->st = atrousd_compute(ctx, workspace, &r->problem, r->request.op->value,
-                            r->request.op->filters, prepared, &r->owned, &r->err);
+                            r->request.op->filters, prepared, &r->owned, &ran, &r->err);
+    r->reply->compute_precision = atrous_precision_name(ran);
     r->output = r->owned;
     r->computed_ns = atrousd_now_ns();
     r->reply->compute_us = atrousd_elapsed_us(t0, r->computed_ns);

@@ -81,6 +81,7 @@ void atrousd_run_release(struct compute_run *r);
 enum atrous_status atrousd_compute(struct server_ctx *ctx, struct atrous_workspace *workspace,
                                    const struct atrous_problem *problem, const float *value,
                                    const float *filters, struct atrous_filters *prepared,
-                                   float **output, struct atrous_error *err);
+                                   float **output, enum atrous_precision *ran,
+                                   struct atrous_error *err);
 
 #endif

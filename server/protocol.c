@@ -33,7 +33,11 @@ static enum atrous_status native_binary_decode(const struct server_ctx *ctx,
 {
     (void)ctx;
     req->op = &req->u.native;
-    /* The query was parsed at admission: only the body is decoded here. */
+    /* The query was parsed at admission: only the body is decoded here, in its own buffer when
+     * the server gave it room (a 16-bit body widened in place). */
+    if (ex->body_room != NULL)
+        return atrous_binary_decode_body_in_place(&plan->binary, ex->body_room, ex->body_len,
+                                                  ex->room_len, &req->u.native, err);
     return atrous_binary_decode_body(&plan->binary, ex->body, ex->body_len, &req->u.native, err);
 }
 
@@ -46,19 +50,24 @@ static enum atrous_status native_encode(const struct request_plan *plan,
                                         float **owned, struct http_reply *reply,
                                         struct atrous_error *err)
 {
-    (void)req;
     struct atrous_shape shape;
+    const enum atrous_dtype dtype = req->u.native.output_dtype;
     atrous_problem_output_shape(problem, &shape);
+    reply->output_dtype = atrous_dtype_name(dtype);
     if (plan->response_form == ATROUS_FORM_JSON) {
         char *body = NULL;
         size_t len = 0;
-        enum atrous_status st = atrous_json_encode_output(&shape, output, &body, &len, err);
+        enum atrous_status st = atrous_json_encode_output_as(
+            &shape, output, dtype, reply->compute_precision, &body, &len, err);
         if (st == ATROUS_OK)
             atrousd_reply_body(reply, ATROUSD_CONTENT_TYPE_JSON, body, len);
         return st;
     }
+    /* A 16-bit answer is rounded in place: its 2-byte elements packed at the buffer's start. */
+    if (*owned != NULL)
+        atrous_dtype_narrow(dtype, *owned, *owned, problem->output_elements);
     atrousd_reply_body(reply, ATROUSD_MEDIA_BINARY, (char *)*owned,
-                       problem->output_elements * sizeof(float));
+                       problem->output_elements * atrous_dtype_size(dtype));
     *owned = NULL;
     atrous_binary_format_shape(&shape, reply->output_shape, sizeof(reply->output_shape));
     return ATROUS_OK;
@@ -94,7 +103,9 @@ static enum atrous_status kserve_encode(const struct request_plan *plan,
     struct atrous_shape shape;
     struct atrous_kserve_reply kr;
     atrous_problem_output_shape(problem, &shape);
-    enum atrous_status st = atrous_kserve_encode_infer(&req->u.kserve, &shape, output, &kr, err);
+    reply->output_dtype = atrous_dtype_name(req->u.kserve.op.output_dtype);
+    enum atrous_status st = atrous_kserve_encode_infer_as(&req->u.kserve, &shape, output,
+                                                          reply->compute_precision, &kr, err);
     if (st != ATROUS_OK)
         return st;
     if (!req->u.kserve.binary_output) {
@@ -146,6 +157,7 @@ static enum atrous_status tfs_encode(const struct request_plan *plan,
     char *body = NULL;
     size_t len = 0;
     atrous_problem_output_shape(problem, &shape);
+    reply->output_dtype = atrous_dtype_name(req->u.tfs.op.output_dtype);
     enum atrous_status st =
         atrous_tfs_encode_predict(&req->u.tfs, &shape, output, &body, &len, err);
     if (st == ATROUS_OK)

@@ -66,6 +66,8 @@ struct http_reply {
     const char *www_authenticate; /* WWW-Authenticate header (401, auth.h), static, or NULL */
     unsigned retry_after_s;       /* Retry-After header when non-zero */
     char output_shape[ATROUSD_SHAPE_HEADER_MAX]; /* X-Output-Shape when non-empty */
+    const char *output_dtype;                    /* X-Output-Dtype (static name) when non-NULL */
+    const char *compute_precision;  /* X-Compute-Precision: what ran ("f32"/"bf16"), or NULL */
     size_t inference_header_length; /* KServe binary answer: its JSON header's length, else 0 */
     bool close_connection;          /* add Connection: close */
     /* For the access log and metrics. */

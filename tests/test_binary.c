@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "atrous_binary.h"
+#include "atrous_dtype.h"
 #include "proto_fixtures.h"
 
 /* A good query for value [1, 2, 2, 1] and filters [1, 1, 1, 1]: 5 floats, 20 bytes. */
@@ -190,7 +191,8 @@ static void test_binary_rejects_an_unknown_key_naming_it(void **state)
     p[5] = (struct atrous_query_param){"padding_mode", "SAME"};
     assert_query_rejected_n(p, 6, ATROUS_INVALID_ARGUMENT, "padding_mode",
                             "unknown query parameter \"padding_mode\" (allowed: value_shape, "
-                            "filters_shape, output_shape, rate, padding)");
+                            "filters_shape, output_shape, rate, padding, dtype, output_dtype, "
+                            "precision)");
     p[5] = (struct atrous_query_param){"", "1"};
     assert_query_rejected_n(p, 6, ATROUS_INVALID_ARGUMENT, "", "unknown query parameter \"\"");
     p[5] = (struct atrous_query_param){"Rate", "1"};
@@ -412,6 +414,93 @@ static void test_binary_format_shape_writes_the_output_shape_header(void **state
     assert_int_equal(buf[0], '1');
 }
 
+/* dtype=bfloat16 / float16: the body is 2 bytes per element, widened exactly into storage the
+ * request owns (at any alignment); output_dtype defaults to dtype; precision is parsed. */
+static void test_binary_half_dtypes_take_two_bytes_per_element_widened_exactly(void **state)
+{
+    (void)state;
+    static const char *const names[2] = {"bfloat16", "float16"};
+    const enum atrous_dtype types[2] = {ATROUS_DTYPE_BFLOAT16, ATROUS_DTYPE_FLOAT16};
+    for (int t = 0; t < 2; t++) {
+        struct atrous_query_param p[8];
+        struct atrous_binary_plan plan;
+        struct atrous_request r;
+        struct atrous_error e;
+        good_query(p);
+        p[5] = (struct atrous_query_param){"dtype", names[t]};
+        p[6] = (struct atrous_query_param){"precision", "bf16"};
+        assert_int_equal(atrous_binary_decode_query(p, 7, NULL, &plan, &e), ATROUS_OK);
+        assert_int_equal(plan.body_bytes, 10); /* 5 elements of 2 bytes */
+        assert_int_equal(plan.head.value_dtype, types[t]);
+        assert_int_equal(plan.head.filters_dtype, types[t]);
+        assert_int_equal(plan.head.output_dtype, types[t]);
+        assert_int_equal(plan.head.precision, ATROUS_PRECISION_BF16);
+        const float values[5] = {1.0f, -2.5f, 0.099609375f, 65504.0f, 0.0f};
+        unsigned char body[11];
+        for (int i = 0; i < 5; i++) {
+            const uint16_t h = types[t] == ATROUS_DTYPE_BFLOAT16 ? atrous_f32_to_bf16(values[i])
+                                                                 : atrous_f32_to_f16(values[i]);
+            body[1 + 2 * i] = (unsigned char)h;
+            body[2 + 2 * i] = (unsigned char)(h >> 8);
+        }
+        /* Odd address: the 2-byte elements are read at any alignment. */
+        assert_int_equal(atrous_binary_decode_body(&plan, body + 1, 10, &r, &e), ATROUS_OK);
+        assert_non_null(r.storage);
+        for (int i = 0; i < 4; i++)
+            assert_true(r.value[i] == atrous_dtype_round(types[t], values[i]));
+        assert_true(r.filters[0] == 0.0f);
+        atrous_request_release(&r);
+        /* In the caller's buffer with room for the widened tensors: the same values, no
+         * allocation; without the room, a copy as above. */
+        float room[5];
+        memcpy(room, body + 1, 10);
+        assert_int_equal(atrous_binary_decode_body_in_place(&plan, room, 10, sizeof(room), &r, &e),
+                         ATROUS_OK);
+        assert_null(r.storage);
+        assert_ptr_equal(r.value, room);
+        for (int i = 0; i < 4; i++)
+            assert_true(r.value[i] == atrous_dtype_round(types[t], values[i]));
+        atrous_request_release(&r);
+        memcpy(room, body + 1, 10);
+        assert_int_equal(atrous_binary_decode_body_in_place(&plan, room, 10, 19, &r, &e),
+                         ATROUS_OK);
+        assert_non_null(r.storage);
+        assert_true(r.value[1] == atrous_dtype_round(types[t], values[1]));
+        atrous_request_release(&r);
+        /* A float32-sized body is the wrong size, and says why. */
+        unsigned char big[20] = {0};
+        assert_int_equal(atrous_binary_decode_body(&plan, big, 20, &r, &e),
+                         ATROUS_INVALID_ARGUMENT);
+        assert_non_null(strstr(e.message, "2 bytes per"));
+        assert_non_null(strstr(e.message, names[t]));
+    }
+}
+
+static void test_binary_output_dtype_overrides_and_other_dtypes_are_refused(void **state)
+{
+    (void)state;
+    struct atrous_query_param p[8];
+    struct atrous_binary_plan plan;
+    struct atrous_error e;
+    good_query(p);
+    p[5] = (struct atrous_query_param){"dtype", "float16"};
+    p[6] = (struct atrous_query_param){"output_dtype", "float32"};
+    assert_int_equal(atrous_binary_decode_query(p, 7, NULL, &plan, &e), ATROUS_OK);
+    assert_int_equal(plan.head.value_dtype, ATROUS_DTYPE_FLOAT16);
+    assert_int_equal(plan.head.output_dtype, ATROUS_DTYPE_FLOAT32);
+    assert_int_equal(plan.head.precision, ATROUS_PRECISION_F32);
+    good_query(p);
+    p[5] = (struct atrous_query_param){"dtype", "float64"};
+    assert_query_rejected_n(p, 6, ATROUS_INVALID_ARGUMENT, "dtype",
+                            "the accepted dtypes are float32, bfloat16, float16; cast");
+    p[5] = (struct atrous_query_param){"output_dtype", "int8"};
+    assert_query_rejected_n(p, 6, ATROUS_INVALID_ARGUMENT, "output_dtype", "cast");
+    p[5] = (struct atrous_query_param){"precision", "tf32"};
+    assert_query_rejected_n(p, 6, ATROUS_INVALID_ARGUMENT, "precision", "f32");
+    p[5] = (struct atrous_query_param){"dtype", NULL};
+    assert_query_rejected_n(p, 6, ATROUS_INVALID_ARGUMENT, "dtype", "has no value");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -420,6 +509,8 @@ int main(void)
         cmocka_unit_test(test_binary_rejects_a_body_of_the_wrong_size),
         cmocka_unit_test(test_binary_query_reports_the_body_size_it_implies),
         cmocka_unit_test(test_binary_rejects_an_unknown_key_naming_it),
+        cmocka_unit_test(test_binary_half_dtypes_take_two_bytes_per_element_widened_exactly),
+        cmocka_unit_test(test_binary_output_dtype_overrides_and_other_dtypes_are_refused),
         cmocka_unit_test(test_binary_rejects_a_repeated_key_naming_it),
         cmocka_unit_test(test_binary_rejects_a_missing_key_naming_it),
         cmocka_unit_test(test_binary_rejects_a_key_without_a_value),

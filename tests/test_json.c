@@ -352,8 +352,8 @@ static void test_json_rejects_incomplete_or_odd_tensor_objects(void **state)
                     "value is missing \"shape\"");
     assert_rejected(DOC("{}", T1, "[1]", "1", "\"SAME\""), "value", "missing \"shape\"");
     assert_rejected(
-        DOC("{\"shape\": [1], \"data\": [1], \"dtype\": \"float32\"}", T1, "[1]", "1", "\"SAME\""),
-        "value", "unknown member \"dtype\" in value (allowed: shape, data)");
+        DOC("{\"shape\": [1], \"data\": [1], \"kind\": \"float32\"}", T1, "[1]", "1", "\"SAME\""),
+        "value", "unknown member \"kind\" in value (allowed: shape, data, dtype)");
     assert_rejected(
         DOC("{\"shape\": [1], \"shape\": [1], \"data\": [1]}", T1, "[1]", "1", "\"SAME\""), "value",
         "duplicate member \"shape\"");
@@ -707,7 +707,7 @@ static void test_json_rejects_unknown_field_naming_it(void **state)
     (void)state;
     assert_rejected("{\"value\": " T1 ", \"filter\": " T1 "}", "filter",
                     "unknown field \"filter\" (allowed: value, filters, output_shape, rate, "
-                    "padding, dtype)");
+                    "padding, dtype, output_dtype, precision)");
     assert_rejected("{\"Rate\": 1}", "Rate", "unknown field \"Rate\"");
     assert_rejected("{\"\": 1}", "", "unknown field \"\"");
     /* Escapes are decoded before the name is matched. */
@@ -740,7 +740,7 @@ static void test_json_rejects_missing_required_fields(void **state)
                     "padding", "missing required field \"padding\"");
 }
 
-static void test_json_accepts_only_float32_dtype(void **state)
+static void test_json_accepts_the_three_dtypes_and_refuses_others(void **state)
 {
     struct atrous_request r;
     struct atrous_error e;
@@ -752,7 +752,14 @@ static void test_json_accepts_only_float32_dtype(void **state)
     assert_rejected(DOC(T1, T1, "[1,1,1,1]", "1", "\"SAME\", \"dtype\": \"float64\""), "dtype",
                     "dtype \"float64\" at byte");
     assert_rejected(DOC(T1, T1, "[1,1,1,1]", "1", "\"SAME\", \"dtype\": \"FLOAT32\""), "dtype",
-                    "only \"float32\"");
+                    "the accepted dtypes are float32, bfloat16, float16; cast");
+    assert_rejected(DOC(T1, T1, "[1,1,1,1]", "1", "\"SAME\", \"output_dtype\": \"int32\""),
+                    "output_dtype", "output_dtype \"int32\" at byte");
+    assert_rejected(
+        DOC("{\"shape\": [1], \"data\": [1], \"dtype\": \"float64\"}", T1, "[1]", "1", "\"SAME\""),
+        "value", "value.dtype \"float64\" at byte");
+    assert_rejected(DOC(T1, T1, "[1,1,1,1]", "1", "\"SAME\", \"precision\": \"fp16\""), "precision",
+                    "\"f32\"");
     assert_rejected(DOC(T1, T1, "[1,1,1,1]", "1", "\"SAME\", \"dtype\": 32"), "dtype",
                     "got a number");
 }
@@ -766,7 +773,90 @@ static void test_json_quotes_a_long_dtype_without_overflow(void **state)
                     "dtype", "{}{302,-0.902450681,-0.615747631,0.52325...\" at byte 9");
     assert_rejected(DOC(T1, T1, "[1,1,1,1]", "1",
                         "\"SAME\", \"dtype\": \"float32float32float32float32float32float32\""),
-                    "dtype", "only \"float32\"");
+                    "dtype", "is not supported");
+}
+
+/* The request's dtype applies to both tensors, a tensor's own overrides it, members in any
+ * order; numbers are rounded to nearest even to their dtype; the output is the value's dtype
+ * unless output_dtype says otherwise; precision is kept. */
+static void test_json_dtypes_round_numbers_to_each_tensors_dtype(void **state)
+{
+    struct atrous_request r;
+    struct atrous_error e;
+    (void)state;
+    /* 1.00390625 = 1 + 2^-8 is a bfloat16 tie (to 1) and exact in float16; 0.1 is neither. */
+    assert_int_equal(decode("{\"value\": {\"data\": [1.00390625, 0.1], \"shape\": [1,1,2,1]},"
+                            " \"filters\": {\"dtype\": \"float16\", \"shape\": [1,1,1,1], \"data\":"
+                            " [0.1]}, \"output_shape\": [1,1,2,1], \"rate\": 1, \"padding\":"
+                            " \"SAME\", \"dtype\": \"bfloat16\", \"precision\": \"bf16\"}",
+                            &r, &e),
+                     ATROUS_OK);
+    assert_int_equal(r.value_dtype, ATROUS_DTYPE_BFLOAT16);
+    assert_int_equal(r.filters_dtype, ATROUS_DTYPE_FLOAT16);
+    assert_int_equal(r.output_dtype, ATROUS_DTYPE_BFLOAT16);
+    assert_int_equal(r.precision, ATROUS_PRECISION_BF16);
+    assert_true(r.value[0] == 1.0f);
+    assert_true(r.value[1] == atrous_bf16_to_f32(0x3dcd));
+    assert_true(r.filters[0] == atrous_f16_to_f32(0x2e66));
+    atrous_request_release(&r);
+    /* Nested arrays and output_dtype; the default stays float32 and exact. */
+    assert_int_equal(decode("{\"output_dtype\": \"float16\", \"value\": [[[[0.1]]]], \"filters\":"
+                            " [[[[0.1]]]], \"output_shape\": [1,1,1,1], \"rate\": 1, \"padding\":"
+                            " \"SAME\"}",
+                            &r, &e),
+                     ATROUS_OK);
+    assert_int_equal(r.value_dtype, ATROUS_DTYPE_FLOAT32);
+    assert_int_equal(r.output_dtype, ATROUS_DTYPE_FLOAT16);
+    assert_int_equal(r.precision, ATROUS_PRECISION_F32);
+    assert_true(r.value[0] == 0.1f);
+    atrous_request_release(&r);
+}
+
+/* A finite number that rounds to infinity in its dtype is an error naming the tensor (the
+ * float32 rule, applied to the dtype's range); Infinity itself is accepted. */
+static void test_json_number_out_of_a_dtypes_range_is_an_error(void **state)
+{
+    struct atrous_request r;
+    struct atrous_error e;
+    (void)state;
+    assert_rejected(DOC("{\"shape\": [1,1,2,1], \"data\": [1, 65520]}", T1, "[1,1,2,1]", "1",
+                        "\"SAME\", \"dtype\": \"float16\""),
+                    "value", "value: element 1 (65520) is outside the float16 range");
+    assert_rejected(DOC(T1, "{\"shape\": [1,1,1,1], \"data\": [3.4e38], \"dtype\": \"bfloat16\"}",
+                        "[1,1,1,1]", "1", "\"SAME\""),
+                    "filters", "outside the bfloat16 range");
+    assert_int_equal(decode(DOC("{\"shape\": [1,1,2,1], \"data\": [65519, -Infinity]}", T1,
+                                "[1,1,2,1]", "1", "\"SAME\", \"dtype\": \"float16\""),
+                            &r, &e),
+                     ATROUS_OK);
+    assert_true(r.value[0] == 65504.0f);
+    assert_true(r.value[1] < 0 && r.value[1] * 0 != 0);
+    atrous_request_release(&r);
+}
+
+static void test_json_encode_output_rounds_to_the_dtype_and_says_the_precision(void **state)
+{
+    (void)state;
+    const int64_t dims[2] = {1, 3};
+    struct atrous_shape shape;
+    struct atrous_error e;
+    char *text = NULL;
+    size_t len = 0;
+    const float data[3] = {0.1f, 1.00390625f, 70000.0f};
+    assert_int_equal(atrous_shape_make(&shape, dims, 2, NULL), ATROUS_OK);
+    assert_int_equal(
+        atrous_json_encode_output_as(&shape, data, ATROUS_DTYPE_FLOAT16, "bf16", &text, &len, &e),
+        ATROUS_OK);
+    assert_string_equal(text, "{\"output\":{\"shape\":[1,3],\"dtype\":\"float16\",\"data\":["
+                              "0.099975586,1.0039062,Infinity]},\"compute_precision\":\"bf16\"}");
+    assert_int_equal(len, strlen(text));
+    free(text);
+    assert_int_equal(
+        atrous_json_encode_output_as(&shape, data, ATROUS_DTYPE_BFLOAT16, NULL, &text, &len, &e),
+        ATROUS_OK);
+    assert_string_equal(text, "{\"output\":{\"shape\":[1,3],\"dtype\":\"bfloat16\",\"data\":["
+                              "0.100097656,1,70144]}}");
+    free(text);
 }
 
 static void test_json_padding_must_be_a_string(void **state)
@@ -1223,7 +1313,10 @@ int main(void)
         cmocka_unit_test(test_json_rejects_unknown_field_naming_it),
         cmocka_unit_test(test_json_rejects_duplicate_fields),
         cmocka_unit_test(test_json_rejects_missing_required_fields),
-        cmocka_unit_test(test_json_accepts_only_float32_dtype),
+        cmocka_unit_test(test_json_accepts_the_three_dtypes_and_refuses_others),
+        cmocka_unit_test(test_json_dtypes_round_numbers_to_each_tensors_dtype),
+        cmocka_unit_test(test_json_number_out_of_a_dtypes_range_is_an_error),
+        cmocka_unit_test(test_json_encode_output_rounds_to_the_dtype_and_says_the_precision),
         cmocka_unit_test(test_json_quotes_a_long_dtype_without_overflow),
         cmocka_unit_test(test_json_padding_must_be_a_string),
         cmocka_unit_test(test_json_padding_decodes_escapes_and_keeps_its_true_length),

@@ -525,7 +525,8 @@ static void test_kserve_rejects_bad_envelopes_and_types(void **state)
         {"wrong datatype", false,
          "{\"inputs\": [{\"name\": \"value\", \"datatype\": \"FP64\", \"shape\": [1, 1, 1, 2], "
          "\"data\": [0.5, 1]}]}",
-         0, NULL, ATROUS_INVALID_ARGUMENT, "input 'value' must be FP32, got FP64"},
+         0, NULL, ATROUS_INVALID_ARGUMENT,
+         "input 'value' has datatype FP64: the accepted datatypes are FP32, BF16, FP16; cast"},
         {"unknown input key", false,
          "{\"inputs\": [{\"name\": \"value\", \"dtype\": \"FP32\", \"shape\": [1, 1, 1, 2], "
          "\"data\": [0.5, 1]}]}",
@@ -1140,6 +1141,95 @@ static void test_kserve_binary_output_flags(void **state)
     }
 }
 
+/* BF16 / FP16 inputs (JSON rounded to the datatype, binary 2-byte parts widened), the output's
+ * datatype (the value's, or the requested output's parameter), the precision parameter and the
+ * model's default, and a 16-bit answer encoded as its rounded copy. */
+static void test_kserve_half_datatypes_precision_and_output_datatype(void **state)
+{
+    struct codec_suite *s = *state;
+    struct atrous_error err;
+    struct atrous_kserve_request req;
+    struct atrous_kserve_reply reply;
+    struct proto_buf b = {0};
+    /* JSON FP16 value: 0.1 rounds to the float16 0x2e66; the output datatype follows. */
+    proto_buf_printf(&b, "{\"inputs\": [{\"name\": \"value\", \"datatype\": \"FP16\", "
+                         "\"shape\": [1, 1, 1, 2], \"data\": [0.1, 70000]}]}");
+    assert_int_equal(decode_infer_text(s->example, b.data, b.len, NULL, NULL, &req, &err),
+                     ATROUS_INVALID_ARGUMENT);
+    assert_string_equal(err.field, "value");
+    assert_non_null(strstr(err.message, "element 1 is outside the FP16 range"));
+    proto_buf_free(&b);
+    proto_buf_printf(&b, "{\"inputs\": [{\"name\": \"value\", \"datatype\": \"FP16\", "
+                         "\"shape\": [1, 1, 1, 2], \"data\": [0.1, 1]}], \"parameters\": "
+                         "{\"precision\": \"bf16\"}}");
+    assert_int_equal(decode_infer_text(s->example, b.data, b.len, NULL, NULL, &req, &err),
+                     ATROUS_OK);
+    assert_int_equal(req.op.value_dtype, ATROUS_DTYPE_FLOAT16);
+    assert_int_equal(req.op.output_dtype, ATROUS_DTYPE_FLOAT16);
+    assert_int_equal(req.op.precision, ATROUS_PRECISION_BF16);
+    assert_true(req.op.value[0] == atrous_f16_to_f32(0x2e66));
+    /* Encoded: the datatype, the rounded values, the compute precision. */
+    const int64_t dims[2] = {1, 2};
+    struct atrous_shape shape;
+    atrous_shape_make(&shape, dims, 2, NULL);
+    const float out[2] = {0.1f, 65519.0f};
+    assert_int_equal(atrous_kserve_encode_infer_as(&req, &shape, out, "f32", &reply, &err),
+                     ATROUS_OK);
+    assert_non_null(strstr(reply.header, "\"datatype\":\"FP16\""));
+    assert_non_null(strstr(reply.header, "[0.099975586,65504]"));
+    assert_non_null(strstr(reply.header, "\"parameters\":{\"compute_precision\":\"f32\"}"));
+    atrous_kserve_reply_release(&reply);
+    atrous_kserve_request_release(&req);
+    proto_buf_free(&b);
+
+    /* Binary BF16 parts of 2 bytes per element, a BF16 answer asked as FP32 and binary. */
+    const char *head = "{\"inputs\": [{\"name\": \"value\", \"datatype\": \"BF16\", \"shape\": "
+                       "[1, 1, 1, 2], \"parameters\": {\"binary_data_size\": 4}}], \"outputs\": "
+                       "[{\"name\": \"output\", \"parameters\": {\"binary_data\": true, "
+                       "\"datatype\": \"BF16\"}}]}";
+    const unsigned char part[4] = {0x80, 0x3f, 0xc0, 0xbf}; /* 1.0, -1.5 */
+    char ihcl[32];
+    proto_buf_printf(&b, "%s", head);
+    proto_buf_put(&b, part, sizeof(part));
+    snprintf(ihcl, sizeof(ihcl), "%zu", strlen(head));
+    assert_int_equal(decode_infer_text(s->example, b.data, b.len, ihcl, NULL, &req, &err),
+                     ATROUS_OK);
+    assert_true(req.op.value[0] == 1.0f && req.op.value[1] == -1.5f);
+    assert_int_equal(req.op.output_dtype, ATROUS_DTYPE_BFLOAT16);
+    assert_int_equal(req.op.precision, ATROUS_PRECISION_F32); /* the model's default */
+    assert_int_equal(atrous_kserve_encode_infer_as(&req, &shape, out, NULL, &reply, &err),
+                     ATROUS_OK);
+    assert_int_equal(reply.binary_len, 4);
+    const unsigned char *bytes = reply.binary;
+    assert_int_equal(bytes[0] | bytes[1] << 8, atrous_f32_to_bf16(0.1f));
+    assert_null(strstr(reply.header, "compute_precision"));
+    atrous_kserve_reply_release(&reply);
+    atrous_kserve_request_release(&req);
+    proto_buf_free(&b);
+
+    /* A wrong size for a 2-byte part, and an output datatype the service does not write. */
+    proto_buf_printf(&b, "%s", head);
+    proto_buf_put(&b, part, sizeof(part));
+    proto_buf_put(&b, part, sizeof(part));
+    assert_int_equal(decode_infer_text(s->example, b.data, b.len, ihcl, NULL, &req, &err),
+                     ATROUS_INVALID_ARGUMENT);
+    proto_buf_free(&b);
+    proto_buf_printf(&b, "{\"inputs\": [{\"name\": \"value\", \"datatype\": \"FP32\", "
+                         "\"shape\": [1, 1, 1, 2], \"data\": [1, 2]}], \"outputs\": [{\"name\": "
+                         "\"output\", \"parameters\": {\"datatype\": \"FP64\"}}]}");
+    assert_int_equal(decode_infer_text(s->example, b.data, b.len, NULL, NULL, &req, &err),
+                     ATROUS_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.message, "FP32, BF16, FP16"));
+    proto_buf_free(&b);
+    proto_buf_printf(&b, "{\"inputs\": [{\"name\": \"value\", \"datatype\": \"FP32\", "
+                         "\"shape\": [1, 1, 1, 2], \"data\": [1, 2]}], \"parameters\": "
+                         "{\"precision\": \"tf32\"}}");
+    assert_int_equal(decode_infer_text(s->example, b.data, b.len, NULL, NULL, &req, &err),
+                     ATROUS_INVALID_ARGUMENT);
+    assert_string_equal(err.field, "precision");
+    proto_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1157,6 +1247,7 @@ int main(void)
         cmocka_unit_test(test_kserve_repository_bodies),
         cmocka_unit_test(test_kserve_generic_route_and_missing_model),
         cmocka_unit_test(test_kserve_documents),
+        cmocka_unit_test(test_kserve_half_datatypes_precision_and_output_datatype),
         cmocka_unit_test(test_kserve_binary_output_flags),
     };
     return cmocka_run_group_tests(tests, codec_suite_setup, codec_suite_teardown);

@@ -197,6 +197,12 @@ static void test_model_formats_config_errors_name_file_and_field(void **state)
         {"{\"rate\": 2, \"padding\": \"SAME\", \"filters\": {\"shape\": [3, 3, 4, 2], "
          "\"file\": \"f.npy\"}, \"warmup\": [[1, 8, 8]]}",
          "list of 4 integers", "warmup"},
+        {"{\"rate\": 2, \"padding\": \"SAME\", \"filters\": {\"shape\": [3, 3, 4, 2], "
+         "\"file\": \"f.npy\"}, \"dtype\": \"float64\"}",
+         "\"bfloat16\"", "dtype"},
+        {"{\"rate\": 2, \"padding\": \"SAME\", \"filters\": {\"shape\": [3, 3, 4, 2], "
+         "\"file\": \"f.npy\"}, \"precision\": \"fp16\"}",
+         "\"f32\" or \"bf16\"", "precision"},
     };
     struct atrous_error err;
     struct atrous_model_config config;
@@ -210,6 +216,29 @@ static void test_model_formats_config_errors_name_file_and_field(void **state)
         if (strcmp(err.field, bad[i].field) != 0)
             fail_msg("%s: field \"%s\", expected \"%s\"", bad[i].config, err.field, bad[i].field);
     }
+}
+
+/* A model's declared dtype and default precision: float32 and f32 unless the config says. */
+static void test_model_formats_dtype_and_precision(void **state)
+{
+    (void)state;
+    struct atrous_error err;
+    struct atrous_model_config config;
+    assert_int_equal(decode("{\"rate\": 2, \"padding\": \"SAME\", \"filters\": {\"shape\": "
+                            "[3, 3, 4, 2], \"file\": \"f.npy\"}}",
+                            &config, &err),
+                     ATROUS_OK);
+    assert_int_equal(config.model->dtype, ATROUS_DTYPE_FLOAT32);
+    assert_int_equal(config.model->precision, ATROUS_PRECISION_F32);
+    atrous_model_free(config.model);
+    assert_int_equal(decode("{\"rate\": 2, \"padding\": \"SAME\", \"filters\": {\"shape\": "
+                            "[3, 3, 4, 2], \"file\": \"f.npy\"}, \"dtype\": \"float16\", "
+                            "\"precision\": \"bf16\"}",
+                            &config, &err),
+                     ATROUS_OK);
+    assert_int_equal(config.model->dtype, ATROUS_DTYPE_FLOAT16);
+    assert_int_equal(config.model->precision, ATROUS_PRECISION_BF16);
+    atrous_model_free(config.model);
 }
 
 /* The name defaults to the folder's (which must then be a valid name); versions are JSON
@@ -508,6 +537,7 @@ int main(void)
         cmocka_unit_test(test_model_formats_example_decodes),
         cmocka_unit_test(test_model_formats_conformance_cases_decode),
         cmocka_unit_test(test_model_formats_config_errors_name_file_and_field),
+        cmocka_unit_test(test_model_formats_dtype_and_precision),
         cmocka_unit_test(test_model_formats_name_and_version),
         cmocka_unit_test(test_npy_decode_errors_name_file_and_field),
         cmocka_unit_test(test_npy_raw_files_and_size_checks),

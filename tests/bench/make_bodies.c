@@ -2,7 +2,8 @@
  * make_bodies.c - writes the request bodies `make bench` posts with wrk: for each named shape
  * (3x3 filters, rate 2, SAME, random data in [-1, 1)), NAME.bin (binary body), NAME.target
  * (the binary form's path and query), NAME.json (the JSON body), built by the same request
- * builders the integration tests use.
+ * builders the integration tests use; and NAME_bf16 / NAME_f16 .bin and .target, the same
+ * tensors as 2-byte bodies with dtype= in the query.
  *
  *   make_bodies OUT_DIR NAME=N,H,W,IC,OC [NAME=...]
  */
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "atrous_dtype.h"
 #include "http_client.h"
 #include "naive_ref.h"
 
@@ -62,6 +64,25 @@ int main(int argc, char **argv)
             write_file(argv[1], name, "target", target, strlen(target)) ||
             write_file(argv[1], name, "bin", bin, bin_len))
             return 1;
+        /* The same tensors as bfloat16 and float16 bodies (2 bytes per element, rounded to
+         * nearest even): NAME_bf16.bin / .target, NAME_f16.bin / .target. */
+        const size_t count = a.value_count + a.filters_count;
+        const enum atrous_dtype halves[2] = {ATROUS_DTYPE_BFLOAT16, ATROUS_DTYPE_FLOAT16};
+        const char *const suffix[2] = {"bf16", "f16"};
+        unsigned char *half = malloc(2 * count + 1);
+        if (half == NULL)
+            return 1;
+        for (int t = 0; t < 2; t++) {
+            char half_name[80], half_target[8192];
+            snprintf(half_name, sizeof(half_name), "%s_%s", name, suffix[t]);
+            snprintf(half_target, sizeof(half_target), "%s&dtype=%s", target,
+                     atrous_dtype_name(halves[t]));
+            atrous_dtype_narrow(halves[t], (const float *)bin, half, count);
+            if (write_file(argv[1], half_name, "target", half_target, strlen(half_target)) ||
+                write_file(argv[1], half_name, "bin", half, 2 * count))
+                return 1;
+        }
+        free(half);
         free(json);
         free(target);
         free(bin);

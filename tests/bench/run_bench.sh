@@ -10,6 +10,9 @@ echo
 echo "== compute, two OpenMP threads (one call using both cores)"
 "$build/bench/bench_compute" --threads 2
 echo
+echo "== wire dtypes: float32 <-> bfloat16 / float16 conversions per MB (one thread)"
+"$build/bench/bench_dtype"
+echo
 echo "== JSON codec vs jansson (1M floats)"
 "$build/bench/bench_json" --floats 1000000 --repeat 3
 echo
@@ -18,6 +21,9 @@ echo "== gzip / deflate per MB in the server's code paths (request inflate, answ
 echo
 echo "== gzip on the wire (wrk, KServe v2): plain vs compressed request / answer"
 BUILD=$build "$(dirname "$0")/bench_compress.sh"
+echo
+echo "== wire dtypes over HTTP (wrk): bfloat16 / float16 binary vs float32 binary, large shape"
+BUILD=$build "$(dirname "$0")/bench_dtype.sh"
 echo
 echo "== bearer tokens: the check's cost per request, and the tiny request with and without them"
 "$build/bench/bench_auth"

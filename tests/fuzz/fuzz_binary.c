@@ -63,7 +63,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (atrous_shape_elements(&request.value_shape, "value", &v, NULL) ||
             atrous_shape_elements(&request.filters_shape, "filters", &f, NULL) ||
             v != plan.value_elements || f != plan.filters_elements ||
-            (v + f) * sizeof(float) != plan.body_bytes || body_len != plan.body_bytes)
+            (v + f) * atrous_dtype_size(plan.head.value_dtype) != plan.body_bytes ||
+            body_len != plan.body_bytes)
             abort(); /* accepted a body that does not match the shapes */
         volatile float sink = 0;
         for (size_t i = 0; i < v; i++)

@@ -63,13 +63,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct atrous_shape shape;
     struct atrous_kserve_reply reply;
     float *out = fuzz_output_for(&req.op, &problem, &shape);
-    if (out != NULL && atrous_kserve_encode_infer(&req, &shape, out, &reply, &err) == ATROUS_OK) {
+    if (out != NULL &&
+        atrous_kserve_encode_infer_as(&req, &shape, out, "f32", &reply, &err) == ATROUS_OK) {
         if (reply.header[reply.header_len] != '\0' || strlen(reply.header) != reply.header_len)
             abort();
         /* Binary data is what was asked (an empty output has no bytes to point at). */
         if (problem.output_elements > 0 && req.binary_output != (reply.binary != NULL))
             abort();
-        if (reply.binary && reply.binary_len != problem.output_elements * sizeof(float))
+        if (reply.binary &&
+            reply.binary_len != problem.output_elements * atrous_dtype_size(req.op.output_dtype))
             abort();
         atrous_kserve_reply_release(&reply);
     }

@@ -83,6 +83,7 @@ struct text {
     size_t len, cap;
 };
 
+static void text_put(struct text *t, const void *data, size_t len);
 static void text_printf(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void text_printf(struct text *t, const char *fmt, ...)
 {
@@ -114,10 +115,11 @@ static void json_tensor(struct text *t, const char *key, const struct atrous_sha
     text_printf(t, "]}");
 }
 
-static int write_json_seed(const char *dir, const struct corpus_case *c)
+static int write_json_seed_as(const char *dir, const struct corpus_case *c, const char *name,
+                              const char *types)
 {
     struct text t = {malloc(4096), 0, 4096};
-    text_printf(&t, "{");
+    text_printf(&t, "{%s", types);
     json_tensor(&t, "value", &c->value_shape, c->value, c->value_count);
     text_printf(&t, ",");
     json_tensor(&t, "filters", &c->filters_shape, c->filters, c->filters_count);
@@ -125,9 +127,21 @@ static int write_json_seed(const char *dir, const struct corpus_case *c)
     for (size_t i = 0; i < c->output_shape_len; i++)
         text_printf(&t, "%s%lld", i ? "," : "", (long long)c->output_shape[i]);
     text_printf(&t, "],\"rate\":%lld,\"padding\":\"%s\"}", (long long)c->rate, c->padding);
-    int rc = t.len <= SEED_MAX_BYTES ? write_file(dir, c->name, t.data, t.len) : 0;
+    int rc = t.len <= SEED_MAX_BYTES ? write_file(dir, name, t.data, t.len) : 0;
     free(t.data);
     return rc;
+}
+
+/* Each case as float32, and with the dtype members (request-level dtype, the output's, the
+ * precision) so that the fuzzer starts from them. */
+static int write_json_seed(const char *dir, const struct corpus_case *c)
+{
+    char name[256];
+    snprintf(name, sizeof(name), "%s_f16", c->name);
+    return write_json_seed_as(dir, c, c->name, "") ||
+           write_json_seed_as(dir, c, name,
+                              "\"dtype\":\"float16\",\"output_dtype\":\"bfloat16\","
+                              "\"precision\":\"bf16\",");
 }
 
 static void shape_list(struct text *t, const int64_t *dims, size_t count)
@@ -167,6 +181,25 @@ static int write_binary_seed(const char *dir, const struct corpus_case *c)
         rc = write_file(dir, c->name, t.data, t.len + body);
     }
     free(t.data);
+    if (rc != 0)
+        return rc;
+    /* The same as bfloat16: each float's top half (a truncation: any 16-bit pattern will do). */
+    struct text h = {malloc(4096), 0, 4096};
+    binary_query(&h, c);
+    text_printf(&h, "&dtype=bfloat16&precision=bf16\n");
+    const size_t count = c->value_count + c->filters_count;
+    for (size_t i = 0; i < count && h.len + 2 * count <= SEED_MAX_BYTES; i++) {
+        const float f = i < c->value_count ? c->value[i] : c->filters[i - c->value_count];
+        uint32_t bits;
+        memcpy(&bits, &f, sizeof(bits));
+        const unsigned char half[2] = {(unsigned char)(bits >> 16), (unsigned char)(bits >> 24)};
+        text_put(&h, half, 2);
+    }
+    char name[256];
+    snprintf(name, sizeof(name), "%s_bf16", c->name);
+    if (h.len <= SEED_MAX_BYTES)
+        rc = write_file(dir, name, h.data, h.len);
+    free(h.data);
     return rc;
 }
 

@@ -473,9 +473,13 @@ int http_op_parse_json(const char *body, size_t len, struct http_op_output *out)
     json_t *output = json_object_get(root, "output");
     json_t *shape = json_object_get(output, "shape"), *data = json_object_get(output, "data");
     const char *dtype = json_string_value(json_object_get(output, "dtype"));
+    /* What the compute ran in, beside the output: "f32" or "bf16" when present. */
+    const char *precision = json_string_value(json_object_get(root, "compute_precision"));
     int rc = -1;
-    if (json_object_size(root) != 1 || !json_is_array(shape) || !json_is_array(data) ||
-        dtype == NULL || strcmp(dtype, "float32") != 0 || json_array_size(shape) > 8)
+    if (json_object_size(root) != (precision != NULL ? 2u : 1u) || !json_is_array(shape) ||
+        !json_is_array(data) || dtype == NULL || strcmp(dtype, "float32") != 0 ||
+        json_array_size(shape) > 8 ||
+        (precision != NULL && strcmp(precision, "f32") != 0 && strcmp(precision, "bf16") != 0))
         goto out;
     out->rank = (int)json_array_size(shape);
     for (int i = 0; i < out->rank; i++)

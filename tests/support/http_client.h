@@ -145,7 +145,8 @@ struct http_op_output {
     size_t count;
 };
 
-/* Parses {"output": {"shape", "dtype", "data"}}. Returns 0, or -1 when it is not that. */
+/* Parses {"output": {"shape", "dtype": "float32", "data"}} with an optional
+ * "compute_precision" ("f32" or "bf16"). Returns 0, or -1 when it is not that. */
 int http_op_parse_json(const char *body, size_t len, struct http_op_output *out);
 
 /* Parses an answer by its Content-Type (JSON or binary). */
