@@ -3,7 +3,8 @@
 #   make          build the library, the service (build/atrousd) and the tests
 #   make run      build and start the service on port 8080
 #   make test     check the include rule, build and run every test, ending with
-#                 "tests: N passed, N failed"
+#                 "tests: N passed, N failed"; every daemon's log is kept in
+#                 $(BUILD)/test-logs and grepped for secrets (tests/check_secrets.sh)
 #   make check-layers  the include rule alone (tests/check_layers.sh)
 #   make check    the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench    build and run the benchmarks (not part of make test)
@@ -42,8 +43,9 @@ CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARNINGS) -pthread -MMD -MP \
 LIB_LIBS := -ldnnl -lgomp -lm -pthread
 PROTO_LIBS := -ljansson -lm -pthread
 ZLIB_LIBS := -lz
-# GnuTLS: native TLS and mutual TLS (server/tls.c), the server's only; the TLS tests' client
-# and test PKI (tests/support/tls_*.c) use it too.
+# GnuTLS: native TLS and mutual TLS (server/tls.c) and the SHA-256 of bearer tokens
+# (server/auth.c), the server's only; the TLS tests' client and test PKI (tests/support/tls_*.c)
+# use it too.
 TLS_LIBS := -lgnutls
 SERVER_LIBS := -lmicrohttpd $(ZLIB_LIBS) $(TLS_LIBS)
 LIBS := $(LIB_LIBS) $(PROTO_LIBS) $(SERVER_LIBS)
@@ -123,7 +125,7 @@ TESTS_LIB := test_error test_tensor test_dtype test_op test_cache test_cost test
 	test_conformance_lib test_model
 TESTS_CODEC := test_binary test_json test_json_doc test_json_writer test_model_formats
 TESTS_CODEC_ENGINE := test_kserve test_tfserving
-TESTS_SERVER := test_handlers test_model_repo test_compute_queue test_compress
+TESTS_SERVER := test_handlers test_model_repo test_compute_queue test_compress test_auth
 TESTS_SERVER_PLAIN := test_deadline test_trace test_budget
 test_bins = $(patsubst %,$(BUILD)/tests/%,$(1))
 $(call test_bins,$(TESTS_LIB)): $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_SUPPORT_A) $(LIB_A)
@@ -158,7 +160,8 @@ check-layers:
 
 # Every test binary runs even when one fails; the runner prints the summary line last.
 test: check-layers $(DAEMON) $(TEST_BINS)
-	@ATROUSD_BIN=$(abspath $(DAEMON)) tests/run_tests.sh $(TEST_BINS)
+	@ATROUSD_BIN=$(abspath $(DAEMON)) ATROUSD_TEST_LOG_DIR=$(abspath $(BUILD))/test-logs \
+	  tests/run_tests.sh $(TEST_BINS)
 
 # Sanitizer build of everything (library, service, tests) in its own folder; the integration
 # tests start this instrumented daemon. Leaks are reported at exit (LeakSanitizer); the

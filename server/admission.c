@@ -301,6 +301,47 @@ static bool admit_repository(struct server_ctx *ctx, const struct http_exchange 
     return false;
 }
 
+/* The challenges of RFC 6750 section 3 (static: the reply borrows them). */
+#define CHALLENGE "Bearer realm=\"" ATROUSD_AUTH_REALM "\""
+
+/* Bearer tokens (auth.h): 401 with WWW-Authenticate without a known token (with
+ * error="invalid_token" when one was sent), 400 invalid_request for two Authorization headers.
+ * Neither the token nor any part of the header is quoted back. A request with a body is
+ * answered with Connection: close (its body is never read). */
+static bool refuse_unauthenticated(struct server_ctx *ctx, const struct http_exchange *ex,
+                                   struct request_plan *plan, struct http_reply *reply)
+{
+    const char *id = ex->request_id;
+    enum atrousd_auth_verdict v = atrousd_auth_check(ctx->auth, ex->path, ex->authorization,
+                                                     ex->authorization_count, plan->token_id);
+    switch (v) {
+    case ATROUSD_AUTH_OPEN:
+    case ATROUSD_AUTH_OK:
+        return false;
+    case ATROUSD_AUTH_MISSING:
+        reply->www_authenticate = CHALLENGE;
+        atrousd_reply_fail(reply, ATROUSD_FAIL_UNAUTHENTICATED, "Authorization", id,
+                           "Authorization: this endpoint needs a bearer token (send the header "
+                           "'Authorization: Bearer <token>')");
+        break;
+    case ATROUSD_AUTH_INVALID:
+        reply->www_authenticate = CHALLENGE ", error=\"invalid_token\"";
+        atrousd_reply_fail(reply, ATROUSD_FAIL_UNAUTHENTICATED, "Authorization", id,
+                           "Authorization: the bearer token is not valid (unknown, revoked or "
+                           "malformed)");
+        break;
+    case ATROUSD_AUTH_DUPLICATE:
+        reply->www_authenticate = CHALLENGE ", error=\"invalid_request\"";
+        atrousd_reply_fail(reply, ATROUSD_FAIL_INVALID_ARGUMENT, "Authorization", id,
+                           "Authorization: %u headers were sent; send exactly one",
+                           ex->authorization_count);
+        break;
+    }
+    if (ex->method == NULL || (strcmp(ex->method, "GET") != 0 && strcmp(ex->method, "HEAD") != 0))
+        reply->close_connection = true;
+    return true;
+}
+
 bool atrousd_precheck(struct server_ctx *ctx, const struct http_exchange *ex,
                       struct request_plan *plan, struct http_reply *reply)
 {
@@ -320,8 +361,10 @@ bool atrousd_precheck(struct server_ctx *ctx, const struct http_exchange *ex,
                            ex->method ? ex->method : "", ex->path, reply->allow);
         return true;
     }
-    /* Hook (authentication): the route is known and nothing about the repository or the body
-     * has been revealed yet; a missing or wrong token is answered here. */
+    /* Authentication: the route is known and nothing about the repository or the body has
+     * been revealed yet; a missing or wrong token is answered here. */
+    if (refuse_unauthenticated(ctx, ex, plan, reply))
+        return true;
     if (ex->has_content_length && ex->content_length > ctx->config.max_body_bytes) {
         reply->close_connection = true;
         atrousd_reply_fail(reply, ATROUSD_FAIL_CONTENT_TOO_LARGE, "body", id,

@@ -21,6 +21,7 @@
 #include "atrous_model.h"
 #include "atrous_request.h"
 #include "atrous_tfserving.h"
+#include "auth.h"
 #include "budget.h"
 #include "reply.h"
 #include "router.h"
@@ -52,6 +53,8 @@ struct http_exchange {
     const char *accept;                  /* NULL when absent */
     const char *inference_header_length; /* KServe binary extension's header, NULL if absent */
     const char *request_id;              /* already sanitised; never NULL */
+    const char *authorization;           /* the first Authorization header, NULL when absent */
+    unsigned authorization_count;        /* how many Authorization headers came */
     bool has_content_length;             /* false for chunked or absent bodies */
     uint64_t content_length;
     const void *body; /* the whole body, once received */
@@ -89,13 +92,15 @@ struct request_plan {
     bool has_problem;  /* binary op whose query validated: problem is what it will compute */
     struct atrous_problem problem; /* (governor.h) its output and cost known before the body */
     uint64_t problem_bytes;        /* its output, answer and compute memory, reserved at once */
+    char token_id[ATROUSD_AUTH_ID_LEN + 1]; /* the accepted bearer token's short id, or "" */
 };
 
 /*
  * Everything decidable from the request line and headers, before any body byte is read:
- * 404 (paths, and models the repository lacks), 405 (+Allow), 503 while warming up or
- * draining, 415, 406, 413 from Content-Length (and from --max-json-bytes for KServe and TF
- * Serving JSON), for binary op requests the query (400) and the size it implies against
+ * 404 (paths, and models the repository lacks), 405 (+Allow), 401 (+WWW-Authenticate) without
+ * a known bearer token when --auth-token-file is set (400 for two Authorization headers), 503 while
+ * warming up or draining, 415, 406, 413 from Content-Length (and from --max-json-bytes for KServe
+ * and TF Serving JSON), for binary op requests the query (400) and the size it implies against
  * --max-body-bytes (413) and Content-Length (400), and a malformed
  * Inference-Header-Content-Length (400). Returns true when reply holds the final answer; false
  * when the request proceeds (plan is then filled; a binary op gets its parsed query, cost

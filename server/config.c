@@ -13,16 +13,18 @@
 
 #include "atrous_json_writer.h"
 #include "atrous_model.h"
+#include "auth.h"
 
 enum option_kind {
-    OPT_HOST,    /* numeric IP address */
-    OPT_PATH,    /* a file system path (not checked here; "" = none) */
-    OPT_UINT,    /* decimal integer in [min, max] */
-    OPT_BYTES,   /* decimal integer with an optional k/m/g suffix (powers of 1024) */
-    OPT_LEVEL,   /* log level name */
-    OPT_FORMAT,  /* log format name */
-    OPT_CONTROL, /* model control mode name */
-    OPT_NAMES,   /* model names, comma-separated, or "*"; each use of the flag adds to them */
+    OPT_HOST,      /* numeric IP address */
+    OPT_PATH,      /* a file system path (not checked here; "" = none) */
+    OPT_UINT,      /* decimal integer in [min, max] */
+    OPT_BYTES,     /* decimal integer with an optional k/m/g suffix (powers of 1024) */
+    OPT_LEVEL,     /* log level name */
+    OPT_FORMAT,    /* log format name */
+    OPT_CONTROL,   /* model control mode name */
+    OPT_NAMES,     /* model names, comma-separated, or "*"; each use of the flag adds to them */
+    OPT_URL_PATHS, /* request paths, comma-separated, each "/..." (a final '*': a prefix) */
 };
 
 struct option_def {
@@ -128,6 +130,17 @@ static const struct option_def options[] = {
      "info lines (the access log) are buffered at most this long; 0 = one write per line"},
     {"log-format", "ATROUSD_LOG_FORMAT", OPT_FORMAT, FIELD(log_format), 0, 0, "FORMAT",
      "json | text"},
+    /* Authentication (auth.h, README "Security"). */
+    {"auth-token-file", "ATROUSD_AUTH_TOKEN_FILE", OPT_PATH, FIELD(auth_token_file), 0, 0, "FILE",
+     "bearer tokens, one per line or sha256:<64 hex> of one (# comments); when set, every path "
+     "but --auth-open-paths needs Authorization: Bearer <token> (401)"},
+    {"auth-open-paths", "ATROUSD_AUTH_OPEN_PATHS", OPT_URL_PATHS, FIELD(auth_open_paths), 0, 0,
+     "PATHS",
+     "with --auth-token-file, paths answered without a token, comma-separated (a final * makes "
+     "a prefix; add /metrics for an unauthenticated scraper)"},
+    {"auth-reload-ms", "ATROUSD_AUTH_RELOAD_MS", OPT_UINT, FIELD(auth_reload_ms), 0, 86400000, "MS",
+     "the token file is looked at this often and reloaded when it changed (SIGHUP reloads it "
+     "at once); 0 = on SIGHUP only"},
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
@@ -178,6 +191,9 @@ void atrousd_config_defaults(struct atrousd_config *cfg)
     snprintf(cfg->tls_priorities, sizeof(cfg->tls_priorities), "%s",
              ATROUSD_DEFAULT_TLS_PRIORITIES);
     cfg->tls_reload_ms = ATROUSD_DEFAULT_TLS_RELOAD_MS;
+    snprintf(cfg->auth_open_paths, sizeof(cfg->auth_open_paths), "%s",
+             ATROUSD_DEFAULT_AUTH_OPEN_PATHS);
+    cfg->auth_reload_ms = ATROUSD_DEFAULT_AUTH_RELOAD_MS;
 }
 
 /* Strict decimal: digits only (no sign, no spaces), no overflow. */
@@ -324,6 +340,9 @@ static void describe_expected(const struct option_def *opt, char *buf, size_t si
         snprintf(buf, size,
                  "model names (letters, digits, '_', '-', '.'), comma-separated, or \"*\" alone");
         break;
+    case OPT_URL_PATHS:
+        snprintf(buf, size, "paths starting with '/', comma-separated, '*' only last, or \"\"");
+        break;
     }
 }
 
@@ -358,6 +377,11 @@ static bool apply(struct atrousd_config *cfg, const struct option_def *opt, cons
         break;
     case OPT_NAMES:
         ok = add_names(field, value);
+        break;
+    case OPT_URL_PATHS:
+        ok = strlen(value) < ATROUSD_PATH_MAX && atrousd_auth_open_paths_valid(value);
+        if (ok)
+            snprintf(field, ATROUSD_PATH_MAX, "%s", value);
         break;
     }
     if (!ok) {
@@ -495,6 +519,9 @@ static void default_text(const struct option_def *opt, const struct atrousd_conf
     case OPT_NAMES:
         snprintf(buf, size, "%s", field[0] ? field : "none");
         break;
+    case OPT_URL_PATHS:
+        snprintf(buf, size, "%s", field[0] ? field : "none");
+        break;
     }
 }
 
@@ -560,6 +587,7 @@ void atrousd_config_write_json(struct atrous_jw *w, const void *arg)
         case OPT_HOST:
         case OPT_PATH:
         case OPT_NAMES:
+        case OPT_URL_PATHS:
             atrous_jw_string(w, field);
             break;
         case OPT_CONTROL:

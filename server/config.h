@@ -60,6 +60,10 @@ struct atrous_jw;
     "SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-GROUP-ALL:+GROUP-X25519:"           \
     "+GROUP-SECP256R1:+GROUP-SECP384R1:%SERVER_PRECEDENCE"
 #define ATROUSD_DEFAULT_TLS_RELOAD_MS 5000 /* certificate files looked at this often */
+/* Authentication (auth.h): probes stay open; everything else needs a token when a token file is
+ * given. --auth-reload-ms: how often the token file is looked at for a change. */
+#define ATROUSD_DEFAULT_AUTH_OPEN_PATHS "/healthz,/readyz,/v2/health/live,/v2/health/ready"
+#define ATROUSD_DEFAULT_AUTH_RELOAD_MS  5000
 
 /* Most I/O threads, also when 0 picks one per usable CPU. */
 #define ATROUSD_IO_THREADS_MAX 64
@@ -123,6 +127,10 @@ struct atrousd_config {
     char tls_client_ca[ATROUSD_PATH_MAX];         /* PEM CAs: mutual TLS, client certs required */
     char tls_priorities[ATROUSD_PATH_MAX];        /* GnuTLS priority string */
     uint64_t tls_reload_ms;                       /* file-change poll period; 0 = SIGHUP only */
+    /* Authentication (auth.h). */
+    char auth_token_file[ATROUSD_PATH_MAX]; /* "" = no authentication */
+    char auth_open_paths[ATROUSD_PATH_MAX]; /* comma-separated paths (a final '*': a prefix) */
+    uint64_t auth_reload_ms;                /* 0 = the token file is reread on SIGHUP only */
 };
 
 enum atrousd_config_result {

@@ -251,6 +251,9 @@ struct framing {
     const char *tracestate[ATROUSD_TRACESTATE_FIELDS_MAX];
     size_t tracestate_count;
     bool tracestate_overflow;
+    /* Bearer tokens (auth.h): two Authorization headers are refused, not one of them picked. */
+    const char *authorization;
+    unsigned authorization_count;
 };
 
 static bool is_tchar(unsigned char c)
@@ -338,6 +341,9 @@ static enum MHD_Result note_framing(void *cls, enum MHD_ValueKind kind, const ch
     } else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) {
         f->host_count++;
         f->host_invalid |= !host_valid(value);
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION) == 0) {
+        if (f->authorization_count++ == 0)
+            f->authorization = value;
     } else if (strcasecmp(key, "traceparent") == 0) {
         if (f->traceparent_count++ == 0)
             f->traceparent = value;
@@ -407,6 +413,8 @@ static void read_headers(struct request *req, const char *url, const char *metho
         atrousd_ctx_request_id(req->ctx, req->request_id, sizeof(req->request_id));
     ex->request_id = req->request_id;
     read_framing(req, method, f);
+    ex->authorization = f->authorization;
+    ex->authorization_count = f->authorization_count;
     atrousd_trace_begin(&req->trace, f->traceparent, f->traceparent_count, f->tracestate,
                         f->tracestate_overflow ? 0 : f->tracestate_count, atrousd_ctx_random64,
                         req->ctx);
@@ -595,6 +603,9 @@ static enum MHD_Result answer(struct request *req)
     ok &= MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") == MHD_YES;
     if (r->allow)
         ok &= MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow) == MHD_YES;
+    if (r->www_authenticate)
+        ok &= MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                      r->www_authenticate) == MHD_YES;
     if (r->retry_after_s > 0) {
         char retry[16];
         snprintf(retry, sizeof(retry), "%u", r->retry_after_s);
@@ -1142,6 +1153,8 @@ static void log_access(const struct request *req, unsigned status, uint64_t tota
     }
     fields[n++] = LOG_STR("method", req->ex.method);
     fields[n++] = LOG_STR("path", path);
+    if (req->plan.token_id[0]) /* which bearer token (auth.h), never the token */
+        fields[n++] = LOG_STR("token_id", req->plan.token_id);
     fields[n++] = LOG_UINT("status", status);
     fields[n++] = LOG_UINT("bytes_in", req->bytes_in);
     fields[n++] = LOG_UINT("bytes_out", req->bytes_out);

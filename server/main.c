@@ -166,7 +166,7 @@ int main(int argc, char **argv)
     atrousd_log_buffer_start(cfg.log_flush_ms);
     status = 1;
     if (atrousd_ctx_create(&cfg, NULL, NULL, &ctx, &err) != ATROUS_OK) {
-        atrousd_logf(ATROUSD_LOG_ERROR, "could not create the engine: %s", err.message);
+        atrousd_logf(ATROUSD_LOG_ERROR, "could not start: %s", err.message);
         goto out;
     }
     warn_if_clamped(&cfg, ctx);

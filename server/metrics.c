@@ -571,6 +571,28 @@ bool atrousd_metrics_model_stats(const struct atrousd_metrics *m, size_t model,
     return true;
 }
 
+/* Bearer-token authentication (auth.h): only when a token file is configured. */
+static void render_auth(FILE *f, const struct atrousd_auth_figures *a)
+{
+    if (!a->enabled)
+        return;
+    gauge(f, "atrousd_auth_tokens", "Tokens the token file holds (--auth-token-file).",
+          (double)a->tokens);
+    header(f, "atrousd_auth_refused_total", "counter",
+           "Requests answered 401 (400 for duplicate headers) for their credentials, by reason.");
+    for (int r = 0; r < ATROUSD_AUTH_REASON_COUNT; r++)
+        fprintf(f, "atrousd_auth_refused_total{reason=\"%s\"} %llu\n",
+                atrousd_auth_reason_name((enum atrousd_auth_reason)r),
+                (unsigned long long)a->refused[r]);
+    header(f, "atrousd_auth_reloads_total", "counter",
+           "Token file reloads (SIGHUP, or the file changed) by result; a failed one keeps the "
+           "previous tokens.");
+    fprintf(f, "atrousd_auth_reloads_total{result=\"ok\"} %llu\n",
+            (unsigned long long)a->reloads_ok);
+    fprintf(f, "atrousd_auth_reloads_total{result=\"failed\"} %llu\n",
+            (unsigned long long)a->reloads_failed);
+}
+
 char *atrousd_metrics_render(const struct atrousd_metrics *m,
                              const struct atrousd_metrics_snapshot *s, size_t *len)
 {
@@ -642,6 +664,7 @@ char *atrousd_metrics_render(const struct atrousd_metrics *m,
     counter(f, "atrousd_log_lines_dropped_total",
             "Log lines dropped because the log sink (stderr) was stalled or failing.",
             s->log_lines_dropped);
+    render_auth(f, &s->auth);
     if (fclose(f) != 0) {
         free(out);
         return NULL;

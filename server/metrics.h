@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "atrous_kserve_repo.h"
+#include "auth.h"
 #include "router.h"
 
 /* Most (model, version) pairs with series of their own over the process's life: every version
@@ -69,6 +70,7 @@ struct atrousd_metrics_snapshot {
     uint64_t models_loaded;       /* model versions being served */
     uint64_t models_retired_held; /* retired versions still held by requests in flight */
     uint64_t model_loads_ok, model_loads_failed; /* folder loads since start */
+    struct atrousd_auth_figures auth;            /* bearer tokens (auth.h) */
 };
 
 /* Creates zeroed metrics (NULL on out of memory); free with atrousd_metrics_free. */

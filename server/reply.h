@@ -32,6 +32,7 @@
 #define ATROUSD_FAILURE_MAP(X)                                                                     \
     X(INVALID_ARGUMENT, 400, "invalid_argument")                                                   \
     X(TOO_LARGE, 400, "too_large")                                                                 \
+    X(UNAUTHENTICATED, 401, "unauthenticated")                                                     \
     X(NOT_FOUND, 404, "not_found")                                                                 \
     X(METHOD_NOT_ALLOWED, 405, "method_not_allowed")                                               \
     X(NOT_ACCEPTABLE, 406, "not_acceptable")                                                       \
@@ -61,8 +62,9 @@ struct http_reply {
     const char *content_type; /* static string */
     char *body;
     size_t body_len;
-    const char *allow;                           /* Allow header (405), static, or NULL */
-    unsigned retry_after_s;                      /* Retry-After header when non-zero */
+    const char *allow;            /* Allow header (405), static, or NULL */
+    const char *www_authenticate; /* WWW-Authenticate header (401, auth.h), static, or NULL */
+    unsigned retry_after_s;       /* Retry-After header when non-zero */
     char output_shape[ATROUSD_SHAPE_HEADER_MAX]; /* X-Output-Shape when non-empty */
     const char *output_dtype;                    /* X-Output-Dtype (static name) when non-NULL */
     const char *compute_precision;  /* X-Compute-Precision: what ran ("f32"/"bf16"), or NULL */

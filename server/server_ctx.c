@@ -97,6 +97,14 @@ enum atrous_status atrousd_ctx_create(const struct atrousd_config *config,
     };
     if ((st = atrousd_models_create(&models_config, &ctx->models, err)))
         goto out;
+    /* Authentication (auth.h): the token file is read now, so a bad one stops the start. */
+    struct atrousd_auth_config auth_config = {
+        .token_file = config->auth_token_file,
+        .open_paths = config->auth_open_paths,
+        .reload_ms = config->auth_reload_ms,
+    };
+    if ((st = atrousd_auth_create(&auth_config, &ctx->auth, err)))
+        goto out;
     atrous_engine_get_info(ctx->engine, &ctx->engine_info);
     *out = ctx;
     ctx = NULL;
@@ -129,6 +137,7 @@ void atrousd_ctx_free(struct server_ctx *ctx)
 {
     if (ctx == NULL)
         return;
+    atrousd_auth_free(ctx->auth);
     atrousd_queue_free(ctx->queue);
     atrousd_models_free(ctx->models); /* its prepared filters belong to the engine */
     atrous_engine_free(ctx->engine);
@@ -151,6 +160,8 @@ void atrousd_ctx_reload(struct server_ctx *ctx)
      * small files; a failure keeps the credentials in use). */
     if (ctx->tls != NULL)
         atrousd_tls_reload(ctx->tls, "SIGHUP");
+    /* Authentication (auth.h): the token file is reread on the auth thread. */
+    atrousd_auth_reload_async(ctx->auth, "SIGHUP");
     if (c->model_dir[0] == '\0') {
         atrousd_logf(ATROUSD_LOG_INFO, "reload: no model repository (--model-dir) to rescan; the "
                                        "process goes on serving");
@@ -218,4 +229,5 @@ void atrousd_ctx_snapshot(struct server_ctx *ctx, struct atrousd_metrics_snapsho
     out->avx512 = ctx->engine_info.avx512;
     atrousd_models_figures(ctx->models, &out->models_loaded, &out->models_retired_held,
                            &out->model_loads_ok, &out->model_loads_failed);
+    atrousd_auth_figures(ctx->auth, &out->auth);
 }

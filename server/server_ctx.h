@@ -18,6 +18,7 @@
 #include "model_repo.h"
 #include "atrous_request.h"
 #include "atrous_tfserving.h"
+#include "auth.h"
 #include "budget.h"
 #include "compute_queue.h"
 #include "config.h"
@@ -58,6 +59,7 @@ struct server_ctx {
     _Atomic uint64_t request_seq;
     _Atomic uint64_t random_state; /* atrousd_ctx_random64 (trace and span ids) */
     struct atrousd_tls *tls;       /* owned (tls.h); NULL = plain HTTP */
+    struct atrousd_auth *auth;     /* owned; NULL: no --auth-token-file (auth.h) */
 };
 
 /*
@@ -90,8 +92,9 @@ struct atrousd_queue *atrousd_ctx_queue_for(const struct server_ctx *ctx,
 /*
  * The SIGHUP hook (run on the signal thread while serving, signals.h): the one place where a
  * reload starts. It asks the model manager for a rescan of the repository (models.h; in
- * explicit mode only logged) and returns at once: the rescan runs on the manager's thread, so
- * the signal thread is never held up by a slow disk.
+ * explicit mode only logged), and the auth thread to reread the token file (auth.h), and
+ * returns at once: both run on threads of their own, so the signal thread is never held up by
+ * a slow disk.
  */
 void atrousd_ctx_reload(struct server_ctx *ctx);
 

@@ -2,9 +2,18 @@
 # Runs each cmocka test binary given as an argument, keeps going after a failure, and ends with
 # one summary line: "tests: N passed, N failed". Exits non-zero when any test failed or a
 # binary crashed before reporting.
+#
+# With ATROUSD_TEST_LOG_DIR set (make test, make check), that folder is emptied first, every
+# daemon's log is kept in it (tests/support/daemon.h), and after the binaries
+# tests/check_secrets.sh greps them all for secrets: one more test, passed or failed.
 set -u
 passed=0 failed=0 broken=()
 export CMOCKA_MESSAGE_OUTPUT=stdout
+logdir=${ATROUSD_TEST_LOG_DIR:-}
+if [ -n "$logdir" ]; then
+  rm -rf "$logdir" && mkdir -p "$logdir" || { echo "cannot make $logdir"; exit 1; }
+  export ATROUSD_TEST_LOG_DIR=$logdir
+fi
 for bin in "$@"; do
   name=$(basename "$bin")
   echo "== $name"
@@ -22,6 +31,14 @@ for bin in "$@"; do
     broken+=("$name (group fixture failed)")
   fi
 done
+if [ -n "$logdir" ]; then
+  echo "== check_secrets"
+  if "$(dirname "$0")/check_secrets.sh" "$logdir"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+  fi
+fi
 if [ ${#broken[@]} -gt 0 ]; then
   echo "binaries that crashed or reported nothing: ${broken[*]}"
   failed=$((failed + ${#broken[@]}))

@@ -25,6 +25,11 @@ echo
 echo "== wire dtypes over HTTP (wrk): bfloat16 / float16 binary vs float32 binary, large shape"
 BUILD=$build "$(dirname "$0")/bench_dtype.sh"
 echo
+echo "== bearer tokens: the check's cost per request, and the tiny request with and without them"
+"$build/bench/bench_auth"
+echo
+BUILD=$build "$(dirname "$0")/bench_auth.sh"
+echo
 echo "== HTTP (wrk): atrousd against the reference minimal server"
 BUILD=$build "$(dirname "$0")/bench_http.sh"
 echo

@@ -36,6 +36,25 @@ static void pause_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+/*
+ * Creates the log file of a daemon (kind "daemon") or of a run (kind "run") in path: in
+ * $ATROUSD_TEST_LOG_DIR, named after the test binary, when it is set (*keep: the file stays
+ * for tests/check_secrets.sh), else in /tmp. Returns its descriptor, or -1 (errno).
+ */
+static int make_log_file(char *path, size_t size, const char *kind, bool *keep)
+{
+    const char *dir = getenv("ATROUSD_TEST_LOG_DIR");
+    *keep = dir != NULL && dir[0] != '\0';
+    int n = *keep
+                ? snprintf(path, size, "%s/%s.%s.XXXXXX", dir, program_invocation_short_name, kind)
+                : snprintf(path, size, "/tmp/atrousd-test-XXXXXX");
+    if (n < 0 || (size_t)n >= size) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return mkstemp(path);
+}
+
 const char *test_daemon_bin(void)
 {
     const char *bin = getenv("ATROUSD_BIN");
@@ -182,14 +201,14 @@ static int spawn(struct test_daemon *d, const char *const *args, int stderr_fd, 
 int test_daemon_spawn(struct test_daemon *d, const char *const *args, char *why, size_t why_size)
 {
     memset(d, 0, sizeof(*d));
-    snprintf(d->log_path, sizeof(d->log_path), "/tmp/atrousd-test-XXXXXX");
-    int log_fd = mkstemp(d->log_path);
+    int log_fd = make_log_file(d->log_path, sizeof(d->log_path), "daemon", &d->keep_log);
     if (log_fd < 0) {
-        snprintf(why, why_size, "mkstemp: %s", strerror(errno));
+        snprintf(why, why_size, "mkstemp %s: %s", d->log_path, strerror(errno));
         return -1;
     }
     if (spawn(d, args, log_fd, why, why_size) != 0) {
-        unlink(d->log_path);
+        if (!d->keep_log)
+            unlink(d->log_path);
         d->log_path[0] = '\0';
         return -1;
     }
@@ -345,12 +364,14 @@ int test_daemon_stop(struct test_daemon *d)
         d->pid = 0;
     }
     if (d->log_path[0]) {
-        /* The whole suite's daemons are checked here: a leak fails the stop. */
+        /* The whole suite's daemons are checked here: a leak fails the stop. The log stays in
+         * $ATROUSD_TEST_LOG_DIR for tests/check_secrets.sh's grep at the end of the run. */
         char *log = test_daemon_log(d);
         if (leaks_secret(log, "the daemon's log"))
             code = -1;
         free(log);
-        unlink(d->log_path);
+        if (!d->keep_log)
+            unlink(d->log_path);
         d->log_path[0] = '\0';
     }
     return code;
@@ -461,8 +482,9 @@ int test_daemon_group_teardown(void **state)
 int test_daemon_run_once(const char *const *args, const char *const *env, int timeout_ms,
                          char **output)
 {
-    char path[] = "/tmp/atrousd-run-XXXXXX";
-    int out_fd = mkstemp(path);
+    char path[512];
+    bool keep = false;
+    int out_fd = make_log_file(path, sizeof(path), "run", &keep);
     if (out_fd < 0)
         return -1;
     const char *argv[MAX_ARGS + 2] = {test_daemon_bin()};
@@ -496,6 +518,7 @@ int test_daemon_run_once(const char *const *args, const char *const *env, int ti
         *output = text;
     else
         free(text);
-    unlink(path);
+    if (!keep)
+        unlink(path);
     return code;
 }

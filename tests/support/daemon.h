@@ -3,6 +3,13 @@
  * $ATROUSD_BIN (make test sets it; default build/atrousd), on 127.0.0.1 with --port 0, its
  * stderr in a temporary log file from which the chosen port is read.
  *
+ * When $ATROUSD_TEST_LOG_DIR is set (make test and make check set it; tests/run_tests.sh empties
+ * it first), every daemon's log, and the output of test_daemon_run_once, is written there as
+ * <test binary>.daemon.XXXXXX (.run.XXXXXX) and kept after the daemon stops, so that
+ * tests/check_secrets.sh can grep the logs of the whole suite for secrets. Test secrets (tokens,
+ * key passwords) contain "atrousd-test-secret" for that grep; files holding them belong
+ * elsewhere (/tmp), never in that folder.
+ *
  * Every wait polls a condition with a generous deadline; nothing sleeps as synchronisation.
  */
 #ifndef TESTS_DAEMON_H
@@ -22,7 +29,8 @@
 struct test_daemon {
     pid_t pid;
     uint16_t port;
-    char log_path[128];
+    char log_path[512];
+    bool keep_log; /* in $ATROUSD_TEST_LOG_DIR: not removed at stop */
     bool exited;
     int wait_status; /* from waitpid, once exited */
 };
@@ -70,7 +78,7 @@ int test_daemon_wait_exit(struct test_daemon *d, int timeout_ms);
 /* SIGTERM, then wait; SIGKILL if it does not exit in time. Returns the exit code (0..255),
  * or -1 when it had to be killed or died of a signal, or when its log holds the secret marker
  * "atrousd-test-secret" (every test secret contains it; the line is printed). Removes the log
- * file. Safe to call on an exited or never-started daemon. */
+ * file (keeps it in $ATROUSD_TEST_LOG_DIR). Safe to call on an exited or never-started daemon. */
 int test_daemon_stop(struct test_daemon *d);
 
 /* The whole log so far (malloc'd, NUL-terminated), or NULL. */
