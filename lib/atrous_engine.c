@@ -55,8 +55,9 @@ extern int omp_get_max_threads(void);
 
 struct atrous_engine {
     dnnl_engine_t cpu;
-    bool bf16;             /* precision BF16 computes in bf16 (the ISA has avx512_bf16) */
-    enum atrous_form form; /* the config's: AUTO, or a form forced for every problem */
+    bool bf16;                /* precision BF16 computes in bf16 (the ISA has avx512_bf16) */
+    enum atrous_form form;    /* the config's: AUTO, or a form forced for every problem */
+    uint64_t measured_for_ns; /* a measured run time is the estimate this long after the run */
     struct atrous_cache *cache;
     /* Hits served by a workspace's repeat path are counted in the workspace (a shared atomic
      * would be a locked add on a cache line every thread writes); stats sum the live
@@ -153,12 +154,30 @@ struct compiled {
     const char *name; /* "deconv:" or "conv:" + impl, interned in the engine */
     /* Measured run time (ns, a moving average; 0 until the first timed run), read by the
      * estimator. Runs are timed only when the model says they take over TIMED_RUN_SECONDS:
-     * two clock reads are a few percent of the smallest problems' ~1 us. */
+     * two clock reads are a few percent of the smallest problems' ~1 us. run_at_ns is when
+     * the last timed run ended (CLOCK_MONOTONIC): see DEFAULT_MEASURED_FOR_MS. */
     bool timed;
     atomic_uint_fast64_t run_ns;
+    atomic_uint_fast64_t run_at_ns;
 };
 
 #define TIMED_RUN_SECONDS 20e-6
+
+/* How long a measured run time stands in for the cost model by default
+ * (atrous_engine_config.measured_for_ms). A run slowed by a busy host (a first run faulting in
+ * a 64 MiB output took 8 s at load average 9) would otherwise be the estimate for
+ * good: admission refuses the problem over --max-compute-ms, so it never runs again to correct
+ * it. After this long without a run the model speaks again, and the next run measures anew. A
+ * problem the model underestimates thus gets one over-long run per minute at most; a first run
+ * of a new problem costs the same, so nothing is opened. */
+#define DEFAULT_MEASURED_FOR_MS 60000
+
+static uint64_t monotonic_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
+}
 
 static void compiled_free(void *value)
 {
@@ -445,6 +464,7 @@ static enum atrous_status plan(struct atrous_engine *engine, const struct atrous
         if (k->c == NULL)
             return atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory planning a problem");
         atomic_init(&k->c->run_ns, 0);
+        atomic_init(&k->c->run_at_ns, 0);
         enum atrous_status st = create_pd(engine, p, forms[i], precision, k->c, &k->pd, &why);
         if (st != ATROUS_OK) {
             compiled_free(k->c);
@@ -501,9 +521,7 @@ static int rule_pick(const struct candidate *cand, int count)
 
 static double now_seconds(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    return (double)monotonic_ns() * 1e-9;
 }
 
 /* Runs a primitive once on dummy buffers and returns the seconds it took (< 0 on failure). */
@@ -684,6 +702,9 @@ enum atrous_status atrous_engine_create(const struct atrous_engine_config *confi
     if (engine == NULL)
         return atrous_error_set(err, ATROUS_NO_MEMORY, "", "out of memory creating the engine");
     atomic_init(&engine->next_filters_id, 0);
+    uint64_t measured_for_ms =
+        config && config->measured_for_ms ? config->measured_for_ms : DEFAULT_MEASURED_FOR_MS;
+    engine->measured_for_ns = measured_for_ms * 1000000ULL;
     pthread_mutex_init(&engine->workspaces_lock, NULL);
     pthread_mutex_init(&engine->names_lock, NULL);
     engine->cache = atrous_cache_create(capacity, compiled_free);
@@ -873,12 +894,13 @@ static dnnl_status_t point_at(dnnl_memory_t mem, const void **at, const void *ha
  * neighbour moves the estimate a quarter of the way). Threads racing here lose an update at
  * worst, which an average does not mind. The struct is shared and otherwise read-only, hence
  * the cast. */
-static void record_run(const struct compiled *c, uint64_t ns)
+static void record_run(const struct compiled *c, uint64_t ns, uint64_t end_ns)
 {
     atomic_uint_fast64_t *avg = (atomic_uint_fast64_t *)&c->run_ns;
     uint64_t old = atomic_load_explicit(avg, memory_order_relaxed);
     uint64_t now = old == 0 ? ns : (3 * old + ns) / 4;
     atomic_store_explicit(avg, now ? now : 1, memory_order_relaxed);
+    atomic_store_explicit((atomic_uint_fast64_t *)&c->run_at_ns, end_ns, memory_order_relaxed);
 }
 
 /* Brings the raw filters (TensorFlow layout) into the weights buffer of the bound problem:
@@ -947,9 +969,7 @@ static enum atrous_status execute(struct atrous_workspace *ws, struct atrous_cac
     /* oneDNN copies the arguments into a node-allocated map on every call: a scratchpad the
      * primitive does not use would cost an allocation per call (a tenth of a tiny problem). */
     int nargs = c->scratch_bytes ? 4 : 3;
-    struct timespec t0, t1;
-    if (c->timed)
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t t0 = c->timed ? monotonic_ns() : 0;
     if (c->src_reorder) {
         /* bf16: the value rounded to nearest even, once per call. */
         dnnl_exec_arg_t convert_args[] = {{DNNL_ARG_FROM, ws->user_src}, {DNNL_ARG_TO, ws->src}};
@@ -958,8 +978,8 @@ static enum atrous_status execute(struct atrous_workspace *ws, struct atrous_cac
     DNNL_TRY(dnnl_primitive_execute(c->prim, ws->stream, nargs, args));
     DNNL_TRY(dnnl_stream_wait(ws->stream));
     if (c->timed) {
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        record_run(c, (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + t1.tv_nsec - t0.tv_nsec));
+        uint64_t t1 = monotonic_ns();
+        record_run(c, t1 - t0, t1);
     }
 out:
     return st;
@@ -1315,6 +1335,9 @@ enum atrous_status atrous_engine_estimate(struct atrous_engine *engine,
     if ((entry = atrous_cache_peek(engine->cache, &key)) != NULL) {
         const struct compiled *c = atrous_cache_entry_value(entry);
         uint64_t ns = atomic_load_explicit(&c->run_ns, memory_order_relaxed);
+        uint64_t at = atomic_load_explicit(&c->run_at_ns, memory_order_relaxed);
+        if (ns != 0 && monotonic_ns() - at > engine->measured_for_ns)
+            ns = 0; /* stale: the model again, until the next run */
         out->impl = c->name;
         out->measured = ns != 0;
         out->workspace_bytes = workspace_bytes(c);

@@ -44,8 +44,11 @@ enum atrous_form {
 };
 
 struct atrous_engine_config {
-    size_t cache_capacity; /* distinct problems kept compiled; 0 = the default above */
-    enum atrous_form form; /* AUTO unless a test or benchmark forces one */
+    size_t cache_capacity;    /* distinct problems kept compiled; 0 = the default above */
+    enum atrous_form form;    /* AUTO unless a test or benchmark forces one */
+    uint64_t measured_for_ms; /* how long a problem's measured run time stands in for the cost
+                                 model after its last run (atrous_engine_estimate); 0 = the
+                                 default, a minute */
 };
 
 struct atrous_engine_info {
@@ -169,8 +172,9 @@ enum atrous_status atrous_engine_implementation(struct atrous_engine *engine,
  * time comes from a cost model per implementation class scaled by the FMA peak measured at
  * engine creation (lib/atrous_cost.c has the table), or, once the problem has been compiled
  * and run at least once in this engine with that team size, from its own measured run time
- * (a moving average). Slow paths show: a problem only oneDNN's reference kernel takes
- * (ref:any, ~0.3 GFLOP/s) is estimated in proportion.
+ * (a moving average), for a minute after its last run (then the model again: a run slowed by
+ * a busy host must not keep a problem refused for good). Slow paths show: a problem only oneDNN's
+ * reference kernel takes (ref:any, ~0.3 GFLOP/s) is estimated in proportion.
  */
 struct atrous_estimate {
     double seconds;         /* estimated wall time of one run on the given team */

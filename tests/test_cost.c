@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -254,6 +255,44 @@ static void test_estimate_is_refined_by_measured_runs(void **state)
     atrous_engine_free(engine);
 }
 
+/* A measured time is the estimate only for a while after the run: a run slowed by a busy host
+ * must not keep its problem refused for good (admission refusing it means it never runs to
+ * correct the figure). */
+static void test_measured_time_gives_way_to_the_model_after_a_while(void **state)
+{
+    (void)state;
+    struct atrous_engine_config config = {.measured_for_ms = 50};
+    struct atrous_engine *engine = NULL;
+    struct atrous_workspace *ws = NULL;
+    struct atrous_error err;
+    assert_int_equal(atrous_engine_create(&config, &engine, &err), ATROUS_OK);
+    assert_int_equal(atrous_workspace_create(engine, &ws, &err), ATROUS_OK);
+    atrous_engine_set_thread_parallelism(1);
+    struct atrous_problem p = problem_of(1, 32, 32, 32, 3, 3, 32, 2, true);
+    float *value = calloc(p.value_elements, sizeof(float));
+    float *filters = calloc(p.filters_elements, sizeof(float));
+    float *output = calloc(p.output_elements, sizeof(float));
+    assert_true(value && filters && output);
+    struct atrous_estimate model = estimate_of(engine, &p, 1);
+    assert_int_equal(atrous_engine_run(engine, ws, &p, value, filters, output, &err), ATROUS_OK);
+    assert_true(estimate_of(engine, &p, 1).measured);
+    struct timespec pause = {.tv_sec = 0, .tv_nsec = 120 * 1000000L};
+    nanosleep(&pause, NULL);
+    struct atrous_estimate stale = estimate_of(engine, &p, 1);
+    assert_false(stale.measured);
+    assert_true(stale.seconds > 0);
+    /* The model of the compiled implementation, which is the one the uncompiled estimate named. */
+    assert_string_equal(stale.impl, model.impl);
+    /* The next run measures anew. */
+    assert_int_equal(atrous_engine_run(engine, ws, &p, value, filters, output, &err), ATROUS_OK);
+    assert_true(estimate_of(engine, &p, 1).measured);
+    free(value);
+    free(filters);
+    free(output);
+    atrous_workspace_free(ws);
+    atrous_engine_free(engine);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -265,6 +304,7 @@ int main(void)
         cmocka_unit_test(test_estimate_skips_the_convolution_past_its_planning_cap),
         cmocka_unit_test(test_estimate_of_an_empty_problem_is_tiny),
         cmocka_unit_test(test_estimate_is_refined_by_measured_runs),
+        cmocka_unit_test(test_measured_time_gives_way_to_the_model_after_a_while),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
