@@ -1259,6 +1259,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         .execution_rows = req->reply.execution_rows,
         /* Only the compute queue's waits are the autoscaling signal, not the model manager's. */
         .dequeued = req->dequeued && atrousd_route_computes(req->plan.endpoint),
+        .implementation = req->reply.implementation,
     };
     atrousd_metrics_record(ctx->metrics, &sample);
     /* The request is over: the repository snapshot it held may go (and a model version that

@@ -57,6 +57,13 @@ struct model_series {
     struct batch_slot batches[ATROUSD_STATS_BATCH_SIZES];
 };
 
+/* The requests one implementation computed and their compute time. A slot's name is set once
+ * under implementations_lock, before the count that covers it is published. */
+struct implementation_series {
+    char name[96];
+    _Atomic uint64_t requests, compute_us;
+};
+
 struct atrousd_metrics {
     _Atomic uint64_t requests[ATROUSD_EP_COUNT][STATUS_SLOTS];
     /* Appended under models_lock, read without it: a series is complete before the count that
@@ -70,6 +77,9 @@ struct atrousd_metrics {
     struct histogram queue_wait; /* every job a worker took, 504s included */
     _Atomic uint64_t bytes_in[ATROUSD_EP_COUNT];
     _Atomic uint64_t bytes_out[ATROUSD_EP_COUNT];
+    struct implementation_series implementations[ATROUSD_METRICS_IMPLEMENTATIONS_MAX + 1];
+    _Atomic size_t implementation_count; /* slot COUNT (past the last) is "other" */
+    pthread_mutex_t implementations_lock;
 };
 
 static const char *const stage_names[ATROUSD_STAGE_COUNT] = {"parse", "queue", "compute",
@@ -78,8 +88,11 @@ static const char *const stage_names[ATROUSD_STAGE_COUNT] = {"parse", "queue", "
 struct atrousd_metrics *atrousd_metrics_create(void)
 {
     struct atrousd_metrics *m = calloc(1, sizeof(struct atrousd_metrics));
-    if (m != NULL)
+    if (m != NULL) {
         pthread_mutex_init(&m->models_lock, NULL);
+        pthread_mutex_init(&m->implementations_lock, NULL);
+        strcpy(m->implementations[ATROUSD_METRICS_IMPLEMENTATIONS_MAX].name, "other");
+    }
     return m;
 }
 
@@ -99,6 +112,7 @@ void atrousd_metrics_free(struct atrousd_metrics *m)
     for (size_t i = 0; i < atomic_load(&m->model_count); i++)
         series_free(m->models[i]);
     pthread_mutex_destroy(&m->models_lock);
+    pthread_mutex_destroy(&m->implementations_lock);
     free(m);
 }
 
@@ -222,6 +236,33 @@ static size_t status_slot(unsigned status)
                                                                           : 0;
 }
 
+/* The series of implementation name, made on first use; "other" when there is no room. The
+ * engine names few implementations, so a scan beats a hash; the lock is taken only by the
+ * first request an implementation computes. */
+static struct implementation_series *implementation_of(struct atrousd_metrics *m, const char *name)
+{
+    size_t count = atomic_load_explicit(&m->implementation_count, memory_order_acquire);
+    for (size_t i = 0; i < count; i++) {
+        if (strcmp(m->implementations[i].name, name) == 0)
+            return &m->implementations[i];
+    }
+    struct implementation_series *series = &m->implementations[ATROUSD_METRICS_IMPLEMENTATIONS_MAX];
+    pthread_mutex_lock(&m->implementations_lock);
+    size_t now = atomic_load_explicit(&m->implementation_count, memory_order_relaxed);
+    size_t i = count;
+    while (i < now && strcmp(m->implementations[i].name, name) != 0)
+        i++;
+    if (i < now) {
+        series = &m->implementations[i];
+    } else if (now < ATROUSD_METRICS_IMPLEMENTATIONS_MAX && strlen(name) < sizeof(series->name)) {
+        series = &m->implementations[now];
+        strcpy(series->name, name);
+        atomic_store_explicit(&m->implementation_count, now + 1, memory_order_release);
+    }
+    pthread_mutex_unlock(&m->implementations_lock);
+    return series;
+}
+
 void atrousd_metrics_record(struct atrousd_metrics *m, const struct atrousd_request_sample *s)
 {
     enum atrousd_endpoint ep = s->endpoint < ATROUSD_EP_COUNT ? s->endpoint : ATROUSD_EP_UNKNOWN;
@@ -244,6 +285,12 @@ void atrousd_metrics_record(struct atrousd_metrics *m, const struct atrousd_requ
     }
     if (s->dequeued)
         observe(&m->queue_wait, s->stage_us[ATROUSD_STAGE_QUEUE]);
+    if (s->implementation != NULL) {
+        struct implementation_series *is = implementation_of(m, s->implementation);
+        atomic_fetch_add_explicit(&is->requests, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&is->compute_us, s->stage_us[ATROUSD_STAGE_COMPUTE],
+                                  memory_order_relaxed);
+    }
 }
 
 uint64_t atrousd_metrics_count(const struct atrousd_metrics *m, enum atrousd_endpoint endpoint,
@@ -572,6 +619,32 @@ bool atrousd_metrics_model_stats(const struct atrousd_metrics *m, size_t model,
 }
 
 /* Bearer-token authentication (auth.h): only when a token file is configured. */
+/* Per implementation that computed at least one request; "other" only once used. */
+static void render_implementations(FILE *f, const struct atrousd_metrics *m)
+{
+    size_t count = atomic_load_explicit(&m->implementation_count, memory_order_acquire);
+    const struct implementation_series *other =
+        &m->implementations[ATROUSD_METRICS_IMPLEMENTATIONS_MAX];
+    bool with_other = load(&other->requests) > 0;
+    header(f, "atrousd_compute_implementation_requests_total", "counter",
+           "Op requests computed, by what ran them: the form (deconv, or the equivalent "
+           "forward conv) and oneDNN's kernel, as chosen per problem on this CPU.");
+    for (size_t i = 0; i < count + with_other; i++) {
+        const struct implementation_series *is = i < count ? &m->implementations[i] : other;
+        fputs("atrousd_compute_implementation_requests_total{implementation=\"", f);
+        label_value(f, is->name);
+        fprintf(f, "\"} %llu\n", (unsigned long long)load(&is->requests));
+    }
+    header(f, "atrousd_compute_implementation_seconds_total", "counter",
+           "Compute time of those requests (a batch's time counts for each of its requests).");
+    for (size_t i = 0; i < count + with_other; i++) {
+        const struct implementation_series *is = i < count ? &m->implementations[i] : other;
+        fputs("atrousd_compute_implementation_seconds_total{implementation=\"", f);
+        label_value(f, is->name);
+        fprintf(f, "\"} %.6f\n", (double)load(&is->compute_us) * 1e-6);
+    }
+}
+
 static void render_auth(FILE *f, const struct atrousd_auth_figures *a)
 {
     if (!a->enabled)
@@ -664,6 +737,7 @@ char *atrousd_metrics_render(const struct atrousd_metrics *m,
     counter(f, "atrousd_log_lines_dropped_total",
             "Log lines dropped because the log sink (stderr) was stalled or failing.",
             s->log_lines_dropped);
+    render_implementations(f, m);
     render_auth(f, &s->auth);
     if (fclose(f) != 0) {
         free(out);

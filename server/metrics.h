@@ -21,6 +21,11 @@
  * counted only in the totals (a warning is logged once). */
 #define ATROUSD_METRICS_MODELS_MAX 4096
 
+/* Distinct implementations (form and oneDNN kernel, e.g. "conv:brgconv:avx512_core") with
+ * series of their own; a CPU dispatches to a handful. Past this, runs are counted under
+ * implementation="other". */
+#define ATROUSD_METRICS_IMPLEMENTATIONS_MAX 32
+
 /* Distinct execution batch sizes listed per model in the statistics' batch_stats. */
 #define ATROUSD_STATS_BATCH_SIZES 32
 
@@ -47,6 +52,9 @@ struct atrousd_request_sample {
     /* Left the compute queue (computed, or 504 for waiting past --request-timeout): its
      * stage_us[ATROUSD_STAGE_QUEUE] is a queue wait, the autoscaling signal. */
     bool dequeued;
+    /* What computed the answer (the engine's name, as in the access log), NULL when nothing
+     * did: counted with its compute time in atrousd_compute_implementation_*. */
+    const char *implementation;
     /* The statistics extension, for inference requests (KServe infer, TF Serving predict). */
     uint64_t inference_rows; /* the value's batch dimension N */
     bool executed;           /* this request accounts for one execution (alone, or a batch's

@@ -465,6 +465,19 @@ static void test_http_access_log_line_has_every_field(void **state)
     const char *impl = json_string_value(json_object_get(line, "implementation"));
     assert_non_null(impl);
     assert_true(strncmp(impl, "deconv:", 7) == 0 || strncmp(impl, "conv:", 5) == 0);
+    /* /metrics counts it under the same name, with its compute time (the access line is
+     * written before the request is recorded in the metrics: wait for the count). */
+    char series[160];
+    snprintf(series, sizeof(series),
+             "atrousd_compute_implementation_requests_total{implementation=\"%s\"}", impl);
+    assert_int_equal(test_daemon_wait_metric(f->daemon, series, 1, 10000), 0);
+    snprintf(series, sizeof(series),
+             "atrousd_compute_implementation_seconds_total{implementation=\"%s\"}", impl);
+    double seconds = 0;
+    assert_int_equal(test_daemon_metric(f->daemon, series, &seconds), 0);
+    /* At least this request's own compute time (others may have run on it too). */
+    assert_true(seconds * 1e6 + 0.5 >=
+                (double)json_integer_value(json_object_get(line, "compute_us")));
     assert_int_equal(json_integer_value(json_object_get(line, "bytes_in")),
                      (f->args.value_count + f->args.filters_count) * 4);
     assert_int_equal(json_integer_value(json_object_get(line, "bytes_out")),
