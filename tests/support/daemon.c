@@ -325,9 +325,29 @@ static void print_sanitizer_report(const struct test_daemon *d)
         if (at != NULL && (from == NULL || at < from))
             from = at;
     }
-    if (from != NULL)
+    if (from != NULL) {
         fprintf(stderr, "daemon %d: sanitizer report from its log:\n%.8000s\n", (int)d->pid, from);
+    } else if (log != NULL) {
+        /* No report: how it ended and its last lines say why the stop failed. */
+        size_t len = strlen(log);
+        fprintf(stderr, "daemon %d: the last of its log:\n%s\n", (int)d->pid,
+                log + (len > 4000 ? len - 4000 : 0));
+    }
     free(log);
+}
+
+/* Says how the daemon ended when that was not a clean exit 0 (stopped is false when it did not
+ * exit within TEST_DAEMON_STOP_MS of SIGTERM and was killed). */
+static void print_how_it_ended(const struct test_daemon *d, bool stopped)
+{
+    if (!stopped)
+        fprintf(stderr, "daemon %d: did not exit within %d ms of SIGTERM; killed\n", (int)d->pid,
+                TEST_DAEMON_STOP_MS);
+    else if (WIFEXITED(d->wait_status))
+        fprintf(stderr, "daemon %d: exited with status %d\n", (int)d->pid,
+                WEXITSTATUS(d->wait_status));
+    else if (WIFSIGNALED(d->wait_status))
+        fprintf(stderr, "daemon %d: killed by signal %d\n", (int)d->pid, WTERMSIG(d->wait_status));
 }
 
 /* Secrets the tests use (tokens, key passwords) all contain this: none may reach a log line,
@@ -353,14 +373,17 @@ int test_daemon_stop(struct test_daemon *d)
     if (d->pid > 0) {
         if (!reap(d))
             kill(d->pid, SIGTERM);
-        if (test_daemon_wait_exit(d, TEST_DAEMON_STOP_MS) != 0) {
+        bool stopped = test_daemon_wait_exit(d, TEST_DAEMON_STOP_MS) == 0;
+        if (!stopped) {
             kill(d->pid, SIGKILL);
             test_daemon_wait_exit(d, TEST_DAEMON_STOP_MS);
         } else if (WIFEXITED(d->wait_status)) {
             code = WEXITSTATUS(d->wait_status);
         }
-        if (code != 0)
+        if (code != 0) {
+            print_how_it_ended(d, stopped);
             print_sanitizer_report(d);
+        }
         d->pid = 0;
     }
     if (d->log_path[0]) {
