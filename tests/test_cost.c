@@ -16,6 +16,7 @@
 
 #include "atrous_cost.h"
 #include "atrous_engine.h"
+#include "engine_fixture.h"
 #include "atrous_op.h"
 #include "naive_ref.h"
 
@@ -36,25 +37,6 @@ static struct atrous_problem problem_of(int64_t n, int64_t h, int64_t w, int64_t
     if (atrous_op_validate(&vs, &fs, np.output, 4, rate, padding, strlen(padding), NULL, &p, &err))
         fail_msg("atrous_op_validate: %s", err.message);
     return p;
-}
-
-static struct atrous_engine *engine_of_form(enum atrous_form form)
-{
-    struct atrous_engine *engine = NULL;
-    struct atrous_error err;
-    struct atrous_engine_config config = {.form = form};
-    if (atrous_engine_create(&config, &engine, &err) != ATROUS_OK)
-        fail_msg("atrous_engine_create: %s", err.message);
-    return engine;
-}
-
-static struct atrous_engine *engine_new(void)
-{
-    struct atrous_engine *engine = NULL;
-    struct atrous_error err;
-    if (atrous_engine_create(NULL, &engine, &err) != ATROUS_OK)
-        fail_msg("atrous_engine_create: %s", err.message);
-    return engine;
 }
 
 static struct atrous_estimate estimate_of(struct atrous_engine *engine,
@@ -149,7 +131,7 @@ static void test_cost_model_orders_classes_and_scales_with_threads(void **state)
 static void test_estimate_compiles_nothing_and_names_the_implementation(void **state)
 {
     (void)state;
-    struct atrous_engine *engine = engine_new();
+    struct atrous_engine *engine = engine_fixture_engine(NULL);
     struct atrous_problem p = problem_of(1, 32, 32, 16, 3, 3, 16, 2, true);
     struct atrous_estimate e = estimate_of(engine, &p, 1);
     assert_non_null(e.impl);
@@ -177,7 +159,7 @@ static void test_estimate_compiles_nothing_and_names_the_implementation(void **s
 static void test_estimate_exposes_the_reference_kernel_slow_path(void **state)
 {
     (void)state;
-    struct atrous_engine *engine = engine_of_form(ATROUS_FORM_DECONV);
+    struct atrous_engine *engine = engine_fixture_of_form(ATROUS_FORM_DECONV);
     struct atrous_problem p = problem_of(1, 256, 256, 1, 64, 64, 16, 1, true);
     struct atrous_estimate e = estimate_of(engine, &p, 1);
     printf("estimate for 1x256x256x1 * 64x64x16x1 r1: %.1f s by %s\n", e.seconds, e.impl);
@@ -187,7 +169,7 @@ static void test_estimate_exposes_the_reference_kernel_slow_path(void **state)
     struct atrous_estimate two = estimate_of(engine, &p, 2);
     assert_true(two.seconds > 5 && two.seconds < e.seconds);
     atrous_engine_free(engine);
-    engine = engine_new();
+    engine = engine_fixture_engine(NULL);
     struct atrous_estimate chosen = estimate_of(engine, &p, 1);
     printf("chosen freely: %.3f s by %s\n", chosen.seconds, chosen.impl);
     assert_null(strstr(chosen.impl, "ref"));
@@ -200,7 +182,7 @@ static void test_estimate_exposes_the_reference_kernel_slow_path(void **state)
 static void test_estimate_skips_the_convolution_past_its_planning_cap(void **state)
 {
     (void)state;
-    struct atrous_engine *engine = engine_new();
+    struct atrous_engine *engine = engine_fixture_engine(NULL);
     struct atrous_problem p = problem_of(1, 1024, 1024, 1, 384, 384, 1, 1, true);
     struct atrous_estimate e = estimate_of(engine, &p, 1);
     printf("estimate for 1x1024x1024x1 * 384x384x1x1 r1: %.0f s by %s\n", e.seconds, e.impl);
@@ -212,7 +194,7 @@ static void test_estimate_skips_the_convolution_past_its_planning_cap(void **sta
 static void test_estimate_of_an_empty_problem_is_tiny(void **state)
 {
     (void)state;
-    struct atrous_engine *engine = engine_new();
+    struct atrous_engine *engine = engine_fixture_engine(NULL);
     struct atrous_problem p = problem_of(0, 8, 8, 4, 3, 3, 4, 2, true);
     struct atrous_estimate e = estimate_of(engine, &p, 1);
     assert_string_equal(e.impl, "none");
@@ -226,7 +208,7 @@ static void test_estimate_of_an_empty_problem_is_tiny(void **state)
 static void test_estimate_is_refined_by_measured_runs(void **state)
 {
     (void)state;
-    struct atrous_engine *engine = engine_new();
+    struct atrous_engine *engine = engine_fixture_engine(NULL);
     struct atrous_workspace *ws = NULL;
     struct atrous_error err;
     assert_int_equal(atrous_workspace_create(engine, &ws, &err), ATROUS_OK);
@@ -262,11 +244,9 @@ static void test_measured_time_gives_way_to_the_model_after_a_while(void **state
 {
     (void)state;
     struct atrous_engine_config config = {.measured_for_ms = 50};
-    struct atrous_engine *engine = NULL;
-    struct atrous_workspace *ws = NULL;
+    struct atrous_engine *engine = engine_fixture_engine(&config);
+    struct atrous_workspace *ws = engine_fixture_workspace(engine);
     struct atrous_error err;
-    assert_int_equal(atrous_engine_create(&config, &engine, &err), ATROUS_OK);
-    assert_int_equal(atrous_workspace_create(engine, &ws, &err), ATROUS_OK);
     atrous_engine_set_thread_parallelism(1);
     struct atrous_problem p = problem_of(1, 32, 32, 32, 3, 3, 32, 2, true);
     float *value = calloc(p.value_elements, sizeof(float));

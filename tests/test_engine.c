@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "atrous_engine.h"
+#include "engine_fixture.h"
 #include "atrous_op.h"
 #include "corpus.h"
 #include "naive_ref.h"
@@ -59,20 +60,7 @@ static struct atrous_cache_stats stats_of(struct atrous_engine *engine)
 static struct atrous_engine *engine_with_capacity(size_t capacity)
 {
     struct atrous_engine_config config = {.cache_capacity = capacity};
-    struct atrous_engine *engine = NULL;
-    struct atrous_error err;
-    if (atrous_engine_create(&config, &engine, &err) != ATROUS_OK)
-        fail_msg("atrous_engine_create: %s", err.message);
-    return engine;
-}
-
-static struct atrous_workspace *workspace_of(struct atrous_engine *engine)
-{
-    struct atrous_workspace *ws = NULL;
-    struct atrous_error err;
-    if (atrous_workspace_create(engine, &ws, &err) != ATROUS_OK)
-        fail_msg("atrous_workspace_create: %s", err.message);
-    return ws;
+    return engine_fixture_engine(&config);
 }
 
 static void test_engine_info_reports_onednn_and_the_isa(void **state)
@@ -112,7 +100,7 @@ static void check_second_run_hits(struct atrous_engine *engine, struct atrous_wo
 static void test_engine_second_identical_call_is_a_cache_hit(void **state)
 {
     struct atrous_engine *engine = engine_with_capacity(0);
-    struct atrous_workspace *ws = workspace_of(engine);
+    struct atrous_workspace *ws = engine_fixture_workspace(engine);
     struct corpus_case c;
     (void)state;
     make_case(2, 9, 7, 5, 3, 3, 6, 2, true, 1, &c);
@@ -127,7 +115,8 @@ static void test_engine_second_identical_call_is_a_cache_hit(void **state)
 static void test_engine_repeat_hits_are_kept_after_the_workspace_is_freed(void **state)
 {
     struct atrous_engine *engine = engine_with_capacity(0);
-    struct atrous_workspace *a = workspace_of(engine), *b = workspace_of(engine);
+    struct atrous_workspace *a = engine_fixture_workspace(engine),
+                            *b = engine_fixture_workspace(engine);
     struct corpus_case c;
     (void)state;
     make_case(1, 5, 6, 2, 3, 3, 2, 2, true, 1, &c);
@@ -162,7 +151,7 @@ static void test_engine_small_cache_keeps_entries_within_capacity_and_counts_evi
 {
     enum { CAPACITY = 3, PROBLEMS = 8 };
     struct atrous_engine *engine = engine_with_capacity(CAPACITY);
-    struct atrous_workspace *ws = workspace_of(engine);
+    struct atrous_workspace *ws = engine_fixture_workspace(engine);
     struct corpus_case c[PROBLEMS];
     (void)state;
     assert_int_equal(stats_of(engine).capacity, CAPACITY);
@@ -194,7 +183,7 @@ static void test_engine_uses_new_filters_for_the_same_problem(void **state)
     /* The workspace skips the weights reorder when the filters equal the last ones it
      * reordered; different filters, in a new buffer or changed in place, must be used. */
     struct atrous_engine *engine = engine_with_capacity(0);
-    struct atrous_workspace *ws = workspace_of(engine);
+    struct atrous_workspace *ws = engine_fixture_workspace(engine);
     struct corpus_case c, d;
     (void)state;
     make_case(1, 8, 8, 16, 3, 3, 16, 2, true, 3, &c);
@@ -236,7 +225,7 @@ static void test_engine_workspace_bytes_are_estimated_and_trimmed(void **state)
                                             c[i].padding, c[i].padding_len, NULL, &p, &err),
                          ATROUS_OK);
         assert_int_equal(atrous_engine_estimate(engine, &p, threads, &before, &err), ATROUS_OK);
-        struct atrous_workspace *ws = workspace_of(engine);
+        struct atrous_workspace *ws = engine_fixture_workspace(engine);
         assert_int_equal(atrous_workspace_held_bytes(ws), 0);
         check_case(engine, ws, &c[i]);
         assert_true(atrous_workspace_held_bytes(ws) <= before.workspace_bytes);
@@ -257,7 +246,7 @@ static void test_engine_workspace_bytes_are_estimated_and_trimmed(void **state)
 static void test_engine_alternating_problems_on_one_workspace(void **state)
 {
     struct atrous_engine *engine = engine_with_capacity(0);
-    struct atrous_workspace *ws = workspace_of(engine);
+    struct atrous_workspace *ws = engine_fixture_workspace(engine);
     struct corpus_case c[3];
     (void)state;
     make_case(2, 5, 6, 17, 3, 2, 33, 3, true, 5, &c[0]);
@@ -277,7 +266,8 @@ static void test_engine_workspace_keeps_an_evicted_problem_runnable(void **state
 {
     /* Capacity 1: workspace B's problem evicts workspace A's, which A still holds. */
     struct atrous_engine *engine = engine_with_capacity(1);
-    struct atrous_workspace *a = workspace_of(engine), *b = workspace_of(engine);
+    struct atrous_workspace *a = engine_fixture_workspace(engine),
+                            *b = engine_fixture_workspace(engine);
     struct corpus_case ca, cb;
     (void)state;
     make_case(1, 6, 6, 4, 3, 3, 5, 2, true, 8, &ca);
@@ -317,7 +307,7 @@ static void test_engine_empty_value_gives_a_zero_output(void **state)
 static void test_engine_accepts_unaligned_buffers(void **state)
 {
     struct atrous_engine *engine = engine_with_capacity(0);
-    struct atrous_workspace *ws = workspace_of(engine);
+    struct atrous_workspace *ws = engine_fixture_workspace(engine);
     struct corpus_case c;
     struct atrous_problem p;
     struct atrous_error err;
@@ -376,7 +366,7 @@ static void test_engine_implementation_names_a_kernel_and_is_cached(void **state
 static void test_engine_team_size_is_part_of_the_cache_key(void **state)
 {
     struct atrous_engine *engine = engine_with_capacity(0);
-    struct atrous_workspace *ws = workspace_of(engine);
+    struct atrous_workspace *ws = engine_fixture_workspace(engine);
     struct corpus_case c;
     const int saved = atrous_engine_thread_parallelism();
     (void)state;

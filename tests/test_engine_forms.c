@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "atrous_engine.h"
+#include "engine_fixture.h"
 #include "corpus.h"
 #include "naive_ref.h"
 
@@ -23,25 +24,6 @@
 
 static const enum atrous_form forms[] = {ATROUS_FORM_DECONV, ATROUS_FORM_CONV, ATROUS_FORM_AUTO};
 static const char *const form_names[] = {"deconv", "conv", "auto"};
-
-static struct atrous_engine *engine_of_form(enum atrous_form form)
-{
-    struct atrous_engine *engine = NULL;
-    struct atrous_error err;
-    struct atrous_engine_config config = {.form = form};
-    if (atrous_engine_create(&config, &engine, &err) != ATROUS_OK)
-        fail_msg("atrous_engine_create: %s", err.message);
-    return engine;
-}
-
-static struct atrous_workspace *workspace_of(struct atrous_engine *engine)
-{
-    struct atrous_workspace *ws = NULL;
-    struct atrous_error err;
-    if (atrous_workspace_create(engine, &ws, &err) != ATROUS_OK)
-        fail_msg("atrous_workspace_create: %s", err.message);
-    return ws;
-}
 
 static void validate_case(const struct corpus_case *c, struct atrous_problem *p)
 {
@@ -72,8 +54,8 @@ static void test_forms_corpus_valid_cases_match_in_each_form(void **state)
     if (corpus_list("valid", &paths, &count, why, sizeof(why)) != 0)
         fail_msg("%s", why);
     for (size_t f = 0; f < sizeof(forms) / sizeof(forms[0]); f++) {
-        struct atrous_engine *engine = engine_of_form(forms[f]);
-        struct atrous_workspace *ws = workspace_of(engine);
+        struct atrous_engine *engine = engine_fixture_of_form(forms[f]);
+        struct atrous_workspace *ws = engine_fixture_workspace(engine);
         size_t failures = 0;
         double worst = 0;
         for (size_t i = 0; i < count; i++) {
@@ -132,9 +114,10 @@ static void test_forms_random_problems_match_naive_reference(void **state)
 {
     (void)state;
     struct naive_rng rng = {naive_ref_seed("test_engine_forms random problems")};
-    struct atrous_engine *deconv = engine_of_form(ATROUS_FORM_DECONV);
-    struct atrous_engine *conv = engine_of_form(ATROUS_FORM_CONV);
-    struct atrous_workspace *ws_deconv = workspace_of(deconv), *ws_conv = workspace_of(conv);
+    struct atrous_engine *deconv = engine_fixture_of_form(ATROUS_FORM_DECONV);
+    struct atrous_engine *conv = engine_fixture_of_form(ATROUS_FORM_CONV);
+    struct atrous_workspace *ws_deconv = engine_fixture_workspace(deconv),
+                            *ws_conv = engine_fixture_workspace(conv);
     size_t failures = 0;
     double worst[2] = {0, 0};
     for (int i = 0; i < RANDOM_PER_FORM; i++) {
@@ -182,8 +165,8 @@ static void test_forms_forced_form_is_named_everywhere(void **state)
     struct naive_problem np = {{1, 16, 16, 32}, {3, 3, 32, 32}, {1, 16, 16, 32}, 2, true};
     assert_int_equal(naive_ref_make_case(&rng, &np, &c), 0);
     for (int k = 0; k < 2; k++) {
-        struct atrous_engine *engine = engine_of_form(forms[k]);
-        struct atrous_workspace *ws = workspace_of(engine);
+        struct atrous_engine *engine = engine_fixture_of_form(forms[k]);
+        struct atrous_workspace *ws = engine_fixture_workspace(engine);
         struct atrous_problem p;
         struct atrous_estimate est;
         struct atrous_error err;
@@ -293,8 +276,8 @@ static void test_bf16_compute_within_the_stated_bound(void **state)
     if (corpus_list("valid", &paths, &count, why, sizeof(why)) != 0)
         fail_msg("%s", why);
     for (size_t f = 0; f < sizeof(forms) / sizeof(forms[0]); f++) {
-        struct atrous_engine *engine = engine_of_form(forms[f]);
-        struct atrous_workspace *ws = workspace_of(engine);
+        struct atrous_engine *engine = engine_fixture_of_form(forms[f]);
+        struct atrous_workspace *ws = engine_fixture_workspace(engine);
         struct atrous_engine_info info;
         atrous_engine_get_info(engine, &info);
         for (size_t i = 0; i < count; i++) {
@@ -326,7 +309,7 @@ static void test_bf16_compute_within_the_stated_bound(void **state)
     assert_int_equal(stats.violations, 0);
     assert_true(stats.outputs > 1000);
     /* Fallbacks are the exception: most runs are bf16 where the CPU has it. */
-    struct atrous_engine *probe = engine_of_form(ATROUS_FORM_AUTO);
+    struct atrous_engine *probe = engine_fixture_of_form(ATROUS_FORM_AUTO);
     struct atrous_engine_info info;
     atrous_engine_get_info(probe, &info);
     atrous_engine_free(probe);
@@ -339,8 +322,8 @@ static void test_bf16_compute_within_the_stated_bound(void **state)
 static void test_bf16_layouts_estimate_and_reported_precision(void **state)
 {
     (void)state;
-    struct atrous_engine *engine = engine_of_form(ATROUS_FORM_AUTO);
-    struct atrous_workspace *ws = workspace_of(engine);
+    struct atrous_engine *engine = engine_fixture_of_form(ATROUS_FORM_AUTO);
+    struct atrous_workspace *ws = engine_fixture_workspace(engine);
     struct atrous_engine_info info;
     atrous_engine_get_info(engine, &info);
     struct corpus_case c;

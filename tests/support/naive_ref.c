@@ -24,76 +24,68 @@ size_t naive_ref_elements(const int64_t dims[4])
     return (size_t)dims[0] * (size_t)dims[1] * (size_t)dims[2] * (size_t)dims[3];
 }
 
-void naive_ref_run(const struct naive_problem *p, const float *value, const float *filters,
-                   float *output)
+/* One output element in double: the sum of its value*filter terms and of their magnitudes.
+ * SAME: P = (K-1)*rate, pad_top = P/2 (floor), the rest at the bottom; VALID: none. Only the
+ * top/left pads enter the gather formula. */
+static void output_at(const struct naive_problem *p, const float *value, const float *filters,
+                      int64_t n, int64_t oh, int64_t ow, int64_t oc, double *sum, double *mag)
 {
     const int64_t H = p->value[1], W = p->value[2], IC = p->value[3];
     const int64_t KH = p->filters[0], KW = p->filters[1], OC = p->filters[2];
-    const int64_t N = p->output[0], OH = p->output[1], OW = p->output[2];
-    /* SAME: P = (K-1)*rate, pad_top = P/2 (floor), the rest at the bottom; VALID: none. Only
-     * the top/left pads enter the gather formula. */
     const int64_t pad_top = p->same ? (KH - 1) * p->rate / 2 : 0;
     const int64_t pad_left = p->same ? (KW - 1) * p->rate / 2 : 0;
+    *sum = 0.0;
+    *mag = 0.0;
+    for (int64_t kh = 0; kh < KH; kh++) {
+        int64_t ih = oh + pad_top - p->rate * kh;
+        if (ih < 0 || ih >= H)
+            continue;
+        for (int64_t kw = 0; kw < KW; kw++) {
+            int64_t iw = ow + pad_left - p->rate * kw;
+            if (iw < 0 || iw >= W)
+                continue;
+            const float *v = value + ((n * H + ih) * W + iw) * IC;
+            const float *f = filters + ((kh * KW + kw) * OC + oc) * IC;
+            for (int64_t ic = 0; ic < IC; ic++) {
+                double term = (double)v[ic] * (double)f[ic];
+                *sum += term;
+                *mag += term < 0 ? -term : term;
+            }
+        }
+    }
+}
 
+/* Every output element in the output's NHWC order; float_output or double_output gets it. */
+static void run_all(const struct naive_problem *p, const float *value, const float *filters,
+                    float *float_output, double *double_output, double *abs_sum)
+{
+    const int64_t N = p->output[0], OH = p->output[1], OW = p->output[2], OC = p->filters[2];
+    size_t at = 0;
     for (int64_t n = 0; n < N; n++)
         for (int64_t oh = 0; oh < OH; oh++)
             for (int64_t ow = 0; ow < OW; ow++)
-                for (int64_t oc = 0; oc < OC; oc++) {
-                    double sum = 0.0;
-                    for (int64_t kh = 0; kh < KH; kh++) {
-                        int64_t ih = oh + pad_top - p->rate * kh;
-                        if (ih < 0 || ih >= H)
-                            continue;
-                        for (int64_t kw = 0; kw < KW; kw++) {
-                            int64_t iw = ow + pad_left - p->rate * kw;
-                            if (iw < 0 || iw >= W)
-                                continue;
-                            const float *v = value + ((n * H + ih) * W + iw) * IC;
-                            const float *f = filters + ((kh * KW + kw) * OC + oc) * IC;
-                            for (int64_t ic = 0; ic < IC; ic++)
-                                sum += (double)v[ic] * (double)f[ic];
-                        }
-                    }
-                    output[((n * OH + oh) * OW + ow) * OC + oc] = (float)sum;
+                for (int64_t oc = 0; oc < OC; oc++, at++) {
+                    double sum, mag;
+                    output_at(p, value, filters, n, oh, ow, oc, &sum, &mag);
+                    if (float_output != NULL)
+                        float_output[at] = (float)sum;
+                    if (double_output != NULL)
+                        double_output[at] = sum;
+                    if (abs_sum != NULL)
+                        abs_sum[at] = mag;
                 }
+}
+
+void naive_ref_run(const struct naive_problem *p, const float *value, const float *filters,
+                   float *output)
+{
+    run_all(p, value, filters, output, NULL, NULL);
 }
 
 void naive_ref_run_double(const struct naive_problem *p, const float *value, const float *filters,
                           double *output, double *abs_sum)
 {
-    const int64_t H = p->value[1], W = p->value[2], IC = p->value[3];
-    const int64_t KH = p->filters[0], KW = p->filters[1], OC = p->filters[2];
-    const int64_t N = p->output[0], OH = p->output[1], OW = p->output[2];
-    const int64_t pad_top = p->same ? (KH - 1) * p->rate / 2 : 0;
-    const int64_t pad_left = p->same ? (KW - 1) * p->rate / 2 : 0;
-
-    for (int64_t n = 0; n < N; n++)
-        for (int64_t oh = 0; oh < OH; oh++)
-            for (int64_t ow = 0; ow < OW; ow++)
-                for (int64_t oc = 0; oc < OC; oc++) {
-                    double sum = 0.0, mag = 0.0;
-                    for (int64_t kh = 0; kh < KH; kh++) {
-                        int64_t ih = oh + pad_top - p->rate * kh;
-                        if (ih < 0 || ih >= H)
-                            continue;
-                        for (int64_t kw = 0; kw < KW; kw++) {
-                            int64_t iw = ow + pad_left - p->rate * kw;
-                            if (iw < 0 || iw >= W)
-                                continue;
-                            const float *v = value + ((n * H + ih) * W + iw) * IC;
-                            const float *f = filters + ((kh * KW + kw) * OC + oc) * IC;
-                            for (int64_t ic = 0; ic < IC; ic++) {
-                                double term = (double)v[ic] * (double)f[ic];
-                                sum += term;
-                                mag += term < 0 ? -term : term;
-                            }
-                        }
-                    }
-                    size_t at = (size_t)(((n * OH + oh) * OW + ow) * OC + oc);
-                    output[at] = sum;
-                    if (abs_sum != NULL)
-                        abs_sum[at] = mag;
-                }
+    run_all(p, value, filters, NULL, output, abs_sum);
 }
 
 uint64_t naive_ref_seed(const char *who)
