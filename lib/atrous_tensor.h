@@ -63,7 +63,13 @@ enum atrous_status atrous_tensor_wrap(const struct atrous_shape *shape, float *d
 /* Frees a tensor and, when it owns it, its data. Accepts NULL. */
 void atrous_tensor_free(struct atrous_tensor *tensor);
 
-/* Aligned allocation used for tensor data; size 0 returns NULL. Free with atrous_aligned_free. */
+/* Tensor buffers of at least this size are aligned to it and use transparent huge pages
+ * (atrous_aligned_alloc). */
+#define ATROUS_HUGE_PAGE_BYTES ((size_t)2 << 20)
+
+/* Aligned allocation used for tensor data; size 0 returns NULL. Free with atrous_aligned_free.
+ * From ATROUS_HUGE_PAGE_BYTES on, the buffer is aligned to it and asks the kernel for
+ * transparent huge pages (a no-op where they are disabled). */
 void *atrous_aligned_alloc(size_t size);
 void atrous_aligned_free(void *ptr);
 

@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -248,6 +250,53 @@ static void test_aligned_alloc_aligns_every_size_and_refuses_zero(void **state)
     atrous_aligned_free(NULL);
 }
 
+/* The VmFlags line of the mapping holding addr in /proc/self/smaps (into flags), or false. */
+static bool vm_flags_of(const void *addr, char *flags, size_t size)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (f == NULL)
+        return false;
+    char line[512];
+    bool inside = false, found = false;
+    while (!found && fgets(line, sizeof(line), f) != NULL) {
+        unsigned long start, end;
+        if (sscanf(line, "%lx-%lx ", &start, &end) == 2 && strchr(line, '-') < strchr(line, ' '))
+            inside = (uintptr_t)addr >= start && (uintptr_t)addr < end;
+        else if (inside && strncmp(line, "VmFlags:", 8) == 0)
+            found = snprintf(flags, size, "%s", line + 8) > 0;
+    }
+    fclose(f);
+    return found;
+}
+
+/* Large tensors use transparent huge pages: aligned to 2 MiB, and the whole 2 MiB pages
+ * inside the buffer marked for them ("hg" in the mapping's VmFlags), nothing past it. */
+static void test_aligned_alloc_asks_for_huge_pages_for_large_tensors(void **state)
+{
+    (void)state;
+    size_t size = 2 * ATROUS_HUGE_PAGE_BYTES + 4096 + 100;
+    unsigned char *p = atrous_aligned_alloc(size);
+    assert_non_null(p);
+    assert_int_equal((uintptr_t)p % ATROUS_HUGE_PAGE_BYTES, 0);
+    memset(p, 0xab, size);
+    char flags[256];
+    assert_true(vm_flags_of(p, flags, sizeof(flags)));
+    if (strstr(flags, " hg") == NULL)
+        fail_msg("the buffer's first 2 MiB page is not marked for huge pages: VmFlags:%s", flags);
+    assert_true(vm_flags_of(p + 2 * ATROUS_HUGE_PAGE_BYTES - 1, flags, sizeof(flags)));
+    assert_non_null(strstr(flags, " hg"));
+    /* The last 4196 bytes are not a whole huge page: left to small pages. */
+    assert_true(vm_flags_of(p + size - 1, flags, sizeof(flags)));
+    assert_null(strstr(flags, " hg"));
+    atrous_aligned_free(p);
+    /* Below the huge page size: the tensor alignment only. */
+    p = atrous_aligned_alloc(ATROUS_HUGE_PAGE_BYTES - 64);
+    assert_non_null(p);
+    assert_true(vm_flags_of(p, flags, sizeof(flags)));
+    assert_null(strstr(flags, " hg"));
+    atrous_aligned_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -266,6 +315,7 @@ int main(void)
         cmocka_unit_test(test_tensor_create_too_large_fails_without_a_tensor),
         cmocka_unit_test(test_tensor_wrap_borrows_the_callers_data),
         cmocka_unit_test(test_aligned_alloc_aligns_every_size_and_refuses_zero),
+        cmocka_unit_test(test_aligned_alloc_asks_for_huge_pages_for_large_tensors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
