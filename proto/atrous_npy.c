@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "atrous_dtype.h"
 #include "atrous_op.h"
 
 /* The data is read into floats as it lies in the file: '<f4' is the host's own layout. */
@@ -256,9 +257,11 @@ enum atrous_status atrous_npy_check_file_size(const char *path, const struct atr
     return ATROUS_OK;
 }
 
-/* Copies elements floats from src into fresh aligned memory (NULL when empty). */
-static enum atrous_status copy_floats(const unsigned char *src, size_t elements, const char *path,
-                                      const char *field, float **out, struct atrous_error *err)
+/* Widens elements values of dtype from src into fresh aligned float32 memory (NULL when
+ * empty); for float32 a copy. */
+static enum atrous_status load_floats(const unsigned char *src, enum atrous_dtype dtype,
+                                      size_t elements, const char *path, const char *field,
+                                      float **out, struct atrous_error *err)
 {
     *out = NULL;
     if (elements == 0)
@@ -268,7 +271,7 @@ static enum atrous_status copy_floats(const unsigned char *src, size_t elements,
     if (data == NULL)
         return atrous_error_set(err, ATROUS_NO_MEMORY, field, "%s: out of memory for %zu bytes",
                                 path, bytes);
-    memcpy(data, src, bytes);
+    atrous_dtype_widen(dtype, src, data, elements);
     *out = data;
     return ATROUS_OK;
 }
@@ -293,10 +296,14 @@ enum atrous_status atrous_npy_decode_f32(const void *bytes, size_t len, const ch
                                 "%s: file ends inside its %zu-byte .npy header", path, header_size);
     if ((st = atrous_npy_parse_header(bytes, header_size, &h, err)))
         goto reword;
-    if (strcmp(h.descr, "<f4") != 0)
+    /* float16 ('<f2', numpy's own half type) is widened exactly: a 16-bit model's filters can
+     * be saved as they are. NumPy has no bfloat16; such filters are saved as float32. */
+    bool half = strcmp(h.descr, "<f2") == 0;
+    if (!half && strcmp(h.descr, "<f4") != 0)
         return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, field,
-                                "%s: dtype '%s' is not supported: filters must be float32 "
-                                "little-endian ('<f4'); save with arr.astype('<f4')",
+                                "%s: dtype '%s' is not supported: filters must be float32 or "
+                                "float16, little-endian ('<f4', '<f2'); save with "
+                                "arr.astype('<f4')",
                                 path, h.descr);
     if (h.fortran_order)
         return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, field,
@@ -311,11 +318,14 @@ enum atrous_status atrous_npy_decode_f32(const void *bytes, size_t len, const ch
                                 got, want);
     }
     /* elements * 4 fits (elements <= INT32_MAX) and header_size is at most 64 KiB. */
-    if ((uint64_t)len - header_size != (uint64_t)elements * sizeof(float))
+    size_t element_size = half ? 2 : sizeof(float);
+    if ((uint64_t)len - header_size != (uint64_t)elements * element_size)
         return atrous_error_set(err, ATROUS_INVALID_ARGUMENT, field,
                                 "%s: %" PRIu64 " data bytes after the header, the shape needs %zu",
-                                path, (uint64_t)len - header_size, elements * sizeof(float));
-    return copy_floats((const unsigned char *)bytes + header_size, elements, path, field, out, err);
+                                path, (uint64_t)len - header_size, elements * element_size);
+    return load_floats((const unsigned char *)bytes + header_size,
+                       half ? ATROUS_DTYPE_FLOAT16 : ATROUS_DTYPE_FLOAT32, elements, path, field,
+                       out, err);
 reword:
     /* Put the file's name and the config field in front of the format's own message. */
     if (err != NULL) {
@@ -337,5 +347,5 @@ enum atrous_status atrous_npy_decode_raw_f32(const void *bytes, size_t len, cons
     if ((st = atrous_npy_check_file_size(path, expected, max_elements, false, len, field, err)) ||
         (st = expected_elements(path, expected, max_elements, field, &elements, err)))
         return st;
-    return copy_floats(bytes, elements, path, field, out, err);
+    return load_floats(bytes, ATROUS_DTYPE_FLOAT32, elements, path, field, out, err);
 }

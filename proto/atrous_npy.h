@@ -7,8 +7,9 @@
  * header length (2 bytes little-endian in version 1.0, 4 bytes in 2.0 and 3.0), then the
  * header: a Python dict literal {'descr': '<f4', 'fortran_order': False, 'shape': (3, 3, 4, 2), }
  * padded with spaces and ended by '\n'; the data follows, row-major for fortran_order False.
- * atrousd reads float32 little-endian ('<f4'), C order, only: anything else is refused with a
- * message saying what the file holds and how to save it instead.
+ * atrousd reads float32 or float16 little-endian ('<f4', '<f2'; float16 widened exactly), C
+ * order, only: anything else is refused with a message saying what the file holds and how to
+ * save it instead.
  */
 #ifndef ATROUS_NPY_H
 #define ATROUS_NPY_H
@@ -67,11 +68,12 @@ enum atrous_status atrous_npy_check_file_size(const char *path, const struct atr
 
 /*
  * Decodes the float32 array of a .npy file held in bytes[0..len), whose shape must equal
- * expected: dtype '<f4', fortran_order False, and exactly the data the shape implies after the
- * header (no more, no less). *out receives ATROUS_TENSOR_ALIGN-aligned data (free with
- * atrous_aligned_free; NULL for an empty array). Messages quote path (the file, for the user)
- * and field names the config field at fault ("filters.file"). ATROUS_INVALID_ARGUMENT,
- * ATROUS_TOO_LARGE (over max_elements, 0 = no limit but the hard ceiling) or ATROUS_NO_MEMORY.
+ * expected: dtype '<f4' (or '<f2', widened exactly), fortran_order False, and exactly the data
+ * the shape implies after the header (no more, no less). *out receives ATROUS_TENSOR_ALIGN-
+ * aligned data (free with atrous_aligned_free; NULL for an empty array). Messages quote path
+ * (the file, for the user) and field names the config field at fault ("filters.file").
+ * ATROUS_INVALID_ARGUMENT, ATROUS_TOO_LARGE (over max_elements, 0 = no limit but the hard
+ * ceiling) or ATROUS_NO_MEMORY.
  */
 enum atrous_status atrous_npy_decode_f32(const void *bytes, size_t len, const char *path,
                                          const struct atrous_shape *expected, size_t max_elements,

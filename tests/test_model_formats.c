@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "atrous_model_config.h"
+#include "atrous_dtype.h"
 #include "atrous_npy.h"
 #include "corpus.h"
 #include "model_fixtures.h"
@@ -300,6 +301,11 @@ static void test_npy_decode_errors_name_file_and_field(void **state)
         {2, GOOD_DICT, 284, "284 data bytes after the header, the shape needs 288"},
         {3, GOOD_DICT, 292, "292 data bytes"},
         {1, "{'descr': '<f4', 'fortran_order': False}", 288, "lacks 'shape'"},
+        /* float16 takes 2 bytes an element: 144 for [3, 3, 4, 2], not the float32 288. */
+        {1, "{'descr': '<f2', 'fortran_order': False, 'shape': (3, 3, 4, 2), }", 288,
+         "288 data bytes after the header, the shape needs 144"},
+        {1, "{'descr': '>f2', 'fortran_order': False, 'shape': (3, 3, 4, 2), }", 144,
+         "dtype '>f2'"},
     };
     struct atrous_error err;
     struct atrous_shape expected;
@@ -336,6 +342,40 @@ static void test_npy_decode_errors_name_file_and_field(void **state)
         atrous_npy_decode_f32(npy, len, FILTERS_PATH, &expected, 0, FILTERS_FIELD, &out, &err),
         ATROUS_INVALID_ARGUMENT);
     assert_true(starts_with(err.message, FILTERS_PATH ": not a .npy file"));
+    free(npy);
+}
+
+/* A float16 .npy ('<f2', numpy's half type) is widened exactly to the float32 the model holds:
+ * every one of the 72 elements a different half value, spread over the normal and subnormal
+ * range and both signs. */
+static void test_npy_float16_filters_are_widened_exactly(void **state)
+{
+    (void)state;
+    struct atrous_shape expected;
+    const int64_t dims[4] = {3, 3, 4, 2};
+    atrous_shape_make(&expected, dims, 4, NULL);
+    uint16_t half[72];
+    for (size_t i = 0; i < 72; i++)
+        half[i] = (uint16_t)((i * 907u + 3u) % 0x7c00u | (i % 2 ? 0x8000u : 0u));
+    size_t len = 0;
+    unsigned char *npy =
+        fixture_npy_bytes(1, "{'descr': '<f2', 'fortran_order': False, 'shape': (3, 3, 4, 2), }",
+                          half, sizeof(half), &len);
+    assert_non_null(npy);
+    assert_int_equal(
+        atrous_npy_check_file_size(FILTERS_PATH, &expected, 0, true, len, FILTERS_FIELD, NULL),
+        ATROUS_OK);
+    float *out = NULL;
+    struct atrous_error err;
+    assert_int_equal(
+        atrous_npy_decode_f32(npy, len, FILTERS_PATH, &expected, 0, FILTERS_FIELD, &out, &err),
+        ATROUS_OK);
+    assert_non_null(out);
+    for (size_t i = 0; i < 72; i++) {
+        if (out[i] != atrous_f16_to_f32(half[i]) || atrous_f32_to_f16(out[i]) != half[i])
+            fail_msg("element %zu: half 0x%04x read as %.9g", i, half[i], out[i]);
+    }
+    atrous_aligned_free(out);
     free(npy);
 }
 
@@ -540,6 +580,7 @@ int main(void)
         cmocka_unit_test(test_model_formats_dtype_and_precision),
         cmocka_unit_test(test_model_formats_name_and_version),
         cmocka_unit_test(test_npy_decode_errors_name_file_and_field),
+        cmocka_unit_test(test_npy_float16_filters_are_widened_exactly),
         cmocka_unit_test(test_npy_raw_files_and_size_checks),
         cmocka_unit_test(test_npy_overflowing_shape_names_the_file),
         cmocka_unit_test(test_npy_header_grammar),
