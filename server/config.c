@@ -46,7 +46,7 @@ static const struct option_def options[] = {
     {"port", "ATROUSD_PORT", OPT_UINT, FIELD(port), 0, 65535, "N",
      "TCP port; 0 picks a free port (logged as \"port\": N at start)"},
     {"io-threads", "ATROUSD_IO_THREADS", OPT_UINT, FIELD(io_threads), 0, ATROUSD_IO_THREADS_MAX,
-     "N", "HTTP I/O threads (epoll; they also run --inline-max-flops work); 0 = usable CPUs"},
+     "N", "HTTP I/O threads (poll; they also run --inline-max-flops work); 0 = usable CPUs"},
     {"compute-threads", "ATROUSD_COMPUTE_THREADS", OPT_UINT, FIELD(compute_threads), 0, 1024, "N",
      "compute workers; 0 = usable CPUs / omp-threads (clamped to the CPUs)"},
     {"omp-threads", "ATROUSD_OMP_THREADS", OPT_UINT, FIELD(omp_threads), 1, 1024, "N",

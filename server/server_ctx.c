@@ -46,7 +46,7 @@ enum atrous_status atrousd_ctx_create(const struct atrousd_config *config,
     else
         atrousd_cpus_budget(ctx->cpus.usable, (int)config->compute_threads,
                             (int)config->omp_threads, &ctx->budget);
-    /* I/O threads mostly wait in epoll; one per usable CPU lets every core receive, send and
+    /* I/O threads mostly wait in poll(); one per usable CPU lets every core receive, send and
      * run the cheap inline requests (--inline-max-flops) at once. */
     if (ctx->config.io_threads == 0)
         ctx->config.io_threads = ctx->cpus.usable < 1 ? 1
