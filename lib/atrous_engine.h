@@ -6,7 +6,7 @@
  * precision) when it is first compiled: oneDNN's dilated deconvolution, or the forward
  * convolution with the filters flipped in both spatial dims and the pads mirrored
  * (pad' = (K-1)*rate - pad), which oneDNN 2.6 runs with brgemm kernels. Cheap problems time
- * both; larger ones follow the cost model's measured rule (lib/atrous_engine.c, "Choosing the
+ * both; larger ones follow the cost model's measured rule (lib/atrous_engine_plan.c, "Choosing the
  * form"). Implementation names say which: "deconv:jit:avx512_core", "conv:brgconv:avx512_core".
  *
  * Data stays where the caller has it: value and output are NHWC float32 buffers the caller

@@ -229,7 +229,7 @@ static void check_bf16_case(struct atrous_engine *engine, struct atrous_workspac
     if (atrous_engine_run(engine, ws, &p, c->value, c->filters, out, &err) != ATROUS_OK)
         fail_msg("%s: %s", c->name, err.message);
     /* Without bf16 support never bf16; with it, bf16 unless the engine had to fall back to f32
-     * (an implementation it knows to be wrong, lib/atrous_engine.c known_wrong()). */
+     * (an implementation it knows to be wrong, lib/atrous_engine_plan.c known_wrong()). */
     bool ran_bf16 = false;
     if (p.value_elements > 0 && n_out > 0) {
         ran_bf16 = atrous_workspace_last_precision(ws) == ATROUS_PRECISION_BF16;

@@ -120,7 +120,7 @@ static void test_budget_is_in_info_and_metrics(void **state)
 
 /* value 1x1024x1024x1, filters 384x384x1x1, SAME, rate 1: 309 GFLOP nominal. Filters this
  * wide over an output this large are past the engine's cap for planning the forward
- * convolution (lib/atrous_engine.c, CONV_MAX_SPAN_PRODUCT), so it is the deconvolution on
+ * convolution (lib/atrous_engine_plan.c, CONV_MAX_SPAN_PRODUCT), so it is the deconvolution on
  * oneDNN's reference kernel, estimated at minutes (as the convolution it would still be ~25 s
  * at one output channel of 16 lanes). (The problem that used to stand here, 1x256x256x1 *
  * 64x64x16x1, took 26 s only because the deconvolution had nothing but the reference kernel
