@@ -4,7 +4,8 @@
 # when there is one.
 #
 #   server -> proto -> lib, never back: lib includes only lib headers; proto only proto and lib
-#   headers; no engine header (atrous_engine.h, atrous_cache.h) in proto
+#   headers; no engine header (atrous_engine.h, atrous_cache.h) in proto; a lib file's private
+#   header (lib/*_internal.h) only in lib
 #   no file or directory I/O in proto: no fopen/open/openat/opendir/stat/fstat/lstat calls
 #   dnnl.h only in lib, jansson.h only in proto, microhttpd.h and GnuTLS's headers only in server
 # (tests/ and benchmarks sit outside the layers and are not checked.)
@@ -39,6 +40,13 @@ for f in proto/*.[ch]; do
     while IFS= read -r hit; do
         violation "$f:$hit: file I/O in proto"
     done < <(grep -nE '(^|[^A-Za-z0-9_])(fopen|open|openat|opendir|stat|fstat|lstat)[[:space:]]*\(' "$f")
+done
+
+# lib's private headers (lib/atrous_engine_internal.h: the engine's structs, dnnl.h) stay in lib.
+for private in $(grep -x '.*_internal\.h' <<<"$lib_headers"); do
+    while IFS= read -r hit; do
+        violation "$hit: lib's private header outside lib/"
+    done < <(grep -rnF "\"$private\"" proto server)
 done
 
 # Each dependency's header in its one folder.
