@@ -1,6 +1,6 @@
 /*
  * atrous_kserve_dom.h - tensors in a JSON document (json_doc.h), shared by the KServe v2 and
- * TF Serving codecs (atrous_kserve.c, atrous_tfserving.c). Internal to proto/.
+ * TF Serving codecs (atrous_kserve*.c, atrous_tfserving.c). Internal to proto/.
  *
  * Both protocols put tensors in JSON as flat or nested lists of numbers. These helpers parse
  * the body, infer a nested list's shape, copy numbers into typed buffers with every element

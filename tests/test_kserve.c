@@ -1,5 +1,5 @@
 /*
- * test_kserve.c - the KServe v2 codec (proto/atrous_kserve.c): every valid conformance case
+ * test_kserve.c - the KServe v2 codec (proto/atrous_kserve*.c): every valid conformance case
  * sent to a repository model made from its filters and to the generic model, as JSON (flat and
  * nested) and with the binary tensor extension (aligned and not), decoded, validated, run
  * through lib and compared with the case's expected output; the invalid cases through the

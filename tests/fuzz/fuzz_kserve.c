@@ -1,6 +1,7 @@
 /*
  * fuzz_kserve.c - libFuzzer target for the KServe v2 inference decoder and encoder
- * (proto/atrous_kserve.c), for the repository model of fuzz_model.h and for the generic model.
+ * (proto/atrous_kserve_decode.c, proto/atrous_kserve_encode.c), for the repository model of
+ * fuzz_model.h and for the generic model.
  *
  * Input (fuzz_input.h): four prefix bytes choose the model and whether an
  * Inference-Header-Content-Length header is sent (and its value); the rest is the body. A
