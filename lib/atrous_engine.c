@@ -54,9 +54,10 @@ struct atrous_workspace {
  * (atrous_engine_config.measured_for_ms). A run slowed by a busy host (a first run faulting in
  * a 64 MiB output took 8 s at load average 9) would otherwise be the estimate for
  * good: admission refuses the problem over --max-compute-ms, so it never runs again to correct
- * it. After this long without a run the model speaks again, and the next run measures anew. A
- * problem the model underestimates thus gets one over-long run per minute at most; a first run
- * of a new problem costs the same, so nothing is opened. */
+ * it. After this long without a run the model speaks again, and the next run measures anew
+ * (record_run drops the stale average). A problem the model underestimates is thus admitted
+ * again once a minute, until a run measures it (requests arriving during that run are admitted
+ * too); a new problem's first runs are admitted the same way, so nothing is opened. */
 #define DEFAULT_MEASURED_FOR_MS 60000
 
 uint64_t atrous__engine_monotonic_ns(void)
@@ -270,13 +271,18 @@ static dnnl_status_t point_at(dnnl_memory_t mem, const void **at, const void *ha
 }
 
 /* Folds one measured run into the problem's moving average (weight 1/4: a run disturbed by a
- * neighbour moves the estimate a quarter of the way). Threads racing here lose an update at
- * worst, which an average does not mind. The struct is shared and otherwise read-only, hence
- * the cast. */
-static void record_run(const struct compiled *c, uint64_t ns, uint64_t end_ns)
+ * neighbour moves the estimate a quarter of the way), or starts it anew when the last run is
+ * older than measured_for_ns: an estimate that went stale (an outlier that kept the problem
+ * refused) must not weigh on the fresh run. Threads racing here lose an update at worst, which
+ * an average does not mind. The struct is shared and otherwise read-only, hence the casts. */
+static void record_run(const struct compiled *c, uint64_t ns, uint64_t end_ns,
+                       uint64_t measured_for_ns)
 {
     atomic_uint_fast64_t *avg = (atomic_uint_fast64_t *)&c->run_ns;
     uint64_t old = atomic_load_explicit(avg, memory_order_relaxed);
+    uint64_t at = atomic_load_explicit(&c->run_at_ns, memory_order_relaxed);
+    if (end_ns - at > measured_for_ns)
+        old = 0;
     uint64_t now = old == 0 ? ns : (3 * old + ns) / 4;
     atomic_store_explicit(avg, now ? now : 1, memory_order_relaxed);
     atomic_store_explicit((atomic_uint_fast64_t *)&c->run_at_ns, end_ns, memory_order_relaxed);
@@ -358,7 +364,7 @@ static enum atrous_status execute(struct atrous_workspace *ws, struct atrous_cac
     DNNL_TRY(dnnl_stream_wait(ws->stream));
     if (c->timed) {
         uint64_t t1 = atrous__engine_monotonic_ns();
-        record_run(c, t1 - t0, t1);
+        record_run(c, t1 - t0, t1, ws->engine->measured_for_ns);
     }
 out:
     return st;
