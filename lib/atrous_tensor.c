@@ -3,6 +3,8 @@
  */
 #include "atrous_tensor.h"
 
+#include <malloc.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,8 +115,10 @@ void *atrous_aligned_alloc(size_t size)
      * first touch of a 4 KiB page costs 10-17 us: a 4 MiB output was 10 ms of page faults in a
      * 35 ms request. Transparent huge pages (where the kernel has them: "madvise" or
      * "always") fault it in two. Only whole 2 MiB pages inside the buffer are asked for, so
-     * its resident size never exceeds what it holds. (posix_memalign: aligned_alloc would want
-     * a size multiple of 2 MiB.) */
+     * its resident size never exceeds what it holds. With the kernel's default defrag
+     * ("madvise") such a fault may reclaim and compact memory first: on a fragmented host the
+     * first touch can wait, which is the price of the advice. (posix_memalign: aligned_alloc would
+     * want a size multiple of 2 MiB.) */
     void *p = NULL;
     if (posix_memalign(&p, ATROUS_HUGE_PAGE_BYTES, rounded) != 0)
         return NULL;
@@ -124,6 +128,15 @@ void *atrous_aligned_alloc(size_t size)
 
 void atrous_aligned_free(void *ptr)
 {
+    /* A large buffer's huge-page advice outlives it when the allocator served it from its heap
+     * rather than a mapping of its own: put the range back to small pages, or the small
+     * allocations that reuse it would get (and khugepaged fill) 2 MiB pages. A buffer with a
+     * mapping of its own is unmapped anyway; the call costs a syscall per large buffer. */
+    if (ptr != NULL && (uintptr_t)ptr % ATROUS_HUGE_PAGE_BYTES == 0) {
+        size_t usable = malloc_usable_size(ptr);
+        if (usable >= ATROUS_HUGE_PAGE_BYTES)
+            (void)madvise(ptr, usable & ~(ATROUS_HUGE_PAGE_BYTES - 1), MADV_NOHUGEPAGE);
+    }
     free(ptr);
 }
 

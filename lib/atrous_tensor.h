@@ -69,7 +69,9 @@ void atrous_tensor_free(struct atrous_tensor *tensor);
 
 /* Aligned allocation used for tensor data; size 0 returns NULL. Free with atrous_aligned_free.
  * From ATROUS_HUGE_PAGE_BYTES on, the buffer is aligned to it and asks the kernel for
- * transparent huge pages (a no-op where they are disabled). */
+ * transparent huge pages (a no-op where they are disabled). Any malloc'd pointer may be freed
+ * with atrous_aligned_free (for a large one it also takes the advice back), and an aligned one
+ * with free() (its advice then stays with the range). */
 void *atrous_aligned_alloc(size_t size);
 void atrous_aligned_free(void *ptr);
 

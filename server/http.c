@@ -538,7 +538,7 @@ static void reply_encode(struct request *req)
     if (atrousd_deflate(coding, r->body, r->body_len, must, &packed, &packed_len) !=
         ATROUSD_DEFLATE_OK)
         return; /* it would not shrink, or no memory for it: sent as it is */
-    free(r->body);
+    atrous_aligned_free(r->body);
     r->body = packed;
     r->body_len = packed_len;
     req->answer_coding = coding;
@@ -579,7 +579,8 @@ static enum MHD_Result answer(struct request *req)
         return MHD_NO; /* closes the connection */
     }
     if (len > 0) {
-        resp = MHD_create_response_from_buffer_with_free_callback(len, r->body, free);
+        resp =
+            MHD_create_response_from_buffer_with_free_callback(len, r->body, atrous_aligned_free);
         if (resp != NULL)
             r->body = NULL;
     } else {

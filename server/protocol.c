@@ -43,7 +43,7 @@ static enum atrous_status native_binary_decode(const struct server_ctx *ctx,
 
 /* The op's answer: JSON, or the output's bytes with X-Output-Shape. An op never runs in a
  * batch, so its output is its own and becomes the body without a copy (aligned_alloc memory is
- * free()-able). */
+ * freed with atrous_aligned_free, as every body is). */
 static enum atrous_status native_encode(const struct request_plan *plan,
                                         const struct atrousd_wire_request *req,
                                         const struct atrous_problem *problem, const float *output,

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "atrous_json.h"
+#include "atrous_tensor.h"
 #include "atrous_json_writer.h"
 
 static const unsigned failure_statuses[] = {
@@ -40,13 +41,13 @@ void http_reply_init(struct http_reply *reply)
 
 void http_reply_release(struct http_reply *reply)
 {
-    free(reply->body);
+    atrous_aligned_free(reply->body);
     http_reply_init(reply);
 }
 
 void atrousd_reply_body(struct http_reply *reply, const char *content_type, char *body, size_t len)
 {
-    free(reply->body);
+    atrous_aligned_free(reply->body);
     reply->content_type = content_type;
     reply->body = body;
     reply->body_len = body ? len : 0;
