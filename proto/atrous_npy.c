@@ -1,7 +1,8 @@
 /*
- * atrous_npy.c - decodes float32 arrays of .npy and raw files, from bytes in memory, for the
- * model repository: the header's Python literal parsed strictly, every size overflow-checked
- * before anything is allocated, the data copied into aligned memory.
+ * atrous_npy.c - decodes float32 (and float16 .npy) arrays of .npy and raw files, from bytes in
+ * memory, for the model repository: the header's Python literal parsed strictly, every size
+ * overflow-checked before anything is allocated, the data copied (or widened) into aligned
+ * memory.
  */
 #include "atrous_npy.h"
 

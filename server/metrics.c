@@ -247,6 +247,8 @@ static struct implementation_series *implementation_of(struct atrousd_metrics *m
             return &m->implementations[i];
     }
     struct implementation_series *series = &m->implementations[ATROUSD_METRICS_IMPLEMENTATIONS_MAX];
+    if (count == ATROUSD_METRICS_IMPLEMENTATIONS_MAX || strlen(name) >= sizeof(series->name))
+        return series; /* "other", without the lock */
     pthread_mutex_lock(&m->implementations_lock);
     size_t now = atomic_load_explicit(&m->implementation_count, memory_order_relaxed);
     size_t i = count;
@@ -618,7 +620,6 @@ bool atrousd_metrics_model_stats(const struct atrousd_metrics *m, size_t model,
     return true;
 }
 
-/* Bearer-token authentication (auth.h): only when a token file is configured. */
 /* Per implementation that computed at least one request; "other" only once used. */
 static void render_implementations(FILE *f, const struct atrousd_metrics *m)
 {
@@ -645,6 +646,7 @@ static void render_implementations(FILE *f, const struct atrousd_metrics *m)
     }
 }
 
+/* Bearer-token authentication (auth.h): only when a token file is configured. */
 static void render_auth(FILE *f, const struct atrousd_auth_figures *a)
 {
     if (!a->enabled)

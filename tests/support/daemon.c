@@ -309,8 +309,8 @@ int test_daemon_signal(struct test_daemon *d, int sig)
 }
 
 /* Copies a sanitizer report (ASan, LSan, UBSan, or valgrind under make valgrind) from the
- * daemon's log to stderr, so that the reason a daemon did not exit cleanly is not lost when
- * its log file is removed. */
+ * daemon's log to stderr, or without one the log's last 4000 bytes, so that the reason a
+ * daemon did not exit cleanly is not lost when its log file is removed. */
 static void print_sanitizer_report(const struct test_daemon *d)
 {
     static const char *const markers[] = {
