@@ -23,6 +23,8 @@
 #     CPU of quota, and that it runs as a non-root uid on a read-only root
 #  6. sends a conformance case (tests/data/conformance/valid/) as JSON and as binary and
 #     compares with |got-exp| <= 1e-4 + 1e-4*|exp|; stops it and expects exit code 0 (SIGTERM)
+#  6b. runs it again with mutual TLS (certificates made by certtool for the run): /readyz with a
+#     client certificate, a healthy HEALTHCHECK over TLS, a client without one refused, exit 0
 #  7. brings up docker/compose.yaml (2 replicas behind nginx), sends requests through nginx,
 #     then stops one replica and expects nginx to route every request to the other
 #  8. validates docker/k8s/ (docker/k8s-check.py: kubectl apply --dry-run=client and more)
@@ -77,9 +79,11 @@ cleanup() {
         timeout 120 "${COMPOSE[@]}" down -v --remove-orphans -t 30 >"$RUN_DIR/compose-down.log" 2>&1 ||
             log "compose down failed (see $RUN_DIR/compose-down.log)"
     fi
-    if docker container inspect "$CONTAINER" >/dev/null 2>&1; then
-        timeout 60 docker rm -f "$CONTAINER" >/dev/null 2>&1 || true
-    fi
+    for c in "$CONTAINER" "$CONTAINER-tls"; do
+        if docker container inspect "$c" >/dev/null 2>&1; then
+            timeout 60 docker rm -f "$c" >/dev/null 2>&1 || true
+        fi
+    done
     engine_stop
     if [ "$rc" != 0 ] && [ "$FAILED" = 0 ]; then
         fail "the run stopped early (exit $rc; a timeout is 124)"
@@ -199,6 +203,95 @@ stop_container() {
     docker rm -f "$CONTAINER" >/dev/null 2>&1 || true
 }
 
+# ---- 6b. the container with mutual TLS ---------------------------------------------------------
+
+# A CA, a server certificate for 127.0.0.1 and a client certificate, made now with certtool
+# (nothing checked in). The files are for this run only: world-readable so the image's non-root
+# user can read them from the read-only mount.
+make_tls_files() {
+    local dir=$1
+    mkdir -p "$dir" && (
+        cd "$dir" || exit 1
+        certtool --generate-privkey --key-type ecdsa --outfile ca.key &&
+            printf 'cn = "smoke CA"\nca\ncert_signing_key\nexpiration_days = 2\n' >ca.tmpl &&
+            certtool --generate-self-signed --load-privkey ca.key --template ca.tmpl \
+                --outfile ca.pem &&
+            certtool --generate-privkey --key-type ecdsa --outfile server.key &&
+            printf 'cn = "localhost"\nip_address = "127.0.0.1"\ntls_www_server\nsigning_key\nexpiration_days = 2\n' \
+                >server.tmpl &&
+            certtool --generate-certificate --load-privkey server.key --load-ca-certificate ca.pem \
+                --load-ca-privkey ca.key --template server.tmpl --outfile server.pem &&
+            certtool --generate-privkey --key-type ecdsa --outfile client.key &&
+            printf 'cn = "smoke-client"\ntls_www_client\nsigning_key\nexpiration_days = 2\n' \
+                >client.tmpl &&
+            certtool --generate-certificate --load-privkey client.key --load-ca-certificate ca.pem \
+                --load-ca-privkey ca.key --template client.tmpl --outfile client.pem &&
+            chmod 644 server.key
+    ) >"$RUN_DIR/certtool.log" 2>&1
+}
+
+# HTTPS with client certificates required: the HEALTHCHECK (atrousd --health-probe over TLS,
+# presenting the server's own certificate) must turn healthy, a client with a certificate gets
+# /readyz 200, one without is refused in the handshake, and SIGTERM still exits 0.
+tls_container() {
+    local port start tls=$RUN_DIR/tls name=$CONTAINER-tls code
+    if ! make_tls_files "$tls"; then
+        cat "$RUN_DIR/certtool.log" >&2
+        fail "TLS: certtool could not make the test certificates"
+        return 1
+    fi
+    port=$(free_port)
+    start=$(now)
+    if ! docker run -d --name "$name" --read-only --tmpfs /tmp:rw,size=64m \
+        --cap-drop ALL --security-opt no-new-privileges:true --cpus 1 \
+        -v "$tls:/tls:ro" -e ATROUSD_TLS_CERT=/tls/server.pem -e ATROUSD_TLS_KEY=/tls/server.key \
+        -e ATROUSD_TLS_CLIENT_CA=/tls/ca.pem \
+        -p "127.0.0.1:$port:8080" "$IMAGE" >"$RUN_DIR/run-tls.log" 2>&1; then
+        cat "$RUN_DIR/run-tls.log" >&2
+        fail "TLS: docker run $IMAGE"
+        return 1
+    fi
+    local url=https://127.0.0.1:$port
+    local with_cert=(curl -s -m 5 -o /dev/null -w '%{http_code}' --cacert "$tls/ca.pem"
+        --cert "$tls/client.pem" --key "$tls/client.key")
+    if wait_for 120 "/readyz over mutual TLS" eval '[ "$("${with_cert[@]}" "$url/readyz")" = 200 ]'; then
+        pass "TLS: /readyz 200 over HTTPS with a client certificate after $(since "$start")s"
+    else
+        docker logs --tail 30 "$name" >&2
+        fail "TLS: /readyz over HTTPS with a client certificate did not answer 200 within 120 s"
+    fi
+    if wait_for 60 "a healthy HEALTHCHECK over TLS" health_is "$name" healthy; then
+        pass "TLS: HEALTHCHECK (--health-probe over mutual TLS) healthy after $(since "$start")s"
+    else
+        fail "TLS: HEALTHCHECK not healthy within 60 s: $(docker inspect -f '{{json .State.Health}}' "$name" 2>/dev/null)"
+    fi
+    code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' --cacert "$tls/ca.pem" "$url/readyz")
+    if [ "$code" = 000 ]; then
+        pass "TLS: a client without a certificate is refused in the handshake"
+    else
+        fail "TLS: a client without a certificate got HTTP $code"
+    fi
+    code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")
+    if [ "$code" != 200 ]; then
+        pass "TLS: plain HTTP to the TLS port gets no answer (curl: $code)"
+    else
+        fail "TLS: plain HTTP to the TLS port answered 200"
+    fi
+    if docker logs "$name" 2>&1 | grep -q 'PRIVATE KEY'; then
+        fail "TLS: key material in the container's log"
+    fi
+    start=$(now)
+    docker stop -t 30 "$name" >/dev/null 2>&1
+    code=$(docker inspect -f '{{.State.ExitCode}}' "$name" 2>/dev/null)
+    if [ "$code" = 0 ]; then
+        pass "TLS: SIGTERM: exited 0 in $(since "$start")s"
+    else
+        docker logs --tail 10 "$name" >&2
+        fail "TLS: SIGTERM: exit code '$code' (want 0)"
+    fi
+    docker rm -f "$name" >/dev/null 2>&1 || true
+}
+
 # ---- 7. compose ------------------------------------------------------------------------------
 
 compose_stack() {
@@ -283,7 +376,7 @@ if [ "$BUILD_ONLY" = 1 ]; then
     install_missing || exit 1
 else
     install_missing cmd:kubectl:kubernetes-client compose py:yaml:python3-yaml \
-        py:jsonschema:python3-jsonschema || exit 1
+        py:jsonschema:python3-jsonschema cmd:certtool:gnutls-bin || exit 1
 fi
 engine_start || exit 1
 base_image_ensure || exit 1
@@ -311,6 +404,7 @@ if find_case && run_container; then
     conformance "$URL" container both
     stop_container
 fi
+tls_container
 compose_stack
 if "$PYTHON_DEB" "$HERE/k8s-check.py" >"$RUN_DIR/k8s.log" 2>&1; then
     pass "docker/k8s/ (kubectl apply --dry-run=client, consistency, custom-metrics HPA, KServe CRD schemas)"
