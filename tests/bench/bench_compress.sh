@@ -32,10 +32,10 @@ kserve_row() {
 }
 
 # The bytes in and out of the last answered request the access log holds (the requests wrk
-# has in flight when it stops are cut short, with nothing sent).
+# has in flight when it stops are cut short, logged with a "termination": skipped).
 last_bytes() {
   local line
-  line=$(grep '"status": *200' "$DAEMON_LOG" | tail -1)
+  line=$(grep '"status": *200' "$DAEMON_LOG" | grep -v '"termination"' | tail -1)
   printf '%s/%s' "$(grep -o '"bytes_in": *[0-9]*' <<<"$line" | grep -o '[0-9]*$')" \
     "$(grep -o '"bytes_out": *[0-9]*' <<<"$line" | grep -o '[0-9]*$')"
 }
