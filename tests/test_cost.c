@@ -203,36 +203,46 @@ static void test_estimate_of_an_empty_problem_is_tiny(void **state)
     atrous_engine_free(engine);
 }
 
+/* Runs p once on zero-filled tensors (the estimate cares about the run's time, not its values);
+ * returns the wall time of the run call alone, in seconds. */
+static double run_on_zeros(struct atrous_engine *engine, struct atrous_workspace *ws,
+                           const struct atrous_problem *p)
+{
+    float *value = calloc(p->value_elements, sizeof(float));
+    float *filters = calloc(p->filters_elements, sizeof(float));
+    float *output = calloc(p->output_elements, sizeof(float));
+    struct atrous_error err;
+    struct timespec t0, t1;
+    assert_true(value && filters && output);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(atrous_engine_run(engine, ws, p, value, filters, output, &err), ATROUS_OK);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    free(value);
+    free(filters);
+    free(output);
+    return (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+}
+
 /* Once a problem has run (and its runs are long enough to be timed), the estimate is its own
  * measured time and names the implementation that ran, as the workspace reports it. */
 static void test_estimate_is_refined_by_measured_runs(void **state)
 {
     (void)state;
     struct atrous_engine *engine = engine_fixture_engine(NULL);
-    struct atrous_workspace *ws = NULL;
-    struct atrous_error err;
-    assert_int_equal(atrous_workspace_create(engine, &ws, &err), ATROUS_OK);
+    struct atrous_workspace *ws = engine_fixture_workspace(engine);
     assert_null(atrous_workspace_last_implementation(ws));
     atrous_engine_set_thread_parallelism(1);
     struct atrous_problem p = problem_of(1, 32, 32, 32, 3, 3, 32, 2, true);
-    float *value = calloc(p.value_elements, sizeof(float));
-    float *filters = calloc(p.filters_elements, sizeof(float));
-    float *output = calloc(p.output_elements, sizeof(float));
-    assert_true(value && filters && output);
     struct atrous_estimate before = estimate_of(engine, &p, 1);
     assert_false(before.measured);
     for (int i = 0; i < 3; i++)
-        assert_int_equal(atrous_engine_run(engine, ws, &p, value, filters, output, &err),
-                         ATROUS_OK);
+        run_on_zeros(engine, ws, &p);
     struct atrous_estimate after = estimate_of(engine, &p, 1);
     assert_true(after.measured);
     assert_true(after.seconds > 0);
     assert_ptr_equal(after.impl, atrous_workspace_last_implementation(ws));
     /* Another team size is another compiled problem: not measured yet. */
     assert_false(estimate_of(engine, &p, 2).measured);
-    free(value);
-    free(filters);
-    free(output);
     atrous_workspace_free(ws);
     atrous_engine_free(engine);
 }
@@ -248,15 +258,10 @@ static void test_measured_time_gives_way_to_the_model_after_a_while(void **state
     struct atrous_engine_config config = {.measured_for_ms = 1000};
     struct atrous_engine *engine = engine_fixture_engine(&config);
     struct atrous_workspace *ws = engine_fixture_workspace(engine);
-    struct atrous_error err;
     atrous_engine_set_thread_parallelism(1);
     struct atrous_problem p = problem_of(1, 32, 32, 32, 3, 3, 32, 2, true);
-    float *value = calloc(p.value_elements, sizeof(float));
-    float *filters = calloc(p.filters_elements, sizeof(float));
-    float *output = calloc(p.output_elements, sizeof(float));
-    assert_true(value && filters && output);
     assert_false(estimate_of(engine, &p, 1).measured);
-    assert_int_equal(atrous_engine_run(engine, ws, &p, value, filters, output, &err), ATROUS_OK);
+    run_on_zeros(engine, ws, &p);
     assert_true(estimate_of(engine, &p, 1).measured);
     struct timespec pause = {.tv_sec = 1, .tv_nsec = 300 * 1000000L};
     nanosleep(&pause, NULL);
@@ -268,19 +273,12 @@ static void test_measured_time_gives_way_to_the_model_after_a_while(void **state
     assert_string_equal(stale.impl, atrous_workspace_last_implementation(ws));
     /* The next run measures anew: its own time, at most the wall time of the call (averaged
      * with a slower stale run it could be more). */
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    assert_int_equal(atrous_engine_run(engine, ws, &p, value, filters, output, &err), ATROUS_OK);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double wall = run_on_zeros(engine, ws, &p);
     struct atrous_estimate fresh = estimate_of(engine, &p, 1);
     assert_true(fresh.measured);
-    double wall = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
     if (fresh.seconds > wall)
         fail_msg("the fresh estimate %.6f s is more than the run that made it (%.6f s)",
                  fresh.seconds, wall);
-    free(value);
-    free(filters);
-    free(output);
     atrous_workspace_free(ws);
     atrous_engine_free(engine);
 }
