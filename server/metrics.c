@@ -621,29 +621,35 @@ bool atrousd_metrics_model_stats(const struct atrousd_metrics *m, size_t model,
 }
 
 /* Per implementation that computed at least one request; "other" only once used. */
-static void render_implementations(FILE *f, const struct atrousd_metrics *m)
+static void render_implementation_family(FILE *f, const struct atrousd_metrics *m,
+                                         const char *metric, const char *help, bool seconds)
 {
     size_t count = atomic_load_explicit(&m->implementation_count, memory_order_acquire);
     const struct implementation_series *other =
         &m->implementations[ATROUSD_METRICS_IMPLEMENTATIONS_MAX];
     bool with_other = load(&other->requests) > 0;
-    header(f, "atrousd_compute_implementation_requests_total", "counter",
-           "Op requests computed, by what ran them: the form (deconv, or the equivalent "
-           "forward conv) and oneDNN's kernel, as chosen per problem on this CPU.");
+    header(f, metric, "counter", help);
     for (size_t i = 0; i < count + with_other; i++) {
         const struct implementation_series *is = i < count ? &m->implementations[i] : other;
-        fputs("atrousd_compute_implementation_requests_total{implementation=\"", f);
+        fprintf(f, "%s{implementation=\"", metric);
         label_value(f, is->name);
-        fprintf(f, "\"} %llu\n", (unsigned long long)load(&is->requests));
+        if (seconds)
+            fprintf(f, "\"} %.6f\n", (double)load(&is->compute_us) * 1e-6);
+        else
+            fprintf(f, "\"} %llu\n", (unsigned long long)load(&is->requests));
     }
-    header(f, "atrousd_compute_implementation_seconds_total", "counter",
-           "Compute time of those requests (a batch's time counts for each of its requests).");
-    for (size_t i = 0; i < count + with_other; i++) {
-        const struct implementation_series *is = i < count ? &m->implementations[i] : other;
-        fputs("atrousd_compute_implementation_seconds_total{implementation=\"", f);
-        label_value(f, is->name);
-        fprintf(f, "\"} %.6f\n", (double)load(&is->compute_us) * 1e-6);
-    }
+}
+
+static void render_implementations(FILE *f, const struct atrousd_metrics *m)
+{
+    render_implementation_family(
+        f, m, "atrousd_compute_implementation_requests_total",
+        "Op requests computed, by what ran them: the form (deconv, or the equivalent forward "
+        "conv) and oneDNN's kernel, as chosen per problem on this CPU.",
+        false);
+    render_implementation_family(
+        f, m, "atrousd_compute_implementation_seconds_total",
+        "Compute time of those requests (a batch's time counts for each of its requests).", true);
 }
 
 /* Bearer-token authentication (auth.h): only when a token file is configured. */
